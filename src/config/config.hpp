@@ -1,0 +1,126 @@
+// The gateway's configuration: one TOML file turned into typed structs.
+//
+//   auto cfg = config::load_file("etc/demo.toml", sink_schemas());
+//   if (!cfg) { for (auto& d : cfg.error()) std::cerr << d.str() << '\n'; return 2; }
+//
+// Every section's keys are declared once in an options table (config_tables.cpp, or the sink's
+// own folder for [sinks.*]); that table also generates docs/configuration.md.
+#pragma once
+
+#include <any>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "config/diagnostics.hpp"
+#include "config/options.hpp"
+#include "pm500/expected.hpp"
+
+namespace pm500::config {
+
+struct GatewaySection {
+  std::string site = "site";                        // tag "site" on every sample
+  std::string state_dir = "/var/lib/pm500-gateway";  // spools, acknowledged offsets, restart history
+};
+
+struct LoggingSection {
+  std::string level = "info";  // trace, debug, info, warn, error, critical, off
+  std::string format = "auto";  // auto (text on a terminal, JSON otherwise), text, json
+};
+
+struct ScannerSection {
+  std::string local_address = "0.0.0.0";  // where Class 1 I/O is received
+  std::int64_t udp_port = 2222;           // local UDP port for T->O data (Sockaddr Info 0x8001 when not 2222)
+  std::int64_t connect_timeout_ms = 3000;
+  std::int64_t reconnect_initial_ms = 1000;
+  std::int64_t reconnect_max_ms = 60000;
+  std::int64_t originator_vendor = 0xFFF0;  // vendor id put in Forward Open (0xFFF0 = unassigned)
+  std::int64_t originator_serial = 0x50050000;
+};
+
+struct PipelineSection {
+  std::int64_t ring_capacity = 65536;  // samples; power of two
+};
+
+struct DeviceSection {
+  std::string name;     // required; stable id used in logs, tags and topics
+  std::string address;  // required; "host" or "host:port" (port 44818 by default)
+  std::string asset;    // tag "asset"; defaults to name
+  std::string connection = "listen-only";  // listen-only, input-only, explicit
+  std::string fallback = "explicit";       // when listen-only finds no owner (0x0119): input-only, explicit, none
+  std::string transport = "multicast";     // T->O: multicast or point-to-point
+  std::int64_t rpi_ms = 1000;
+  std::int64_t timeout_multiplier = 2;     // connection timeout = RPI x 4 x 2^multiplier
+  std::int64_t poll_interval_ms = 0;       // explicit reads; 0 = rpi_ms
+  std::vector<std::int64_t> assemblies = {101, 102, 107};
+  std::int64_t product_code = 0;           // 0 = any PowerMonitor 500 (4..9)
+  bool electronic_key = false;             // put an electronic key segment in the connection path
+  std::string profile;                     // device profile file; "" = the built-in PowerMonitor 500 profile
+  std::string ct;                          // "400:5" or "80"; "" = 1:1
+  std::string pt;                          // "480:120" or "4"; "" = 1:1 (direct connection)
+  std::string ratios_applied_by = "meter";  // meter or gateway
+  double nominal_voltage = 0;              // line-to-line volts at the primary; 0 = not checked
+  std::string wiring = "3PN";              // 3PN, 3P, 3P1, 3P2, 2P, 1P
+};
+
+// Common delivery settings of every sink; the pipeline owns retries, spooling and batching.
+struct DeliverySection {
+  bool enabled = true;
+  std::int64_t batch_size = 500;             // samples per delivery
+  std::int64_t flush_interval_ms = 1000;     // deliver a partial batch after this long
+  std::int64_t retry_initial_ms = 500;
+  std::int64_t retry_max_ms = 60000;
+  std::int64_t spool_max_mb = 512;           // disk bound of this sink's spool; oldest dropped beyond
+  std::int64_t spool_fsync_interval_ms = 1000;
+  std::int64_t replay_rate = 5000;           // samples/s replayed from the spool beside live data
+};
+
+// One [sinks.NAME] table: the common delivery keys plus the sink's own, parsed by its schema.
+struct SinkSection {
+  std::string type;       // "file", "influxdb", "mqtt", "aws_iot"
+  DeliverySection delivery;
+  std::any settings;      // the sink's own typed config, as its SinkSchema produced it
+};
+
+// What a sink folder declares so the configuration can read its table without naming it.
+struct SinkSchema {
+  std::string name;     // table name under [sinks]
+  std::string summary;  // one line for docs
+  std::function<std::any(TableReader&)> read;             // binds its keys, returns its config
+  std::function<std::string(const std::any&)> dump;       // effective config, secrets redacted
+  std::function<std::vector<OptionDoc>()> describe;       // for docs/configuration.md
+};
+
+struct GatewayConfig {
+  std::string source_file;
+  GatewaySection gateway;
+  LoggingSection logging;
+  ScannerSection scanner;
+  PipelineSection pipeline;
+  std::vector<DeviceSection> devices;
+  std::vector<SinkSection> sinks;
+};
+
+using LoadResult = pm500::expected<GatewayConfig, std::vector<Diagnostic>>;
+
+LoadResult load_file(const std::string& path, std::span<const SinkSchema> sinks, EnvLookup env = nullptr);
+LoadResult load_string(std::string_view text, const std::string& name, std::span<const SinkSchema> sinks,
+                       EnvLookup env = nullptr);
+
+// The effective configuration as TOML, defaults filled in, secrets as "<redacted>".
+std::string dump(const GatewayConfig& cfg, std::span<const SinkSchema> sinks);
+
+// docs/configuration.md, generated from the options tables.
+std::string markdown_reference(std::span<const SinkSchema> sinks);
+
+// Options tables of the core sections (exposed for docs and tests).
+const Options<GatewaySection>& gateway_options();
+const Options<LoggingSection>& logging_options();
+const Options<ScannerSection>& scanner_options();
+const Options<PipelineSection>& pipeline_options();
+const Options<DeviceSection>& device_options();
+const Options<DeliverySection>& delivery_options();
+
+}  // namespace pm500::config

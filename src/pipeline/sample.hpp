@@ -1,0 +1,39 @@
+// Sample: one assembly reading from one device, as it travels from the scanner to the sinks.
+//
+// Fixed size and trivially copyable, so the ring and the spool move it with memcpy and never
+// allocate. Sized for the largest PowerMonitor 500 assembly (102 and 107: 18 REAL elements).
+// Values are double even though the meter sends float32: after CT x PT scaling an energy counter
+// in kWh exceeds float's 24-bit mantissa (16.7 million) within months on a large feeder.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+namespace pm500 {
+
+inline constexpr std::size_t kMaxSampleValues = 18;
+
+enum SampleFlags : std::uint16_t {
+  kSampleScaled = 1u << 0,    // the gateway multiplied by CT/PT ratios
+  kSampleExplicit = 1u << 1,  // from an explicit (polled) read, not Class 1 I/O
+  kSampleSuspect = 1u << 2,   // a plausibility finding was active for this device
+  kSampleRunIdle = 1u << 3,   // the producer signalled idle (run/idle header bit 0 clear)
+};
+
+struct Sample {
+  std::int64_t source_time_ns = 0;  // CLOCK_REALTIME when the packet arrived at the gateway
+  std::uint32_t device = 0;         // index into the configured device list (Catalog)
+  std::uint16_t assembly = 0;       // assembly instance, 100..108
+  std::uint16_t sequence = 0;       // CIP 16-bit sequence count (0 for explicit reads)
+  std::uint16_t flags = 0;          // SampleFlags
+  std::uint8_t count = 0;           // number of valid entries in values
+  std::uint8_t reserved0 = 0;
+  std::uint32_t reserved1 = 0;
+  double values[kMaxSampleValues] = {};
+};
+
+static_assert(std::is_trivially_copyable_v<Sample>);
+static_assert(sizeof(Sample) == 24 + 8 * kMaxSampleValues, "Sample layout is part of the spool format");
+
+}  // namespace pm500

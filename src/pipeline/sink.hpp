@@ -1,0 +1,56 @@
+// The sink interface: a sink turns batches of samples into deliveries and says what happened.
+// Retries, backoff with jitter, spooling, replay and accounting belong to the pipeline
+// (pipeline/delivery.hpp), never to a sink.
+#pragma once
+
+#include <any>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "pipeline/catalog.hpp"
+#include "pipeline/sample.hpp"
+#include "pm500/expected.hpp"
+
+namespace pm500 {
+
+struct DeliveryResult {
+  enum class Kind {
+    ok,      // every sample in the batch is confirmed by the destination
+    retry,   // nothing confirmed; try again later (after retry_after when it is non-zero)
+    reject,  // the destination refused these samples for good; they go to the dead-letter file
+  };
+  Kind kind = Kind::ok;
+  std::chrono::milliseconds retry_after{0};  // honoured when the server said so (Retry-After)
+  std::string reason;                        // for humans: cause and remedy
+  std::string evidence;                      // for diagnosis: HTTP code, TLS alert, reason code...
+
+  static DeliveryResult ok() { return {}; }
+  static DeliveryResult retry(std::string reason, std::string evidence = {},
+                              std::chrono::milliseconds after = std::chrono::milliseconds{0}) {
+    return {Kind::retry, after, std::move(reason), std::move(evidence)};
+  }
+  static DeliveryResult reject(std::string reason, std::string evidence = {}) {
+    return {Kind::reject, std::chrono::milliseconds{0}, std::move(reason), std::move(evidence)};
+  }
+};
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  // Delivers a batch (blocking is allowed: each sink runs on its own thread). Samples are in
+  // source order; the batch is never empty.
+  virtual DeliveryResult deliver(std::span<const Sample> batch) = 0;
+  // Delivers or persists whatever the sink buffers itself (called before shutdown).
+  virtual DeliveryResult flush() { return DeliveryResult::ok(); }
+};
+
+// What a sink factory gets besides its own settings.
+struct SinkEnv {
+  const Catalog& catalog;
+  std::string state_dir;  // the sink may keep files under state_dir/sinks/<name>/
+};
+
+}  // namespace pm500
