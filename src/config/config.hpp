@@ -115,6 +115,9 @@ std::string dump(const GatewayConfig& cfg, std::span<const SinkSchema> sinks);
 // docs/configuration.md, generated from the options tables.
 std::string markdown_reference(std::span<const SinkSchema> sinks);
 
+// etc/gateway.example.toml: every key with its meaning and default, generated from the tables.
+std::string example_toml(std::span<const SinkSchema> sinks);
+
 // Options tables of the core sections (exposed for docs and tests).
 const Options<GatewaySection>& gateway_options();
 const Options<LoggingSection>& logging_options();

@@ -41,9 +41,11 @@ struct Option {
   bool required = false;
   std::function<bool(T&, const toml::node&, Context&, const std::string& key_path)> bind;
   std::function<std::string(const T&)> show;
+  std::string example;  // TOML text shown in the example file instead of the default
 
   Option&& secret_value() && { secret = true; return std::move(*this); }
   Option&& must() && { required = true; return std::move(*this); }
+  Option&& eg(std::string toml_text) && { example = std::move(toml_text); return std::move(*this); }
 };
 
 template <class T>
@@ -51,7 +53,7 @@ using Options = std::vector<Option<T>>;
 
 // A key as documentation sees it (type erased), for generated docs and example files.
 struct OptionDoc {
-  std::string key, type, help, default_value;
+  std::string key, type, help, default_value, example;
   bool secret = false, required = false;
 };
 
@@ -59,7 +61,7 @@ template <class T>
 std::vector<OptionDoc> describe(const Options<T>& opts, const T& defaults = T{}) {
   std::vector<OptionDoc> out;
   for (const auto& o : opts)
-    out.push_back({o.key, o.type, o.help, o.required ? std::string() : o.show(defaults), o.secret, o.required});
+    out.push_back({o.key, o.type, o.help, o.required ? std::string() : o.show(defaults), o.example, o.secret, o.required});
   return out;
 }
 
@@ -89,7 +91,7 @@ class TableReader {
       known_.insert(o.key);
       const toml::node* n = table_.get(o.key);
       if (!n) {
-        if (o.required) cx_.error(table_.source(), path_, "missing required key \"" + o.key + "\" (" + o.help + ")");
+        if (o.required) cx_.error(table_.source(), join(o.key), "missing required key \"" + o.key + "\" (" + o.help + ")");
         continue;
       }
       o.bind(out, *n, cx_, join(o.key));
@@ -118,6 +120,11 @@ namespace detail {
 bool expect_type(const toml::node& n, toml::node_type want, Context& cx, const std::string& key_path);
 std::string show_double(double v);
 bool get_string(const toml::node& n, Context& cx, const std::string& key_path, std::string& out);
+// "udp_port" from "scanner.udp_port", "assemblies[1]" from "devices[0].assemblies[1]".
+inline std::string leaf(const std::string& key_path) { return key_path.substr(key_path.rfind('.') + 1); }
+inline std::string out_of_range(const std::string& kp, const std::string& v, const std::string& lo, const std::string& hi) {
+  return leaf(kp) + " = " + v + " is out of range " + lo + ".." + hi;
+}
 }  // namespace detail
 
 // A string; `${VAR}` and `${VAR:-default}` are substituted from the environment.
@@ -125,7 +132,7 @@ template <class T>
 Option<T> string(std::string key, std::string T::*m, std::string help) {
   return {key, "string", std::move(help), false, false,
           [m](T& t, const toml::node& n, Context& cx, const std::string& kp) { return detail::get_string(n, cx, kp, t.*m); },
-          [m](const T& t) { return quote(t.*m); }};
+          [m](const T& t) { return quote(t.*m); }, {}};
 }
 
 // A string restricted to a set of words.
@@ -141,10 +148,10 @@ Option<T> choice(std::string key, std::string T::*m, std::vector<std::string> wo
               if (w == v) { t.*m = v; return true; }
             std::string list;
             for (const auto& w : words) list += (list.empty() ? "" : ", ") + quote(w);
-            cx.error(n.source(), kp, "\"" + v + "\" is not one of " + list + suggestion(v, words));
+            cx.error(n.source(), kp, detail::leaf(kp) + " = \"" + v + "\" is not one of " + list + suggestion(v, words));
             return false;
           },
-          [m](const T& t) { return quote(t.*m); }};
+          [m](const T& t) { return quote(t.*m); }, {}};
 }
 
 template <class T, class I>
@@ -154,13 +161,13 @@ Option<T> integer(std::string key, I T::*m, std::int64_t lo, std::int64_t hi, st
             if (!detail::expect_type(n, toml::node_type::integer, cx, kp)) return false;
             std::int64_t v = n.as_integer()->get();
             if (v < lo || v > hi) {
-              cx.error(n.source(), kp, std::to_string(v) + " is out of range " + std::to_string(lo) + ".." + std::to_string(hi));
+              cx.error(n.source(), kp, detail::out_of_range(kp, std::to_string(v), std::to_string(lo), std::to_string(hi)));
               return false;
             }
             t.*m = static_cast<I>(v);
             return true;
           },
-          [m](const T& t) { return std::to_string(static_cast<std::int64_t>(t.*m)); }};
+          [m](const T& t) { return std::to_string(static_cast<std::int64_t>(t.*m)); }, {}};
 }
 
 // A floating-point number; integers are accepted too ("nominal_voltage = 480").
@@ -173,13 +180,13 @@ Option<T> number(std::string key, double T::*m, double lo, double hi, std::strin
             else if (auto* f = n.as_floating_point()) v = f->get();
             else return detail::expect_type(n, toml::node_type::floating_point, cx, kp);
             if (!(v >= lo && v <= hi)) {
-              cx.error(n.source(), kp, detail::show_double(v) + " is out of range " + detail::show_double(lo) + ".." + detail::show_double(hi));
+              cx.error(n.source(), kp, detail::out_of_range(kp, detail::show_double(v), detail::show_double(lo), detail::show_double(hi)));
               return false;
             }
             t.*m = v;
             return true;
           },
-          [m](const T& t) { return detail::show_double(t.*m); }};
+          [m](const T& t) { return detail::show_double(t.*m); }, {}};
 }
 
 template <class T>
@@ -190,7 +197,7 @@ Option<T> boolean(std::string key, bool T::*m, std::string help) {
             t.*m = n.as_boolean()->get();
             return true;
           },
-          [m](const T& t) { return std::string(t.*m ? "true" : "false"); }};
+          [m](const T& t) { return std::string(t.*m ? "true" : "false"); }, {}};
 }
 
 template <class T, class I>
@@ -206,7 +213,7 @@ Option<T> integer_list(std::string key, std::vector<I> T::*m, std::int64_t lo, s
               if (!detail::expect_type(e, toml::node_type::integer, cx, ep)) { ok = false; continue; }
               std::int64_t v = e.as_integer()->get();
               if (v < lo || v > hi) {
-                cx.error(e.source(), ep, std::to_string(v) + " is out of range " + std::to_string(lo) + ".." + std::to_string(hi));
+                cx.error(e.source(), ep, detail::out_of_range(ep, std::to_string(v), std::to_string(lo), std::to_string(hi)));
                 ok = false;
                 continue;
               }
@@ -219,7 +226,7 @@ Option<T> integer_list(std::string key, std::vector<I> T::*m, std::int64_t lo, s
             std::string s = "[";
             for (std::size_t i = 0; i < (t.*m).size(); ++i) s += (i ? ", " : "") + std::to_string(static_cast<std::int64_t>((t.*m)[i]));
             return s + "]";
-          }};
+          }, {}};
 }
 
 template <class T>
@@ -242,7 +249,7 @@ Option<T> string_list(std::string key, std::vector<std::string> T::*m, std::stri
             std::string s = "[";
             for (std::size_t i = 0; i < (t.*m).size(); ++i) s += (i ? ", " : "") + quote((t.*m)[i]);
             return s + "]";
-          }};
+          }, {}};
 }
 
 // A key with its own parsing: `parse` gets the string value (after ${VAR} substitution) and
@@ -259,7 +266,7 @@ Option<T> custom_string(std::string key, std::string type, std::string help,
             if (!err.empty()) { cx.error(n.source(), kp, err); return false; }
             return true;
           },
-          std::move(show)};
+          std::move(show), {}};
 }
 
 }  // namespace pm500::config

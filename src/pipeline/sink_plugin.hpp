@@ -20,7 +20,7 @@ struct SinkPlugin {
 // Every sink compiled in, in folder order.
 std::span<const SinkPlugin* const> sink_plugins();
 
-// The schemas alone, for the configuration loader.
+// The schemas alone, for the configuration loader (also generated, in sinks/registry.cpp).
 std::vector<config::SinkSchema> sink_schemas();
 
 }  // namespace pm500

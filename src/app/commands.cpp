@@ -1,0 +1,64 @@
+#include "app/commands.hpp"
+
+#include <iostream>
+
+#include "app/exit_codes.hpp"
+#include "app/gateway.hpp"
+#include "config/config.hpp"
+#include "log/log.hpp"
+#include "pipeline/sink_plugin.hpp"
+
+namespace pm500::app {
+namespace {
+
+std::optional<config::GatewayConfig> load(const Options& opt) {
+  auto schemas = sink_schemas();
+  auto cfg = config::load_file(opt.config_file, schemas);
+  if (!cfg) {
+    for (const auto& d : cfg.error()) std::cerr << d.str() << '\n';
+    std::cerr << cfg.error().size() << (cfg.error().size() == 1 ? " error" : " errors") << " in " << opt.config_file
+              << "; see `pm500-gateway config --reference` for every key\n";
+    return std::nullopt;
+  }
+  return std::move(*cfg);
+}
+
+void setup_logging(const Options& opt, const config::GatewayConfig& cfg) {
+  log::setup(opt.log_level.empty() ? cfg.logging.level : opt.log_level,
+             log::resolve_format(opt.log_format.empty() ? cfg.logging.format : opt.log_format));
+}
+
+}  // namespace
+
+int cmd_run(const Options& opt) {
+  auto cfg = load(opt);
+  if (!cfg) return kExitConfig;
+  setup_logging(opt, *cfg);
+  return run_until_signalled(*cfg);
+}
+
+int cmd_check(const Options& opt) {
+  auto cfg = load(opt);
+  if (!cfg) return kExitConfig;
+  std::cout << "\u2713 configuration " << opt.config_file << ": " << cfg->devices.size() << " device(s), "
+            << cfg->sinks.size() << " sink(s)\n";
+  return kExitOk;
+}
+
+int cmd_config(const Options& opt) {
+  auto schemas = sink_schemas();
+  if (opt.reference) {
+    std::cout << config::markdown_reference(schemas);
+    return kExitOk;
+  }
+  if (opt.example) {
+    std::cout << config::example_toml(schemas);
+    return kExitOk;
+  }
+  auto cfg = load(opt);
+  if (!cfg) return kExitConfig;
+  std::cout << config::dump(*cfg, schemas);
+  return kExitOk;
+}
+
+}  // namespace pm500::app

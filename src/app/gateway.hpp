@@ -1,0 +1,36 @@
+// The running gateway: owns the scanner, the ring, the sinks and the status server, and stops
+// them in order (Forward Close every connection, drain the ring to the sinks or their spools,
+// UnRegisterSession).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <span>
+
+#include "config/config.hpp"
+
+namespace pm500::app {
+
+class Gateway {
+ public:
+  explicit Gateway(const config::GatewayConfig& cfg);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // Starts every component; returns an error text naming the cause and the fix.
+  pm500::expected<void, std::string> start();
+  // Called about once a second from the main thread: supervision, periodic reporting.
+  void tick();
+  // Orderly shutdown; loses nothing that was received.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Runs until SIGTERM or SIGINT; returns the process exit code.
+int run_until_signalled(const config::GatewayConfig& cfg);
+
+}  // namespace pm500::app

@@ -1,0 +1,69 @@
+// pm500-gateway: command line. Each command is a function in commands.cpp.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "app/commands.hpp"
+#include "app/exit_codes.hpp"
+#include "app/version.hpp"
+
+int main(int argc, char** argv) {
+  using namespace pm500::app;
+  CLI::App app{
+      "pm500-gateway: reads Allen-Bradley PowerMonitor 500 meters over EtherNet/IP (listen-only by default), "
+      "scales by the site's CT/PT ratios and delivers every sample to MQTT, InfluxDB, AWS IoT Core and local "
+      "files, diagnosing itself against the plant's troubleshooting guide.",
+      "pm500-gateway"};
+  app.footer(std::string("\nExamples:\n"
+                         "  pm500-gateway run -c /etc/pm500-gateway/gateway.toml\n"
+                         "  pm500-gateway check -c gateway.toml        validate the file and probe everything\n"
+                         "  pm500-gateway config -c gateway.toml       print the effective configuration\n"
+                         "  pm500-gateway config --reference           print every key with its default\n\n") +
+             kExitCodeHelp);
+  app.set_version_flag("--version,-V", std::string("pm500-gateway ") + pm500::kVersion);
+  app.require_subcommand(1);
+
+  Options opt;
+  auto add_config = [&](CLI::App* cmd, bool required) {
+    auto* o = cmd->add_option("-c,--config", opt.config_file, "Configuration file (TOML)");
+    if (required) o->required();
+    o->envname("PM500_CONFIG");
+    cmd->add_option("--log-level", opt.log_level, "Override [logging] level: trace, debug, info, warn, error")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+    cmd->add_option("--log-format", opt.log_format, "Override [logging] format: auto, text, json")
+        ->check(CLI::IsMember({"auto", "text", "json"}));
+  };
+
+  auto* run = app.add_subcommand("run", "Run the gateway until SIGTERM or SIGINT");
+  add_config(run, true);
+  auto* check = app.add_subcommand("check", "Validate the configuration and probe every device and sink once");
+  add_config(check, true);
+  auto* cfg = app.add_subcommand("config", "Print the effective configuration (secrets redacted), or the reference");
+  add_config(cfg, false);
+  cfg->add_flag("--reference", opt.reference, "Print the Markdown reference of every key (docs/configuration.md)");
+  cfg->add_flag("--example", opt.example, "Print an example file with every key (etc/gateway.example.toml)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+
+  if (run->parsed()) return cmd_run(opt);
+  if (check->parsed()) return cmd_check(opt);
+  if (cfg->parsed()) {
+    if (!opt.reference && !opt.example && opt.config_file.empty()) {
+      std::cerr << "pm500-gateway config: give -c FILE, --reference or --example\n";
+      return kExitUsage;
+    }
+    return cmd_config(opt);
+  }
+  return kExitUsage;
+}

@@ -1,0 +1,147 @@
+// The options tables of the core sections. Each key is declared once, here; its help text is
+// what docs/configuration.md and `pm500-gateway config --reference` print.
+#include <bit>
+
+#include "config/config.hpp"
+
+namespace pm500::config {
+
+const Options<GatewaySection>& gateway_options() {
+  using S = GatewaySection;
+  static const Options<S> o{
+      string("site", &S::site, "Site name, written as tag \"site\" on every sample and in topics."),
+      string("state_dir", &S::state_dir,
+             "Folder for spools, acknowledged offsets and restart history. Must be writable and survive restarts "
+             "(a volume in a container)."),
+  };
+  return o;
+}
+
+const Options<LoggingSection>& logging_options() {
+  using S = LoggingSection;
+  static const Options<S> o{
+      choice("level", &S::level, {"trace", "debug", "info", "warn", "error", "critical", "off"},
+             "Least severe level written to the log."),
+      choice("format", &S::format, {"auto", "text", "json"},
+             "\"text\" for people, \"json\" (one object per line) for log collectors; \"auto\" picks text on a "
+             "terminal and JSON otherwise."),
+  };
+  return o;
+}
+
+const Options<ScannerSection>& scanner_options() {
+  using S = ScannerSection;
+  static const Options<S> o{
+      string("local_address", &S::local_address,
+             "Local IPv4 address on which Class 1 I/O (UDP) is received; 0.0.0.0 for all interfaces."),
+      integer("udp_port", &S::udp_port, 1, 65535,
+              "Local UDP port for T->O I/O data. When not 2222 the Forward Open asks the meter, with a Sockaddr "
+              "Info item, to send there."),
+      integer("connect_timeout_ms", &S::connect_timeout_ms, 100, 60000,
+              "How long a TCP connect or an explicit request may take before the device counts as not answering."),
+      integer("reconnect_initial_ms", &S::reconnect_initial_ms, 10, 600000,
+              "First wait before reconnecting; it doubles per failure (with full jitter) up to reconnect_max_ms."),
+      integer("reconnect_max_ms", &S::reconnect_max_ms, 100, 3600000, "Longest wait between reconnect attempts."),
+      integer("originator_vendor", &S::originator_vendor, 0, 65535,
+              "Vendor id the gateway puts in its Forward Open requests."),
+      integer("originator_serial", &S::originator_serial, 0, 4294967295,
+              "Originator serial number in Forward Open requests; unique per gateway on a network."),
+  };
+  return o;
+}
+
+const Options<PipelineSection>& pipeline_options() {
+  using S = PipelineSection;
+  static Options<S> o{
+      integer("ring_capacity", &S::ring_capacity, 1024, 16777216,
+              "Samples held in memory between the scanner and the sinks (a power of two). A sink that falls this "
+              "far behind spools to disk instead."),
+  };
+  static bool once = [] {
+    // Wrap the range check with the power-of-two rule.
+    auto bind = o[0].bind;
+    o[0].type = "integer 1024..16777216, a power of two";
+    o[0].bind = [bind](S& t, const toml::node& n, Context& cx, const std::string& kp) {
+      if (!bind(t, n, cx, kp)) return false;
+      if (!std::has_single_bit(static_cast<std::uint64_t>(t.ring_capacity))) {
+        cx.error(n.source(), kp, "ring_capacity = " + std::to_string(t.ring_capacity) + " is not a power of two (try " +
+                                     std::to_string(std::bit_ceil(static_cast<std::uint64_t>(t.ring_capacity))) + ")");
+        return false;
+      }
+      return true;
+    };
+    return true;
+  }();
+  (void)once;
+  return o;
+}
+
+const Options<DeviceSection>& device_options() {
+  using S = DeviceSection;
+  static const Options<S> o{
+      string("name", &S::name, "Stable name of the meter, used in logs, tags (\"device\") and topics.")
+          .must()
+          .eg("\"mcc-1\""),
+      string("address", &S::address, "IP address or host name of the meter, optionally with \":port\" (44818).")
+          .must()
+          .eg("\"192.168.10.21\""),
+      string("asset", &S::asset, "Tag \"asset\" (what the meter measures, e.g. \"mcc-1\"); defaults to name."),
+      choice("connection", &S::connection, {"listen-only", "input-only", "explicit"},
+             "How data is read. \"listen-only\" never competes with the plant PLC; it needs an owner connection "
+             "(a PLC's input-only, multicast) to exist. \"input-only\" opens its own input connection; "
+             "\"explicit\" polls with Get_Attribute_Single."),
+      choice("fallback", &S::fallback, {"input-only", "explicit", "none"},
+             "What to use when listen-only is refused because no owner exists (0x01/0x0119)."),
+      choice("transport", &S::transport, {"multicast", "point-to-point"},
+             "T->O connection type asked for in the Forward Open. Rockwell devices need multicast for "
+             "listen-only."),
+      integer("rpi_ms", &S::rpi_ms, 10, 60000, "Requested packet interval of the I/O connection."),
+      integer("timeout_multiplier", &S::timeout_multiplier, 0, 7,
+              "Connection timeout = RPI x 4 x 2^multiplier."),
+      integer("poll_interval_ms", &S::poll_interval_ms, 0, 3600000,
+              "Interval of explicit reads; 0 means rpi_ms."),
+      integer_list("assemblies", &S::assemblies, 100, 108,
+                   "Assembly instances to read: 100 product info, 101 V/I, 102 power/PF/Hz, 103-104 maxima, "
+                   "105-106 demand, 107 energy, 108 alarms and outputs."),
+      integer("product_code", &S::product_code, 0, 65535,
+              "Expected product code (4..9 by catalog number); 0 accepts any PowerMonitor 500."),
+      boolean("electronic_key", &S::electronic_key,
+              "Put an electronic key in the connection path so the meter itself rejects a wrong device."),
+      string("profile", &S::profile,
+             "Device profile file describing the assemblies' elements; empty = the built-in PowerMonitor 500 "
+             "profile. Relative paths are relative to this configuration file."),
+      string("ct", &S::ct, "CT ratio as installed, \"400:5\" (primary:secondary) or a plain ratio \"80\"; empty = 1:1."),
+      string("pt", &S::pt, "PT (VT) ratio, \"480:120\" or a plain ratio \"4\"; empty = direct connection."),
+      choice("ratios_applied_by", &S::ratios_applied_by, {"meter", "gateway"},
+             "\"meter\": the meter is configured with the ratios and reports primary values (the gateway only "
+             "checks them). \"gateway\": the meter reports secondary values and the gateway multiplies."),
+      number("nominal_voltage", &S::nominal_voltage, 0, 1000000,
+             "Nominal line-to-line voltage at the primary, for plausibility checks; 0 = not checked."),
+      choice("wiring", &S::wiring, {"3PN", "3P", "3P1", "3P2", "2P", "1P"},
+             "Wiring system as set on the meter: 3PN 4-wire wye (default), 3P 3-wire delta, 3P1/3P2 balanced "
+             "variants, 2P, 1P."),
+  };
+  return o;
+}
+
+const Options<DeliverySection>& delivery_options() {
+  using S = DeliverySection;
+  static const Options<S> o{
+      boolean("enabled", &S::enabled, "Set to false to keep the table but not run the sink."),
+      integer("batch_size", &S::batch_size, 1, 100000, "Samples per delivery."),
+      integer("flush_interval_ms", &S::flush_interval_ms, 10, 600000, "A partial batch is delivered after this long."),
+      integer("retry_initial_ms", &S::retry_initial_ms, 10, 600000,
+              "First wait after a failed delivery; doubles per failure, with full jitter."),
+      integer("retry_max_ms", &S::retry_max_ms, 100, 3600000, "Longest wait between delivery attempts."),
+      integer("spool_max_mb", &S::spool_max_mb, 1, 1048576,
+              "Disk this sink's spool may use while its destination is away; beyond it the oldest samples are "
+              "dropped, counted and reported."),
+      integer("spool_fsync_interval_ms", &S::spool_fsync_interval_ms, 0, 60000,
+              "How often spooled samples are forced to disk; 0 = every append (slow, safest)."),
+      integer("replay_rate", &S::replay_rate, 1, 10000000,
+              "Samples per second replayed from the spool after an outage, beside live data."),
+  };
+  return o;
+}
+
+}  // namespace pm500::config
