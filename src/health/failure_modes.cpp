@@ -1,0 +1,253 @@
+#include "health/failure_modes.hpp"
+
+#include <array>
+
+namespace pm500::health {
+namespace {
+
+using L = Level;
+
+// Resolutions are written for this gateway (the guide's were written for Node-RED flows).
+constexpr std::array kModes{
+    FailureMode{
+        "eip.ownership_conflict", "Device and Network", "EtherNet/IP connection faults",
+        "The gateway's Forward Open competes for, or depends on, ownership of the meter's connection",
+        "Keep `connection = \"listen-only\"` (the default) so the gateway never competes with the plant PLC. "
+        "0x0119 means no owner exists: confirm the PLC's input-only connection to the meter is running and "
+        "multicast, or set `fallback = \"explicit\"`. 0x0106/0x0100 mean another scanner holds a conflicting "
+        "connection: find it on the meter's web page or the PLC's I/O tree.",
+        L::l1_site_operations,
+        "Forward Open extended status 0x0106, 0x0100, 0x0113, 0x011A or 0x0119; a listen-only connection "
+        "dropped when the owner went away",
+        "EtherNet/IP connection faults", "tests/health: ownership conflict and no-owner via the simulator"},
+    FailureMode{
+        "eip.no_response", "Device and Network", "No response from device",
+        "Wrong IP address, VLAN or routing mismatch, meter powered off, or another device at that address",
+        "Check the meter's IP on its front panel against `address` in the configuration; from the edge box run "
+        "`pm500-gateway check -c FILE` (it tells refused from timed out from unreachable) and `ping`; confirm "
+        "the VLAN routes to the meter. \"Another device answers\" means the address belongs to something else.",
+        L::l1_site_operations,
+        "TCP connect timed out, refused or unreachable; ListIdentity unanswered; identity of another device "
+        "(vendor, device type, product code) at that address",
+        "No response from device", "tests/health: unanswered address and wrong identity"},
+    FailureMode{
+        "meter.erratic_readings", "Device and Network", "Erratic power readings",
+        "CT/PT ratio misconfiguration: ratios applied twice, not at all, or wrong for the installation",
+        "Compare the CT and PT ratios set on the meter (front panel, or the configuration utility) with `ct`, `pt` "
+        "and `ratios_applied_by` in the gateway configuration: exactly one of them may apply the ratios. Fix the "
+        "one that is wrong; the finding clears after a run of healthy samples.",
+        L::l1_site_operations,
+        "Plausibility checks: values against nominal voltage and CT primary, S vs V x I, S^2 vs P^2 + Q^2, PF vs "
+        "P/S, values off by exactly the CT or PT ratio, impossible values",
+        "Erratic power readings", "tests/health: CT applied twice by the simulator"},
+    FailureMode{
+        "eip.session_fault", "Node-RED Flows", "Red status on EtherNet/IP connection",
+        "The CIP session or I/O connection timed out, or the path is wrong (assembly missing, slot addressing)",
+        "The gateway re-registers the session and reconnects by itself, with backoff. If it keeps failing: check "
+        "that the assemblies in `assemblies` exist on this meter (100-108), that `address` points at the meter and "
+        "not at a module behind a backplane, and the network between them. Path errors (0x04, 0x05, 0x0311, 0x0312, "
+        "0x0315) mean the connection path is wrong.",
+        L::l2_edge_engineering,
+        "I/O connection timeout (no data for RPI x 4 x 2^multiplier), invalid session handle, encapsulation "
+        "errors, path errors 0x04/0x05/0x0311/0x0312/0x0315",
+        "Red status indicator on EtherNet/IP nodes", "tests/health: simulator stops producing"},
+    FailureMode{
+        "mqtt.publish_failure", "Node-RED Flows", "MQTT publish failures",
+        "Broker unreachable, TLS handshake failure (unknown CA, expired certificate, host name mismatch), or "
+        "credentials refused",
+        "Check `url` in [sinks.mqtt] and that the broker runs; for TLS errors check `ca_file` and the broker "
+        "certificate's host name and dates; for refused credentials check `username`/`password`; test with "
+        "`mosquitto_pub` using the same settings. Samples are spooled meanwhile and nothing is lost.",
+        L::l2_edge_engineering,
+        "Connect error class: resolution, refused, timeout, TLS verify failure and reason, CONNACK return or "
+        "reason code, PUBACK reason 0x87 not authorized",
+        "MQTT publish failures", "tests/health: wrong CA and wrong password against mosquitto"},
+    FailureMode{
+        "influxdb.write_error", "Node-RED Flows", "InfluxDB write errors",
+        "Token revoked or wrong, database or bucket missing, or the server rejects the points",
+        "401/403: create a new token (v2) or fix the user and password (v1) and update the configuration "
+        "(an environment variable keeps it out of the file). 404: create the database or bucket "
+        "(`influx bucket list` to confirm). 400: see the dead-letter file for the rejected lines. Samples are "
+        "spooled meanwhile and nothing is lost.",
+        L::l2_edge_engineering, "HTTP status of writes: 400, 401, 403, 404, 413, 429, 5xx; network errors",
+        "InfluxDB write errors", "tests/health: wrong credentials and dropped database against influxd"},
+    FailureMode{
+        "historian.empty_panels", "Historian and Visualization", "Empty Grafana panels",
+        "Dashboards query a measurement or tags that the gateway does not write",
+        "Dashboards must query measurement `powermonitor_500` with tags `site` and `asset` as configured "
+        "([gateway] site, [[devices]] asset). The status page shows the measurement and tag values the gateway "
+        "writes and whether the read-back found them.",
+        L::l2_edge_engineering,
+        "Measurement and tag names validated at start; a read-back query after the first write finds no point",
+        "Empty Grafana panels", "tests/health: read-back against a database that drops writes"},
+    FailureMode{
+        "historian.high_cardinality", "Historian and Visualization", "Slow dashboard loads",
+        "High series cardinality: tag values that change with every sample, or too many series",
+        "Drop tags whose value changes every sample (move them to fields), keep only site/asset/device tags, "
+        "add retention policies and aggregate before visualising.",
+        L::l2_edge_engineering, "Distinct series written, and tags whose values change with every sample",
+        "Slow dashboard loads", "tests/health: a tag that changes every sample"},
+    FailureMode{
+        "historian.retention_disabled", "Historian and Visualization", "InfluxDB high disk usage",
+        "The database or bucket keeps data forever (retention disabled)",
+        "Set a retention period: `influx bucket update --retention 30d` (v2) or `ALTER RETENTION POLICY ... "
+        "DURATION 30d` (v1).",
+        L::l2_edge_engineering, "Retention of the database or bucket read back: duration 0 means infinite",
+        "InfluxDB high disk usage", "tests/health: influxd database with infinite retention"},
+    FailureMode{
+        "aws_iot.connect_failure", "Cloud Integration", "Devices cannot connect to AWS IoT",
+        "Certificates missing, unreadable, mismatched or expired, or the IoT policy lacks iot:Connect or "
+        "iot:Publish",
+        "Check the files named in the evidence (`cert_file`, `key_file`, `ca_file`): present, matching, in date. "
+        "Attach an IoT policy allowing `iot:Connect` for this client id (the thing name) and `iot:Publish` on the "
+        "topics, and confirm the certificate is attached to the right thing.",
+        L::l3_cloud_integration,
+        "Local certificate checks before connecting; TLS rejected; connection closed right after CONNECT "
+        "(iot:Connect) or after PUBLISH (iot:Publish)",
+        "Devices cannot connect to AWS IoT", "tests/health: expired certificate and missing publish right"},
+    FailureMode{
+        "aws_iot.rule_delivery_failure", "Cloud Integration", "Rule delivery failures",
+        "An AWS IoT rule's action failed: the IAM role lacks permission on its target",
+        "Read the failed action and resource in the evidence; attach the missing permission to the rule's IAM "
+        "role (see the Terraform outputs for the role names).",
+        L::l3_cloud_integration, "Messages on the rule error-action topic (failures[].failedAction, errorMessage)",
+        "Rule delivery failures", "tests/health: a rule error message on the error topic"},
+    FailureMode{
+        "cloud.consumer_lag", "Cloud Integration", "Kinesis consumers lagging",
+        "Insufficient Kinesis shard capacity for the gateway's outgoing rate",
+        "Increase the shard count, or use enhanced fan-out for the consumers. The evidence shows the gateway's "
+        "records/s and bytes/s against the configured shard capacity.",
+        L::l3_cloud_integration,
+        "Outgoing records/s and bytes/s against the configured shard capacity; throughput errors in rule errors",
+        "Kinesis consumers lagging", "tests/health: rate above the configured shard capacity"},
+    FailureMode{
+        "ops.restart_loop", "Operations and Maintenance", "Gateway restarts repeatedly",
+        "Insufficient resources (memory limit) or misconfigured environment variables",
+        "Read the restart history on the status page and `docker compose logs`; raise the memory reservation if "
+        "memory use approaches the container limit; make sure the `.env` file defines every variable the "
+        "configuration references.",
+        L::l2_edge_engineering,
+        "Restart history with exit reasons in the state directory (N restarts within M minutes); memory use against "
+        "the cgroup limit; missing environment variables",
+        "Containers restart repeatedly", "tests/health: repeated starts recorded in the state directory"},
+    FailureMode{
+        "ops.docs_outdated", "Operations and Maintenance", "Release checklist fails documentation step",
+        "Generated documentation differs from the program (troubleshooting matrix, configuration reference)",
+        "Regenerate: `pm500-gateway troubleshooting --markdown > docs/troubleshooting.md` and `pm500-gateway "
+        "config --reference > docs/configuration.md`, review, commit.",
+        L::l4_architect, "A test compares the committed docs with the program's output",
+        "Release checklist fails documentation step", "tests/app: committed docs equal generated docs"},
+    FailureMode{
+        "ops.alert_delivery_failure", "Operations and Maintenance", "Alerts missing from notification channels",
+        "The alert webhook's credentials expired or the endpoint is unreachable",
+        "Renew the webhook token, update [alerts] in the configuration, and send a test alert with `pm500-gateway "
+        "alert-test -c FILE`.",
+        L::l2_edge_engineering, "Webhook answers 401/403, other errors after retries",
+        "Alerts missing from notification channels", "tests/health: webhook answering 401"},
+    // The gateway's own conditions (not rows of the guide).
+    FailureMode{"pipeline.overrun", "Gateway", "Samples lost between scanner and sink",
+                "A sink fell further behind than the ring holds (disk too slow for the spool?)",
+                "Check the disk under `state_dir` and the sink's spool errors; raise [pipeline] ring_capacity.",
+                L::l2_edge_engineering, "Ring cursor overtaken by the producer (exact count)", "",
+                "tests/pipeline: overrun detection"},
+    FailureMode{"pipeline.spool_full", "Gateway", "Spooled samples dropped",
+                "A destination was away longer than the spool can hold",
+                "Restore the destination; raise `spool_max_mb` of the sink if outages this long are expected.",
+                L::l2_edge_engineering, "Spool size bound reached; oldest segment dropped (exact count)", "",
+                "tests/pipeline: full spool"},
+    FailureMode{"pipeline.spool_error", "Gateway", "Spool cannot be written",
+                "The state directory is full or not writable",
+                "Free space or fix permissions of `state_dir`; samples wait in memory meanwhile.",
+                L::l2_edge_engineering, "Write or fsync errors on spool files", "", "tests/pipeline: spool errors"},
+    FailureMode{"pipeline.spool_corrupt", "Gateway", "Corrupt spool records skipped",
+                "The gateway or the machine stopped in the middle of a write, or the disk is failing",
+                "Nothing to do for a single torn record after a power loss; repeated corruption means a failing disk.",
+                L::l2_edge_engineering, "CRC mismatch or torn record when reading a spool", "",
+                "tests/pipeline: torn and corrupt records"},
+    FailureMode{"pipeline.dead_letter", "Gateway", "Samples rejected by a destination",
+                "The destination refused the data for good (e.g. InfluxDB 400 field type conflict)",
+                "Read the dead-letter file named in the evidence; fix the schema conflict at the destination.",
+                L::l2_edge_engineering, "A delivery answered reject", "", "tests/pipeline: reject path"},
+    FailureMode{"pipeline.restart_gap", "Gateway", "Samples missed across a restart",
+                "The gateway was killed or down while the meter kept producing",
+                "Find why it stopped (restart history); the gap is reported with its size.",
+                L::l2_edge_engineering, "Persisted last sequence per device vs the first after restart", "",
+                "tests/pipeline: restart gap"},
+};
+
+}  // namespace
+
+std::string_view level_name(Level l) {
+  switch (l) {
+    case Level::l1_site_operations: return "L1 site operations";
+    case Level::l2_edge_engineering: return "L2 edge engineering";
+    case Level::l3_cloud_integration: return "L3 cloud integration";
+    case Level::l4_architect: return "L4 architect";
+  }
+  return "?";
+}
+
+std::string_view level_short(Level l) { return level_name(l).substr(0, 2); }
+
+std::span<const FailureMode> failure_modes() { return kModes; }
+
+const FailureMode* find_failure_mode(std::string_view id) {
+  for (const auto& m : kModes)
+    if (m.id == id) return &m;
+  return nullptr;
+}
+
+std::string_view failure_mode_for_sink(std::string_view sink_type) {
+  if (sink_type == "mqtt") return "mqtt.publish_failure";
+  if (sink_type == "influxdb") return "influxdb.write_error";
+  if (sink_type == "aws_iot") return "aws_iot.connect_failure";
+  return "pipeline.spool_error";
+}
+
+namespace {
+std::string md_cell(std::string_view s) {
+  std::string out;
+  for (char c : s) out += c == '|' ? std::string("\\|") : std::string(1, c);
+  return out;
+}
+}  // namespace
+
+std::string troubleshooting_markdown() {
+  std::string s =
+      "# Troubleshooting\n\n"
+      "Generated from the failure-mode registry (`src/health/failure_modes.cpp`) by "
+      "`pm500-gateway troubleshooting --markdown`; do not edit by hand (a test compares this file with the "
+      "program). Each row of the plant's troubleshooting guide is a failure mode the gateway detects by itself; "
+      "when one is active it appears on the status page, in `/api/status`, in `/metrics` "
+      "(`pm500_failure_active{id=...}`), in the log (once when raised, once when cleared) and at the alert "
+      "webhook.\n\n"
+      "Escalation: L1 site operations (hardware, connectivity), L2 edge engineering (gateway, container), "
+      "L3 cloud integration (AWS IoT, Kinesis), L4 architect (documentation, cross-team).\n";
+  std::string_view section;
+  for (const auto& m : kModes) {
+    if (m.section != section) {
+      section = m.section;
+      s += "\n## " + std::string(section) + "\n\n";
+      s += "| id | symptom | probable cause | resolution | level | detected from | test |\n";
+      s += "|---|---|---|---|---|---|---|\n";
+    }
+    s += "| `" + std::string(m.id) + "` | " + md_cell(m.symptom) + " | " + md_cell(m.cause) + " | " +
+         md_cell(m.resolution) + " | " + std::string(level_short(m.level)) + " | " + md_cell(m.detection) + " | " +
+         md_cell(m.test) + " |\n";
+  }
+  return s;
+}
+
+std::string troubleshooting_text() {
+  std::string s;
+  for (const auto& m : kModes) {
+    s += std::string(m.id) + "  [" + std::string(level_name(m.level)) + "]\n";
+    s += "  symptom:    " + std::string(m.symptom) + "\n";
+    s += "  cause:      " + std::string(m.cause) + "\n";
+    s += "  resolution: " + std::string(m.resolution) + "\n";
+    s += "  detected:   " + std::string(m.detection) + "\n\n";
+  }
+  return s;
+}
+
+}  // namespace pm500::health
