@@ -5,6 +5,7 @@
 #include "app/exit_codes.hpp"
 #include "app/gateway.hpp"
 #include "config/config.hpp"
+#include "health/failure_modes.hpp"
 #include "log/log.hpp"
 #include "pipeline/sink_plugin.hpp"
 
@@ -58,6 +59,11 @@ int cmd_config(const Options& opt) {
   auto cfg = load(opt);
   if (!cfg) return kExitConfig;
   std::cout << config::dump(*cfg, schemas);
+  return kExitOk;
+}
+
+int cmd_troubleshooting(const Options& opt) {
+  std::cout << (opt.markdown ? health::troubleshooting_markdown() : health::troubleshooting_text());
   return kExitOk;
 }
 

@@ -10,10 +10,12 @@ struct Options {
   std::string log_format;  // overrides [logging] format when set
   bool reference = false;
   bool example = false;
+  bool markdown = false;
 };
 
 int cmd_run(const Options& opt);
 int cmd_check(const Options& opt);
 int cmd_config(const Options& opt);
+int cmd_troubleshooting(const Options& opt);
 
 }  // namespace pm500::app

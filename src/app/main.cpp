@@ -18,7 +18,8 @@ int main(int argc, char** argv) {
                          "  pm500-gateway run -c /etc/pm500-gateway/gateway.toml\n"
                          "  pm500-gateway check -c gateway.toml        validate the file and probe everything\n"
                          "  pm500-gateway config -c gateway.toml       print the effective configuration\n"
-                         "  pm500-gateway config --reference           print every key with its default\n\n") +
+                         "  pm500-gateway config --reference           print every key with its default\n"
+                         "  pm500-gateway troubleshooting              what the gateway detects, and the fixes\n\n") +
              kExitCodeHelp);
   app.set_version_flag("--version,-V", std::string("pm500-gateway ") + pm500::kVersion);
   app.require_subcommand(1);
@@ -43,6 +44,10 @@ int main(int argc, char** argv) {
   cfg->add_flag("--reference", opt.reference, "Print the Markdown reference of every key (docs/configuration.md)");
   cfg->add_flag("--example", opt.example, "Print an example file with every key (etc/gateway.example.toml)");
 
+  auto* ts = app.add_subcommand("troubleshooting",
+                                 "Print every failure mode the gateway detects: symptom, cause, resolution, level");
+  ts->add_flag("--markdown", opt.markdown, "Print docs/troubleshooting.md");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -57,6 +62,7 @@ int main(int argc, char** argv) {
   }
 
   if (run->parsed()) return cmd_run(opt);
+  if (ts->parsed()) return cmd_troubleshooting(opt);
   if (check->parsed()) return cmd_check(opt);
   if (cfg->parsed()) {
     if (!opt.reference && !opt.example && opt.config_file.empty()) {

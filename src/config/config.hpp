@@ -40,6 +40,24 @@ struct ScannerSection {
   std::int64_t originator_serial = 0x50050000;
 };
 
+// An embedded PowerMonitor 500 simulator (tools/pm500-sim) started inside the gateway: the demo
+// and trials without a meter. Not for production.
+struct SimulatorSection {
+  bool enabled = false;
+  std::string address = "127.0.0.2";  // first meter; further meters on the following addresses
+  std::int64_t meters = 1;
+  std::int64_t tcp_port = 44818;
+  std::int64_t udp_port = 2222;
+  std::int64_t product_code = 9;       // 1420-V2A-ENT
+  bool owner = true;                   // pretend a PLC owns the I/O connections, so listen-only works
+  double nominal_voltage = 480;        // line-to-line at the meter's primary
+  double load_percent = 60;            // of the CT primary
+  std::string ct = "400:5";            // the ratios the simulated meter is configured with
+  std::string pt = "";
+  std::string profile;                 // "" = built-in
+  std::int64_t seed = 1;
+};
+
 struct PipelineSection {
   std::int64_t ring_capacity = 65536;  // samples; power of two
 };
@@ -99,6 +117,7 @@ struct GatewayConfig {
   LoggingSection logging;
   ScannerSection scanner;
   PipelineSection pipeline;
+  SimulatorSection simulator;
   std::vector<DeviceSection> devices;
   std::vector<SinkSection> sinks;
 };
@@ -123,6 +142,7 @@ const Options<GatewaySection>& gateway_options();
 const Options<LoggingSection>& logging_options();
 const Options<ScannerSection>& scanner_options();
 const Options<PipelineSection>& pipeline_options();
+const Options<SimulatorSection>& simulator_options();
 const Options<DeviceSection>& device_options();
 const Options<DeliverySection>& delivery_options();
 

@@ -63,6 +63,7 @@ std::string example_toml(std::span<const SinkSchema> sinks) {
   s += "\n[logging]\n" + keys(describe(logging_options()));
   s += "\n[scanner]\n" + keys(describe(scanner_options()));
   s += "\n[pipeline]\n" + keys(describe(pipeline_options()));
+  s += "\n[simulator]\n" + keys(describe(simulator_options()));
   s += "\n# One [[devices]] table per meter.\n[[devices]]\n" + keys(describe(device_options()));
   for (const auto& k : sinks) {
     s += "\n" + comment(k.summary) + "[sinks." + k.name + "]\n";
@@ -87,6 +88,8 @@ std::string markdown_reference(std::span<const SinkSchema> sinks) {
   s += "\n## [logging]\n\n" + table(describe(logging_options()));
   s += "\n## [scanner]\n\nThe EtherNet/IP scanner shared by all devices.\n\n" + table(describe(scanner_options()));
   s += "\n## [pipeline]\n\n" + table(describe(pipeline_options()));
+  s += "\n## [simulator]\n\nSimulated meters inside the gateway, for the demo and trials.\n\n" +
+       table(describe(simulator_options()));
   s += "\n## [[devices]]\n\nOne table per PowerMonitor 500.\n\n" + table(describe(device_options()));
   s += "\n## [sinks.NAME]: delivery keys every sink has\n\n" + table(describe(delivery_options()));
   for (const auto& k : sinks) s += "\n## [sinks." + k.name + "]\n\n" + k.summary + "\n\n" + table(k.describe());

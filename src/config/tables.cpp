@@ -76,6 +76,29 @@ const Options<PipelineSection>& pipeline_options() {
   return o;
 }
 
+const Options<SimulatorSection>& simulator_options() {
+  using S = SimulatorSection;
+  static const Options<S> o{
+      boolean("enabled", &S::enabled,
+              "Start simulated PowerMonitor 500 meters inside the gateway (demo and trials; not for production)."),
+      string("address", &S::address,
+             "Loopback address of the first simulated meter; further meters take the following addresses."),
+      integer("meters", &S::meters, 1, 4096, "How many meters to simulate."),
+      integer("tcp_port", &S::tcp_port, 1, 65535, "EtherNet/IP TCP port of each simulated meter."),
+      integer("udp_port", &S::udp_port, 1, 65535, "Class 1 UDP port of each simulated meter."),
+      integer("product_code", &S::product_code, 4, 9, "Catalog variant: 4..9 = 1420-V1-ENT .. 1420-V2A-ENT."),
+      boolean("owner", &S::owner,
+              "Simulate a PLC owning the input connections, so the gateway's listen-only connections are accepted."),
+      number("nominal_voltage", &S::nominal_voltage, 1, 1000000, "Line-to-line voltage at the primary."),
+      number("load_percent", &S::load_percent, 0, 200, "Load current as a percentage of the CT primary."),
+      string("ct", &S::ct, "CT ratio the simulated meter is configured with (\"400:5\")."),
+      string("pt", &S::pt, "PT ratio the simulated meter is configured with; empty = direct connection."),
+      string("profile", &S::profile, "Device profile file; empty = the built-in PowerMonitor 500 profile."),
+      integer("seed", &S::seed, 0, 2147483647, "Seed of the simulated noise, for repeatable runs."),
+  };
+  return o;
+}
+
 const Options<DeviceSection>& device_options() {
   using S = DeviceSection;
   static const Options<S> o{
