@@ -1,0 +1,483 @@
+#include "pipeline/delivery.hpp"
+
+#include <algorithm>
+#include <exception>
+
+#include <spdlog/spdlog.h>
+
+namespace pm500 {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+std::string_view to_string(SinkState s) noexcept {
+  switch (s) {
+    case SinkState::delivering: return "delivering";
+    case SinkState::retrying: return "retrying";
+    case SinkState::spooling: return "spooling";
+    case SinkState::replaying: return "replaying";
+    case SinkState::stopped: return "stopped";
+  }
+  return "unknown";
+}
+
+// Raised conditions of one sink. Logs each transition once and forwards it to the hook; repeated
+// raises while active only refresh the hold timer (the counters say how often).
+class SinkDelivery::Conditions {
+ public:
+  Conditions(std::string subject, ConditionSink* hook, milliseconds hold)
+      : subject_(std::move(subject)), hook_(hook), hold_(hold) {}
+
+  // held: an event (overrun, drop, corrupt record) -- cleared after `hold` without a new one.
+  // Otherwise a state, cleared explicitly.
+  void raise(std::string_view id, const std::string& evidence, Clock::time_point now, bool held) {
+    for (auto& a : active_)
+      if (a.id == id) {
+        a.last = now;
+        return;
+      }
+    active_.push_back({std::string(id), held, now});
+    spdlog::warn("condition {} raised for sink {}: {}", id, subject_, evidence);
+    if (hook_) hook_->raise(id, subject_, evidence);
+  }
+  void clear(std::string_view id) {
+    for (auto it = active_.begin(); it != active_.end(); ++it)
+      if (it->id == id) {
+        spdlog::info("condition {} cleared for sink {}", id, subject_);
+        if (hook_) hook_->clear(id, subject_);
+        active_.erase(it);
+        return;
+      }
+  }
+  void expire(Clock::time_point now) {
+    for (std::size_t i = 0; i < active_.size();)
+      if (active_[i].held && now - active_[i].last >= hold_) clear(std::string(active_[i].id));
+      else ++i;
+  }
+
+ private:
+  struct Active {
+    std::string id;
+    bool held;
+    Clock::time_point last;
+  };
+  std::string subject_;
+  ConditionSink* hook_;
+  milliseconds hold_;
+  std::vector<Active> active_;
+};
+
+SinkDelivery::SinkDelivery(const Ring& ring, std::unique_ptr<Sink> sink, Options options)
+    : ring_(ring),
+      cursor_(ring.subscribe()),
+      sink_(std::move(sink)),
+      opt_(std::move(options)),
+      batch_size_(static_cast<std::size_t>(std::clamp<std::int64_t>(opt_.delivery.batch_size, 1, 1'000'000))),
+      dead_letter_(opt_.state_dir / "sinks" / opt_.name / "dead-letter.jsonl", opt_.name, opt_.dead_letter_encoder),
+      watermarks_(opt_.state_dir / "sinks" / opt_.name / "watermarks"),
+      conditions_(std::make_unique<Conditions>(opt_.name, opt_.conditions, opt_.condition_hold)),
+      rng_(opt_.jitter_seed ? opt_.jitter_seed : std::random_device{}()),
+      live_(batch_size_),
+      pending_(batch_size_),
+      replay_(batch_size_),
+      replay_batch_(opt_.delivery.replay_rate > 0
+                        ? std::clamp<std::size_t>(static_cast<std::size_t>(opt_.delivery.replay_rate), 1, batch_size_)
+                        : batch_size_) {}
+
+pm500::expected<std::unique_ptr<SinkDelivery>, std::string> SinkDelivery::create(const Ring& ring,
+                                                                                 std::unique_ptr<Sink> sink,
+                                                                                 Options options) {
+  if (!sink) return pm500::unexpected("sink " + options.name + ": no sink object");
+  if (options.name.empty() || options.name.find('/') != std::string::npos || options.name.starts_with('.'))
+    return pm500::unexpected("sink name \"" + options.name + "\" cannot name a folder");
+  SpoolOptions so;
+  so.dir = options.state_dir / "sinks" / options.name / "spool";
+  so.max_bytes = static_cast<std::uint64_t>(std::max<std::int64_t>(options.delivery.spool_max_mb, 1)) << 20;
+  so.segment_bytes = options.spool_segment_bytes;
+  so.fsync_interval = milliseconds(std::max<std::int64_t>(options.delivery.spool_fsync_interval_ms, 0));
+  auto spool = Spool::open(so);
+  if (!spool) return pm500::unexpected("sink " + options.name + ": " + spool.error());
+  std::unique_ptr<SinkDelivery> d(new SinkDelivery(ring, std::move(sink), std::move(options)));
+  d->spool_ = std::move(*spool);
+  d->watermarks_.load();
+  d->tokens_ = static_cast<double>(d->replay_batch_);
+  d->last_tokens_ = Clock::now();
+  // A backlog left by the previous run is replayed before anything new.
+  if (!d->spool_->empty()) d->state_.store(SinkState::replaying, std::memory_order_relaxed);
+  return d;
+}
+
+SinkDelivery::~SinkDelivery() { stop(); }
+
+void SinkDelivery::start() {
+  if (started_) return;
+  started_ = true;
+  thread_ = std::thread([this] { run(); });
+}
+
+void SinkDelivery::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  {
+    std::lock_guard lk(wake_mu_);
+    stop_requested_.store(true, std::memory_order_relaxed);
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+  } else {
+    // Never started: still hand over what the ring holds for this sink.
+    drain_on_stop();
+    set_state(SinkState::stopped);
+  }
+}
+
+void SinkDelivery::run() {
+  while (!stop_requested_.load(std::memory_order_relaxed)) {
+    const auto now = Clock::now();
+    const bool busy = step(now);
+    housekeeping(now);
+    if (!busy) {
+      std::unique_lock lk(wake_mu_);
+      wake_.wait_for(lk, opt_.poll_interval, [this] { return stop_requested_.load(std::memory_order_relaxed); });
+    }
+  }
+  drain_on_stop();
+  set_state(SinkState::stopped);
+}
+
+std::size_t SinkDelivery::read_ring(Buffer& into) {
+  const std::size_t n = cursor_.try_read(into.space());
+  into.size += n;
+  return n;
+}
+
+DeliveryResult SinkDelivery::attempt(std::span<const Sample> batch) {
+  try {
+    return sink_->deliver(batch);
+  } catch (const std::exception& e) {
+    // A sink must not throw; if it does, treat it as transient and keep the samples.
+    return DeliveryResult::retry(std::string("sink threw: ") + e.what());
+  } catch (...) {
+    return DeliveryResult::retry("sink threw an unknown exception");
+  }
+}
+
+double SinkDelivery::tokens(Clock::time_point now) {
+  if (opt_.delivery.replay_rate <= 0) return static_cast<double>(replay_batch_);
+  const double elapsed = std::chrono::duration<double>(now - last_tokens_).count();
+  last_tokens_ = now;
+  tokens_ = std::min(static_cast<double>(replay_batch_), tokens_ + elapsed * static_cast<double>(opt_.delivery.replay_rate));
+  return tokens_;
+}
+
+void SinkDelivery::set_state(SinkState s) {
+  const SinkState old = state_.exchange(s, std::memory_order_relaxed);
+  if (old != s) spdlog::debug("sink {}: {} -> {}", opt_.name, to_string(old), to_string(s));
+}
+
+void SinkDelivery::set_error(std::string e) {
+  std::lock_guard lk(error_mu_);
+  last_error_ = std::move(e);
+}
+
+void SinkDelivery::take_custody(std::span<const Sample> batch) {
+  for (const Sample& s : batch)
+    if (auto gap = watermarks_.update(s)) {
+      restart_gaps_.fetch_add(1, std::memory_order_relaxed);
+      conditions_->raise(condition::kRestartGap, gap->describe(), Clock::now(), true);
+    }
+}
+
+void SinkDelivery::on_delivered(std::span<const Sample> batch, bool replayed) {
+  delivered_.fetch_add(batch.size(), std::memory_order_relaxed);
+  if (replayed) replayed_.fetch_add(batch.size(), std::memory_order_relaxed);
+  else take_custody(batch);  // replayed samples were taken into custody when spooled
+  attempt_no_ = 0;
+}
+
+void SinkDelivery::on_retry(const DeliveryResult& r, Clock::time_point now) {
+  retries_.fetch_add(1, std::memory_order_relaxed);
+  // Exponential backoff with full jitter: a uniform delay in [0, min(max, initial * 2^n)], so
+  // many gateways recovering from the same outage do not retry in lockstep.
+  const std::int64_t initial = std::max<std::int64_t>(opt_.delivery.retry_initial_ms, 1);
+  const std::int64_t max = std::max<std::int64_t>(opt_.delivery.retry_max_ms, initial);
+  const std::int64_t cap = std::min<std::int64_t>(max, initial << std::min<std::uint32_t>(attempt_no_, 30));
+  ++attempt_no_;
+  milliseconds delay{std::uniform_int_distribution<std::int64_t>(0, cap)(rng_)};
+  if (r.retry_after > delay) delay = r.retry_after;  // the server asked for it (Retry-After)
+  next_attempt_ = now + delay;
+  set_error(r.evidence.empty() ? r.reason : r.reason + " (" + r.evidence + ")");
+}
+
+void SinkDelivery::on_reject(std::span<const Sample> batch, const DeliveryResult& r) {
+  rejected_.fetch_add(batch.size(), std::memory_order_relaxed);
+  std::string what = r.evidence.empty() ? r.reason : r.reason + " (" + r.evidence + ")";
+  if (auto w = dead_letter_.write(batch, r.reason, r.evidence); !w) what += "; and the dead-letter file failed: " + w.error();
+  conditions_->raise(condition::kDeadLetter,
+                     std::to_string(batch.size()) + " samples refused: " + what + "; written to " +
+                         dead_letter_.path().string(),
+                     Clock::now(), true);
+  set_error(std::move(what));
+}
+
+// Moves samples from the ring to the spool (bounded rounds, so replay gets its turn). Returns
+// whether anything was appended.
+bool SinkDelivery::spool_pending(Clock::time_point now) {
+  bool did = false;
+  for (int round = 0; round < 16; ++round) {
+    if (pending_.empty() && read_ring(pending_) == 0) break;
+    if (now < next_spool_retry_) break;
+    if (auto r = spool_->append(pending_.view()); !r) {
+      // The samples stay in pending_ and the ring; retried every second.
+      set_error(r.error());
+      conditions_->raise(condition::kSpoolError, r.error(), now, false);
+      next_spool_retry_ = now + std::chrono::seconds(1);
+      break;
+    }
+    conditions_->clear(condition::kSpoolError);
+    spooled_.fetch_add(pending_.size, std::memory_order_relaxed);
+    take_custody(pending_.view());
+    pending_.size = 0;
+    did = true;
+  }
+  return did;
+}
+
+bool SinkDelivery::step(Clock::time_point now) {
+  bool busy = false;
+  switch (state_.load(std::memory_order_relaxed)) {
+    case SinkState::delivering: {
+      if (!live_.full()) {
+        const bool was_empty = live_.empty();
+        if (read_ring(live_) > 0) {
+          busy = true;
+          if (was_empty) live_since_ = now;
+        }
+      }
+      if (!live_.empty() &&
+          (live_.full() || now - live_since_ >= milliseconds(opt_.delivery.flush_interval_ms))) {
+        busy = true;
+        const DeliveryResult r = attempt(live_.view());
+        if (r.kind == DeliveryResult::Kind::ok) {
+          on_delivered(live_.view(), false);
+          live_.size = 0;
+        } else if (r.kind == DeliveryResult::Kind::reject) {
+          take_custody(live_.view());
+          on_reject(live_.view(), r);
+          live_.size = 0;
+        } else {
+          failing_since_ = now;
+          on_retry(r, now);
+          set_state(SinkState::retrying);
+        }
+      } else if (cursor_.lag() > ring_.capacity() / 2) {
+        // The destination accepts, but slower than samples arrive: let the spool absorb the
+        // difference rather than let the ring overrun.
+        std::swap(live_, pending_);
+        set_state(SinkState::replaying);
+        busy = true;
+      }
+      break;
+    }
+    case SinkState::retrying: {
+      if (now >= next_attempt_) {
+        busy = true;
+        const DeliveryResult r = attempt(live_.view());
+        if (r.kind != DeliveryResult::Kind::retry) {
+          if (r.kind == DeliveryResult::Kind::ok) {
+            on_delivered(live_.view(), false);
+          } else {
+            take_custody(live_.view());
+            on_reject(live_.view(), r);
+          }
+          live_.size = 0;
+          set_state(SinkState::delivering);
+          break;
+        }
+        on_retry(r, now);
+      }
+      if (now - failing_since_ >= opt_.spool_after || cursor_.lag() > ring_.capacity() / 4) {
+        // A sustained outage: from now on the ring is drained to disk.
+        std::swap(live_, pending_);  // pending_ is empty outside spooling/replaying
+        set_state(SinkState::spooling);
+        std::string evidence;
+        {
+          std::lock_guard lk(error_mu_);
+          evidence = last_error_;
+        }
+        conditions_->raise(condition::kSinkUnavailable, evidence, now, false);
+        busy = true;
+      }
+      break;
+    }
+    case SinkState::spooling:
+    case SinkState::replaying: {
+      if (spool_pending(now)) busy = true;
+      if (replay_.empty() && !spool_->empty()) {
+        auto r = spool_->read(replay_.space().first(replay_batch_));
+        if (!r) {
+          set_error(r.error());
+          conditions_->raise(condition::kSpoolError, r.error(), now, false);
+        } else {
+          replay_.size = r->count;
+          replay_end_ = r->end;
+          // All of it corrupt: nothing to deliver, but the position moved past it.
+          if (r->count == 0) spool_->ack(r->end);
+        }
+        note_replay_memory();
+      }
+      if (replay_.empty() && spool_->empty() && pending_.empty()) {
+        set_state(SinkState::delivering);
+        conditions_->clear(condition::kSinkUnavailable);
+        busy = true;
+        break;
+      }
+      if (!replay_.empty() && now >= next_attempt_ && tokens(now) >= static_cast<double>(replay_.size)) {
+        busy = true;
+        if (opt_.delivery.replay_rate > 0) tokens_ -= static_cast<double>(replay_.size);
+        const DeliveryResult r = attempt(replay_.view());
+        if (r.kind == DeliveryResult::Kind::retry) {
+          on_retry(r, now);
+          if (state_.load(std::memory_order_relaxed) == SinkState::replaying) {
+            set_state(SinkState::spooling);
+            conditions_->raise(condition::kSinkUnavailable, r.reason, now, false);
+          }
+        } else {
+          if (r.kind == DeliveryResult::Kind::ok) on_delivered(replay_.view(), true);
+          else on_reject(replay_.view(), r);
+          spool_->ack(replay_end_);
+          replay_.size = 0;
+          note_replay_memory();
+          if (state_.load(std::memory_order_relaxed) == SinkState::spooling) {
+            set_state(SinkState::replaying);
+            conditions_->clear(condition::kSinkUnavailable);
+          }
+        }
+      }
+      break;
+    }
+    case SinkState::stopped:
+      break;
+  }
+  check_overrun();
+  return busy;
+}
+
+void SinkDelivery::check_overrun() {
+  const std::uint64_t missed = cursor_.missed();
+  if (missed > reported_missed_) {
+    dropped_overrun_.fetch_add(missed - reported_missed_, std::memory_order_relaxed);
+    reported_missed_ = missed;
+    conditions_->raise(condition::kOverrun,
+                       std::to_string(missed) + " samples overwritten in the ring before this sink read them (capacity " +
+                           std::to_string(ring_.capacity()) + ")",
+                       Clock::now(), true);
+  }
+  ring_lag_.store(cursor_.lag(), std::memory_order_relaxed);
+}
+
+void SinkDelivery::note_replay_memory() {
+  const std::uint64_t held = spool_->stats().read_buffer_bytes + replay_.size * sizeof(Sample);
+  replay_bytes_.store(held, std::memory_order_relaxed);
+  if (held > replay_bytes_max_.load(std::memory_order_relaxed)) replay_bytes_max_.store(held, std::memory_order_relaxed);
+}
+
+void SinkDelivery::housekeeping(Clock::time_point now) {
+  if (auto r = spool_->sync_if_due(now); !r) {
+    set_error(r.error());
+    conditions_->raise(condition::kSpoolError, r.error(), now, false);
+  }
+  const SpoolStats ss = spool_->stats();
+  if (ss.dropped_full > spool_dropped_seen_) {
+    spool_dropped_seen_ = ss.dropped_full;
+    conditions_->raise(condition::kSpoolFull,
+                       std::to_string(ss.dropped_full) + " unsent samples deleted (oldest first) to stay under spool_max_mb = " +
+                           std::to_string(opt_.delivery.spool_max_mb),
+                       now, true);
+  }
+  if (ss.corrupt_skipped > spool_corrupt_seen_) {
+    spool_corrupt_seen_ = ss.corrupt_skipped;
+    conditions_->raise(condition::kSpoolCorrupt,
+                       std::to_string(ss.corrupt_skipped) + " torn or corrupt spool records skipped in " +
+                           spool_->dir().string(),
+                       now, true);
+  }
+  // The watermarks follow the spool's fsync cadence: a crash loses at most that much of them,
+  // which only makes a reported restart gap that much longer.
+  if (now - last_watermark_persist_ >= milliseconds(std::max<std::int64_t>(opt_.delivery.spool_fsync_interval_ms, 100))) {
+    last_watermark_persist_ = now;
+    if (auto r = watermarks_.persist(); !r) set_error(r.error());
+  }
+  conditions_->expire(now);
+}
+
+void SinkDelivery::drain_on_stop() {
+  const auto deadline = Clock::now() + opt_.stop_timeout;
+  // 1. A healthy sink delivers what is left, as long as the deadline allows.
+  while (state_.load(std::memory_order_relaxed) == SinkState::delivering && Clock::now() < deadline) {
+    read_ring(live_);
+    if (live_.empty()) break;
+    const DeliveryResult r = attempt(live_.view());
+    if (r.kind == DeliveryResult::Kind::retry) {
+      on_retry(r, Clock::now());
+      break;
+    }
+    if (r.kind == DeliveryResult::Kind::ok) {
+      on_delivered(live_.view(), false);
+    } else {
+      take_custody(live_.view());
+      on_reject(live_.view(), r);
+    }
+    live_.size = 0;
+  }
+  // 2. Everything else goes to the spool, oldest first: the held live batch, then what was
+  // read for the spool, then the rest of the ring.
+  auto spool_buffer = [this](Buffer& b) {
+    if (b.empty()) return;
+    if (auto r = spool_->append(b.view()); !r) {
+      spdlog::error("sink {}: {} samples lost at shutdown: {}", opt_.name, b.size, r.error());
+      set_error(r.error());
+    } else {
+      spooled_.fetch_add(b.size, std::memory_order_relaxed);
+      take_custody(b.view());
+    }
+    b.size = 0;
+  };
+  spool_buffer(live_);
+  spool_buffer(pending_);
+  while (read_ring(pending_) > 0) spool_buffer(pending_);
+  check_overrun();
+  // The replay batch in memory is still unacknowledged in the spool: the next run sends it.
+  if (auto r = spool_->sync(); !r) spdlog::error("sink {}: {}", opt_.name, r.error());
+  if (auto r = watermarks_.persist(); !r) spdlog::error("sink {}: {}", opt_.name, r.error());
+  const DeliveryResult f = sink_->flush();
+  if (f.kind != DeliveryResult::Kind::ok) spdlog::warn("sink {}: flush at shutdown: {}", opt_.name, f.reason);
+  housekeeping(Clock::now());
+}
+
+SinkStats SinkDelivery::stats() const {
+  SinkStats s;
+  s.name = opt_.name;
+  s.state = state_.load(std::memory_order_relaxed);
+  s.delivered = delivered_.load(std::memory_order_relaxed);
+  s.spooled = spooled_.load(std::memory_order_relaxed);
+  s.replayed = replayed_.load(std::memory_order_relaxed);
+  s.dropped_overrun = dropped_overrun_.load(std::memory_order_relaxed);
+  s.rejected = rejected_.load(std::memory_order_relaxed);
+  s.retries = retries_.load(std::memory_order_relaxed);
+  s.ring_lag = ring_lag_.load(std::memory_order_relaxed);
+  s.replay_bytes_held = replay_bytes_.load(std::memory_order_relaxed);
+  s.replay_bytes_held_max = replay_bytes_max_.load(std::memory_order_relaxed);
+  s.restart_gaps = restart_gaps_.load(std::memory_order_relaxed);
+  const SpoolStats ss = spool_->stats();
+  s.dropped_spool_full = ss.dropped_full;
+  s.corrupt_skipped = ss.corrupt_skipped;
+  s.spool_backlog = ss.backlog;
+  s.spool_bytes = ss.bytes;
+  std::lock_guard lk(error_mu_);
+  s.last_error = last_error_;
+  return s;
+}
+
+}  // namespace pm500

@@ -1,0 +1,181 @@
+// Delivery: one thread per sink between its ring cursor and Sink::deliver(). Owns batching,
+// retries with exponential backoff and full jitter, the sink's disk spool, replay, the
+// dead-letter file, and the sink's counters. A sink only says ok / retry / reject.
+//
+//   pm500::SinkDelivery::Options o{.name = "file", .state_dir = "/var/lib/pm500-gateway",
+//                                  .delivery = section.delivery, .conditions = &health};
+//   auto d = pm500::SinkDelivery::create(ring, std::move(sink), o);   // subscribes now
+//   (*d)->start();
+//   ...  scanner: ring.push(sample) ...
+//   (*d)->stop();   // after the scanner stopped: delivers or spools everything left in the ring
+//
+// States (SinkState):
+//   delivering  live samples go from the ring to the destination in batches.
+//   retrying    a batch failed; it is retried from memory after a backoff while the ring holds
+//               newer samples -- a short blip costs no disk I/O. After `spool_after`, or once
+//               the ring lag passes a quarter of its capacity, it becomes:
+//   spooling    the destination is down: every sample read from the ring is appended to the
+//               spool, so the ring never overruns; attempts continue from the spool's head.
+//   replaying   the destination answers again: the spool is delivered oldest first at
+//               replay_rate samples/s while new samples keep being appended behind it, so the
+//               sink's order stays source order; when the spool is empty it is delivering again.
+//   stopped     the thread has finished.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "config/config.hpp"
+#include "pipeline/conditions.hpp"
+#include "pipeline/dead_letter.hpp"
+#include "pipeline/ring.hpp"
+#include "pipeline/sink.hpp"
+#include "pipeline/spool.hpp"
+#include "pipeline/watermarks.hpp"
+
+namespace pm500 {
+
+enum class SinkState : std::uint8_t { delivering, retrying, spooling, replaying, stopped };
+std::string_view to_string(SinkState s) noexcept;
+
+// A consistent-enough copy of one sink's counters (each counter is exact; they are read one by
+// one, not under a lock). Invariant once stopped, for samples pushed after create():
+//   pushed == delivered + rejected + dropped_overrun + dropped_spool_full + corrupt_skipped
+//             + spool_backlog (kept for the next run)
+struct SinkStats {
+  std::string name;
+  SinkState state = SinkState::delivering;
+  std::uint64_t delivered = 0;           // confirmed by the destination (live and replayed)
+  std::uint64_t spooled = 0;             // appended to the spool
+  std::uint64_t replayed = 0;            // confirmed by the destination after coming from the spool
+  std::uint64_t dropped_overrun = 0;     // overwritten in the ring before this sink read them
+  std::uint64_t dropped_spool_full = 0;  // unread spool records deleted to stay under spool_max_mb
+  std::uint64_t rejected = 0;            // refused by the destination, written to the dead-letter file
+  std::uint64_t corrupt_skipped = 0;     // spool records that failed their CRC (or were torn)
+  std::uint64_t retries = 0;             // deliveries answered "retry"
+  std::uint64_t ring_lag = 0;            // samples in the ring this sink has not read yet
+  std::uint64_t spool_backlog = 0;       // spool records not acknowledged (sent by the next run)
+  std::uint64_t spool_bytes = 0;
+  std::uint64_t replay_bytes_held = 0;      // memory held for replay right now
+  std::uint64_t replay_bytes_held_max = 0;  // its high-water mark
+  std::uint64_t restart_gaps = 0;           // devices whose first sample after a restart left a gap
+  std::string last_error;                   // last retry/reject/spool error: reason and evidence
+};
+
+class SinkDelivery {
+ public:
+  struct Options {
+    std::string name;                    // [sinks.NAME]; files go to state_dir/sinks/NAME/
+    std::filesystem::path state_dir;
+    config::DeliverySection delivery;    // batch_size, flush_interval_ms, retry_*, spool_*, replay_rate
+    ConditionSink* conditions = nullptr;  // may be null: conditions are still logged
+    SampleJsonEncoder dead_letter_encoder;  // null: raw JSON record
+    std::chrono::milliseconds poll_interval{5};  // sleep when the ring is empty (see ARCHITECTURE)
+    std::chrono::milliseconds spool_after{2000};  // retrying -> spooling after this long
+    std::chrono::milliseconds stop_timeout{5000};  // on stop, deliver for this long, then spool
+    std::chrono::milliseconds condition_hold{60000};  // event conditions clear after this quiet time
+    std::uint64_t spool_segment_bytes = 0;  // 0: automatic (see SpoolOptions)
+    std::uint64_t jitter_seed = 0;          // 0: random
+  };
+
+  // Opens the spool (scanning it) and subscribes to the ring at its current head.
+  static pm500::expected<std::unique_ptr<SinkDelivery>, std::string> create(const Ring& ring, std::unique_ptr<Sink> sink,
+                                                                            Options options);
+  ~SinkDelivery();
+  SinkDelivery(const SinkDelivery&) = delete;
+  SinkDelivery& operator=(const SinkDelivery&) = delete;
+
+  void start();
+  // Asks the thread to finish and waits: what is still in the ring (up to its head now) is
+  // delivered within stop_timeout or appended to the spool; the spool is synced. Call it after
+  // the producer stopped, or samples pushed later stay in the ring. Idempotent.
+  void stop();
+
+  SinkStats stats() const;
+  const std::string& name() const noexcept { return opt_.name; }
+  Sink& sink() noexcept { return *sink_; }
+
+ private:
+  // A fixed-capacity batch allocated once: reading the ring into it never constructs or
+  // allocates (a std::vector resize would zero the whole batch on every poll).
+  struct Buffer {
+    explicit Buffer(std::size_t capacity) : data(std::make_unique<Sample[]>(capacity)), cap(capacity) {}
+    std::unique_ptr<Sample[]> data;
+    std::size_t size = 0;
+    std::size_t cap;
+    std::span<Sample> space() noexcept { return {data.get() + size, cap - size}; }
+    std::span<const Sample> view() const noexcept { return {data.get(), size}; }
+    bool empty() const noexcept { return size == 0; }
+    bool full() const noexcept { return size == cap; }
+  };
+
+  SinkDelivery(const Ring& ring, std::unique_ptr<Sink> sink, Options options);
+  class Conditions;
+
+  void run();
+  bool step(std::chrono::steady_clock::time_point now);
+  void drain_on_stop();
+  std::size_t read_ring(Buffer& into);
+  DeliveryResult attempt(std::span<const Sample> batch);
+  double tokens(std::chrono::steady_clock::time_point now);
+  void on_delivered(std::span<const Sample> batch, bool replayed);
+  void on_retry(const DeliveryResult& r, std::chrono::steady_clock::time_point now);
+  void on_reject(std::span<const Sample> batch, const DeliveryResult& r);
+  bool spool_pending(std::chrono::steady_clock::time_point now);
+  void take_custody(std::span<const Sample> batch);
+  void check_overrun();
+  void housekeeping(std::chrono::steady_clock::time_point now);
+  void set_state(SinkState s);
+  void set_error(std::string e);
+  void note_replay_memory();
+
+  const Ring& ring_;
+  Ring::Cursor cursor_;
+  std::unique_ptr<Sink> sink_;
+  Options opt_;
+  std::size_t batch_size_;
+  std::unique_ptr<Spool> spool_;
+  DeadLetterFile dead_letter_;
+  Watermarks watermarks_;
+  std::unique_ptr<Conditions> conditions_;
+  std::mt19937_64 rng_;
+
+  // Owned by the delivery thread.
+  Buffer live_;     // read from the ring, not delivered yet (delivering / retrying)
+  Buffer pending_;  // read from the ring, waiting to be appended to the spool
+  Buffer replay_;   // read from the spool, not acknowledged yet
+  std::size_t replay_batch_;
+  std::uint64_t replay_end_ = 0;
+  std::chrono::steady_clock::time_point live_since_{}, failing_since_{}, next_attempt_{};
+  std::chrono::steady_clock::time_point last_tokens_{}, next_spool_retry_{}, last_watermark_persist_{};
+  double tokens_ = 0;
+  std::uint32_t attempt_no_ = 0;
+  std::uint64_t reported_missed_ = 0;
+  std::uint64_t spool_dropped_seen_ = 0, spool_corrupt_seen_ = 0;
+
+  std::thread thread_;
+  std::mutex wake_mu_;
+  std::condition_variable wake_;
+  std::atomic<bool> stop_requested_{false};
+  bool started_ = false, stopped_ = false;
+
+  // Counters (written by the delivery thread, read by stats()).
+  std::atomic<SinkState> state_{SinkState::delivering};
+  std::atomic<std::uint64_t> delivered_{0}, spooled_{0}, replayed_{0}, dropped_overrun_{0}, rejected_{0},
+      retries_{0}, replay_bytes_{0}, replay_bytes_max_{0}, restart_gaps_{0}, ring_lag_{0};
+  mutable std::mutex error_mu_;
+  std::string last_error_;
+};
+
+}  // namespace pm500
