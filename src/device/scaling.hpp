@@ -1,0 +1,36 @@
+// CT/PT scaling: when ratios_applied_by = "gateway", the meter reports secondary values and the
+// gateway multiplies voltages by PT, currents by CT, powers and energies by CT x PT -- exactly
+// once (kSampleScaled marks a scaled sample; applying again does nothing).
+//
+//   Scaler scaler(profile, settings);          // once per device, precomputes the factors
+//   scaler.apply(sample);                      // per datagram, no allocation
+#pragma once
+
+#include <array>
+
+#include "device/profile.hpp"
+#include "device/settings.hpp"
+#include "pipeline/sample.hpp"
+
+namespace pm500::device {
+
+// The factor for a quantity kind under the given ratios (1 for unscaled kinds).
+double ratio_factor(Quantity kind, const Ratio& ct, const Ratio& pt);
+
+class Scaler {
+ public:
+  Scaler(const Profile& p, const DeviceSettings& s);
+
+  // Multiplies the sample's values in place when the gateway applies ratios; sets kSampleScaled.
+  // A no-op when the meter applies them or the sample is already scaled.
+  void apply(pm500::Sample& s) const noexcept;
+
+  bool active() const { return active_; }
+  double factor(std::uint16_t assembly, std::size_t element) const;
+
+ private:
+  bool active_ = false;
+  std::array<std::array<double, kMaxSampleValues>, kAssemblySlots> factors_{};
+};
+
+}  // namespace pm500::device
