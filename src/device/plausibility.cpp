@@ -261,9 +261,25 @@ Plausibility::Verdict Plausibility::check_energy(const Assembly& a, const pm500:
     const bool reset = e.partial && x <= 0.01 * c.high;  // an operator reset of a partial counter
     if (x < c.high - eps && !reset) {
       if (v != Verdict::bad) {
-        say("%s: energy counter %s went back from %.3f to %.3f %s: counters reset or meter replaced, or profile "
-            "element order wrong (a measured value read as a counter?)",
-            settings_.name.c_str(), e.name.c_str(), c.high, x, e.unit.c_str());
+        // A drop by exactly a ratio is a scaling change, not a meter fault: the ratio used to be
+        // applied (or applied twice) and no longer is.
+        const double f = x > 0 ? c.high / x : 0;
+        const double kct = settings_.ct.value(), kpt = settings_.pt.value(), tol = thresholds_.ratio_match;
+        char cause[160];
+        if (kct > 1.5 && kpt > 1.5 && near(f, kct * kpt, tol))
+          std::snprintf(cause, sizeof cause, "dropped by the CT x PT ratio %g: the ratios were applied before and are not now "
+                        "(scaling configuration changed?)", kct * kpt);
+        else if (kct > 1.5 && near(f, kct, tol))
+          std::snprintf(cause, sizeof cause, "dropped by the CT ratio %s: the ratio was applied before and is not now "
+                        "(scaling configuration changed?)", settings_.ct.str().c_str());
+        else if (kpt > 1.5 && near(f, kpt, tol))
+          std::snprintf(cause, sizeof cause, "dropped by the PT ratio %s: the ratio was applied before and is not now "
+                        "(scaling configuration changed?)", settings_.pt.str().c_str());
+        else
+          std::snprintf(cause, sizeof cause, "counters reset or meter replaced, or profile element order wrong (a "
+                        "measured value read as a counter?)");
+        say("%s: energy counter %s went back from %.3f to %.3f %s: %s", settings_.name.c_str(), e.name.c_str(),
+            c.high, x, e.unit.c_str(), cause);
         evidence("element=%s expected>=%.3f seen=%.3f unit=%s", e.name.c_str(), c.high, x, e.unit.c_str());
       }
       v = Verdict::bad;
@@ -398,7 +414,9 @@ Plausibility::Verdict Plausibility::check_current() noexcept {
            imax, ip, ct.c_str(), gw ? "gateway" : "meter");
   if (imax > limit) {
     const double r = imax / ip;
-    if (kct >= 2 && imax / kct <= limit) {
+    // Applied twice: far beyond any sustained overload (3x), and divided by the ratio it is a
+    // load between 10 % and the limit. A smaller excess is an overload or a smaller CT.
+    if (kct >= 2 && r >= 3 && imax / kct <= limit && imax / kct >= 0.1 * ip) {
       if (gw)
         say("%s: currents %s above CT primary %.0f A (seen %.0f A)%s: CT ratio %s applied by both meter and gateway?",
             dev, times(r, f, sizeof f), ip, imax, assumed, ct.c_str());

@@ -1,0 +1,145 @@
+#include <doctest/doctest.h>
+
+#include <array>
+#include <cmath>
+
+#include "rig.hpp"
+
+using namespace pm500::device;
+using namespace pm500::device::test;
+
+namespace {
+
+const std::array<std::uint16_t, 9> kAll{100, 101, 102, 103, 104, 105, 106, 107, 108};
+
+FeederModel warmed(const DeviceSettings& d, double noise, std::uint64_t seed = 3) {
+  FeederSettings f = meter(d);
+  f.noise = noise;
+  FeederModel m(builtin_profile(), f, seed);
+  for (int i = 0; i <= 120; ++i) m.step(std::int64_t{i} * 1'000'000'000);
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("golden bytes: little-endian REAL and UINT") {
+  // 230.5f = 0x43668000; 0x0102 little-endian = 02 01.
+  std::array<std::uint8_t, 4> real{0x00, 0x80, 0x66, 0x43};
+  CHECK(detail::read_element(WireType::REAL, real.data()) == 230.5);
+  std::array<std::uint8_t, 2> word{0x02, 0x01};
+  CHECK(detail::read_element(WireType::UINT, word.data()) == 258);
+  std::array<std::uint8_t, 8> out{};
+  detail::write_element(WireType::REAL, 230.5, out.data());
+  CHECK(out[0] == 0x00);
+  CHECK(out[1] == 0x80);
+  CHECK(out[2] == 0x66);
+  CHECK(out[3] == 0x43);
+  detail::write_element(WireType::INT, -2, out.data());
+  CHECK(out[0] == 0xFE);
+  CHECK(out[1] == 0xFF);
+  CHECK(detail::read_element(WireType::INT, out.data()) == -2);
+  detail::write_element(WireType::UINT, 70000, out.data());  // saturates, never wraps
+  CHECK(detail::read_element(WireType::UINT, out.data()) == 65535);
+  detail::write_element(WireType::LREAL, 1234567.890123, out.data());
+  CHECK(detail::read_element(WireType::LREAL, out.data()) == 1234567.890123);
+  detail::write_element(WireType::DINT, -100000, out.data());
+  CHECK(detail::read_element(WireType::DINT, out.data()) == -100000);
+}
+
+TEST_CASE("every assembly decodes from the bytes the simulator's model produces") {
+  const Profile& p = builtin_profile();
+  FeederModel m = warmed(settings("meter"), 0.002);
+  for (auto inst : kAll) {
+    CAPTURE(inst);
+    const Assembly* a = p.assembly(inst);
+    REQUIRE(a);
+    std::array<std::uint8_t, 128> buf{};
+    auto n = m.encode(inst, buf);
+    REQUIRE(n);
+    CHECK(*n == a->size_bytes);
+    pm500::Sample s{};
+    REQUIRE(decode(p, inst, std::span<const std::uint8_t>(buf.data(), *n), s));
+    CHECK(s.assembly == inst);
+    REQUIRE(s.count == a->elements.size());
+    for (std::size_t i = 0; i < s.count; ++i) {
+      CAPTURE(a->elements[i].name);
+      const double want = m.reported(inst, i);
+      if (a->elements[i].type == WireType::REAL)
+        CHECK(s.values[i] == static_cast<double>(static_cast<float>(want)));
+      else
+        CHECK(s.values[i] == std::nearbyint(want));
+    }
+  }
+  // Spot checks that the values are what a 480 V, 400 A feeder at half load looks like.
+  CHECK(m.primary(101, 0) == doctest::Approx(277).epsilon(0.03));       // voltage_l1_n_v
+  CHECK(m.primary(101, 3) == doctest::Approx(480).epsilon(0.03));       // voltage_l1_l2_v
+  CHECK(m.primary(101, 6) == doctest::Approx(200).epsilon(0.2));        // current_l1_a
+  CHECK(m.primary(102, 17) == 0);                                       // phase_sequence
+  CHECK(m.primary(102, 16) == doctest::Approx(60).epsilon(0.002));      // frequency_hz
+  CHECK(m.primary(100, 2) == 'A');                                      // measurement_fw_letter
+  CHECK(m.primary(107, 16) == doctest::Approx(8760 + 120.0 / 3600));    // hour_counter_h
+  std::array<std::uint8_t, 10> small{};
+  CHECK(!m.encode(101, small));
+  CHECK(!m.encode(99, small));
+}
+
+TEST_CASE("scaling: each quantity kind, ratios applied by the gateway or by the meter") {
+  const Profile& p = builtin_profile();
+  for (const char* by : {"gateway", "meter"}) {
+    CAPTURE(by);
+    const DeviceSettings d = settings(by);
+    FeederModel m = warmed(d, 0.0);
+    Scaler scaler(p, d);
+    CHECK(scaler.active() == (std::string(by) == "gateway"));
+    for (auto inst : kAll) {
+      const Assembly* a = p.assembly(inst);
+      std::array<std::uint8_t, 128> buf{};
+      auto n = m.encode(inst, buf);
+      REQUIRE(n);
+      pm500::Sample s{};
+      REQUIRE(decode(p, inst, std::span<const std::uint8_t>(buf.data(), *n), s));
+      const pm500::Sample raw = s;
+      scaler.apply(s);
+      CHECK(bool(s.flags & pm500::kSampleScaled) == scaler.active());
+      for (std::size_t i = 0; i < s.count; ++i) {
+        const Element& e = a->elements[i];
+        CAPTURE(e.name);
+        const double factor = scaler.active() ? ratio_factor(e.kind, d.ct, d.pt) : 1.0;
+        // The factor per kind: V x PT (4), I x CT (80), P/Q/S/energy x CT x PT (320), else 1.
+        double want_factor = 1;
+        if (scaler.active()) {
+          switch (ratio_use(e.kind)) {
+            case RatioUse::pt: want_factor = 4; break;
+            case RatioUse::ct: want_factor = 80; break;
+            case RatioUse::ct_pt: want_factor = 320; break;
+            case RatioUse::none: break;
+          }
+        }
+        CHECK(factor == want_factor);
+        CHECK(s.values[i] == raw.values[i] * want_factor);
+        // The gateway publishes the primary value whichever side applies the ratios.
+        if (e.type == WireType::REAL)
+          CHECK(s.values[i] == doctest::Approx(m.primary(inst, i)).epsilon(1e-6));
+      }
+      // Exactly once: a second apply (a replayed or re-queued sample) changes nothing.
+      const pm500::Sample once = s;
+      scaler.apply(s);
+      for (std::size_t i = 0; i < s.count; ++i) CHECK(s.values[i] == once.values[i]);
+    }
+  }
+}
+
+TEST_CASE("energy counters keep full precision after scaling") {
+  const Profile& p = builtin_profile();
+  const DeviceSettings d = settings("gateway", "3PN", 480, "4000:5", "13800:120");  // 800 x 115 = 92000
+  Scaler scaler(p, d);
+  pm500::Sample s{};
+  s.assembly = 107;
+  s.count = 18;
+  const float raw = 123456.789f;  // secondary kWh as the meter's float32 carries it
+  s.values[0] = raw;
+  scaler.apply(s);
+  // 11.36e9 kWh: a float would round this to a multiple of 1024; the double keeps every bit.
+  CHECK(s.values[0] == static_cast<double>(raw) * 92000.0);
+  CHECK(s.values[0] != static_cast<double>(static_cast<float>(s.values[0])));
+}

@@ -1,0 +1,205 @@
+#include <doctest/doctest.h>
+
+#include <array>
+#include <set>
+
+#include "device/decode.hpp"
+#include "device/feeder_model.hpp"
+#include "device/profile.hpp"
+#include "support/support.hpp"
+
+using namespace pm500::device;
+namespace t = pm500::test;
+
+namespace {
+
+std::string errors(const ProfileResult& r) {
+  std::string s;
+  if (!r)
+    for (const auto& e : r.error()) s += e.str() + "\n";
+  return s;
+}
+
+const char* kMinimal = R"(format = 1
+name = "tiny"
+[assembly.101]
+role = "realtime"
+size_bytes = 6
+elements = [
+  { name = "voltage_l1_n_v", type = "REAL", kind = "voltage_ln", unit = "V", phase = "L1" },
+  { name = "current_l1_a", type = "UINT", kind = "current", unit = "A", phase = "L1", scale = 0.1 },
+]
+)";
+
+}  // namespace
+
+TEST_CASE("the built-in profile matches the meter's published assembly sizes") {
+  const Profile& p = builtin_profile();
+  CHECK(p.name == "PowerMonitor 500");
+  // pm500-facts.md, assembly table (manual appendix A): elements x type = bytes.
+  const std::array<std::pair<std::uint16_t, std::uint32_t>, 9> sizes{
+      {{100, 20}, {101, 48}, {102, 72}, {103, 48}, {104, 68}, {105, 48}, {106, 68}, {107, 72}, {108, 4}}};
+  std::set<std::string> names;
+  for (auto [inst, bytes] : sizes) {
+    const Assembly* a = p.assembly(inst);
+    REQUIRE(a);
+    CHECK(a->size_bytes == bytes);
+    for (const auto& e : a->elements) CHECK(names.insert(e.name).second);
+  }
+  CHECK(p.assembly(101)->elements.size() == 12);
+  CHECK(p.assembly(102)->elements.size() == 18);
+  CHECK(p.assembly(104)->elements.size() == 17);
+  CHECK(p.assembly(107)->elements.size() == 18);
+  CHECK(p.assembly(101)->elements[0].name == "voltage_l1_n_v");
+  CHECK(p.assembly(101)->elements[7].name == "current_l2_a");
+  CHECK(p.assembly(102)->elements[3].name == "active_power_total_kw");
+  CHECK(p.assembly(107)->elements[0].name == "energy_import_kwh");
+  CHECK(p.assembly(99) == nullptr);
+  // The header must say that the order is an assumption to verify.
+  CHECK(builtin_profile_text().find("Appendix A") != std::string_view::npos);
+  CHECK(builtin_profile_text().find("ASSUMPTIONS") != std::string_view::npos);
+}
+
+TEST_CASE("the built-in profile is the file in etc/profiles") {
+  auto text = t::read_file(t::source_dir() / "etc/profiles/powermonitor500.toml");
+  CHECK(text == builtin_profile_text());
+  auto r = load_profile_file((t::source_dir() / "etc/profiles/powermonitor500.toml").string());
+  REQUIRE_MESSAGE(r, errors(r));
+}
+
+TEST_CASE("field names for the catalog come from the profile") {
+  pm500::DeviceMeta meta;
+  fill_field_names(builtin_profile(), meta);
+  REQUIRE(meta.field_names(101).size() == 12);
+  CHECK(meta.field_names(101)[7] == "current_l2_a");
+  CHECK(meta.field_names(108).size() == 2);
+  CHECK(meta.field_names(107)[0] == "energy_import_kwh");
+}
+
+TEST_CASE("a profile size that differs from the meter's attribute 4 is reported with both numbers") {
+  const Profile& p = builtin_profile();
+  CHECK(check_assembly_size(p, 101, 48, "mcc-1"));
+  auto bad = check_assembly_size(p, 100, 40, "mcc-1");
+  REQUIRE(!bad);
+  CHECK(bad.error().find("mcc-1: assembly 100 is 40 bytes on the meter (attribute 4)") != std::string::npos);
+  CHECK(bad.error().find("describes 20 bytes (10 elements)") != std::string::npos);
+  CHECK(bad.error().find("Appendix A") != std::string::npos);
+  auto missing = check_assembly_size(p, 109, 4, "mcc-1");
+  REQUIRE(!missing);
+  CHECK(missing.error().find("not described") != std::string::npos);
+
+  // The hot path reports the same mismatch without allocating.
+  std::array<std::uint8_t, 52> bytes{};
+  pm500::Sample s{};
+  auto r = decode(p, 101, bytes, s);
+  REQUIRE(!r);
+  CHECK(r.error().code == DecodeErrc::size_mismatch);
+  CHECK(r.error().expected_bytes == 48);
+  CHECK(r.error().seen_bytes == 52);
+  CHECK(describe(r.error()).find("52 bytes received, the profile describes 48") != std::string::npos);
+  CHECK(decode(p, 109, bytes, s).error().code == DecodeErrc::unknown_assembly);
+}
+
+TEST_CASE("a custom profile file is loaded at run time and used for decode and the model") {
+  t::TempDir dir;
+  t::write_file(dir / "site.toml", kMinimal);
+  auto r = load_profile_for((dir / "site.toml").string());
+  REQUIRE_MESSAGE(r, errors(r));
+  const Assembly* a = r->assembly(101);
+  REQUIRE(a);
+  CHECK(a->size_bytes == 6);
+  CHECK(a->elements[1].offset == 4);
+  CHECK(r->source == (dir / "site.toml").string());
+
+  FeederSettings fs;
+  fs.device = *make_settings("site-1", "100:5", "", "meter", 400, "3PN");
+  fs.noise = 0;
+  FeederModel model(*r, fs, 7);
+  model.step(0);
+  model.step(1'000'000'000);
+  std::array<std::uint8_t, 6> buf{};
+  REQUIRE(model.encode(101, buf).value_or(0) == 6);
+  pm500::Sample s{};
+  REQUIRE(decode(*r, 101, buf, s));
+  CHECK(s.count == 2);
+  CHECK(s.values[0] == doctest::Approx(model.primary(101, 0)).epsilon(1e-6));
+  // UINT in tenths of an amp: the scale both ways keeps 0.1 A resolution.
+  CHECK(s.values[1] == doctest::Approx(model.primary(101, 1)).epsilon(0.002));
+
+  auto empty = load_profile_for("");
+  REQUIRE(empty);
+  CHECK(empty->name == "PowerMonitor 500");
+}
+
+TEST_CASE("profile loader errors name file:line:column and the key") {
+  auto load = [](const std::string& text) { return load_profile_string(text, "site.toml"); };
+  auto has = [](const ProfileResult& r, const std::string& what) {
+    if (r) return false;
+    for (const auto& e : r.error())
+      if (e.str().find(what) != std::string::npos) return true;
+    return false;
+  };
+
+  SUBCASE("syntax error") {
+    auto r = load("format = 1\nname = \"x\"\n[assembly.101\n");
+    REQUIRE(!r);
+    CHECK(r.error()[0].str().rfind("site.toml:3:", 0) == 0);
+  }
+  SUBCASE("unknown keys at every level") {
+    std::string s = kMinimal;
+    s.replace(s.find("scale = 0.1"), 11, "scael = 0.1");
+    auto r = load(s + "colour = \"red\"\n");
+    CHECK(has(r, "site.toml:8:87: assembly.101.elements[1].scael: unknown key \"scael\""));
+    CHECK(has(r, "assembly.101.colour: unknown key"));
+  }
+  SUBCASE("unknown type, kind, unit, phase") {
+    std::string s = kMinimal;
+    s.replace(s.find("\"UINT\""), 6, "\"WORD\"");
+    s.replace(s.find("\"voltage_ln\""), 12, "\"voltage\"");
+    CHECK(has(load(s), "assembly.101.elements[1].type: \"WORD\" is not a CIP data type"));
+    CHECK(has(load(s), "site.toml:7:52: assembly.101.elements[0].kind: \"voltage\" is not a quantity kind"));
+    std::string u = kMinimal;
+    u.replace(u.find("unit = \"A\""), 10, "unit = \"kW\"");
+    CHECK(has(load(u), "unit \"kW\" does not fit kind current"));
+    std::string ph = kMinimal;
+    ph.replace(ph.find("phase = \"L1\" }"), 12, "phase = \"L1-L2\"");
+    CHECK(has(load(ph), "phase \"L1-L2\" does not fit kind voltage_ln"));
+  }
+  SUBCASE("duplicate names and names without their unit") {
+    std::string s = kMinimal;
+    s.replace(s.rfind("]\n"), 2,
+              "{ name = \"voltage_l1_n_v\", type = \"REAL\", kind = \"voltage_ln\", unit = \"V\", phase = \"L2\" },\n]\n");
+    CHECK(has(load(s), "site.toml:9:10: assembly.101.elements[2].name: duplicate element name \"voltage_l1_n_v\""));
+    std::string same = kMinimal;
+    same.replace(same.rfind("]\n"), 2,
+                 "{ name = \"voltage_a_v\", type = \"REAL\", kind = \"voltage_ln\", unit = \"V\", phase = \"L1\" },\n]\n");
+    CHECK(has(load(same), "\"voltage_a_v\" measures the same quantity as \"voltage_l1_n_v\""));
+    std::string u = kMinimal;
+    u.replace(u.find("current_l1_a"), 12, "current_l1");
+    CHECK(has(load(u), "must end with \"_a\""));
+  }
+  SUBCASE("declared size that the elements do not add up to") {
+    std::string s = kMinimal;
+    s.replace(s.find("size_bytes = 6"), 14, "size_bytes = 8");
+    auto r = load(s);
+    CHECK(has(r, "site.toml:5:14: assembly.101.size_bytes: declared 8 bytes but the elements add up to 6 bytes"));
+  }
+  SUBCASE("assembly outside 100..108, missing role, too many elements") {
+    CHECK(has(load("format = 1\nname = \"x\"\n[assembly.150]\nrole = \"realtime\"\nelements = []\n"),
+              "must be a number 100..108"));
+    CHECK(has(load("format = 1\nname = \"x\"\n[assembly.101]\nelements = []\n"), "missing required key \"role\""));
+    std::string many = "format = 1\nname = \"x\"\n[assembly.101]\nrole = \"info\"\nelements = [\n";
+    for (int i = 0; i < 19; ++i) many += "{ name = \"w" + std::to_string(i) + "\", type = \"UINT\", kind = \"info\", unit = \"\" },\n";
+    CHECK(has(load(many + "]\n"), "19 elements; a Sample carries at most 18"));
+  }
+  SUBCASE("energy needs a direction, format must be 1") {
+    auto r = load("format = 2\nname = \"x\"\n[assembly.107]\nrole = \"energy\"\nelements = [\n"
+                  "{ name = \"energy_kwh\", type = \"REAL\", kind = \"active_energy\", unit = \"kWh\" },\n]\n");
+    CHECK(has(r, "direction = \"import\" or \"export\""));
+    CHECK(has(r, "unsupported profile format 2"));
+  }
+  SUBCASE("a missing file") {
+    auto r = load_profile_file("/nonexistent/profile.toml");
+    CHECK(has(r, "/nonexistent/profile.toml: cannot read the device profile"));
+  }
+}
