@@ -19,10 +19,11 @@
 // (copy it, then check the stamp again to rule out a concurrent overwrite), or already holds a
 // later lap (overrun: it missed samples, and the producer's head says exactly how many).
 //
-// The payload is copied as relaxed atomic 64-bit words rather than with memcpy: a seqlock reader
-// races with the writer by design, and in C++ only atomic accesses may race (see H.-J. Boehm,
-// "Can seqlocks get along with programming language memory models?", 2012). On x86-64 a relaxed
-// load/store is a plain mov, so this costs nothing, and ThreadSanitizer sees no data race.
+// The payload is copied as atomic 64-bit words rather than with memcpy: a seqlock reader races
+// with the writer by design, and in C++ only atomic accesses may race (see H.-J. Boehm, "Can
+// seqlocks get along with programming language memory models?", 2012). On x86-64 an acquire
+// load and a release store are plain movs, so this costs nothing, and ThreadSanitizer sees no
+// data race.
 #pragma once
 
 #include <array>
@@ -64,12 +65,12 @@ class Ring {
     const std::uint64_t seq = head_local_;
     Slot& slot = slots_[seq & mask_];
     slot.stamp.store(2 * seq + 1, std::memory_order_relaxed);
-    // Orders the odd stamp before the payload stores, so a reader that saw any new payload word
-    // also sees the odd (or a later) stamp on its second stamp load. Pairs with the acquire fence
-    // in Cursor::copy_out().
-    std::atomic_thread_fence(std::memory_order_release);
     const auto words = std::bit_cast<std::array<std::uint64_t, kWords>>(sample);
-    for (std::size_t i = 0; i < kWords; ++i) slot.words[i].store(words[i], std::memory_order_relaxed);
+    // Release on each word keeps the odd stamp above before it: a reader whose acquire load
+    // returns any new word also sees the odd (or a later) stamp on its second stamp load. Pairs
+    // with the acquire word loads in Cursor::copy_out(). (Not a release fence: GCC does not
+    // support fences under ThreadSanitizer; on x86-64 these are plain movs either way.)
+    for (std::size_t i = 0; i < kWords; ++i) slot.words[i].store(words[i], std::memory_order_release);
     // Publishes the payload: pairs with the acquire load of the stamp in Cursor::copy_out().
     slot.stamp.store(2 * seq + 2, std::memory_order_release);
     head_local_ = seq + 1;
@@ -118,10 +119,9 @@ class Ring {
       if (s1 < want) return Read::empty;  // not written yet (odd: being written right now)
       if (s1 > want) return Read::overrun;
       std::array<std::uint64_t, kWords> words;
-      for (std::size_t i = 0; i < kWords; ++i) words[i] = slot.words[i].load(std::memory_order_relaxed);
-      // Keeps the payload loads before the second stamp load; pairs with the release fence in
-      // push(): if any word came from a newer lap, s2 shows that lap's (odd or later) stamp.
-      std::atomic_thread_fence(std::memory_order_acquire);
+      // Acquire keeps the second stamp load after every word load, and pairs with the release
+      // word stores in push(): if any word came from a newer lap, s2 shows that lap's stamp.
+      for (std::size_t i = 0; i < kWords; ++i) words[i] = slot.words[i].load(std::memory_order_acquire);
       const std::uint64_t s2 = slot.stamp.load(std::memory_order_relaxed);
       if (s2 != s1) return Read::overrun;
       out = std::bit_cast<Sample>(words);

@@ -1,0 +1,391 @@
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "helpers.hpp"
+#include "pipeline/pipeline.hpp"
+#include "support/support.hpp"
+
+using namespace pm500;
+using namespace std::chrono_literals;
+using pm500::test::make_sample;
+using pm500::test::sample_number;
+
+namespace {
+
+// A destination the test controls: accepts, asks to retry, or rejects.
+class TestSink : public Sink {
+ public:
+  enum Mode { accept, retry, reject };
+  std::atomic<int> mode{accept};
+  std::atomic<int> delay_ms{0};
+
+  DeliveryResult deliver(std::span<const Sample> batch) override {
+    if (int d = delay_ms.load()) std::this_thread::sleep_for(std::chrono::milliseconds(d));
+    if (batch.empty()) bad_batch = true;
+    switch (mode.load()) {
+      case retry: ++refusals; return DeliveryResult::retry("test destination down", "HTTP 503");
+      case reject: return DeliveryResult::reject("test destination refuses", "HTTP 400");
+      default: break;
+    }
+    std::lock_guard lk(mu);
+    for (const Sample& s : batch) got.push_back(sample_number(s));
+    return DeliveryResult::ok();
+  }
+  std::vector<std::uint64_t> received() {
+    std::lock_guard lk(mu);
+    return got;
+  }
+  std::size_t count() {
+    std::lock_guard lk(mu);
+    return got.size();
+  }
+  std::atomic<int> refusals{0};
+  std::atomic<bool> bad_batch{false};
+
+ private:
+  std::mutex mu;
+  std::vector<std::uint64_t> got;
+};
+
+class Recorder : public ConditionSink {
+ public:
+  void raise(std::string_view id, std::string_view subject, std::string_view evidence) override {
+    std::lock_guard lk(mu_);
+    events_.push_back("raise " + std::string(id) + " " + std::string(subject) + ": " + std::string(evidence));
+  }
+  void clear(std::string_view id, std::string_view subject) override {
+    std::lock_guard lk(mu_);
+    events_.push_back("clear " + std::string(id) + " " + std::string(subject));
+  }
+  bool has(std::string_view prefix) {
+    std::lock_guard lk(mu_);
+    for (auto& e : events_)
+      if (e.starts_with(prefix)) return true;
+    return false;
+  }
+  std::string find(std::string_view prefix) {
+    std::lock_guard lk(mu_);
+    for (auto& e : events_)
+      if (e.starts_with(prefix)) return e;
+    return {};
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> events_;
+};
+
+SinkDelivery::Options fast_options(const std::filesystem::path& state, Recorder* rec = nullptr) {
+  SinkDelivery::Options o;
+  o.name = "test";
+  o.state_dir = state;
+  o.delivery.batch_size = 100;
+  o.delivery.flush_interval_ms = 5;
+  o.delivery.retry_initial_ms = 2;
+  o.delivery.retry_max_ms = 20;
+  o.delivery.spool_fsync_interval_ms = 50;
+  o.delivery.replay_rate = 0;  // unlimited unless a test sets it
+  o.delivery.spool_max_mb = 64;
+  o.poll_interval = 1ms;
+  o.spool_after = 20ms;
+  o.stop_timeout = 2s;
+  o.condition_hold = 10s;
+  o.conditions = rec;
+  o.jitter_seed = 42;
+  return o;
+}
+
+std::vector<std::uint64_t> iota(std::uint64_t first, std::uint64_t count) {
+  std::vector<std::uint64_t> v(count);
+  for (std::uint64_t i = 0; i < count; ++i) v[i] = first + i;
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("delivery: an outage, then recovery: every sample arrives exactly once, in order") {
+  test::TempDir tmp;
+  Recorder rec;
+  // The ring holds ~0.15 s of this producer: a realistic margin (the gateway's default ring
+  // holds minutes), so that this test checks the outage path and not an overrun.
+  Ring ring(16384);
+  auto sink = std::make_unique<TestSink>();
+  TestSink* ts = sink.get();
+  auto d = SinkDelivery::create(ring, std::move(sink), fast_options(tmp.path(), &rec));
+  REQUIRE(d);
+  (*d)->start();
+  constexpr std::uint64_t kTotal = 20'000;
+  for (std::uint64_t i = 0; i < kTotal; ++i) {
+    if (i == 3'000) ts->mode = TestSink::retry;     // destination goes down
+    if (i == 15'000) ts->mode = TestSink::accept;   // and comes back
+    ring.push(make_sample(i));
+    if (i % 100 == 0) std::this_thread::sleep_for(1ms);  // at most ~100 k samples/s
+  }
+  REQUIRE(test::eventually([&] { return ts->count() >= kTotal; }, 10s));
+  (*d)->stop();
+  const SinkStats st = (*d)->stats();
+  CHECK(ts->received() == iota(0, kTotal));
+  CHECK(st.delivered == kTotal);
+  CHECK(st.spooled > 0);
+  CHECK(st.replayed > 0);
+  CHECK(st.replayed <= st.spooled);
+  CHECK(st.dropped_overrun == 0);
+  CHECK(st.dropped_spool_full == 0);
+  CHECK(st.spool_backlog == 0);
+  CHECK(st.state == SinkState::stopped);
+  CHECK(ts->refusals > 0);
+  CHECK_FALSE(ts->bad_batch);
+  CHECK(st.last_error.find("HTTP 503") != std::string::npos);
+  CHECK(rec.has("raise pipeline.sink_unavailable test"));
+  CHECK(rec.has("clear pipeline.sink_unavailable test"));
+}
+
+TEST_CASE("delivery: stop with a full ring and a healthy sink delivers everything") {
+  test::TempDir tmp;
+  Ring ring(8192);
+  auto sink = std::make_unique<TestSink>();
+  TestSink* ts = sink.get();
+  auto d = SinkDelivery::create(ring, std::move(sink), fast_options(tmp.path()));
+  REQUIRE(d);
+  for (std::uint64_t i = 0; i < 5000; ++i) ring.push(make_sample(i));
+  (*d)->start();
+  (*d)->stop();  // immediately: the thread drains on the way out
+  CHECK(ts->received() == iota(0, 5000));
+  CHECK((*d)->stats().delivered == 5000);
+}
+
+TEST_CASE("delivery: stop while the destination is down spools everything; the next run sends it") {
+  test::TempDir tmp;
+  {
+    Ring ring(8192);
+    auto sink = std::make_unique<TestSink>();
+    sink->mode = TestSink::retry;
+    auto d = SinkDelivery::create(ring, std::move(sink), fast_options(tmp.path()));
+    REQUIRE(d);
+    (*d)->start();
+    for (std::uint64_t i = 0; i < 3000; ++i) ring.push(make_sample(i));
+    std::this_thread::sleep_for(30ms);
+    (*d)->stop();
+    const SinkStats st = (*d)->stats();
+    CHECK(st.delivered == 0);
+    CHECK(st.spool_backlog == 3000);
+    CHECK(st.dropped_overrun == 0);
+  }
+  Ring ring(8192);
+  auto sink = std::make_unique<TestSink>();
+  TestSink* ts = sink.get();
+  auto d = SinkDelivery::create(ring, std::move(sink), fast_options(tmp.path()));
+  REQUIRE(d);
+  CHECK((*d)->stats().state == SinkState::replaying);
+  (*d)->start();
+  for (std::uint64_t i = 3000; i < 3500; ++i) ring.push(make_sample(i));  // live, after the backlog
+  REQUIRE(test::eventually([&] { return ts->count() >= 3500; }, 5s));
+  (*d)->stop();
+  CHECK(ts->received() == iota(0, 3500));
+  CHECK((*d)->stats().replayed >= 3000);
+}
+
+TEST_CASE("delivery: a restart mid-replay neither loses nor re-sends the whole spool") {
+  test::TempDir tmp;
+  {  // run 1: everything spooled
+    Ring ring(8192);
+    auto sink = std::make_unique<TestSink>();
+    sink->mode = TestSink::retry;
+    auto d = SinkDelivery::create(ring, std::move(sink), fast_options(tmp.path()));
+    for (std::uint64_t i = 0; i < 4000; ++i) ring.push(make_sample(i));
+    (*d)->stop();
+    REQUIRE((*d)->stats().spool_backlog == 4000);
+  }
+  std::vector<std::uint64_t> first_run;
+  {  // run 2: replays slowly, stopped half-way
+    Ring ring(64);
+    auto opt = fast_options(tmp.path());
+    opt.delivery.replay_rate = 10'000;
+    auto sink = std::make_unique<TestSink>();
+    TestSink* ts = sink.get();
+    auto d = SinkDelivery::create(ring, std::move(sink), opt);
+    (*d)->start();
+    REQUIRE(test::eventually([&] { return ts->count() >= 1000; }, 5s));
+    (*d)->stop();
+    first_run = ts->received();
+    REQUIRE(first_run.size() < 4000);
+  }
+  Ring ring(64);
+  auto sink = std::make_unique<TestSink>();
+  TestSink* ts = sink.get();
+  auto d = SinkDelivery::create(ring, std::move(sink), fast_options(tmp.path()));
+  (*d)->start();
+  REQUIRE(test::eventually([&] { return (*d)->stats().spool_backlog == 0; }, 5s));
+  (*d)->stop();
+  const auto second = ts->received();
+  REQUIRE(!second.empty());
+  // Together: every sample, in order; the second run starts where the first stopped.
+  std::vector<std::uint64_t> all = first_run;
+  all.insert(all.end(), second.begin(), second.end());
+  CHECK(all == iota(0, 4000));
+}
+
+TEST_CASE("delivery: replay is rate-limited") {
+  test::TempDir tmp;
+  {
+    Ring ring(4096);
+    auto sink = std::make_unique<TestSink>();
+    sink->mode = TestSink::retry;
+    auto d = SinkDelivery::create(ring, std::move(sink), fast_options(tmp.path()));
+    for (std::uint64_t i = 0; i < 1000; ++i) ring.push(make_sample(i));
+    (*d)->stop();
+  }
+  Ring ring(64);
+  auto opt = fast_options(tmp.path());
+  opt.delivery.replay_rate = 4000;  // 1000 samples: at least 0.2 s after the first batch
+  auto sink = std::make_unique<TestSink>();
+  TestSink* ts = sink.get();
+  auto d = SinkDelivery::create(ring, std::move(sink), opt);
+  const auto t0 = std::chrono::steady_clock::now();
+  (*d)->start();
+  REQUIRE(test::eventually([&] { return ts->count() >= 1000; }, 5s));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  (*d)->stop();
+  CHECK(took >= 180ms);
+  CHECK(ts->received() == iota(0, 1000));
+  CHECK((*d)->stats().replay_bytes_held_max <= 100 * (Spool::kRecordSize + sizeof(Sample)));
+}
+
+TEST_CASE("delivery: rejected samples go to the dead-letter file with the reason") {
+  test::TempDir tmp;
+  Recorder rec;
+  Ring ring(1024);
+  auto sink = std::make_unique<TestSink>();
+  sink->mode = TestSink::reject;
+  auto d = SinkDelivery::create(ring, std::move(sink), fast_options(tmp.path(), &rec));
+  (*d)->start();
+  for (std::uint64_t i = 0; i < 10; ++i) ring.push(make_sample(i));
+  REQUIRE(test::eventually([&] { return (*d)->stats().rejected == 10; }, 5s));
+  (*d)->stop();
+  const std::string dl = test::read_file(tmp.path() / "sinks/test/dead-letter.jsonl");
+  CHECK(std::count(dl.begin(), dl.end(), '\n') == 10);
+  CHECK(dl.find("\"reason\":\"test destination refuses\"") != std::string::npos);
+  CHECK(dl.find("\"evidence\":\"HTTP 400\"") != std::string::npos);
+  CHECK(rec.has("raise pipeline.dead_letter test"));
+}
+
+TEST_CASE("delivery: a sink stuck longer than the ring lasts counts its overrun and raises it") {
+  test::TempDir tmp;
+  Recorder rec;
+  Ring ring(64);
+  auto sink = std::make_unique<TestSink>();
+  TestSink* ts = sink.get();
+  ts->delay_ms = 300;  // one slow delivery while 5000 samples go by
+  auto d = SinkDelivery::create(ring, std::move(sink), fast_options(tmp.path(), &rec));
+  (*d)->start();
+  ring.push(make_sample(0));
+  std::this_thread::sleep_for(50ms);  // the thread is now inside the slow deliver()
+  for (std::uint64_t i = 1; i < 5000; ++i) ring.push(make_sample(i));
+  ts->delay_ms = 0;
+  (*d)->stop();
+  const SinkStats st = (*d)->stats();
+  CHECK(st.dropped_overrun > 0);
+  // Every sample is accounted for: delivered, or counted as overwritten.
+  CHECK(st.delivered + st.dropped_overrun + st.spool_backlog == 5000);
+  const auto got = ts->received();
+  CHECK(std::is_sorted(got.begin(), got.end()));
+  CHECK(rec.has("raise pipeline.overrun test"));
+}
+
+TEST_CASE("delivery: a full spool drops oldest, counts exactly, and raises pipeline.spool_full") {
+  test::TempDir tmp;
+  Recorder rec;
+  Ring ring(16384);
+  auto opt = fast_options(tmp.path(), &rec);
+  opt.delivery.spool_max_mb = 1;  // ~5600 records
+  opt.spool_segment_bytes = 64 << 10;
+  auto sink = std::make_unique<TestSink>();
+  TestSink* ts = sink.get();
+  ts->mode = TestSink::retry;
+  auto d = SinkDelivery::create(ring, std::move(sink), opt);
+  (*d)->start();
+  constexpr std::uint64_t kTotal = 20'000;
+  for (std::uint64_t i = 0; i < kTotal; ++i) {
+    ring.push(make_sample(i));
+    if (i % 100 == 0) std::this_thread::sleep_for(1ms);
+  }
+  REQUIRE(test::eventually([&] {
+    auto s = (*d)->stats();
+    return s.ring_lag == 0 && s.spooled + s.delivered + s.dropped_overrun >= kTotal;
+  }, 5s));
+  ts->mode = TestSink::accept;
+  REQUIRE(test::eventually([&] {
+    auto s = (*d)->stats();
+    return s.spool_backlog == 0 && s.state == SinkState::delivering;
+  }, 5s));
+  (*d)->stop();
+  const SinkStats st = (*d)->stats();
+  CHECK(st.dropped_spool_full > 0);
+  CHECK(st.dropped_overrun == 0);
+  CHECK(st.delivered + st.dropped_spool_full == kTotal);
+  const auto got = ts->received();
+  CHECK(std::is_sorted(got.begin(), got.end()));
+  CHECK(got.back() == kTotal - 1);
+  CHECK(rec.has("raise pipeline.spool_full test"));
+}
+
+TEST_CASE("delivery: the restart reports the gap it can see per device") {
+  test::TempDir tmp;
+  Recorder rec;
+  {
+    Ring ring(1024);
+    auto d = SinkDelivery::create(ring, std::make_unique<TestSink>(), fast_options(tmp.path(), &rec));
+    for (std::uint64_t i = 0; i < 100; ++i) ring.push(make_sample(i));
+    (*d)->stop();
+  }
+  CHECK_FALSE(rec.has("raise pipeline.restart_gap"));
+  Ring ring(1024);
+  auto d = SinkDelivery::create(ring, std::make_unique<TestSink>(), fast_options(tmp.path(), &rec));
+  (*d)->start();
+  ring.push(make_sample(150));  // 100..149 never reached the gateway (or died in its ring)
+  REQUIRE(test::eventually([&] { return (*d)->stats().delivered == 1; }, 5s));
+  (*d)->stop();
+  CHECK((*d)->stats().restart_gaps == 1);
+  const std::string e = rec.find("raise pipeline.restart_gap test");
+  INFO(e);
+  CHECK(e.find("sequence 99") != std::string::npos);
+  CHECK(e.find("sequence 150") != std::string::npos);
+  CHECK(e.find("at least 50 sequence counts missing") != std::string::npos);
+}
+
+TEST_CASE("pipeline: several sinks each get every sample; one sink's outage does not affect another") {
+  test::TempDir tmp;
+  Pipeline pipe(16384);
+  auto a = std::make_unique<TestSink>();
+  auto b = std::make_unique<TestSink>();
+  TestSink* ta = a.get();
+  TestSink* tb = b.get();
+  tb->mode = TestSink::retry;
+  auto oa = fast_options(tmp.path());
+  oa.name = "a";
+  auto ob = fast_options(tmp.path());
+  ob.name = "b";
+  REQUIRE(pipe.add_sink(std::move(a), oa));
+  REQUIRE(pipe.add_sink(std::move(b), ob));
+  CHECK_FALSE(pipe.add_sink(std::make_unique<TestSink>(), oa));  // same name twice
+  pipe.start();
+  for (std::uint64_t i = 0; i < 5000; ++i) {
+    pipe.publish(make_sample(i));
+    if (i % 200 == 0) std::this_thread::sleep_for(1ms);
+  }
+  REQUIRE(test::eventually([&] { return ta->count() == 5000; }, 5s));
+  tb->mode = TestSink::accept;
+  REQUIRE(test::eventually([&] { return tb->count() == 5000; }, 5s));
+  pipe.stop();
+  CHECK(ta->received() == iota(0, 5000));
+  CHECK(tb->received() == iota(0, 5000));
+  auto stats = pipe.stats();
+  REQUIRE(stats.size() == 2);
+  CHECK(stats[0].spooled == 0);
+  CHECK(stats[1].spooled > 0);
+}
