@@ -37,32 +37,62 @@ I saturate(double v) noexcept {
 
 double read_element(WireType t, const std::uint8_t* at) noexcept {
   switch (t) {
-    case WireType::SINT: return static_cast<std::int8_t>(at[0]);
-    case WireType::USINT: return at[0];
-    case WireType::INT: return static_cast<std::int16_t>(load_le<std::uint16_t>(at));
-    case WireType::UINT: return load_le<std::uint16_t>(at);
-    case WireType::DINT: return static_cast<std::int32_t>(load_le<std::uint32_t>(at));
-    case WireType::UDINT: return load_le<std::uint32_t>(at);
-    case WireType::LINT: return static_cast<double>(static_cast<std::int64_t>(load_le<std::uint64_t>(at)));
-    case WireType::ULINT: return static_cast<double>(load_le<std::uint64_t>(at));
-    case WireType::REAL: return std::bit_cast<float>(load_le<std::uint32_t>(at));
-    case WireType::LREAL: return std::bit_cast<double>(load_le<std::uint64_t>(at));
+    case WireType::SINT:
+      return static_cast<std::int8_t>(at[0]);
+    case WireType::USINT:
+      return at[0];
+    case WireType::INT:
+      return static_cast<std::int16_t>(load_le<std::uint16_t>(at));
+    case WireType::UINT:
+      return load_le<std::uint16_t>(at);
+    case WireType::DINT:
+      return static_cast<std::int32_t>(load_le<std::uint32_t>(at));
+    case WireType::UDINT:
+      return load_le<std::uint32_t>(at);
+    case WireType::LINT:
+      return static_cast<double>(static_cast<std::int64_t>(load_le<std::uint64_t>(at)));
+    case WireType::ULINT:
+      return static_cast<double>(load_le<std::uint64_t>(at));
+    case WireType::REAL:
+      return std::bit_cast<float>(load_le<std::uint32_t>(at));
+    case WireType::LREAL:
+      return std::bit_cast<double>(load_le<std::uint64_t>(at));
   }
   return std::numeric_limits<double>::quiet_NaN();
 }
 
 void write_element(WireType t, double v, std::uint8_t* at) noexcept {
   switch (t) {
-    case WireType::SINT: at[0] = static_cast<std::uint8_t>(saturate<std::int8_t>(v)); return;
-    case WireType::USINT: at[0] = saturate<std::uint8_t>(v); return;
-    case WireType::INT: store_le(static_cast<std::uint16_t>(saturate<std::int16_t>(v)), at); return;
-    case WireType::UINT: store_le(saturate<std::uint16_t>(v), at); return;
-    case WireType::DINT: store_le(static_cast<std::uint32_t>(saturate<std::int32_t>(v)), at); return;
-    case WireType::UDINT: store_le(saturate<std::uint32_t>(v), at); return;
-    case WireType::LINT: store_le(static_cast<std::uint64_t>(saturate<std::int64_t>(v)), at); return;
-    case WireType::ULINT: store_le(saturate<std::uint64_t>(v), at); return;
-    case WireType::REAL: store_le(std::bit_cast<std::uint32_t>(static_cast<float>(v)), at); return;
-    case WireType::LREAL: store_le(std::bit_cast<std::uint64_t>(v), at); return;
+    case WireType::SINT:
+      at[0] = static_cast<std::uint8_t>(saturate<std::int8_t>(v));
+      return;
+    case WireType::USINT:
+      at[0] = saturate<std::uint8_t>(v);
+      return;
+    case WireType::INT:
+      store_le(static_cast<std::uint16_t>(saturate<std::int16_t>(v)), at);
+      return;
+    case WireType::UINT:
+      store_le(saturate<std::uint16_t>(v), at);
+      return;
+    case WireType::DINT:
+      store_le(static_cast<std::uint32_t>(saturate<std::int32_t>(v)), at);
+      return;
+    case WireType::UDINT:
+      store_le(saturate<std::uint32_t>(v), at);
+      return;
+    case WireType::LINT:
+      store_le(static_cast<std::uint64_t>(saturate<std::int64_t>(v)), at);
+      return;
+    case WireType::ULINT:
+      store_le(saturate<std::uint64_t>(v), at);
+      return;
+    case WireType::REAL:
+      store_le(std::bit_cast<std::uint32_t>(static_cast<float>(v)), at);
+      return;
+    case WireType::LREAL:
+      store_le(std::bit_cast<std::uint64_t>(v), at);
+      return;
   }
 }
 
@@ -71,10 +101,12 @@ void write_element(WireType t, double v, std::uint8_t* at) noexcept {
 std::string describe(const DecodeError& e) {
   const std::string a = "assembly " + std::to_string(e.assembly);
   switch (e.code) {
-    case DecodeErrc::unknown_assembly: return a + ": not described by the device profile";
+    case DecodeErrc::unknown_assembly:
+      return a + ": not described by the device profile";
     case DecodeErrc::size_mismatch:
       return a + ": " + std::to_string(e.seen_bytes) + " bytes received, the profile describes " +
-             std::to_string(e.expected_bytes) + " (profile does not match the meter: check it against the manual's Appendix A)";
+             std::to_string(e.expected_bytes) +
+             " (profile does not match the meter: check it against the manual's Appendix A)";
   }
   return a + ": decode error";
 }
@@ -84,8 +116,8 @@ pm500::expected<void, DecodeError> decode(const Assembly& a, std::span<const std
   // Strict equality: a longer payload means elements the profile does not know, and reading a
   // prefix of it would silently publish values under the wrong names.
   if (bytes.size() != a.size_bytes)
-    return pm500::unexpected(DecodeError{DecodeErrc::size_mismatch, a.instance, a.size_bytes,
-                                         static_cast<std::uint32_t>(bytes.size())});
+    return pm500::unexpected(
+        DecodeError{DecodeErrc::size_mismatch, a.instance, a.size_bytes, static_cast<std::uint32_t>(bytes.size())});
   const std::size_t n = a.elements.size();  // <= kMaxSampleValues, checked by the loader
   for (std::size_t i = 0; i < n; ++i) {
     const Element& e = a.elements[i];
@@ -97,11 +129,12 @@ pm500::expected<void, DecodeError> decode(const Assembly& a, std::span<const std
   return {};
 }
 
-pm500::expected<void, DecodeError> decode(const Profile& p, std::uint16_t assembly,
-                                          std::span<const std::uint8_t> bytes, pm500::Sample& out) noexcept {
+pm500::expected<void, DecodeError> decode(const Profile& p, std::uint16_t assembly, std::span<const std::uint8_t> bytes,
+                                          pm500::Sample& out) noexcept {
   const Assembly* a = p.assembly(assembly);
-  if (!a) return pm500::unexpected(DecodeError{DecodeErrc::unknown_assembly, assembly, 0,
-                                               static_cast<std::uint32_t>(bytes.size())});
+  if (!a)
+    return pm500::unexpected(
+        DecodeError{DecodeErrc::unknown_assembly, assembly, 0, static_cast<std::uint32_t>(bytes.size())});
   return decode(*a, bytes, out);
 }
 

@@ -34,8 +34,8 @@ std::string describe(const DecodeError& e);
 // Writes out.values[0..n), out.count and out.assembly. Other fields (time, device, sequence,
 // flags) are the caller's. Values are engineering values in the profile's units, as the meter
 // sent them (before CT/PT scaling).
-pm500::expected<void, DecodeError> decode(const Profile& p, std::uint16_t assembly,
-                                          std::span<const std::uint8_t> bytes, pm500::Sample& out) noexcept;
+pm500::expected<void, DecodeError> decode(const Profile& p, std::uint16_t assembly, std::span<const std::uint8_t> bytes,
+                                          pm500::Sample& out) noexcept;
 
 // The same for one already looked-up assembly.
 pm500::expected<void, DecodeError> decode(const Assembly& a, std::span<const std::uint8_t> bytes,

@@ -23,7 +23,9 @@ std::uint64_t splitmix(std::uint64_t& x) {
   return z ^ (z >> 31);
 }
 
-double unit_from_bits(std::uint64_t b) { return static_cast<double>(b >> 11) * 0x1.0p-53; }
+double unit_from_bits(std::uint64_t b) {
+  return static_cast<double>(b >> 11) * 0x1.0p-53;
+}
 
 // Phase angle of each conductor's voltage: 3-phase 0/-120/+120 degrees, split phase 0/180.
 double angle(int phases, int k) {
@@ -33,10 +35,14 @@ double angle(int phases, int k) {
 
 int phase_index(Phase p) {
   switch (p) {
-    case Phase::l1: return 0;
-    case Phase::l2: return 1;
-    case Phase::l3: return 2;
-    default: return -1;
+    case Phase::l1:
+      return 0;
+    case Phase::l2:
+      return 1;
+    case Phase::l3:
+      return 2;
+    default:
+      return -1;
   }
 }
 
@@ -55,7 +61,9 @@ std::uint64_t FeederModel::Rng::next() {
   return result;
 }
 
-double FeederModel::Rng::uniform() { return unit_from_bits(next()); }
+double FeederModel::Rng::uniform() {
+  return unit_from_bits(next());
+}
 
 double FeederModel::Rng::normal() {
   // Box-Muller; clamped so that a "healthy" model never produces a 6-sigma outlier that a
@@ -101,11 +109,13 @@ void FeederModel::measure() {
   const double vln_nom = d.wiring == Wiring::single_phase ? d.nominal_voltage
                          : d.wiring == Wiring::two_phase  ? d.nominal_voltage / 2.0
                                                           : d.nominal_voltage / std::sqrt(3.0);
-  const double load = settings_.load_a * (1.0 + settings_.load_swing * std::sin(2.0 * kPi * t / settings_.load_period_s));
+  const double load =
+      settings_.load_a * (1.0 + settings_.load_swing * std::sin(2.0 * kPi * t / settings_.load_period_s));
   const double phi0 = std::acos(settings_.power_factor);
   const double n = settings_.noise;
   // Fixed per-phase unbalance pattern (+u, -u, +u/2), so the spread does not jitter.
-  const std::array<double, 3> unbal{1.0 + settings_.unbalance, 1.0 - settings_.unbalance, 1.0 + settings_.unbalance / 2};
+  const std::array<double, 3> unbal{1.0 + settings_.unbalance, 1.0 - settings_.unbalance,
+                                    1.0 + settings_.unbalance / 2};
   std::complex<double> in{0, 0};
   std::array<std::complex<double>, 3> vph{};
   for (int k = 0; k < 3; ++k) {
@@ -147,21 +157,27 @@ double FeederModel::instant(Quantity k, Phase p) const {
   };
   const int lines = phases_ == 3 ? 3 : phases_ == 2 ? 1 : 0;
   switch (k) {
-    case Quantity::voltage_ln: return p == Phase::average ? avg(v_ln_, phases_) : idx >= 0 ? v_ln_[ui] : 0;
+    case Quantity::voltage_ln:
+      return p == Phase::average ? avg(v_ln_, phases_) : idx >= 0 ? v_ln_[ui] : 0;
     case Quantity::voltage_ll:
       if (p == Phase::average) return avg(v_ll_, lines);
       return p == Phase::l1_l2 ? v_ll_[0] : p == Phase::l2_l3 ? v_ll_[1] : p == Phase::l3_l1 ? v_ll_[2] : 0;
     case Quantity::current:
       if (p == Phase::n) return i_n_;
       return p == Phase::average ? avg(i_, phases_) : idx >= 0 ? i_[ui] : 0;
-    case Quantity::active_power: return p == Phase::total ? sum(p_) : idx >= 0 ? p_[ui] : 0;
-    case Quantity::reactive_power: return p == Phase::total ? sum(q_) : idx >= 0 ? q_[ui] : 0;
-    case Quantity::apparent_power: return p == Phase::total ? sum(s_) : idx >= 0 ? s_[ui] : 0;
+    case Quantity::active_power:
+      return p == Phase::total ? sum(p_) : idx >= 0 ? p_[ui] : 0;
+    case Quantity::reactive_power:
+      return p == Phase::total ? sum(q_) : idx >= 0 ? q_[ui] : 0;
+    case Quantity::apparent_power:
+      return p == Phase::total ? sum(s_) : idx >= 0 ? s_[ui] : 0;
     case Quantity::power_factor:
       if (p == Phase::total) return sum(s_) > 0 ? sum(p_) / sum(s_) : 1.0;
       return idx >= 0 ? pf_[ui] : 0;
-    case Quantity::frequency: return f_;
-    default: return 0;
+    case Quantity::frequency:
+      return f_;
+    default:
+      return 0;
   }
 }
 
@@ -226,7 +242,8 @@ double FeederModel::energy(const Element& e) const {
       v = hours_;
       base = partial_base_hours_;
       break;
-    default: return 0;
+    default:
+      return 0;
   }
   // Partial counters start at zero when the model starts (as after an operator reset); only
   // the totals have partial counterparts here.
@@ -250,8 +267,10 @@ double FeederModel::true_si(const Assembly& a, const Element& e, std::size_t ind
       for (std::size_t i = 0; i < index; ++i) n += a.elements[i].kind == Quantity::bit_field;
       return n < settings_.bit_fields.size() ? settings_.bit_fields[n] : 0;
     }
-    case Quantity::indicator: return 0;  // phase sequence L1-L2-L3
-    default: break;
+    case Quantity::indicator:
+      return 0;  // phase sequence L1-L2-L3
+    default:
+      break;
   }
   if (a.role == Role::maximum) return max_[slot(e.kind, e.phase)];
   if (a.role == Role::demand) return demand_[slot(e.kind, e.phase)];
@@ -299,7 +318,8 @@ double FeederModel::wire_value(const Assembly& a, const Element& e, std::size_t 
   const bool measured = e.kind != Quantity::info && e.kind != Quantity::bit_field && e.kind != Quantity::indicator &&
                         a.role != Role::energy && e.kind != Quantity::counter;
   if (measured && settings_.noise > 0) {
-    std::uint64_t x = seed_ ^ (steps_ * 0x100000001B3ull) ^ (static_cast<std::uint64_t>(a.instance) << 40) ^ (index << 32);
+    std::uint64_t x =
+        seed_ ^ (steps_ * 0x100000001B3ull) ^ (static_cast<std::uint64_t>(a.instance) << 40) ^ (index << 32);
     const double u = unit_from_bits(splitmix(x)) + unit_from_bits(splitmix(x)) - 1.0;  // triangular, |u| < 1
     v *= 1.0 + 0.25 * settings_.noise * u;
   }
@@ -319,9 +339,11 @@ double FeederModel::primary(std::uint16_t assembly, std::size_t element) const {
   return true_si(*a, e, element) / e.si;
 }
 
-pm500::expected<std::size_t, std::string> FeederModel::encode(std::uint16_t assembly, std::span<std::uint8_t> out) const {
+pm500::expected<std::size_t, std::string> FeederModel::encode(std::uint16_t assembly,
+                                                              std::span<std::uint8_t> out) const {
   const Assembly* a = profile_.assembly(assembly);
-  if (!a) return pm500::unexpected("assembly " + std::to_string(assembly) + " is not in the profile " + profile_.source);
+  if (!a)
+    return pm500::unexpected("assembly " + std::to_string(assembly) + " is not in the profile " + profile_.source);
   if (out.size() < a->size_bytes)
     return pm500::unexpected("assembly " + std::to_string(assembly) + " needs " + std::to_string(a->size_bytes) +
                              " bytes, buffer has " + std::to_string(out.size()));

@@ -50,15 +50,16 @@ struct FeederSettings {
   double load_a = 0;           // mean phase current, primary A; 0 = half the CT primary
   double power_factor = 0.92;  // lagging, 0 < pf <= 1
   double frequency_hz = 60;
-  double noise = 0.002;        // relative 1-sigma measurement noise (clamped at 4 sigma)
-  double load_swing = 0.15;    // relative amplitude of the slow load variation
+  double noise = 0.002;      // relative 1-sigma measurement noise (clamped at 4 sigma)
+  double load_swing = 0.15;  // relative amplitude of the slow load variation
   double load_period_s = 600;
-  double unbalance = 0.03;     // relative magnitude spread between phases
+  double unbalance = 0.03;  // relative magnitude spread between phases
   double demand_interval_s = 900;
   double initial_import_kwh = 125000;  // total import counter at start (primary)
   double initial_hours = 8760;
-  std::array<std::uint16_t, 10> info_words = {3, 1, 'A', 2, 4, 'B', 1, 0, 'A', 0};  // filled into info elements in order
-  std::array<std::uint32_t, 4> bit_fields = {0, 0, 0, 0};                          // filled into bit_field elements in order
+  std::array<std::uint16_t, 10> info_words = {3,   1, 'A', 2,   4,
+                                              'B', 1, 0,   'A', 0};  // filled into info elements in order
+  std::array<std::uint32_t, 4> bit_fields = {0, 0, 0, 0};            // filled into bit_field elements in order
   Faults faults;
 };
 
@@ -94,7 +95,9 @@ class FeederModel {
   };
 
   // Index of a (kind, phase) pair in the max / demand tables.
-  static std::size_t slot(Quantity k, Phase p) { return static_cast<std::size_t>(k) * 10 + static_cast<std::size_t>(p); }
+  static std::size_t slot(Quantity k, Phase p) {
+    return static_cast<std::size_t>(k) * 10 + static_cast<std::size_t>(p);
+  }
   static constexpr std::size_t kSlots = 15 * 10;
 
   double instant(Quantity k, Phase p) const;  // SI, primary

@@ -15,11 +15,17 @@ constexpr double kSqrt3 = 1.7320508075688772;
 constexpr std::array<Phase, 3> kPhaseOf{Phase::l1, Phase::l2, Phase::l3};
 constexpr std::array<Phase, 3> kLineOf{Phase::l1_l2, Phase::l2_l3, Phase::l3_l1};
 
-constexpr std::uint32_t bit(Quantity q) { return 1u << static_cast<unsigned>(q); }
+constexpr std::uint32_t bit(Quantity q) {
+  return 1u << static_cast<unsigned>(q);
+}
 
-double ratio_of(double a, double b) { return b > 0 ? a / b : 0; }
+double ratio_of(double a, double b) {
+  return b > 0 ? a / b : 0;
+}
 
-bool near(double x, double target, double tol) { return target > 0 && std::abs(x / target - 1.0) <= tol; }
+bool near(double x, double target, double tol) {
+  return target > 0 && std::abs(x / target - 1.0) <= tol;
+}
 
 // "40x" for big factors, "1.7x" for small ones: an electrician reads "40x" faster than 39.87.
 const char* times(double f, char* buf, std::size_t n) {
@@ -31,16 +37,26 @@ const char* times(double f, char* buf, std::size_t n) {
 
 std::string_view to_string(FindingKind k) {
   switch (k) {
-    case FindingKind::voltage_vs_nominal: return "voltage_vs_nominal";
-    case FindingKind::current_vs_ct: return "current_vs_ct";
-    case FindingKind::apparent_vs_vi: return "apparent_vs_vi";
-    case FindingKind::power_triangle: return "power_triangle";
-    case FindingKind::power_factor_vs_ps: return "power_factor_vs_ps";
-    case FindingKind::phase_sum: return "phase_sum";
-    case FindingKind::non_finite: return "non_finite";
-    case FindingKind::power_factor_range: return "power_factor_range";
-    case FindingKind::frequency_range: return "frequency_range";
-    case FindingKind::energy_backwards: return "energy_backwards";
+    case FindingKind::voltage_vs_nominal:
+      return "voltage_vs_nominal";
+    case FindingKind::current_vs_ct:
+      return "current_vs_ct";
+    case FindingKind::apparent_vs_vi:
+      return "apparent_vs_vi";
+    case FindingKind::power_triangle:
+      return "power_triangle";
+    case FindingKind::power_factor_vs_ps:
+      return "power_factor_vs_ps";
+    case FindingKind::phase_sum:
+      return "phase_sum";
+    case FindingKind::non_finite:
+      return "non_finite";
+    case FindingKind::power_factor_range:
+      return "power_factor_range";
+    case FindingKind::frequency_range:
+      return "frequency_range";
+    case FindingKind::energy_backwards:
+      return "energy_backwards";
   }
   return "?";
 }
@@ -83,7 +99,9 @@ double Plausibility::get(Quantity k, Phase p) const {
   return latest_[i];
 }
 
-double Plausibility::i_floor() const { return thresholds_.min_current_fraction * settings_.ct_primary_a(); }
+double Plausibility::i_floor() const {
+  return thresholds_.min_current_fraction * settings_.ct_primary_a();
+}
 
 double Plausibility::s_floor() const {
   double v = settings_.nominal_ln();
@@ -203,7 +221,7 @@ Plausibility::Verdict Plausibility::check_pf_range(const Assembly& a, const pm50
     if (e.kind != Quantity::power_factor) continue;
     any = true;
     if (std::abs(s.values[i]) > thresholds_.pf_limit) {
-      say("%s: power factor %s is %.3f, outside -1..1: impossible for any load -- profile element order or scale "
+      say("%s: %s = %.3f, outside -1..1: impossible for any power factor -- profile element order or scale "
           "wrong (another quantity in the PF slot?)",
           settings_.name.c_str(), e.name.c_str(), s.values[i]);
       evidence("assembly=%u element=%s expected=-1..1 seen=%.4f", a.instance, e.name.c_str(), s.values[i]);
@@ -240,7 +258,8 @@ Plausibility::Verdict Plausibility::check_frequency(const Assembly& a, const pm5
 
 Plausibility::Verdict Plausibility::check_energy(const Assembly& a, const pm500::Sample& s) noexcept {
   auto& st = energy_[a.instance - kFirstAssembly];
-  const bool raised = counters_[static_cast<std::size_t>(FindingKind::energy_backwards)][a.instance - kFirstAssembly].active;
+  const bool raised =
+      counters_[static_cast<std::size_t>(FindingKind::energy_backwards)][a.instance - kFirstAssembly].active;
   const std::size_t n = std::min<std::size_t>(s.count, a.elements.size());
   Verdict v = Verdict::skip;
   for (std::size_t i = 0; i < n; ++i) {
@@ -267,19 +286,26 @@ Plausibility::Verdict Plausibility::check_energy(const Assembly& a, const pm500:
         const double kct = settings_.ct.value(), kpt = settings_.pt.value(), tol = thresholds_.ratio_match;
         char cause[160];
         if (kct > 1.5 && kpt > 1.5 && near(f, kct * kpt, tol))
-          std::snprintf(cause, sizeof cause, "dropped by the CT x PT ratio %g: the ratios were applied before and are not now "
-                        "(scaling configuration changed?)", kct * kpt);
+          std::snprintf(cause, sizeof cause,
+                        "dropped by the CT x PT ratio %g: the ratios were applied before and are not now "
+                        "(scaling configuration changed?)",
+                        kct * kpt);
         else if (kct > 1.5 && near(f, kct, tol))
-          std::snprintf(cause, sizeof cause, "dropped by the CT ratio %s: the ratio was applied before and is not now "
-                        "(scaling configuration changed?)", settings_.ct.str().c_str());
+          std::snprintf(cause, sizeof cause,
+                        "dropped by the CT ratio %s: the ratio was applied before and is not now "
+                        "(scaling configuration changed?)",
+                        settings_.ct.str().c_str());
         else if (kpt > 1.5 && near(f, kpt, tol))
-          std::snprintf(cause, sizeof cause, "dropped by the PT ratio %s: the ratio was applied before and is not now "
-                        "(scaling configuration changed?)", settings_.pt.str().c_str());
+          std::snprintf(cause, sizeof cause,
+                        "dropped by the PT ratio %s: the ratio was applied before and is not now "
+                        "(scaling configuration changed?)",
+                        settings_.pt.str().c_str());
         else
-          std::snprintf(cause, sizeof cause, "counters reset or meter replaced, or profile element order wrong (a "
+          std::snprintf(cause, sizeof cause,
+                        "counters reset or meter replaced, or profile element order wrong (a "
                         "measured value read as a counter?)");
-        say("%s: energy counter %s went back from %.3f to %.3f %s: %s", settings_.name.c_str(), e.name.c_str(),
-            c.high, x, e.unit.c_str(), cause);
+        say("%s: energy counter %s went back from %.3f to %.3f %s: %s", settings_.name.c_str(), e.name.c_str(), c.high,
+            x, e.unit.c_str(), cause);
         evidence("element=%s expected>=%.3f seen=%.3f unit=%s", e.name.c_str(), c.high, x, e.unit.c_str());
       }
       v = Verdict::bad;
@@ -302,14 +328,17 @@ void Plausibility::ratio_cause(char* out, std::size_t n, double f) const {
   if (near(f, 1000, tol) || near(f, 0.001, tol))
     std::snprintf(out, n, "a unit error of 1000 (W vs kW) in the profile?");
   else if (kct > 1.5 && (near(f, kct, tol) || near(f, 1 / kct, tol)))
-    std::snprintf(out, n, "powers and currents disagree by the CT ratio %s: the ratio applied to one but not the other?",
+    std::snprintf(out, n,
+                  "powers and currents disagree by the CT ratio %s: the ratio applied to one but not the other?",
                   settings_.ct.str().c_str());
   else if (kpt > 1.5 && (near(f, kpt, tol) || near(f, 1 / kpt, tol)))
-    std::snprintf(out, n, "powers and voltages disagree by the PT ratio %s: the ratio applied to one but not the other?",
+    std::snprintf(out, n,
+                  "powers and voltages disagree by the PT ratio %s: the ratio applied to one but not the other?",
                   settings_.pt.str().c_str());
   else
-    std::snprintf(out, n, "profile element order or units wrong (check the profile against the manual's Appendix A), "
-                          "or a meter fault?");
+    std::snprintf(out, n,
+                  "profile element order or units wrong (check the profile against the manual's Appendix A), "
+                  "or a meter fault?");
 }
 
 Plausibility::Verdict Plausibility::check_voltage() noexcept {
@@ -323,7 +352,10 @@ Plausibility::Verdict Plausibility::check_voltage() noexcept {
     const auto ku = static_cast<std::size_t>(k);
     double x = wye ? get(Quantity::voltage_ln, kPhaseOf[ku]) : get(Quantity::voltage_ll, kLineOf[ku]);
     if (!std::isfinite(x) && wye) x = phases_ == 3 ? get(Quantity::voltage_ll, kLineOf[ku]) / kSqrt3 : kNaN;
-    if (std::isfinite(x)) { v[ku] = x; ++count; }
+    if (std::isfinite(x)) {
+      v[ku] = x;
+      ++count;
+    }
   }
   if (count == 0) return Verdict::skip;
   double sum = 0, worst = 0;
@@ -334,7 +366,10 @@ Plausibility::Verdict Plausibility::check_voltage() noexcept {
     sum += x;
     const double dev = std::abs(x / nominal - 1.0);
     if (dev <= thresholds_.voltage_tolerance) ++ok;
-    if (dev > worst) { worst = dev; worst_k = k; }
+    if (dev > worst) {
+      worst = dev;
+      worst_k = k;
+    }
   }
   if (ok == count) return Verdict::good;
   const double mean = sum / count;
@@ -342,6 +377,14 @@ Plausibility::Verdict Plausibility::check_voltage() noexcept {
   const double kpt = settings_.pt.value();
   const char* dev = settings_.name.c_str();
   const char* ref = wye ? "L-N" : "L-L";
+  // Installers configure the L-L voltage; name it beside the L-N value that is compared.
+  char nom[64];
+  if (settings_.wiring == Wiring::three_phase_4wire)
+    std::snprintf(nom, sizeof nom, "%.0f V L-N (%.0f V L-L)", nominal, settings_.nominal_voltage);
+  else if (settings_.wiring == Wiring::two_phase)
+    std::snprintf(nom, sizeof nom, "%.0f V L-N (%.0f V L1-L2)", nominal, settings_.nominal_voltage);
+  else
+    std::snprintf(nom, sizeof nom, "%.0f V %s", nominal, ref);
   const bool gw = settings_.applied_by == AppliedBy::gateway;
   const std::string pt = settings_.pt.str();
   char f[16];
@@ -354,21 +397,21 @@ Plausibility::Verdict Plausibility::check_voltage() noexcept {
         dev, mean, ref, nominal);
   } else if (kpt >= 1.5 && near(r, kpt, thresholds_.ratio_match)) {
     if (gw)
-      say("%s: voltages %s above nominal %.0f V %s (seen %.0f V): PT ratio %s applied by both meter and gateway?",
-          dev, times(r, f, sizeof f), nominal, ref, mean, pt.c_str());
+      say("%s: voltages %s above nominal %s (seen %.0f V): PT ratio %s applied by both meter and gateway?", dev,
+          times(r, f, sizeof f), nom, mean, pt.c_str());
     else
-      say("%s: voltages %s above nominal %.0f V %s (seen %.0f V): PT ratio %s applied twice (the meter's VT ratio "
+      say("%s: voltages %s above nominal %s (seen %.0f V): PT ratio %s applied twice (the meter's VT ratio "
           "must be %g)?",
-          dev, times(r, f, sizeof f), nominal, ref, mean, pt.c_str(), kpt);
+          dev, times(r, f, sizeof f), nom, mean, pt.c_str(), kpt);
   } else if (kpt >= 1.5 && near(r * kpt, 1.0, thresholds_.ratio_match)) {
     if (gw)
-      say("%s: voltages %s below nominal %.0f V %s (seen %.0f V): PT ratio %s missing although the gateway applies "
+      say("%s: voltages %s below nominal %s (seen %.0f V): PT ratio %s missing although the gateway applies "
           "it -- is the meter set to a VT ratio below 1 or the PT different?",
-          dev, times(1 / r, f, sizeof f), nominal, ref, mean, pt.c_str());
+          dev, times(1 / r, f, sizeof f), nom, mean, pt.c_str());
     else
-      say("%s: voltages %s below nominal %.0f V %s (seen %.0f V, PT secondary volts): PT ratio %s not applied -- set "
+      say("%s: voltages %s below nominal %s (seen %.0f V, PT secondary volts): PT ratio %s not applied -- set "
           "the VT ratio %g on the meter, or ratios_applied_by = \"gateway\"?",
-          dev, times(1 / r, f, sizeof f), nominal, ref, mean, pt.c_str(), kpt);
+          dev, times(1 / r, f, sizeof f), nom, mean, pt.c_str(), kpt);
   } else if (wye && near(r, kSqrt3, 0.05)) {
     say("%s: voltages %s nominal (seen %.0f V L-N for %.0f V L-L nominal): is nominal_voltage the line-to-neutral "
         "value? It must be line-to-line (%.0f V), or the wiring is not %s",
@@ -376,17 +419,21 @@ Plausibility::Verdict Plausibility::check_voltage() noexcept {
         std::string(to_string(settings_.wiring)).c_str());
   } else if (ok > 0) {
     const double x = v[static_cast<std::size_t>(worst_k)];
-    const char* ph = wye ? (worst_k == 0 ? "L1" : worst_k == 1 ? "L2" : "L3")
-                         : (worst_k == 0 ? "L1-L2" : worst_k == 1 ? "L2-L3" : "L3-L1");
-    say("%s: voltage %s at %.0f V, %.0f%% of nominal %.0f V %s, while other phases are normal: blown VT fuse or loose "
+    const char* ph = wye ? (worst_k == 0   ? "L1"
+                            : worst_k == 1 ? "L2"
+                                           : "L3")
+                         : (worst_k == 0   ? "L1-L2"
+                            : worst_k == 1 ? "L2-L3"
+                                           : "L3-L1");
+    say("%s: voltage %s at %.0f V, %.0f%% of nominal %s, while other phases are normal: blown VT fuse or loose "
         "voltage connection on %s?",
-        dev, ph, x, 100 * x / nominal, nominal, ref, ph);
+        dev, ph, x, 100 * x / nominal, nom, ph);
     evidence("quantity=voltage_%s phase=%s expected=%.1f V seen=%.1f V pt=%s", wye ? "ln" : "ll", ph, nominal, x,
              pt.c_str());
   } else {
-    say("%s: voltages %.0f%% of nominal %.0f V %s (seen %.0f V): nominal_voltage, wiring %s, or PT ratio %s "
+    say("%s: voltages %.0f%% of nominal %s (seen %.0f V): nominal_voltage, wiring %s, or PT ratio %s "
         "configured wrong?",
-        dev, 100 * r, nominal, ref, mean, std::string(to_string(settings_.wiring)).c_str(), pt.c_str());
+        dev, 100 * r, nom, mean, std::string(to_string(settings_.wiring)).c_str(), pt.c_str());
   }
   return Verdict::bad;
 }
@@ -398,7 +445,10 @@ Plausibility::Verdict Plausibility::check_current() noexcept {
   int kmax = 0;
   for (int k = 0; k < phases_; ++k) {
     const double x = get(Quantity::current, kPhaseOf[static_cast<std::size_t>(k)]);
-    if (std::isfinite(x) && x > imax) { imax = x; kmax = k; }
+    if (std::isfinite(x) && x > imax) {
+      imax = x;
+      kmax = k;
+    }
   }
   if (imax < 0) return Verdict::skip;
   const double ip = settings_.ct_primary_a();
@@ -458,13 +508,18 @@ Plausibility::Verdict Plausibility::check_apparent() noexcept {
     int wk = 0;
     for (int k = 0; k < phases_; ++k) {
       const Phase p = kPhaseOf[static_cast<std::size_t>(k)];
-      const double s = get(Quantity::apparent_power, p), u = get(Quantity::voltage_ln, p), i = get(Quantity::current, p);
+      const double s = get(Quantity::apparent_power, p), u = get(Quantity::voltage_ln, p),
+                   i = get(Quantity::current, p);
       if (!std::isfinite(s) || !std::isfinite(u) || !std::isfinite(i) || i < i_floor()) continue;
       const double vi = u * i;
       const double dev_rel = std::abs(s - vi) / std::max({std::abs(s), vi, 1e-9});
       if (v == Verdict::skip) v = Verdict::good;
       if (dev_rel > thresholds_.consistency_tolerance && dev_rel > worst) {
-        worst = dev_rel; ws = s; wvi = vi; wk = k; v = Verdict::bad;
+        worst = dev_rel;
+        ws = s;
+        wvi = vi;
+        wk = k;
+        v = Verdict::bad;
       }
     }
     if (v != Verdict::bad) return v;
@@ -481,7 +536,11 @@ Plausibility::Verdict Plausibility::check_apparent() noexcept {
   int n = 0;
   for (std::size_t k = 0; k < 3; ++k) {
     const double uk = get(Quantity::voltage_ll, kLineOf[k]), ik = get(Quantity::current, kPhaseOf[k]);
-    if (std::isfinite(uk) && std::isfinite(ik)) { u += uk; i += ik; ++n; }
+    if (std::isfinite(uk) && std::isfinite(ik)) {
+      u += uk;
+      i += ik;
+      ++n;
+    }
   }
   if (!std::isfinite(s) || n == 0 || i / n < i_floor()) return Verdict::skip;
   const double vi = kSqrt3 * (u / n) * (i / n);
@@ -556,7 +615,8 @@ Plausibility::Verdict Plausibility::check_phase_sum() noexcept {
   Verdict v = Verdict::skip;
   const std::array<Quantity, 2> kinds{Quantity::active_power, Quantity::reactive_power};
   double ssum = 0;
-  for (int k = 0; k < phases_; ++k) ssum += std::abs(get(Quantity::apparent_power, kPhaseOf[static_cast<std::size_t>(k)]));
+  for (int k = 0; k < phases_; ++k)
+    ssum += std::abs(get(Quantity::apparent_power, kPhaseOf[static_cast<std::size_t>(k)]));
   if (!(ssum >= floor)) return Verdict::skip;  // light load (or S unknown): sums are noise
   for (Quantity q : kinds) {
     const double total = get(q, Phase::total);

@@ -29,16 +29,16 @@
 namespace pm500::device {
 
 enum class FindingKind : std::uint8_t {
-  voltage_vs_nominal,   // (a) voltages far from nominal, off by the PT ratio, a phase lost
-  current_vs_ct,        // (b) currents above 1.2 x CT primary, or off by the CT ratio
-  apparent_vs_vi,       // (c) S is not V x I
-  power_triangle,       // (c) S^2 is not P^2 + Q^2 (P > S is impossible)
-  power_factor_vs_ps,   // (c) PF is not P / S
-  phase_sum,            // (c) total is not the sum of the phases
-  non_finite,           // (d) NaN / Inf
-  power_factor_range,   // (d) |PF| > 1
-  frequency_range,      // (d) outside 40..70 Hz
-  energy_backwards,     // (d) an energy counter went down
+  voltage_vs_nominal,  // (a) voltages far from nominal, off by the PT ratio, a phase lost
+  current_vs_ct,       // (b) currents above 1.2 x CT primary, or off by the CT ratio
+  apparent_vs_vi,      // (c) S is not V x I
+  power_triangle,      // (c) S^2 is not P^2 + Q^2 (P > S is impossible)
+  power_factor_vs_ps,  // (c) PF is not P / S
+  phase_sum,           // (c) total is not the sum of the phases
+  non_finite,          // (d) NaN / Inf
+  power_factor_range,  // (d) |PF| > 1
+  frequency_range,     // (d) outside 40..70 Hz
+  energy_backwards,    // (d) an energy counter went down
 };
 inline constexpr std::size_t kFindingKinds = 10;
 
@@ -46,18 +46,18 @@ inline constexpr std::size_t kFindingKinds = 10;
 std::string_view to_string(FindingKind k);
 
 struct Thresholds {
-  std::uint16_t raise_after = 5;         // consecutive failing evaluations before a finding is raised
-  std::uint16_t clear_after = 5;         // consecutive healthy evaluations before it clears
-  double voltage_tolerance = 0.15;       // |V / nominal - 1| above this is "far from nominal"
-  double ratio_match = 0.15;             // seen / expected within this of a CT or PT ratio = "off by that ratio"
-  double current_limit = 1.2;            // x CT primary
-  bool detect_missing_ct = true;         // currents within the CT secondary range look like secondary amps
-  double missing_ct_min_ratio = 10;      // below this, primary and secondary ranges overlap too much to tell
-  double consistency_tolerance = 0.10;   // S vs V x I, P^2 + Q^2 above S^2, phase sums (relative)
-  double distortion_tolerance = 0.30;    // sqrt(P^2 + Q^2) may fall this far below S (harmonics)
-  double pf_tolerance = 0.05;            // | |PF| - |P| / S |, absolute
-  double pf_limit = 1.001;               // |PF| above this is impossible (float rounding allowed)
-  double min_current_fraction = 0.02;    // consistency checks skip loads below this x CT primary
+  std::uint16_t raise_after = 5;        // consecutive failing evaluations before a finding is raised
+  std::uint16_t clear_after = 5;        // consecutive healthy evaluations before it clears
+  double voltage_tolerance = 0.15;      // |V / nominal - 1| above this is "far from nominal"
+  double ratio_match = 0.15;            // seen / expected within this of a CT or PT ratio = "off by that ratio"
+  double current_limit = 1.2;           // x CT primary
+  bool detect_missing_ct = true;        // currents within the CT secondary range look like secondary amps
+  double missing_ct_min_ratio = 10;     // below this, primary and secondary ranges overlap too much to tell
+  double consistency_tolerance = 0.10;  // S vs V x I, P^2 + Q^2 above S^2, phase sums (relative)
+  double distortion_tolerance = 0.30;   // sqrt(P^2 + Q^2) may fall this far below S (harmonics)
+  double pf_tolerance = 0.05;           // | |PF| - |P| / S |, absolute
+  double pf_limit = 1.001;              // |PF| above this is impossible (float rounding allowed)
+  double min_current_fraction = 0.02;   // consistency checks skip loads below this x CT primary
   double frequency_min_hz = 40;
   double frequency_max_hz = 70;
   std::int64_t max_skew_ns = 5'000'000'000;  // values of another assembly older than this are not compared
@@ -69,7 +69,8 @@ struct Thresholds {
 class FindingListener {
  public:
   virtual ~FindingListener() = default;
-  virtual void raise(FindingKind kind, std::string_view device, std::string_view message, std::string_view evidence) = 0;
+  virtual void raise(FindingKind kind, std::string_view device, std::string_view message,
+                     std::string_view evidence) = 0;
   virtual void clear(FindingKind kind, std::string_view device) = 0;
 };
 
@@ -116,7 +117,9 @@ class Plausibility {
     bool seen = false;
   };
 
-  static std::size_t slot(Quantity k, Phase p) { return static_cast<std::size_t>(k) * 10 + static_cast<std::size_t>(p); }
+  static std::size_t slot(Quantity k, Phase p) {
+    return static_cast<std::size_t>(k) * 10 + static_cast<std::size_t>(p);
+  }
   static constexpr std::size_t kSlots = 15 * 10;
 
   double get(Quantity k, Phase p) const;  // latest fresh real-time value in SI, or NaN
@@ -135,8 +138,8 @@ class Plausibility {
   Verdict check_pf() noexcept;
   Verdict check_phase_sum() noexcept;
 
-  double s_floor() const;   // apparent power below which consistency is not judged (SI)
-  double i_floor() const;   // current below which consistency is not judged (A)
+  double s_floor() const;  // apparent power below which consistency is not judged (SI)
+  double i_floor() const;  // current below which consistency is not judged (A)
   void ratio_cause(char* out, std::size_t n, double seen_over_expected) const;
 
   const Profile& profile_;

@@ -17,10 +17,16 @@ namespace {
 template <class E, std::size_t N>
 using Names = std::array<std::pair<std::string_view, E>, N>;
 
-constexpr Names<WireType, 10> kTypes{{{"SINT", WireType::SINT}, {"INT", WireType::INT}, {"DINT", WireType::DINT},
-                                      {"LINT", WireType::LINT}, {"USINT", WireType::USINT}, {"UINT", WireType::UINT},
-                                      {"UDINT", WireType::UDINT}, {"ULINT", WireType::ULINT},
-                                      {"REAL", WireType::REAL}, {"LREAL", WireType::LREAL}}};
+constexpr Names<WireType, 10> kTypes{{{"SINT", WireType::SINT},
+                                      {"INT", WireType::INT},
+                                      {"DINT", WireType::DINT},
+                                      {"LINT", WireType::LINT},
+                                      {"USINT", WireType::USINT},
+                                      {"UINT", WireType::UINT},
+                                      {"UDINT", WireType::UDINT},
+                                      {"ULINT", WireType::ULINT},
+                                      {"REAL", WireType::REAL},
+                                      {"LREAL", WireType::LREAL}}};
 
 constexpr Names<Quantity, 15> kKinds{{{"voltage_ln", Quantity::voltage_ln},
                                       {"voltage_ll", Quantity::voltage_ll},
@@ -38,14 +44,24 @@ constexpr Names<Quantity, 15> kKinds{{{"voltage_ln", Quantity::voltage_ln},
                                       {"info", Quantity::info},
                                       {"indicator", Quantity::indicator}}};
 
-constexpr Names<Phase, 9> kPhases{{{"L1", Phase::l1}, {"L2", Phase::l2}, {"L3", Phase::l3}, {"N", Phase::n},
-                                   {"L1-L2", Phase::l1_l2}, {"L2-L3", Phase::l2_l3}, {"L3-L1", Phase::l3_l1},
-                                   {"total", Phase::total}, {"average", Phase::average}}};
+constexpr Names<Phase, 9> kPhases{{{"L1", Phase::l1},
+                                   {"L2", Phase::l2},
+                                   {"L3", Phase::l3},
+                                   {"N", Phase::n},
+                                   {"L1-L2", Phase::l1_l2},
+                                   {"L2-L3", Phase::l2_l3},
+                                   {"L3-L1", Phase::l3_l1},
+                                   {"total", Phase::total},
+                                   {"average", Phase::average}}};
 
 constexpr Names<Direction, 2> kDirections{{{"import", Direction::import}, {"export", Direction::export_}}};
 
-constexpr Names<Role, 6> kRoles{{{"realtime", Role::realtime}, {"maximum", Role::maximum}, {"demand", Role::demand},
-                                 {"energy", Role::energy}, {"info", Role::info}, {"status", Role::status}}};
+constexpr Names<Role, 6> kRoles{{{"realtime", Role::realtime},
+                                 {"maximum", Role::maximum},
+                                 {"demand", Role::demand},
+                                 {"energy", Role::energy},
+                                 {"info", Role::info},
+                                 {"status", Role::status}}};
 
 template <class E, std::size_t N>
 std::string_view name_of(const Names<E, N>& names, E v) {
@@ -57,7 +73,10 @@ std::string_view name_of(const Names<E, N>& names, E v) {
 template <class E, std::size_t N>
 bool lookup(const Names<E, N>& names, std::string_view s, E& out) {
   for (const auto& [n, e] : names)
-    if (n == s) { out = e; return true; }
+    if (n == s) {
+      out = e;
+      return true;
+    }
   return false;
 }
 
@@ -77,18 +96,33 @@ struct UnitInfo {
 // Units accepted per kind, with the factor to SI; plausibility works in SI so that a site
 // profile in W or MW is checked as well as one in kW.
 constexpr std::array<UnitInfo, 27> kUnits{{
-    {Quantity::voltage_ln, "V", 1}, {Quantity::voltage_ln, "kV", 1e3},
-    {Quantity::voltage_ll, "V", 1}, {Quantity::voltage_ll, "kV", 1e3},
-    {Quantity::current, "A", 1}, {Quantity::current, "kA", 1e3},
-    {Quantity::active_power, "W", 1}, {Quantity::active_power, "kW", 1e3}, {Quantity::active_power, "MW", 1e6},
-    {Quantity::reactive_power, "var", 1}, {Quantity::reactive_power, "kvar", 1e3}, {Quantity::reactive_power, "Mvar", 1e6},
-    {Quantity::apparent_power, "VA", 1}, {Quantity::apparent_power, "kVA", 1e3}, {Quantity::apparent_power, "MVA", 1e6},
+    {Quantity::voltage_ln, "V", 1},
+    {Quantity::voltage_ln, "kV", 1e3},
+    {Quantity::voltage_ll, "V", 1},
+    {Quantity::voltage_ll, "kV", 1e3},
+    {Quantity::current, "A", 1},
+    {Quantity::current, "kA", 1e3},
+    {Quantity::active_power, "W", 1},
+    {Quantity::active_power, "kW", 1e3},
+    {Quantity::active_power, "MW", 1e6},
+    {Quantity::reactive_power, "var", 1},
+    {Quantity::reactive_power, "kvar", 1e3},
+    {Quantity::reactive_power, "Mvar", 1e6},
+    {Quantity::apparent_power, "VA", 1},
+    {Quantity::apparent_power, "kVA", 1e3},
+    {Quantity::apparent_power, "MVA", 1e6},
     {Quantity::power_factor, "", 1},
     {Quantity::frequency, "Hz", 1},
-    {Quantity::active_energy, "Wh", 1}, {Quantity::active_energy, "kWh", 1e3}, {Quantity::active_energy, "MWh", 1e6},
-    {Quantity::reactive_energy, "kvarh", 1e3}, {Quantity::reactive_energy, "Mvarh", 1e6},
-    {Quantity::apparent_energy, "kVAh", 1e3}, {Quantity::apparent_energy, "MVAh", 1e6},
-    {Quantity::counter, "h", 1}, {Quantity::counter, "s", 1}, {Quantity::counter, "", 1},
+    {Quantity::active_energy, "Wh", 1},
+    {Quantity::active_energy, "kWh", 1e3},
+    {Quantity::active_energy, "MWh", 1e6},
+    {Quantity::reactive_energy, "kvarh", 1e3},
+    {Quantity::reactive_energy, "Mvarh", 1e6},
+    {Quantity::apparent_energy, "kVAh", 1e3},
+    {Quantity::apparent_energy, "MVAh", 1e6},
+    {Quantity::counter, "h", 1},
+    {Quantity::counter, "s", 1},
+    {Quantity::counter, "", 1},
 }};
 
 bool unitless_kind(Quantity k) {
@@ -195,8 +229,7 @@ class Loader {
     std::string s;
     if (!get_string(t, key, path, required, s)) return false;
     if (lookup(names, s, out)) return true;
-    error(t.get(key)->source(), join(path, key),
-          "\"" + s + "\" is not " + what + " (one of: " + choices(names) + ")");
+    error(t.get(key)->source(), join(path, key), "\"" + s + "\" is not " + what + " (one of: " + choices(names) + ")");
     return false;
   }
 
@@ -219,17 +252,25 @@ class Loader {
       for (const auto& u : kUnits) {
         if (u.kind != e.kind) continue;
         allowed += (allowed.empty() ? "\"" : ", \"") + std::string(u.unit) + "\"";
-        if (u.unit == e.unit) { e.si = u.si; found = true; }
+        if (u.unit == e.unit) {
+          e.si = u.si;
+          found = true;
+        }
       }
-      if (unitless_kind(e.kind)) { found = e.unit.empty(); allowed = "\"\""; }
+      if (unitless_kind(e.kind)) {
+        found = e.unit.empty();
+        allowed = "\"\"";
+      }
       if (!found) {
         error(t.get("unit")->source(), join(path, "unit"),
-              "unit \"" + e.unit + "\" does not fit kind " + std::string(to_string(e.kind)) + " (allowed: " + allowed + ")");
+              "unit \"" + e.unit + "\" does not fit kind " + std::string(to_string(e.kind)) + " (allowed: " + allowed +
+                  ")");
         ok = false;
       } else if (!e.unit.empty() && ok) {
         // The unit is part of the stable field name, so a sink's user never guesses kW vs W.
         const std::string suffix = "_" + lower(e.unit);
-        if (e.name.size() <= suffix.size() || e.name.compare(e.name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+        if (e.name.size() <= suffix.size() ||
+            e.name.compare(e.name.size() - suffix.size(), suffix.size(), suffix) != 0) {
           error(t.get("name")->source(), join(path, "name"),
                 "\"" + e.name + "\" must end with \"" + suffix + "\" (its unit), e.g. \"voltage_l1_n_v\"");
           ok = false;
@@ -285,8 +326,9 @@ class Loader {
       for (const auto& o : a.elements) {
         if (o.kind == e.kind && o.phase == e.phase && o.direction == e.direction && o.partial == e.partial &&
             o.kind != Quantity::counter) {
-          error(t.source(), path, "\"" + e.name + "\" measures the same quantity as \"" + o.name + "\" (" +
-                                      std::string(to_string(e.kind)) + " " + std::string(to_string(e.phase)) + ")");
+          error(t.source(), path,
+                "\"" + e.name + "\" measures the same quantity as \"" + o.name + "\" (" +
+                    std::string(to_string(e.kind)) + " " + std::string(to_string(e.phase)) + ")");
           ok = false;
         }
       }
@@ -303,7 +345,8 @@ class Loader {
     auto [ptr, ec] = std::from_chars(ks.data(), ks.data() + ks.size(), inst);
     if (ec != std::errc() || ptr != ks.data() + ks.size() || inst < kFirstAssembly || inst > kLastAssembly) {
       error(key.source(), path,
-            "assembly instance \"" + std::string(ks) + "\" must be a number 100..108 (the PowerMonitor 500's data assemblies)");
+            "assembly instance \"" + std::string(ks) +
+                "\" must be a number 100..108 (the PowerMonitor 500's data assemblies)");
       return;
     }
     unknown_keys(t, path, {"title", "role", "size_bytes", "elements"});
@@ -359,13 +402,17 @@ class Loader {
 #endif
     unknown_keys(root, "", {"format", "name", "description", "assembly"});
     if (auto* n = get(root, "format", toml::node_type::integer, "", true); n && n->as_integer()->get() != 1)
-      error(n->source(), "format", "unsupported profile format " + std::to_string(n->as_integer()->get()) + " (this gateway reads format 1)");
+      error(n->source(), "format",
+            "unsupported profile format " + std::to_string(n->as_integer()->get()) + " (this gateway reads format 1)");
     get_string(root, "name", "", true, p.name);
+    std::string description;  // for people reading the file; checked so a typo in its type is caught
+    get_string(root, "description", "", false, description);
     std::set<std::string> names;
     if (auto* n = get(root, "assembly", toml::node_type::table, "", true)) {
       for (const auto& [k, v] : *n->as_table()) {
         if (!v.is_table()) {
-          error(v.source(), "assembly." + std::string(k.str()), "must be a table [assembly." + std::string(k.str()) + "]");
+          error(v.source(), "assembly." + std::string(k.str()),
+                "must be a table [assembly." + std::string(k.str()) + "]");
           continue;
         }
         assembly(k, *v.as_table(), p, names);
@@ -382,30 +429,58 @@ class Loader {
 
 }  // namespace
 
-std::string_view to_string(WireType t) { return name_of(kTypes, t); }
-std::string_view to_string(Quantity q) { return name_of(kKinds, q); }
-std::string_view to_string(Phase p) { return p == Phase::none ? "" : name_of(kPhases, p); }
-std::string_view to_string(Direction d) { return d == Direction::none ? "" : name_of(kDirections, d); }
-std::string_view to_string(Role r) { return name_of(kRoles, r); }
+std::string_view to_string(WireType t) {
+  return name_of(kTypes, t);
+}
+std::string_view to_string(Quantity q) {
+  return name_of(kKinds, q);
+}
+std::string_view to_string(Phase p) {
+  return p == Phase::none ? "" : name_of(kPhases, p);
+}
+std::string_view to_string(Direction d) {
+  return d == Direction::none ? "" : name_of(kDirections, d);
+}
+std::string_view to_string(Role r) {
+  return name_of(kRoles, r);
+}
 
 std::size_t wire_size(WireType t) {
   switch (t) {
-    case WireType::SINT: case WireType::USINT: return 1;
-    case WireType::INT: case WireType::UINT: return 2;
-    case WireType::DINT: case WireType::UDINT: case WireType::REAL: return 4;
-    case WireType::LINT: case WireType::ULINT: case WireType::LREAL: return 8;
+    case WireType::SINT:
+    case WireType::USINT:
+      return 1;
+    case WireType::INT:
+    case WireType::UINT:
+      return 2;
+    case WireType::DINT:
+    case WireType::UDINT:
+    case WireType::REAL:
+      return 4;
+    case WireType::LINT:
+    case WireType::ULINT:
+    case WireType::LREAL:
+      return 8;
   }
   return 0;
 }
 
 RatioUse ratio_use(Quantity q) {
   switch (q) {
-    case Quantity::voltage_ln: case Quantity::voltage_ll: return RatioUse::pt;
-    case Quantity::current: return RatioUse::ct;
-    case Quantity::active_power: case Quantity::reactive_power: case Quantity::apparent_power:
-    case Quantity::active_energy: case Quantity::reactive_energy: case Quantity::apparent_energy:
+    case Quantity::voltage_ln:
+    case Quantity::voltage_ll:
+      return RatioUse::pt;
+    case Quantity::current:
+      return RatioUse::ct;
+    case Quantity::active_power:
+    case Quantity::reactive_power:
+    case Quantity::apparent_power:
+    case Quantity::active_energy:
+    case Quantity::reactive_energy:
+    case Quantity::apparent_energy:
       return RatioUse::ct_pt;
-    default: return RatioUse::none;
+    default:
+      return RatioUse::none;
   }
 }
 
@@ -424,8 +499,8 @@ ProfileResult load_profile_string(std::string_view text, const std::string& sour
 ProfileResult load_profile_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
-    return pm500::unexpected(std::vector<ProfileError>{
-        {path, 0, 0, "", "cannot read the device profile (missing file or no permission)"}});
+    return pm500::unexpected(
+        std::vector<ProfileError>{{path, 0, 0, "", "cannot read the device profile (missing file or no permission)"}});
   std::ostringstream ss;
   ss << in.rdbuf();
   return load_profile_string(ss.str(), path);

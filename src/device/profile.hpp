@@ -70,15 +70,15 @@ enum class RatioUse : std::uint8_t { none, pt, ct, ct_pt };
 RatioUse ratio_use(Quantity q);
 
 struct Element {
-  std::string name;   // stable snake_case field name ending in its unit: "voltage_l1_n_v"
+  std::string name;  // stable snake_case field name ending in its unit: "voltage_l1_n_v"
   WireType type = WireType::REAL;
   Quantity kind = Quantity::indicator;
-  std::string unit;   // "V", "kW", "kWh", "" ...
+  std::string unit;  // "V", "kW", "kWh", "" ...
   Phase phase = Phase::none;
   Direction direction = Direction::none;
-  bool partial = false;   // a resettable partial counter (may drop to 0 on an operator reset)
-  double scale = 1.0;     // engineering value = raw x scale (e.g. 0.1 for a UINT in tenths)
-  double si = 1.0;        // engineering value x si = SI value (kW -> 1000); from the unit
+  bool partial = false;      // a resettable partial counter (may drop to 0 on an operator reset)
+  double scale = 1.0;        // engineering value = raw x scale (e.g. 0.1 for a UINT in tenths)
+  double si = 1.0;           // engineering value x si = SI value (kW -> 1000); from the unit
   std::uint32_t offset = 0;  // byte offset in the assembly, computed
 };
 

@@ -29,7 +29,7 @@ std::string num(double v) {
 
 // what = "CT" or "PT"; unit = "A" or "V".
 pm500::expected<Ratio, std::string> parse_ratio(std::string_view text, const char* what, const char* unit,
-                                                 const char* example, bool ct) {
+                                                const char* example, bool ct) {
   const std::string quoted = std::string(what) + " \"" + std::string(text) + "\"";
   std::string_view t = trim(text);
   if (t.empty()) return Ratio{};
@@ -46,13 +46,13 @@ pm500::expected<Ratio, std::string> parse_ratio(std::string_view text, const cha
       return pm500::unexpected(quoted + ": not a ratio; write primary:secondary (\"" + example +
                                "\") or a plain ratio (\"80\")");
     r.pair = true;
-    if (r.primary <= 0)
-      return pm500::unexpected(quoted + ": primary must be greater than 0 " + unit);
+    if (r.primary <= 0) return pm500::unexpected(quoted + ": primary must be greater than 0 " + unit);
     if (ct && r.secondary != 1 && r.secondary != 5)
-      return pm500::unexpected(quoted + ": secondary must be 1 A or 5 A (the PowerMonitor 500 has 1 A / 5 A "
-                               "current inputs), not " + num(r.secondary) + " A");
-    if (r.secondary <= 0)
-      return pm500::unexpected(quoted + ": secondary must be greater than 0 " + unit);
+      return pm500::unexpected(quoted +
+                               ": secondary must be 1 A or 5 A (the PowerMonitor 500 has 1 A / 5 A "
+                               "current inputs), not " +
+                               num(r.secondary) + " A");
+    if (r.secondary <= 0) return pm500::unexpected(quoted + ": secondary must be greater than 0 " + unit);
   }
   if (r.primary <= 0) return pm500::unexpected(quoted + ": ratio must be greater than 0");
   const double v = r.value();

@@ -4,10 +4,14 @@ namespace pm500::device {
 
 double ratio_factor(Quantity kind, const Ratio& ct, const Ratio& pt) {
   switch (ratio_use(kind)) {
-    case RatioUse::pt: return pt.value();
-    case RatioUse::ct: return ct.value();
-    case RatioUse::ct_pt: return ct.value() * pt.value();
-    case RatioUse::none: return 1.0;
+    case RatioUse::pt:
+      return pt.value();
+    case RatioUse::ct:
+      return ct.value();
+    case RatioUse::ct_pt:
+      return ct.value() * pt.value();
+    case RatioUse::none:
+      return 1.0;
   }
   return 1.0;
 }

@@ -35,13 +35,18 @@ pm500::expected<AppliedBy, std::string> parse_applied_by(std::string_view text) 
   return pm500::unexpected("ratios_applied_by \"" + std::string(text) + "\" is not \"meter\" or \"gateway\"");
 }
 
-std::string_view to_string(AppliedBy a) { return a == AppliedBy::meter ? "meter" : "gateway"; }
+std::string_view to_string(AppliedBy a) {
+  return a == AppliedBy::meter ? "meter" : "gateway";
+}
 
 int phase_count(Wiring w) {
   switch (w) {
-    case Wiring::two_phase: return 2;
-    case Wiring::single_phase: return 1;
-    default: return 3;
+    case Wiring::two_phase:
+      return 2;
+    case Wiring::single_phase:
+      return 1;
+    default:
+      return 3;
   }
 }
 
@@ -51,16 +56,20 @@ bool has_neutral(Wiring w) {
 
 double DeviceSettings::nominal_ln() const {
   switch (wiring) {
-    case Wiring::three_phase_4wire: return nominal_voltage / std::sqrt(3.0);
-    case Wiring::two_phase: return nominal_voltage / 2.0;  // split phase: 240 V L1-L2, 120 V L-N
-    case Wiring::single_phase: return nominal_voltage;
-    default: return 0;
+    case Wiring::three_phase_4wire:
+      return nominal_voltage / std::sqrt(3.0);
+    case Wiring::two_phase:
+      return nominal_voltage / 2.0;  // split phase: 240 V L1-L2, 120 V L-N
+    case Wiring::single_phase:
+      return nominal_voltage;
+    default:
+      return 0;
   }
 }
 
-pm500::expected<DeviceSettings, std::string> make_settings(std::string name, std::string_view ct,
-                                                           std::string_view pt, std::string_view applied_by,
-                                                           double nominal_voltage, std::string_view wiring) {
+pm500::expected<DeviceSettings, std::string> make_settings(std::string name, std::string_view ct, std::string_view pt,
+                                                           std::string_view applied_by, double nominal_voltage,
+                                                           std::string_view wiring) {
   DeviceSettings s;
   s.name = std::move(name);
   auto c = parse_ct(ct);

@@ -23,12 +23,12 @@ enum class AppliedBy : std::uint8_t {
 
 // Wiring systems of the meter (manual, wiring system codes 0..5).
 enum class Wiring : std::uint8_t {
-  three_phase_4wire,   // "3PN": 4-wire wye, L-N and L-L voltages, three CTs (the meter's default)
-  three_phase_3wire,   // "3P":  3-wire delta, L-L voltages only, three CTs
-  three_phase_1ct,     // "3P1": 3-wire balanced load, one CT
-  three_phase_2ct,     // "3P2": 3-wire, two CTs (Aron)
-  two_phase,           // "2P":  split phase, L1-N, L2-N, L1-L2
-  single_phase,        // "1P":  L1-N only
+  three_phase_4wire,  // "3PN": 4-wire wye, L-N and L-L voltages, three CTs (the meter's default)
+  three_phase_3wire,  // "3P":  3-wire delta, L-L voltages only, three CTs
+  three_phase_1ct,    // "3P1": 3-wire balanced load, one CT
+  three_phase_2ct,    // "3P2": 3-wire, two CTs (Aron)
+  two_phase,          // "2P":  split phase, L1-N, L2-N, L1-L2
+  single_phase,       // "1P":  L1-N only
 };
 
 pm500::expected<Wiring, std::string> parse_wiring(std::string_view text);
@@ -58,8 +58,8 @@ struct DeviceSettings {
   double nominal_ln() const;
 };
 
-pm500::expected<DeviceSettings, std::string> make_settings(std::string name, std::string_view ct,
-                                                           std::string_view pt, std::string_view applied_by,
-                                                           double nominal_voltage, std::string_view wiring);
+pm500::expected<DeviceSettings, std::string> make_settings(std::string name, std::string_view ct, std::string_view pt,
+                                                           std::string_view applied_by, double nominal_voltage,
+                                                           std::string_view wiring);
 
 }  // namespace pm500::device

@@ -76,11 +76,17 @@ struct Rig {
       model.step(now_ns);
       for (auto a : assemblies) {
         auto len = model.encode(a, buf);
-        if (!len) { ++decode_errors; continue; }
+        if (!len) {
+          ++decode_errors;
+          continue;
+        }
         pm500::Sample s{};
         s.source_time_ns = now_ns;
         s.assembly = a;
-        if (!decode(profile, a, std::span<const std::uint8_t>(buf.data(), *len), s)) { ++decode_errors; continue; }
+        if (!decode(profile, a, std::span<const std::uint8_t>(buf.data(), *len), s)) {
+          ++decode_errors;
+          continue;
+        }
         scaler.apply(s);
         check.check(s);
       }

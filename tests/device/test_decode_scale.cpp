@@ -71,13 +71,13 @@ TEST_CASE("every assembly decodes from the bytes the simulator's model produces"
     }
   }
   // Spot checks that the values are what a 480 V, 400 A feeder at half load looks like.
-  CHECK(m.primary(101, 0) == doctest::Approx(277).epsilon(0.03));       // voltage_l1_n_v
-  CHECK(m.primary(101, 3) == doctest::Approx(480).epsilon(0.03));       // voltage_l1_l2_v
-  CHECK(m.primary(101, 6) == doctest::Approx(200).epsilon(0.2));        // current_l1_a
-  CHECK(m.primary(102, 17) == 0);                                       // phase_sequence
-  CHECK(m.primary(102, 16) == doctest::Approx(60).epsilon(0.002));      // frequency_hz
-  CHECK(m.primary(100, 2) == 'A');                                      // measurement_fw_letter
-  CHECK(m.primary(107, 16) == doctest::Approx(8760 + 120.0 / 3600));    // hour_counter_h
+  CHECK(m.primary(101, 0) == doctest::Approx(277).epsilon(0.03));     // voltage_l1_n_v
+  CHECK(m.primary(101, 3) == doctest::Approx(480).epsilon(0.03));     // voltage_l1_l2_v
+  CHECK(m.primary(101, 6) == doctest::Approx(200).epsilon(0.2));      // current_l1_a
+  CHECK(m.primary(102, 17) == 0);                                     // phase_sequence
+  CHECK(m.primary(102, 16) == doctest::Approx(60).epsilon(0.002));    // frequency_hz
+  CHECK(m.primary(100, 2) == 'A');                                    // measurement_fw_letter
+  CHECK(m.primary(107, 16) == doctest::Approx(8760 + 120.0 / 3600));  // hour_counter_h
   std::array<std::uint8_t, 10> small{};
   CHECK(!m.encode(101, small));
   CHECK(!m.encode(99, small));
@@ -109,17 +109,23 @@ TEST_CASE("scaling: each quantity kind, ratios applied by the gateway or by the 
         double want_factor = 1;
         if (scaler.active()) {
           switch (ratio_use(e.kind)) {
-            case RatioUse::pt: want_factor = 4; break;
-            case RatioUse::ct: want_factor = 80; break;
-            case RatioUse::ct_pt: want_factor = 320; break;
-            case RatioUse::none: break;
+            case RatioUse::pt:
+              want_factor = 4;
+              break;
+            case RatioUse::ct:
+              want_factor = 80;
+              break;
+            case RatioUse::ct_pt:
+              want_factor = 320;
+              break;
+            case RatioUse::none:
+              break;
           }
         }
         CHECK(factor == want_factor);
         CHECK(s.values[i] == raw.values[i] * want_factor);
         // The gateway publishes the primary value whichever side applies the ratios.
-        if (e.type == WireType::REAL)
-          CHECK(s.values[i] == doctest::Approx(m.primary(inst, i)).epsilon(1e-6));
+        if (e.type == WireType::REAL) CHECK(s.values[i] == doctest::Approx(m.primary(inst, i)).epsilon(1e-6));
       }
       // Exactly once: a second apply (a replayed or re-queued sample) changes nothing.
       const pm500::Sample once = s;

@@ -9,7 +9,9 @@ using namespace pm500::device::test;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& what) { return s.find(what) != std::string::npos; }
+bool contains(const std::string& s, const std::string& what) {
+  return s.find(what) != std::string::npos;
+}
 
 std::string dump(const Recorder& r) {
   std::string s;
@@ -45,7 +47,10 @@ TEST_CASE("no finding over 10,000 healthy noisy samples") {
 }
 
 TEST_CASE("no finding for healthy feeders of every wiring system") {
-  struct W { const char* wiring; double nominal; };
+  struct W {
+    const char* wiring;
+    double nominal;
+  };
   for (W w : {W{"3PN", 400}, W{"3P", 690}, W{"3P1", 480}, W{"3P2", 480}, W{"2P", 240}, W{"1P", 230}}) {
     CAPTURE(w.wiring);
     FeederSettings m = meter(settings("gateway", w.wiring, w.nominal, "200:5", "2"));
@@ -59,36 +64,82 @@ TEST_CASE("no finding for healthy feeders of every wiring system") {
 
 TEST_CASE("each fault the simulator injects raises its finding with the right cause, and clears") {
   const std::vector<FaultCase> cases{
-      {"CT applied twice, gateway multiplies", "gateway", [](Faults& f) { f.ct_applied_twice = true; },
+      {"CT applied twice, gateway multiplies",
+       "gateway",
+       [](Faults& f) { f.ct_applied_twice = true; },
        FindingKind::current_vs_ct,
        {"mcc-1: currents ", "x above CT primary 400 A (seen ", "CT ratio 400:5 applied by both meter and gateway?"}},
-      {"CT applied twice on the meter", "meter", [](Faults& f) { f.ct_applied_twice = true; },
-       FindingKind::current_vs_ct, {"above CT primary 400 A", "the meter's CT ratio must be 80"}},
-      {"CT missing on the meter", "meter", [](Faults& f) { f.ct_missing = true; }, FindingKind::current_vs_ct,
+      {"CT applied twice on the meter",
+       "meter",
+       [](Faults& f) { f.ct_applied_twice = true; },
+       FindingKind::current_vs_ct,
+       {"above CT primary 400 A", "the meter's CT ratio must be 80"}},
+      {"CT missing on the meter",
+       "meter",
+       [](Faults& f) { f.ct_missing = true; },
+       FindingKind::current_vs_ct,
        {"on a 400:5 CT", "look like CT secondary amps", "CT ratio 400:5 not applied",
         "ratios_applied_by = \"gateway\""}},
-      {"PT applied twice", "gateway", [](Faults& f) { f.pt_applied_twice = true; }, FindingKind::voltage_vs_nominal,
-       {"mcc-1: voltages 4.0x above nominal 277 V L-N", "PT ratio 480:120 applied by both meter and gateway?"}},
-      {"PT missing on the meter", "meter", [](Faults& f) { f.pt_missing = true; }, FindingKind::voltage_vs_nominal,
+      {"PT applied twice",
+       "gateway",
+       [](Faults& f) { f.pt_applied_twice = true; },
+       FindingKind::voltage_vs_nominal,
+       {"mcc-1: voltages 4.0x above nominal 277 V L-N (480 V L-L) (seen 1",
+        "PT ratio 480:120 applied by both meter and gateway?"}},
+      {"PT missing on the meter",
+       "meter",
+       [](Faults& f) { f.pt_missing = true; },
+       FindingKind::voltage_vs_nominal,
        {"voltages 4.0x below nominal", "PT secondary volts", "PT ratio 480:120 not applied"}},
-      {"blown VT fuse", "meter", [](Faults& f) { f.lost_phase = 2; }, FindingKind::voltage_vs_nominal,
+      {"blown VT fuse",
+       "meter",
+       [](Faults& f) { f.lost_phase = 2; },
+       FindingKind::voltage_vs_nominal,
        {"voltage L2 at 0 V", "blown VT fuse or loose voltage connection on L2"}},
-      {"P greater than S", "gateway", [](Faults& f) { f.power_exceeds_apparent = true; },
-       FindingKind::power_triangle, {"exceed apparent power", "P^2 + Q^2 must not exceed S^2"}, false},
-      {"S is not V x I", "gateway", [](Faults& f) { f.apparent_mismatch = true; }, FindingKind::apparent_vs_vi,
-       {"but V x I =", "2.00x"}, false},
-      {"PF is not P / S", "meter", [](Faults& f) { f.pf_swapped = true; }, FindingKind::power_factor_vs_ps,
+      {"P greater than S",
+       "gateway",
+       [](Faults& f) { f.power_exceeds_apparent = true; },
+       FindingKind::power_triangle,
+       {"exceed apparent power", "P^2 + Q^2 must not exceed S^2"},
+       false},
+      {"S is not V x I",
+       "gateway",
+       [](Faults& f) { f.apparent_mismatch = true; },
+       FindingKind::apparent_vs_vi,
+       {"but V x I =", "2.00x"},
+       false},
+      {"PF is not P / S",
+       "meter",
+       [](Faults& f) { f.pf_swapped = true; },
+       FindingKind::power_factor_vs_ps,
        {"power factor L1 is 0.3", "but P / S = 0.9"}},
-      {"total is not the sum of phases", "meter", [](Faults& f) { f.total_mismatch = true; }, FindingKind::phase_sum,
+      {"total is not the sum of phases",
+       "meter",
+       [](Faults& f) { f.total_mismatch = true; },
+       FindingKind::phase_sum,
        {"total active power", "not the sum of the phases", "wiring setting differs from 3PN"}},
-      {"PF above 1", "meter", [](Faults& f) { f.pf_above_one = true; }, FindingKind::power_factor_range,
-       {"power factor power_factor_l1 is 1.300, outside -1..1"}, false},
-      {"NaN", "gateway", [](Faults& f) { f.nan_values = true; }, FindingKind::non_finite,
-       {"assembly 101 voltage_l2_n_v is NaN"}, false},
-      {"frequency off", "meter", [](Faults& f) { f.frequency_hz = 82.5; }, FindingKind::frequency_range,
+      {"PF above 1",
+       "meter",
+       [](Faults& f) { f.pf_above_one = true; },
+       FindingKind::power_factor_range,
+       {"mcc-1: power_factor_l1 = 1.300, outside -1..1"},
+       false},
+      {"NaN",
+       "gateway",
+       [](Faults& f) { f.nan_values = true; },
+       FindingKind::non_finite,
+       {"assembly 101 voltage_l2_n_v is NaN"},
+       false},
+      {"frequency off",
+       "meter",
+       [](Faults& f) { f.frequency_hz = 82.5; },
+       FindingKind::frequency_range,
        {"mcc-1: frequency 82.", "Hz outside 40..70 Hz"}},
-      {"energy running backwards", "gateway", [](Faults& f) { f.energy_backwards = true; },
-       FindingKind::energy_backwards, {"energy counter energy_import_kwh went back from"}},
+      {"energy running backwards",
+       "gateway",
+       [](Faults& f) { f.energy_backwards = true; },
+       FindingKind::energy_backwards,
+       {"energy counter energy_import_kwh went back from"}},
   };
   const Thresholds th{};
   for (const auto& c : cases) {
@@ -225,7 +276,7 @@ TEST_CASE("a partial counter reset by the operator is not a backwards counter") 
   s.values[4] = 0.01;  // energy_import_partial_kwh reset
   check.check(s);
   CHECK(!check.any_active());
-  s.values[0] = 900;   // energy_import_kwh (total) went back
+  s.values[0] = 900;  // energy_import_kwh (total) went back
   check.check(s);
   CHECK(check.active(FindingKind::energy_backwards));
 }

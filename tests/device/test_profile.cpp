@@ -167,12 +167,14 @@ TEST_CASE("profile loader errors name file:line:column and the key") {
   }
   SUBCASE("duplicate names and names without their unit") {
     std::string s = kMinimal;
-    s.replace(s.rfind("]\n"), 2,
-              "{ name = \"voltage_l1_n_v\", type = \"REAL\", kind = \"voltage_ln\", unit = \"V\", phase = \"L2\" },\n]\n");
+    s.replace(
+        s.rfind("]\n"), 2,
+        "{ name = \"voltage_l1_n_v\", type = \"REAL\", kind = \"voltage_ln\", unit = \"V\", phase = \"L2\" },\n]\n");
     CHECK(has(load(s), "site.toml:9:10: assembly.101.elements[2].name: duplicate element name \"voltage_l1_n_v\""));
     std::string same = kMinimal;
-    same.replace(same.rfind("]\n"), 2,
-                 "{ name = \"voltage_a_v\", type = \"REAL\", kind = \"voltage_ln\", unit = \"V\", phase = \"L1\" },\n]\n");
+    same.replace(
+        same.rfind("]\n"), 2,
+        "{ name = \"voltage_a_v\", type = \"REAL\", kind = \"voltage_ln\", unit = \"V\", phase = \"L1\" },\n]\n");
     CHECK(has(load(same), "\"voltage_a_v\" measures the same quantity as \"voltage_l1_n_v\""));
     std::string u = kMinimal;
     u.replace(u.find("current_l1_a"), 12, "current_l1");
@@ -189,12 +191,14 @@ TEST_CASE("profile loader errors name file:line:column and the key") {
               "must be a number 100..108"));
     CHECK(has(load("format = 1\nname = \"x\"\n[assembly.101]\nelements = []\n"), "missing required key \"role\""));
     std::string many = "format = 1\nname = \"x\"\n[assembly.101]\nrole = \"info\"\nelements = [\n";
-    for (int i = 0; i < 19; ++i) many += "{ name = \"w" + std::to_string(i) + "\", type = \"UINT\", kind = \"info\", unit = \"\" },\n";
+    for (int i = 0; i < 19; ++i)
+      many += "{ name = \"w" + std::to_string(i) + "\", type = \"UINT\", kind = \"info\", unit = \"\" },\n";
     CHECK(has(load(many + "]\n"), "19 elements; a Sample carries at most 18"));
   }
   SUBCASE("energy needs a direction, format must be 1") {
-    auto r = load("format = 2\nname = \"x\"\n[assembly.107]\nrole = \"energy\"\nelements = [\n"
-                  "{ name = \"energy_kwh\", type = \"REAL\", kind = \"active_energy\", unit = \"kWh\" },\n]\n");
+    auto r = load(
+        "format = 2\nname = \"x\"\n[assembly.107]\nrole = \"energy\"\nelements = [\n"
+        "{ name = \"energy_kwh\", type = \"REAL\", kind = \"active_energy\", unit = \"kWh\" },\n]\n");
     CHECK(has(r, "direction = \"import\" or \"export\""));
     CHECK(has(r, "unsupported profile format 2"));
   }
