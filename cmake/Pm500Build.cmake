@@ -47,15 +47,16 @@ function(pm500_test name)
 endfunction()
 
 # Adds every immediate sub-folder of the current folder that has a CMakeLists.txt, so a new
-# module is picked up without editing its parent.
+# module is picked up without editing its parent. pm500_add_subfolders([EXCLUDE name...])
 macro(pm500_add_subfolders)
+  cmake_parse_arguments(_pm500_sub "" "" "EXCLUDE" ${ARGN})
   file(GLOB _pm500_children LIST_DIRECTORIES true RELATIVE ${CMAKE_CURRENT_SOURCE_DIR}
     ${CMAKE_CURRENT_SOURCE_DIR}/*)
   list(SORT _pm500_children)
   foreach(_child IN LISTS _pm500_children)
     if(IS_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/${_child}
        AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${_child}/CMakeLists.txt
-       AND NOT _child STREQUAL "app")
+       AND NOT _child IN_LIST _pm500_sub_EXCLUDE)
       add_subdirectory(${_child})
     endif()
   endforeach()
