@@ -3,8 +3,28 @@
 #include <bit>
 
 #include "config/config.hpp"
+#include "device/ratio.hpp"
 
 namespace pm500::config {
+namespace {
+
+// A CT or PT ratio kept as the installer wrote it, validated by the device module's parser so
+// the error carries file:line:column.
+template <class S>
+Option<S> ratio_option(std::string key, std::string S::*m,
+                       pm500::expected<device::Ratio, std::string> (*parse)(std::string_view), std::string help) {
+  return custom_string<S>(
+      key, "string \"primary:secondary\" or ratio", std::move(help),
+      [m, parse](S& s, const std::string& v) -> std::string {
+        auto r = parse(v);
+        if (!r) return r.error();
+        s.*m = v;
+        return {};
+      },
+      [m](const S& s) { return quote(s.*m); });
+}
+
+}  // namespace
 
 const Options<GatewaySection>& gateway_options() {
   using S = GatewaySection;
@@ -91,8 +111,9 @@ const Options<SimulatorSection>& simulator_options() {
               "Simulate a PLC owning the input connections, so the gateway's listen-only connections are accepted."),
       number("nominal_voltage", &S::nominal_voltage, 1, 1000000, "Line-to-line voltage at the primary."),
       number("load_percent", &S::load_percent, 0, 200, "Load current as a percentage of the CT primary."),
-      string("ct", &S::ct, "CT ratio the simulated meter is configured with (\"400:5\")."),
-      string("pt", &S::pt, "PT ratio the simulated meter is configured with; empty = direct connection."),
+      ratio_option<S>("ct", &S::ct, device::parse_ct, "CT ratio the simulated meter is configured with (\"400:5\")."),
+      ratio_option<S>("pt", &S::pt, device::parse_pt,
+                      "PT ratio the simulated meter is configured with; empty = direct connection."),
       string("profile", &S::profile, "Device profile file; empty = the built-in PowerMonitor 500 profile."),
       integer("seed", &S::seed, 0, 2147483647, "Seed of the simulated noise, for repeatable runs."),
   };
@@ -133,13 +154,17 @@ const Options<DeviceSection>& device_options() {
       string("profile", &S::profile,
              "Device profile file describing the assemblies' elements; empty = the built-in PowerMonitor 500 "
              "profile. Relative paths are relative to this configuration file."),
-      string("ct", &S::ct, "CT ratio as installed, \"400:5\" (primary:secondary) or a plain ratio \"80\"; empty = 1:1."),
-      string("pt", &S::pt, "PT (VT) ratio, \"480:120\" or a plain ratio \"4\"; empty = direct connection."),
+      ratio_option<S>("ct", &S::ct, device::parse_ct,
+                      "CT ratio as installed, \"400:5\" (primary:secondary, secondary 1 or 5 A) or a plain ratio "
+                      "\"80\" (1..9999); empty = 1:1."),
+      ratio_option<S>("pt", &S::pt, device::parse_pt,
+                      "PT (VT) ratio, \"480:120\" or a plain ratio \"4\" (1..9999); empty = direct connection."),
       choice("ratios_applied_by", &S::ratios_applied_by, {"meter", "gateway"},
              "\"meter\": the meter is configured with the ratios and reports primary values (the gateway only "
              "checks them). \"gateway\": the meter reports secondary values and the gateway multiplies."),
       number("nominal_voltage", &S::nominal_voltage, 0, 1000000,
-             "Nominal line-to-line voltage at the primary, for plausibility checks; 0 = not checked."),
+             "Nominal line-to-line voltage at the primary (for 1P wiring: L1-N), for plausibility checks; 0 = not "
+             "checked."),
       choice("wiring", &S::wiring, {"3PN", "3P", "3P1", "3P2", "2P", "1P"},
              "Wiring system as set on the meter: 3PN 4-wire wye (default), 3P 3-wire delta, 3P1/3P2 balanced "
              "variants, 2P, 1P."),

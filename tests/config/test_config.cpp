@@ -112,6 +112,16 @@ TEST_CASE("a word outside its set is named with the choices and a suggestion") {
         "\"explicit\" (did you mean \"listen-only\"?)");
 }
 
+TEST_CASE("CT and PT ratios are validated where they are written") {
+  auto r = load(std::string(kDevice) + "ct = \"400:5\"\npt = \"480:120\"\n");
+  REQUIRE(r.has_value());
+  CHECK(r->devices[0].ct == "400:5");
+  std::string e = first_error(std::string(kDevice) + "ct = \"400:2\"\n");
+  CHECK(e.rfind("gateway.toml:4:6: [devices[0]] ", 0) == 0);
+  CHECK(e.find("secondary must be 1 A or 5 A") != std::string::npos);
+  CHECK(first_error(std::string(kDevice) + "pt = \"0:120\"\n").find("gateway.toml:4:6:") == 0);
+}
+
 TEST_CASE("required keys and unique device names") {
   CHECK(first_error("[[devices]]\nname = \"a\"\n") ==
         "gateway.toml:1:1: [devices[0]] missing required key \"address\" (IP address or host name of the meter, "
