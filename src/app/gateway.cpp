@@ -7,38 +7,92 @@
 #include <cstring>
 #include <filesystem>
 
+#include "app/devices.hpp"
 #include "app/exit_codes.hpp"
+#include "health/registry.hpp"
 #include "log/log.hpp"
+#include "pipeline/delivery.hpp"
+#include "pipeline/ring.hpp"
+#include "pipeline/sink_plugin.hpp"
 
 namespace pm500::app {
 
 struct Gateway::Impl {
   const config::GatewayConfig& cfg;
   std::shared_ptr<spdlog::logger> log = log::get("gateway");
+  health::Registry health;
+  std::unique_ptr<Ring> ring;
+  std::unique_ptr<Devices> devices;
+  std::vector<std::unique_ptr<SinkDelivery>> deliveries;
+
+  explicit Impl(const config::GatewayConfig& c) : cfg(c) {}
+
+  pm500::expected<void, std::string> start_sinks() {
+    for (const auto& section : cfg.sinks) {
+      if (!section.delivery.enabled) {
+        log->info("sink {} is disabled ([sinks.{}] enabled = false)", section.type, section.type);
+        continue;
+      }
+      const SinkPlugin* plugin = nullptr;
+      for (const SinkPlugin* p : sink_plugins())
+        if (p->schema.name == section.type) plugin = p;
+      if (!plugin) return pm500::unexpected("no sink named " + section.type + " is built in");
+      SinkEnv env{devices->catalog(), cfg.gateway.state_dir};
+      auto sink = plugin->create(section, env);
+      if (!sink) return pm500::unexpected("sink " + section.type + ": " + sink.error());
+      SinkDelivery::Options o;
+      o.name = section.type;
+      o.state_dir = cfg.gateway.state_dir;
+      o.delivery = section.delivery;
+      o.conditions = &health;
+      auto d = SinkDelivery::create(*ring, std::move(*sink), std::move(o));
+      if (!d) return pm500::unexpected("sink " + section.type + ": " + d.error());
+      (*d)->start();
+      log->info("sink {} started", section.type);
+      deliveries.push_back(std::move(*d));
+    }
+    if (deliveries.empty()) log->warn("no sink is enabled: samples are read but not delivered anywhere");
+    return {};
+  }
 };
 
-Gateway::Gateway(const config::GatewayConfig& cfg) : impl_(std::make_unique<Impl>(Impl{cfg})) {}
-Gateway::~Gateway() = default;
+Gateway::Gateway(const config::GatewayConfig& cfg) : impl_(std::make_unique<Impl>(cfg)) {}
+Gateway::~Gateway() { stop(); }
 
 pm500::expected<void, std::string> Gateway::start() {
-  const auto& cfg = impl_->cfg;
+  Impl& g = *impl_;
+  const auto& cfg = g.cfg;
   std::error_code ec;
   std::filesystem::create_directories(cfg.gateway.state_dir, ec);
   if (ec)
     return pm500::unexpected("cannot create state directory \"" + cfg.gateway.state_dir + "\": " + ec.message() +
                              "; set [gateway] state_dir to a writable folder (a volume in a container)");
-  impl_->log->info("state directory {}", cfg.gateway.state_dir);
-  for (const auto& d : cfg.devices)
-    impl_->log->info("device {} at {} ({}, RPI {} ms, assemblies {})", d.name, d.address, d.connection, d.rpi_ms,
-                     d.assemblies.size());
-  for (const auto& s : cfg.sinks)
-    impl_->log->info("sink {} {}", s.type, s.delivery.enabled ? "enabled" : "disabled");
+  g.log->info("pm500-gateway starting: site {}, {} device(s), state directory {}", cfg.gateway.site,
+              cfg.devices.size(), cfg.gateway.state_dir);
+  g.ring = std::make_unique<Ring>(static_cast<std::size_t>(cfg.pipeline.ring_capacity));
+  auto devices = Devices::create(cfg, *g.ring, g.health);
+  if (!devices) return pm500::unexpected(devices.error());
+  g.devices = std::move(*devices);
+  if (auto r = g.start_sinks(); !r) return r;
   return {};
 }
 
-void Gateway::tick() {}
+void Gateway::tick() { impl_->health.tick(); }
 
-void Gateway::stop() { impl_->log->info("stopped"); }
+void Gateway::stop() {
+  Impl& g = *impl_;
+  if (!g.ring) return;
+  // Producer first (nothing new enters the ring), then each sink delivers or spools the rest.
+  for (auto& d : g.deliveries) {
+    d->stop();
+    auto st = d->stats();
+    g.log->info("sink {} stopped: delivered {}, spooled {} (backlog {}), dropped {}", st.name, st.delivered,
+                st.spooled, st.spool_backlog, st.dropped_overrun + st.dropped_spool_full);
+  }
+  g.deliveries.clear();
+  g.ring.reset();
+  g.log->info("stopped");
+}
 
 int run_until_signalled(const config::GatewayConfig& cfg) {
   // Block the stop signals in every thread (threads inherit the mask); only this thread takes

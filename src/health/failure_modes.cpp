@@ -168,6 +168,12 @@ constexpr std::array kModes{
                 "The destination refused the data for good (e.g. InfluxDB 400 field type conflict)",
                 "Read the dead-letter file named in the evidence; fix the schema conflict at the destination.",
                 L::l2_edge_engineering, "A delivery answered reject", "", "tests/pipeline: reject path"},
+    FailureMode{"meter.profile_mismatch", "Gateway", "Assembly size differs from the device profile",
+                "The device profile's element layout does not match this meter (firmware or model differs)",
+                "Compare the meter's assembly sizes (evidence) with the profile; point `profile` of the device at a "
+                "corrected copy of etc/profiles/powermonitor500.toml (Appendix A of the meter manual).",
+                L::l2_edge_engineering, "Assembly attribute 4 (size) read at connect vs the profile", "",
+                "tests/device: profile size mismatch"},
     FailureMode{"pipeline.restart_gap", "Gateway", "Samples missed across a restart",
                 "The gateway was killed or down while the meter kept producing",
                 "Find why it stopped (restart history); the gap is reported with its size.",

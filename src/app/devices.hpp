@@ -1,0 +1,64 @@
+// The gateway's per-device data path, on the scanner thread: raw assembly bytes -> Sample
+// (decode by the device's profile) -> CT/PT scaling -> plausibility -> ring. Nothing here
+// allocates or logs per datagram; problems are counted and reported as conditions.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "device/decode.hpp"
+#include "device/plausibility.hpp"
+#include "device/profile.hpp"
+#include "device/scaling.hpp"
+#include "device/settings.hpp"
+#include "pipeline/catalog.hpp"
+#include "pipeline/conditions.hpp"
+#include "pipeline/ring.hpp"
+
+namespace pm500::app {
+
+// Live values and counters of one device, readable from any thread (status page, metrics).
+struct DeviceCounters {
+  std::atomic<std::uint64_t> samples{0};         // pushed into the ring
+  std::atomic<std::uint64_t> decode_errors{0};   // payloads that did not match the profile
+  std::atomic<std::int64_t> last_sample_ns{0};   // source time of the newest sample
+};
+
+class Devices {
+ public:
+  // Loads each device's profile and settings; an error names the device, the cause and the fix.
+  static pm500::expected<std::unique_ptr<Devices>, std::string> create(const config::GatewayConfig& cfg, Ring& ring,
+                                                                       ConditionSink& conditions);
+  ~Devices();
+
+  // The scanner's data callback, for one payload. Scanner thread only; never allocates.
+  void on_data(std::uint32_t device, std::uint16_t assembly, std::span<const std::uint8_t> data,
+               std::int64_t recv_time_ns, std::uint16_t sequence, bool explicit_read) noexcept;
+  // The meter's attribute-4 size of an assembly, read at connect: checked against the profile.
+  void on_assembly_size(std::uint32_t device, std::uint16_t assembly, std::uint16_t bytes);
+
+  const Catalog& catalog() const { return catalog_; }
+  const DeviceCounters& counters(std::uint32_t device) const;
+  // The newest decoded (and scaled) sample of an assembly, for the status page.
+  bool latest(std::uint32_t device, std::uint16_t assembly, Sample& out) const;
+  std::vector<device::ActiveFinding> findings(std::uint32_t device) const;
+  std::size_t size() const { return state_.size(); }
+
+ private:
+  struct State;
+  class FindingBridge;
+  Devices(Ring& ring, ConditionSink& conditions);
+
+  Ring& ring_;
+  ConditionSink& conditions_;
+  Catalog catalog_;
+  std::vector<std::unique_ptr<State>> state_;
+  std::unique_ptr<FindingBridge> bridge_;
+};
+
+}  // namespace pm500::app
