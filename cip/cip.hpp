@@ -11,7 +11,7 @@
 //   fo.originator_vendor = 0xFFFE;
 //   fo.originator_serial = 42;
 //   fo.o_t_rpi_us = fo.t_o_rpi_us = 100'000;
-//   fo.o_t_params = {.size = 0, .type = cip::ConnectionType::null};  // heartbeat: no data
+//   fo.o_t_params = {.size = 2, .type = cip::ConnectionType::point_to_point};  // heartbeat
 //   fo.t_o_params = {.size = 2 + 48, .type = cip::ConnectionType::multicast};
 //   fo.path = cip::io_connection_path({.config_instance = 1,
 //                                      .o_t_point = cip::pm500_heartbeat_listen_only,
