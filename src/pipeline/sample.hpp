@@ -4,6 +4,16 @@
 // allocate. Sized for the largest PowerMonitor 500 assembly (102 and 107: 18 REAL elements).
 // Values are double even though the meter sends float32: after CT x PT scaling an energy counter
 // in kWh exceeds float's 24-bit mantissa (16.7 million) within months on a large feeder.
+//
+// Layout (168 bytes, no padding, 8-byte aligned): a 24-byte header ordered from the widest field
+// to the narrowest so the compiler inserts no padding, then 18 doubles. Why this and not a
+// variable-length record: the ring copies a slot as 21 atomic 64-bit words (a fixed size is what
+// makes its per-slot seqlock possible without allocation), the spool's records are fixed-size so
+// a corrupt one can be skipped without resynchronising, and a sample of the smaller assemblies
+// (fewer values) wastes at most ~100 bytes -- cheap next to a heap allocation per sample.
+// The layout is part of the spool format (Spool::kRecordSize, segment header version): changing
+// it needs a new spool format version. The reserved fields keep it 8-byte aligned and give room
+// for a future field without changing the size.
 #pragma once
 
 #include <cstddef>
