@@ -14,6 +14,9 @@
 #include "pipeline/delivery.hpp"
 #include "pipeline/ring.hpp"
 #include "pipeline/sink_plugin.hpp"
+#include "sinks/common/json_sample.hpp"
+
+#include <thread>
 
 namespace pm500::app {
 
@@ -45,6 +48,10 @@ struct Gateway::Impl {
       o.state_dir = cfg.gateway.state_dir;
       o.delivery = section.delivery;
       o.conditions = &health;
+      const Catalog* catalog = &devices->catalog();
+      o.dead_letter_encoder = [catalog](std::string& out, const Sample& sample) {
+        json::append_sample(out, sample, catalog->device(sample.device));
+      };
       auto d = SinkDelivery::create(*ring, std::move(*sink), std::move(o));
       if (!d) return pm500::unexpected("sink " + section.type + ": " + d.error());
       (*d)->start();
@@ -82,9 +89,13 @@ void Gateway::tick() { impl_->health.tick(); }
 void Gateway::stop() {
   Impl& g = *impl_;
   if (!g.ring) return;
-  // Producer first (nothing new enters the ring), then each sink delivers or spools the rest.
+  // Producer first (nothing new enters the ring), then every sink delivers or spools the rest,
+  // all at once: each may take up to its stop timeout.
+  {
+    std::vector<std::jthread> stoppers;
+    for (auto& d : g.deliveries) stoppers.emplace_back([&d] { d->stop(); });
+  }
   for (auto& d : g.deliveries) {
-    d->stop();
     auto st = d->stats();
     g.log->info("sink {} stopped: delivered {}, spooled {} (backlog {}), dropped {}", st.name, st.delivered,
                 st.spooled, st.spool_backlog, st.dropped_overrun + st.dropped_spool_full);
