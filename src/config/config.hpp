@@ -58,6 +58,18 @@ struct SimulatorSection {
   std::int64_t seed = 1;
 };
 
+// The embedded HTTP server (src/status): status page, /api/status, /metrics, /health/live|ready.
+struct StatusSection {
+  bool enabled = true;
+  std::string listen = "127.0.0.1:8080";   // "host:port"; the container listens on 0.0.0.0
+  std::string token;                       // secret; "" = no authentication
+  bool public_health = true;               // /health/* answer without the token (container probes)
+  std::int64_t threads = 4;                // request worker threads (bounded)
+  std::int64_t ready_max_spooling_s = 300;        // a sink retrying/spooling longer is "not ready"
+  std::int64_t ready_max_backlog = 1000000;       // samples in one sink's spool; 0 = no limit
+  bool ready_requires_scanner = true;
+};
+
 struct PipelineSection {
   std::int64_t ring_capacity = 65536;  // samples; power of two
 };
@@ -118,6 +130,7 @@ struct GatewayConfig {
   ScannerSection scanner;
   PipelineSection pipeline;
   SimulatorSection simulator;
+  StatusSection status;
   std::vector<DeviceSection> devices;
   std::vector<SinkSection> sinks;
 };
@@ -143,6 +156,7 @@ const Options<LoggingSection>& logging_options();
 const Options<ScannerSection>& scanner_options();
 const Options<PipelineSection>& pipeline_options();
 const Options<SimulatorSection>& simulator_options();
+const Options<StatusSection>& status_options();
 const Options<DeviceSection>& device_options();
 const Options<DeliverySection>& delivery_options();
 

@@ -101,6 +101,7 @@ LoadResult load_table(const toml::table& root_table, Context& cx, std::span<cons
   read_section(root, "scanner", scanner_options(), cfg.scanner);
   read_section(root, "pipeline", pipeline_options(), cfg.pipeline);
   read_section(root, "simulator", simulator_options(), cfg.simulator);
+  read_section(root, "status", status_options(), cfg.status);
   read_devices(root, cfg);
   read_sinks(root, cfg, sinks);
   root.finish();
@@ -155,6 +156,7 @@ std::string dump(const GatewayConfig& cfg, std::span<const SinkSchema> sinks) {
   s += "\n[scanner]\n" + dump(scanner_options(), cfg.scanner);
   s += "\n[pipeline]\n" + dump(pipeline_options(), cfg.pipeline);
   s += "\n[simulator]\n" + dump(simulator_options(), cfg.simulator);
+  s += "\n[status]\n" + dump(status_options(), cfg.status);
   for (const auto& d : cfg.devices) s += "\n[[devices]]\n" + dump(device_options(), d);
   for (const auto& k : cfg.sinks) {
     s += "\n[sinks." + k.type + "]\n" + dump(delivery_options(), k.delivery);

@@ -120,6 +120,53 @@ const Options<SimulatorSection>& simulator_options() {
   return o;
 }
 
+// "host:port" for the status server; IPv6 hosts in brackets ("[::1]:8080").
+static std::string parse_listen(StatusSection& s, const std::string& v) {
+  std::size_t colon = v.rfind(':');
+  std::string bad = "listen = \"" + v + "\" is not \"host:port\" (e.g. \"127.0.0.1:8080\", \"0.0.0.0:8080\")";
+  if (colon == std::string::npos || colon == 0 || colon + 1 == v.size()) return bad;
+  std::string host = v.substr(0, colon);
+  if (host.front() == '[' ? host.back() != ']' || host.size() < 3 : host.find(':') != std::string::npos) return bad;
+  std::int64_t port = 0;
+  for (std::size_t i = colon + 1; i < v.size(); ++i) {
+    if (v[i] < '0' || v[i] > '9' || port > 65535) return bad;
+    port = port * 10 + (v[i] - '0');
+  }
+  if (port < 1 || port > 65535) return "listen = \"" + v + "\": port " + std::to_string(port) + " is out of range 1..65535";
+  s.listen = v;
+  return {};
+}
+
+const Options<StatusSection>& status_options() {
+  using S = StatusSection;
+  static const Options<S> o{
+      boolean("enabled", &S::enabled,
+              "Serve the status page, /api/status, /metrics, /health/live and /health/ready over HTTP."),
+      custom_string<S>("listen", "string \"host:port\"",
+                       "Address and port of the status server. The default serves this machine only; use "
+                       "\"0.0.0.0:8080\" to reach the page from the plant network (the container does).",
+                       parse_listen, [](const S& s) { return quote(s.listen); }),
+      string("token", &S::token,
+             "Bearer token required by /api/status and /metrics (\"Authorization: Bearer TOKEN\"); the page asks "
+             "for it once per browser tab. Empty = no authentication. Use ${VAR} to read it from the environment.")
+          .secret_value()
+          .eg("\"${PM500_STATUS_TOKEN:-}\""),
+      boolean("public_health", &S::public_health,
+              "Answer /health/live and /health/ready without the token, so container and load-balancer probes need "
+              "no secret. They show states only, never values."),
+      integer("threads", &S::threads, 1, 64,
+              "Worker threads answering requests; further connections wait in a bounded queue."),
+      integer("ready_max_spooling_s", &S::ready_max_spooling_s, 1, 604800,
+              "/health/ready answers 503 when a sink has not been delivering (retrying, spooling, stopped) for "
+              "longer than this many seconds."),
+      integer("ready_max_backlog", &S::ready_max_backlog, 0, 1000000000000,
+              "/health/ready answers 503 when a sink's spool holds more samples than this; 0 = no limit."),
+      boolean("ready_requires_scanner", &S::ready_requires_scanner,
+              "/health/ready answers 503 while the EtherNet/IP scanner is not running."),
+  };
+  return o;
+}
+
 const Options<DeviceSection>& device_options() {
   using S = DeviceSection;
   static const Options<S> o{
