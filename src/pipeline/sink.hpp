@@ -11,6 +11,7 @@
 #include <string>
 
 #include "pipeline/catalog.hpp"
+#include "pipeline/conditions.hpp"
 #include "pipeline/sample.hpp"
 #include "pm500/expected.hpp"
 
@@ -51,6 +52,7 @@ class Sink {
 struct SinkEnv {
   const Catalog& catalog;
   std::string state_dir;  // the sink may keep files under state_dir/sinks/<name>/
+  ConditionSink* conditions = nullptr;
 };
 
 }  // namespace pm500
