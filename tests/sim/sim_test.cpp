@@ -228,10 +228,10 @@ TEST_CASE("input-only point-to-point produces at the RPI with increasing sequenc
   CHECK(r.t_o_api_us == 20'000);
   CHECK(r.o_t_addr.has_value());  // the simulator's UDP port is not 2222
   CHECK(r.o_t_addr->port == rig.udp);
-  auto got = rx.collect(500ms);
-  // 25 at 20 ms; loose bounds for a loaded CI host.
-  CHECK(got.size() >= 15);
-  CHECK(got.size() <= 30);
+  auto got = rx.collect(300ms);
+  // 15 at 20 ms; loose bounds for a loaded CI host.
+  CHECK(got.size() >= 9);
+  CHECK(got.size() <= 18);
   for (std::size_t i = 0; i < got.size(); ++i) {
     CHECK(got[i].connection_id == r.t_o_id);
     CHECK(got[i].data.size() == 48);
@@ -407,7 +407,10 @@ TEST_CASE("silent-tcp makes requests time out") {
   CHECK_FALSE(c->list_identity(storage, 300ms).has_value());
   Client fresh(rig.address, rig.tcp);
   CHECK(fresh.connected());  // still accepting
-  CHECK(fresh.register_session() == 0);
+  std::array<std::uint8_t, 64> buf{};
+  cip::Writer w(buf);
+  cip::encode_register_session(w, {});
+  CHECK_FALSE(fresh.roundtrip(w.written(), 200ms).has_value());
   CHECK(rig.sim->command("fault silent-tcp off") == "ok");
   Client later(rig.address, rig.tcp);
   CHECK(later.list_identity(storage).has_value());

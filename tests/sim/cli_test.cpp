@@ -1,0 +1,88 @@
+// The pm500-sim executable: ready line, options, --fault, control port, SIGTERM.
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
+
+#include "client.hpp"
+#include "support/support.hpp"
+
+using namespace pm500::sim::test;
+namespace t = pm500::test;
+
+namespace {
+
+std::string control(std::uint16_t port, const std::string& line) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return "connect failed";
+  }
+  const std::string msg = line + "\n";
+  ::send(fd, msg.data(), msg.size(), 0);
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string got;
+  char buf[512];
+  while (got.find('\n') == std::string::npos) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return got.substr(0, got.find('\n'));
+}
+
+}  // namespace
+
+TEST_CASE("pm500-sim starts, prints its ready line, obeys --fault and the control port, stops on SIGTERM") {
+  const std::string address = "127.79." + std::to_string(getpid() % 200 + 20) + ".2";
+  const auto tcp = static_cast<std::uint16_t>(t::free_tcp_port());
+  const auto udp = static_cast<std::uint16_t>(t::free_udp_port());
+  const auto ctl = static_cast<std::uint16_t>(t::free_tcp_port());
+  t::Process sim({t::binary("pm500-sim").string(), "--address", address, "--meters", "3", "--port", std::to_string(tcp),
+                  "--udp-port", std::to_string(udp), "--control-port", std::to_string(ctl), "--product-code", "6",
+                  "--no-owner", "--fault", "refuse 0x01 0x0106 1", "--log-format", "text"});
+  REQUIRE(t::eventually([&] { return sim.log().find("pm500-sim: 3 meter(s) at ") != std::string::npos; }, 5s));
+  CHECK(sim.log().find(address + ":" + std::to_string(tcp)) != std::string::npos);
+  CHECK(sim.log().find("control 127.0.0.1:" + std::to_string(ctl)) != std::string::npos);
+
+  Client c(address, tcp);
+  REQUIRE(c.connected());
+  Bytes storage;
+  auto id = c.list_identity(storage);
+  REQUIRE(id);
+  CHECK(id->identity.product_code == 6);
+  REQUIRE(c.register_session() != 0);
+  FoSpec lo;
+  lo.o_t_point = cip::pm500_heartbeat_listen_only;
+  CHECK(c.forward_open(lo).mr.extended() == 0x0119);  // --no-owner
+
+  // --fault applied to meter 1 only (the second address).
+  const std::string second = address.substr(0, address.rfind('.')) + ".3";
+  Client c1(second, tcp);
+  REQUIRE(c1.register_session() != 0);
+  CHECK(c1.forward_open(FoSpec{}).mr.extended() == 0x0106);
+
+  CHECK(control(ctl, "status 1").rfind("ok sessions=1 connections=0", 0) == 0);
+  CHECK(control(ctl, "status").find("forward_open_refused=2") != std::string::npos);
+
+  REQUIRE(sim.signal(SIGTERM));
+  CHECK(sim.wait(5s) == 0);
+}
+
+TEST_CASE("pm500-sim rejects a non-loopback address and bad ratios") {
+  auto r = t::run({t::binary("pm500-sim").string(), "--address", "192.0.2.7"}, 10s);
+  CHECK(r.code != 0);
+  CHECK(r.output.find("not a loopback address") != std::string::npos);
+  r = t::run({t::binary("pm500-sim").string(), "--address", "127.0.0.9", "--ct", "400:3"}, 10s);
+  CHECK(r.code == 2);
+}
