@@ -35,7 +35,9 @@ Mr copy(const cip::MrResponse& r) {
 
 }  // namespace
 
-std::uint32_t ipv4(const std::string& dotted) { return ntohl(addr_of(dotted, 0).sin_addr.s_addr); }
+std::uint32_t ipv4(const std::string& dotted) {
+  return ntohl(addr_of(dotted, 0).sin_addr.s_addr);
+}
 
 Client::Client(const std::string& address, std::uint16_t port) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -120,8 +122,8 @@ std::optional<cip::ServiceInfo> Client::list_services() {
   return *s;
 }
 
-std::optional<Mr> Client::exchange(cip::bytes_view frame, std::uint32_t* encap_status, std::optional<cip::SockAddr>* t_o,
-                                   std::optional<cip::SockAddr>* o_t) {
+std::optional<Mr> Client::exchange(cip::bytes_view frame, std::uint32_t* encap_status,
+                                   std::optional<cip::SockAddr>* t_o, std::optional<cip::SockAddr>* o_t) {
   auto rep = roundtrip(frame);
   if (!rep) return std::nullopt;
   auto f = cip::decode_frame(*rep);

@@ -442,7 +442,7 @@ TEST_CASE("control port round trip") {
                  "forward_open_refused=0 forward_close=0 heartbeats=0 timeouts=0\n") == 0);
   CHECK(got.find("\nok\nerror unknown fault 'bogus'") != std::string::npos);
   CHECK(got.find("error no meter 7") != std::string::npos);
-  CHECK(rig.sim->command("fault identity") .rfind("error", 0) == 0);
+  CHECK(rig.sim->command("fault identity").rfind("error", 0) == 0);
 }
 
 TEST_CASE("50 meters in one process answer ListIdentity") {

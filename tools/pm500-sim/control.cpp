@@ -60,7 +60,8 @@ std::string execute(std::string_view line, std::vector<std::unique_ptr<Meter>>& 
     if (args.size() > fixed + 1) return "error too many arguments";
     auto m = number(args.back(), 0xFFFFFF);
     if (!m) return "error meter index '" + std::string(args.back()) + "' is not a number";
-    if (*m >= meters.size()) return "error no meter " + std::to_string(*m) + " (" + std::to_string(meters.size()) + " running)";
+    if (*m >= meters.size())
+      return "error no meter " + std::to_string(*m) + " (" + std::to_string(meters.size()) + " running)";
     t = {*m, *m + 1};
     args.pop_back();
     return std::nullopt;

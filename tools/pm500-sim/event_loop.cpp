@@ -48,7 +48,9 @@ bool EventLoop::modify(int fd, std::uint32_t events, Token t) {
   return epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) == 0;
 }
 
-void EventLoop::remove(int fd) { epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr); }
+void EventLoop::remove(int fd) {
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+}
 
 void EventLoop::schedule(std::int64_t deadline_ns, Token t) {
   heap_.push_back({deadline_ns, t.pack()});

@@ -12,9 +12,10 @@
 #include "simulator.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App app{"pm500-sim: simulated Allen-Bradley PowerMonitor 500 meters (EtherNet/IP adapters) on loopback "
-               "addresses, with fault injection; for tests, demos and scale runs.",
-               "pm500-sim"};
+  CLI::App app{
+      "pm500-sim: simulated Allen-Bradley PowerMonitor 500 meters (EtherNet/IP adapters) on loopback "
+      "addresses, with fault injection; for tests, demos and scale runs.",
+      "pm500-sim"};
   app.footer(
       "\nExamples:\n"
       "  pm500-sim --address 127.0.0.2                       one meter, a PLC owning its data (listen-only works)\n"
@@ -62,8 +63,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"meter", "gateway"}))
       ->capture_default_str();
   app.add_option("--wiring", wiring, "Wiring system: 3PN, 3P, 3P1, 3P2, 2P, 1P")->capture_default_str();
-  app.add_option("--power-factor", base.feeder.power_factor, "Lagging power factor of the load")
-      ->capture_default_str();
+  app.add_option("--power-factor", base.feeder.power_factor, "Lagging power factor of the load")->capture_default_str();
   app.add_option("--frequency", base.feeder.frequency_hz, "System frequency, Hz")->capture_default_str();
   app.add_option("--fault", faults,
                  "A fault from the start, as the control command without 'fault', e.g. \"refuse 0x01 0x0119\"; "

@@ -64,7 +64,9 @@ constexpr std::size_t kMaxFrame = 4096;
 constexpr std::uint32_t kSlotBits = 10;
 constexpr std::uint32_t kSlotMask = (1u << kSlotBits) - 1;
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 sockaddr_in make_addr(std::uint32_t host_order, std::uint16_t port) {
   sockaddr_in a{};
@@ -74,7 +76,9 @@ sockaddr_in make_addr(std::uint32_t host_order, std::uint16_t port) {
   return a;
 }
 
-bool is_loopback(std::uint32_t host_order) { return (host_order >> 24) == 127; }
+bool is_loopback(std::uint32_t host_order) {
+  return (host_order >> 24) == 127;
+}
 
 std::string to_text(std::uint32_t host_order) {
   in_addr a{htonl(host_order)};
@@ -100,7 +104,9 @@ int bound_socket(int type, const sockaddr_in& a, std::string& err) {
   return fd;
 }
 
-cip::SenderContext ctx_of(const cip::EncapHeader& h) { return h.context; }
+cip::SenderContext ctx_of(const cip::EncapHeader& h) {
+  return h.context;
+}
 
 }  // namespace
 
@@ -123,13 +129,17 @@ Meter::Meter(std::uint32_t index, MeterOptions options, const device::Profile& p
   clients_.reserve(8);
   // Session handles and connection ids differ between meters and runs of one meter index, so a
   // scanner that mixes them up is caught.
-  next_session_ = 0x1000u * (index_ + 1) + static_cast<std::uint32_t>(opt_.seed & 0xFFF);
+  next_session_ = ((index_ + 1) << 16) ^ static_cast<std::uint32_t>((monotonic_ns() >> 10) & 0xFFFF);
   next_id_ = (index_ + 1) * 0x1000u + static_cast<std::uint32_t>(monotonic_ns() & 0xFFF);
 }
 
-Meter::~Meter() { close_all(); }
+Meter::~Meter() {
+  close_all();
+}
 
-std::string Meter::endpoint() const { return opt_.address + ":" + std::to_string(opt_.tcp_port); }
+std::string Meter::endpoint() const {
+  return opt_.address + ":" + std::to_string(opt_.tcp_port);
+}
 
 pm500::expected<void, std::string> Meter::open() {
   std::string err;
@@ -293,8 +303,8 @@ void Meter::send_to_client(std::uint16_t slot, cip::bytes_view bytes) {
 
 void Meter::reply_status(std::uint16_t slot, const cip::EncapHeader& h, std::uint32_t status) {
   cip::Writer w(out_);
-  cip::end_frame(w, cip::begin_frame(w, {.command = h.command, .session = h.session, .status = status,
-                                         .context = h.context}));
+  cip::end_frame(
+      w, cip::begin_frame(w, {.command = h.command, .session = h.session, .status = status, .context = h.context}));
   send_to_client(slot, w.written());
 }
 
@@ -440,17 +450,25 @@ void Meter::handle_attribute(const cip::MrRequest& req, cip::Writer& w) {
     }
     cip::encode_response_head(w, req.service, 0);
     switch (addr->attribute) {
-      case 1: return w.u16(id.vendor);
-      case 2: return w.u16(id.device_type);
-      case 3: return w.u16(id.product_code);
-      case 4: w.u8(id.revision_major); return w.u8(id.revision_minor);
-      case 5: return w.u16(id.status);
-      case 6: return w.u32(id.serial);
+      case 1:
+        return w.u16(id.vendor);
+      case 2:
+        return w.u16(id.device_type);
+      case 3:
+        return w.u16(id.product_code);
+      case 4:
+        w.u8(id.revision_major);
+        return w.u8(id.revision_minor);
+      case 5:
+        return w.u16(id.status);
+      case 6:
+        return w.u32(id.serial);
       case 7:
         w.u8(static_cast<std::uint8_t>(id.product_name.size()));
         for (char ch : id.product_name) w.u8(static_cast<std::uint8_t>(ch));
         return;
-      default: return w.u8(3);  // attribute 8, state: operational
+      default:
+        return w.u8(3);  // attribute 8, state: operational
     }
   }
   if (addr->class_id == cip::object_class::assembly) {
@@ -787,7 +805,8 @@ void Meter::on_udp_list() {
   for (int i = 0; i < 16; ++i) {
     sockaddr_in from{};
     socklen_t len = sizeof from;
-    ssize_t n = ::recvfrom(udp_list_fd_, in_.data(), in_.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &len);
+    ssize_t n =
+        ::recvfrom(udp_list_fd_, in_.data(), in_.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &len);
     if (n < 0) return;
     auto frame = cip::decode_frame(cip::bytes_view(in_.data(), static_cast<std::size_t>(n)));
     if (!frame) continue;

@@ -109,8 +109,7 @@ class Meter {
   void reply_status(std::uint16_t slot, const cip::EncapHeader& h, std::uint32_t status);
   void handle_send_rr_data(std::uint16_t slot, const cip::Frame& f);
   // Writes the message router response to `req` into w; may add Sockaddr items to extras_.
-  void handle_request(const Client& c, const cip::MrRequest& req, const cip::SendData& sd, cip::Writer& w,
-                      int depth);
+  void handle_request(const Client& c, const cip::MrRequest& req, const cip::SendData& sd, cip::Writer& w, int depth);
   void handle_attribute(const cip::MrRequest& req, cip::Writer& w);
   void forward_open(const Client& c, const cip::MrRequest& req, const cip::SendData& sd, cip::Writer& w);
   void forward_close(const cip::MrRequest& req, cip::Writer& w);

@@ -179,11 +179,20 @@ struct Simulator::Impl {
         if (t.meter >= meters.size()) continue;
         auto& m = *meters[t.meter];
         switch (t.kind) {
-          case Token::tcp_listen: m.on_tcp_listen(); break;
-          case Token::tcp_client: m.on_tcp_client(t.slot, t.gen, r.events); break;
-          case Token::udp_io: m.on_udp_io(now); break;
-          case Token::udp_list: m.on_udp_list(); break;
-          default: break;
+          case Token::tcp_listen:
+            m.on_tcp_listen();
+            break;
+          case Token::tcp_client:
+            m.on_tcp_client(t.slot, t.gen, r.events);
+            break;
+          case Token::udp_io:
+            m.on_udp_io(now);
+            break;
+          case Token::udp_list:
+            m.on_udp_list();
+            break;
+          default:
+            break;
         }
       }
       Token t;
@@ -198,7 +207,9 @@ struct Simulator::Impl {
 };
 
 Simulator::Simulator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Simulator::~Simulator() { stop(); }
+Simulator::~Simulator() {
+  stop();
+}
 
 void Simulator::stop() {
   if (impl_) impl_->shutdown();
@@ -208,7 +219,8 @@ namespace {
 
 pm500::expected<void, std::string> check(const MeterOptions& m) {
   in_addr a{};
-  if (inet_pton(AF_INET, m.address.c_str(), &a) != 1) return pm500::unexpected("'" + m.address + "' is not an IPv4 address");
+  if (inet_pton(AF_INET, m.address.c_str(), &a) != 1)
+    return pm500::unexpected("'" + m.address + "' is not an IPv4 address");
   // The simulator is a test device: it must never answer on a real network.
   if ((ntohl(a.s_addr) >> 24) != 127) return pm500::unexpected(m.address + " is not a loopback address (127.0.0.0/8)");
   if (m.product_code < 4 || m.product_code > 9) {
@@ -264,8 +276,8 @@ pm500::expected<std::unique_ptr<Simulator>, std::string> Simulator::start(Option
       impl->profiles.push_back(std::move(*p));
       profile = loaded[m.profile_path] = &impl->profiles.back();
     }
-    auto meter = std::make_unique<detail::Meter>(static_cast<std::uint32_t>(i), std::move(m), *profile, impl->loop,
-                                                 impl->log);
+    auto meter =
+        std::make_unique<detail::Meter>(static_cast<std::uint32_t>(i), std::move(m), *profile, impl->loop, impl->log);
     if (auto r = meter->open(); !r) return pm500::unexpected(r.error());
     impl->meters.push_back(std::move(meter));
   }
@@ -287,8 +299,12 @@ MeterStats Simulator::stats(std::size_t meter) const {
   return impl_->meters[meter]->stats();
 }
 
-std::size_t Simulator::meter_count() const { return impl_->meters.size(); }
+std::size_t Simulator::meter_count() const {
+  return impl_->meters.size();
+}
 
-std::uint16_t Simulator::control_port() const { return impl_->control_port; }
+std::uint16_t Simulator::control_port() const {
+  return impl_->control_port;
+}
 
 }  // namespace pm500::sim

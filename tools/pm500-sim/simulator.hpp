@@ -28,13 +28,13 @@ struct MeterOptions {
   std::string address = "127.0.0.2";  // must be in 127.0.0.0/8
   std::uint16_t tcp_port = 44818;
   std::uint16_t udp_port = 2222;
-  std::uint16_t product_code = 9;      // 4..9 = 1420-V1-ENT .. 1420-V2A-ENT
-  std::uint32_t serial = 0;            // 0 = derived from the address (940000000 + host part)
-  bool owner = true;                   // a simulated PLC owns every T->O point (listen-only works)
-  std::string profile_path;            // "" = the built-in PowerMonitor 500 profile
+  std::uint16_t product_code = 9;  // 4..9 = 1420-V1-ENT .. 1420-V2A-ENT
+  std::uint32_t serial = 0;        // 0 = derived from the address (940000000 + host part)
+  bool owner = true;               // a simulated PLC owns every T->O point (listen-only works)
+  std::string profile_path;        // "" = the built-in PowerMonitor 500 profile
   device::FeederSettings feeder;
   std::uint64_t seed = 1;
-  std::size_t max_connections = 32;    // open Class 1 connections before 0x01/0x0113 (at most 1024)
+  std::size_t max_connections = 32;  // open Class 1 connections before 0x01/0x0113 (at most 1024)
 };
 
 struct Options {
@@ -48,16 +48,16 @@ struct Options {
 };
 
 struct MeterStats {
-  std::uint64_t sessions = 0;              // registered now
-  std::uint64_t connections = 0;           // open Class 1 connections now
-  std::uint64_t owners = 0;                // ... of which input-only (98); the simulated owner is not counted
-  std::uint64_t listeners = 0;             // ... of which listen-only (99)
-  std::uint64_t packets_sent = 0;          // T->O datagrams since start
+  std::uint64_t sessions = 0;      // registered now
+  std::uint64_t connections = 0;   // open Class 1 connections now
+  std::uint64_t owners = 0;        // ... of which input-only (98); the simulated owner is not counted
+  std::uint64_t listeners = 0;     // ... of which listen-only (99)
+  std::uint64_t packets_sent = 0;  // T->O datagrams since start
   std::uint64_t forward_open_ok = 0;
   std::uint64_t forward_open_refused = 0;
-  std::uint64_t forward_close = 0;         // connections closed by Forward Close
-  std::uint64_t heartbeats_received = 0;   // O->T datagrams for an open connection
-  std::uint64_t timeouts = 0;              // connections closed because O->T heartbeats stopped
+  std::uint64_t forward_close = 0;        // connections closed by Forward Close
+  std::uint64_t heartbeats_received = 0;  // O->T datagrams for an open connection
+  std::uint64_t timeouts = 0;             // connections closed because O->T heartbeats stopped
 
   MeterStats& operator+=(const MeterStats& o);
 };
