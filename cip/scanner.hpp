@@ -1,0 +1,201 @@
+// cip::Scanner -- the originator side: scans PowerMonitor 500 meters over EtherNet/IP from one
+// thread (an epoll loop over every TCP session and one UDP socket; see cip/README.md).
+//
+//   struct Sink : cip::ScannerEvents {
+//     void on_data(std::uint32_t dev, std::uint16_t assembly, std::span<const std::uint8_t> data,
+//                  std::int64_t recv_ns, std::uint16_t seq, bool explicit_read) noexcept override {
+//       ring.push(decode(dev, assembly, data, recv_ns));          // hot path: no allocation here
+//     }
+//     void on_state(std::uint32_t dev, const cip::DeviceStatus& s) override { log(s.path_reason); }
+//     void on_fault(std::uint32_t dev, const cip::Fault& f) override { health.raise(dev, f); }
+//     void on_fault_cleared(std::uint32_t dev, cip::Fault::Kind k) override { health.clear(dev, k); }
+//   } sink;
+//   cip::DeviceSpec meter{.host = "10.1.2.3", .assemblies = {101, 102}};
+//   cip::Scanner scanner({.udp_port = 2222}, {meter}, sink);
+//   if (auto r = scanner.start(); !r) die(r.error());
+//   ...
+//   scanner.stop();   // Forward Close, UnRegisterSession, close: bounded by shutdown_timeout_ms
+//
+// Every callback runs on the scanner thread. on_data must not block or allocate; the others are
+// rare (transitions, faults) and may log.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pm500/expected.hpp"
+
+namespace cip {
+
+// How a device is read (DESIGN.md, "Connections to the meter").
+enum class Mode : std::uint8_t {
+  listen_only,    // Class 1, heartbeat point 99: never competes with the plant PLC (default)
+  input_only,     // Class 1, heartbeat point 98: the gateway becomes an owner
+  explicit_poll,  // Get_Attribute_Single (0x0E) of assembly attribute 3 every poll_interval_ms
+};
+// What to do when listen-only is refused with 0x01/0x0119 (no owner on the meter).
+enum class Fallback : std::uint8_t { input_only, explicit_poll, none };
+
+const char* to_string(Mode m);      // "listen-only", "input-only", "explicit"
+const char* to_string(Fallback f);  // "input-only", "explicit", "none"
+
+struct DeviceSpec {
+  std::string host;                       // IPv4 address or name (resolved once, at start())
+  std::uint16_t port = 44818;             // encapsulation (TCP)
+  std::uint16_t udp_port = 2222;          // the device's Class 1 port for O->T heartbeats; a
+                                          // Sockaddr Info 0x8000 in the Forward Open reply wins
+  Mode mode = Mode::listen_only;
+  Fallback fallback = Fallback::explicit_poll;
+  bool multicast = true;                  // T->O connection type asked for
+  std::uint32_t rpi_us = 100'000;
+  std::uint8_t timeout_multiplier = 1;    // connection timeout = RPI x 4 x 2^multiplier
+  std::uint32_t poll_interval_ms = 1000;  // explicit_poll (and the explicit fallback)
+  std::vector<std::uint16_t> assemblies{};        // e.g. {101, 102, 107}; at most 255
+  std::uint16_t product_code = 0;         // 0: any of 4..9 (1420-V1-ENT .. 1420-V2A-ENT)
+  bool electronic_key = false;            // electronic key segment (vendor, type, product) in the path
+  std::uint32_t config_instance = 1;      // configuration instance in the connection path (unknown
+                                          // for the meter: a profile assumption)
+  bool run_idle_header = false;           // T->O data carries a 32-bit run/idle header
+};
+
+struct ScannerOptions {
+  std::string local_address = "0.0.0.0";  // UDP bind address (and TCP source when not 0.0.0.0)
+  std::uint16_t udp_port = 2222;          // T->O data arrives here; 0 = any free port. Not 2222:
+                                          // Forward Opens carry Sockaddr Info 0x8001 naming it
+  std::uint32_t connect_timeout_ms = 3000;
+  std::uint32_t request_timeout_ms = 3000;   // each explicit request (session, identity, FO, read)
+  std::uint32_t reconnect_initial_ms = 500;
+  std::uint32_t reconnect_max_ms = 30'000;
+  std::uint32_t shutdown_timeout_ms = 2000;  // stop(): longest wait for Forward Close replies
+  std::uint16_t originator_vendor = 0xFFFE;  // ours, in Forward Open/Close
+  std::uint32_t originator_serial = 0x504D3500;
+  std::uint64_t jitter_seed = 0;             // 0: random
+};
+
+enum class DeviceState : std::uint8_t {
+  connecting,    // TCP connect, RegisterSession
+  identifying,   // ListIdentity and the identity check
+  opening,       // assembly sizes, Forward Opens (or the first explicit read)
+  running,       // data flowing
+  backoff,       // waiting to reconnect after a fault
+  wrong_device,  // another device answers at this address; re-checked every reconnect_max_ms
+  stopped,
+};
+const char* to_string(DeviceState s);
+
+struct Fault {
+  enum class Kind : std::uint8_t {
+    connect_refused,       // ECONNREFUSED: host up, nothing on the port
+    connect_timeout,       // no SYN-ACK within connect_timeout_ms
+    unreachable,           // EHOSTUNREACH / ENETUNREACH / EADDRNOTAVAIL
+    connection_lost,       // the device closed or reset the TCP session
+    no_identity_reply,     // ListIdentity unanswered (or unparsable)
+    wrong_identity,        // another device answers at this address
+    forward_open_refused,  // a Forward Open failed (general/extended status), no usable fallback
+    io_timeout,            // no T->O data for RPI x 4 x 2^multiplier
+    session_error,         // encapsulation status (e.g. 0x0064 invalid session handle)
+    request_timeout,       // an explicit request went unanswered
+    path_error,            // 0x04/0x05/0x16/0x26, or 0x01 with 0x0117/0x0311/0x0312/0x0315
+    explicit_read_failed,  // Get_Attribute_Single answered with an error status
+    protocol_error,        // a reply that does not decode
+    socket_error,          // a local error (socket(), multicast join, ...)
+  };
+  static constexpr std::size_t kind_count = 14;
+
+  Kind kind = Kind::socket_error;
+  std::uint8_t general = 0;       // CIP general status, when one was received
+  std::uint16_t extended = 0;     // CIP extended status (first additional word)
+  std::uint32_t encap_status = 0; // encapsulation status, when that is the cause
+  int sys_errno = 0;              // errno, when the cause is a socket error
+  std::uint16_t assembly = 0;     // the assembly concerned, 0 = the whole device
+  std::string text;               // the cause in words, with the status names of cip/status.hpp
+};
+const char* to_string(Fault::Kind k);  // "connect_refused", ...
+
+// Identity as a device reported it (ListIdentity), owning its product name.
+struct Identity {
+  std::uint16_t vendor = 0;
+  std::uint16_t device_type = 0;
+  std::uint16_t product_code = 0;
+  std::uint8_t revision_major = 0;
+  std::uint8_t revision_minor = 0;
+  std::uint16_t status = 0;
+  std::uint32_t serial = 0;
+  std::string product_name;
+};
+
+struct DeviceStatus {
+  std::uint32_t device = 0;            // index into the DeviceSpec vector
+  std::string endpoint;                // "10.1.2.3:44818"
+  DeviceState state = DeviceState::connecting;
+  Mode configured = Mode::listen_only;
+  Mode path_in_use = Mode::listen_only;
+  bool fallback_active = false;        // path_in_use differs from configured because of a refusal
+  std::string path_reason;             // why path_in_use: "listen-only as configured", or
+                                       // "listen-only refused 0x01/0x0119 ...: fell back to explicit"
+  std::optional<Identity> identity;
+  std::uint32_t connections_open = 0;
+  std::uint64_t packets = 0;           // payloads delivered (Class 1 and explicit)
+  std::uint64_t stale_packets = 0;     // Class 1 datagrams whose sequence count was not newer
+  std::uint64_t timeouts = 0;          // I/O and request timeouts
+  std::uint64_t reconnects = 0;
+  std::uint64_t forward_opens = 0;     // accepted
+  std::uint64_t forward_open_failures = 0;
+  std::uint64_t heartbeats = 0;        // O->T datagrams sent
+  std::int64_t last_packet_ns = 0;     // CLOCK_REALTIME of the last payload, 0 = none yet
+};
+
+class ScannerEvents {
+ public:
+  virtual ~ScannerEvents() = default;
+  // Hot path, scanner thread, no allocation: one assembly payload. `data` is valid during the
+  // call only. recv_time_ns is CLOCK_REALTIME (the kernel's receive timestamp for Class 1).
+  // `sequence`: the CIP sequence count (Class 1), or a per-assembly read counter (explicit).
+  virtual void on_data(std::uint32_t device, std::uint16_t assembly, std::span<const std::uint8_t> data,
+                       std::int64_t recv_time_ns, std::uint16_t sequence, bool explicit_read) noexcept = 0;
+  // On state or path transitions only.
+  virtual void on_state(std::uint32_t device, const DeviceStatus& status) = 0;
+  // Once per distinct fault (kind and codes) until it is cleared; not once per retry.
+  virtual void on_fault(std::uint32_t device, const Fault& f) = 0;
+  virtual void on_fault_cleared(std::uint32_t device, Fault::Kind k) = 0;
+  virtual void on_identity(std::uint32_t /*device*/, const Identity& /*id*/) {}
+  // Attribute 4 of each assembly, read at every connect (the app compares it with the profile).
+  virtual void on_assembly_size(std::uint32_t /*device*/, std::uint16_t /*assembly*/, std::uint16_t /*bytes*/) {}
+};
+
+namespace detail {
+class Engine;
+}
+
+class Scanner {
+ public:
+  Scanner(ScannerOptions options, std::vector<DeviceSpec> devices, ScannerEvents& events);
+  ~Scanner();  // stop()
+  Scanner(const Scanner&) = delete;
+  Scanner& operator=(const Scanner&) = delete;
+
+  // Resolves hosts, binds the UDP socket, starts the scanner thread. An error names the cause
+  // ("bind 0.0.0.0:2222: Address already in use").
+  pm500::expected<void, std::string> start();
+  // Forward Close every connection, UnRegisterSession, close; returns within about
+  // shutdown_timeout_ms. Idempotent; every device ends in DeviceState::stopped.
+  void stop();
+  // Thread-safe copy of every device's status and counters.
+  std::vector<DeviceStatus> snapshot() const;
+  // The UDP port actually bound (useful with udp_port = 0); 0 before start().
+  std::uint16_t udp_port() const;
+
+ private:
+  std::unique_ptr<detail::Engine> engine_;
+  std::thread thread_;
+  bool started_ = false;
+};
+
+}  // namespace cip

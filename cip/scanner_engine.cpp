@@ -1,0 +1,476 @@
+// The scanner thread: its loop, each device's lifecycle (connect -> session -> identity ->
+// sizes -> Forward Open or polling -> running; any fault -> teardown -> backoff -> reconnect),
+// fault bookkeeping and the published status.
+#include "cip/scanner_engine.hpp"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include "cip/status.hpp"
+
+namespace cip::detail {
+
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+const char* errno_name(int err) {
+  switch (err) {
+    case ECONNREFUSED: return "ECONNREFUSED";
+    case ETIMEDOUT: return "ETIMEDOUT";
+    case EHOSTUNREACH: return "EHOSTUNREACH";
+    case ENETUNREACH: return "ENETUNREACH";
+    case EHOSTDOWN: return "EHOSTDOWN";
+    case ENETDOWN: return "ENETDOWN";
+    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+    case ECONNRESET: return "ECONNRESET";
+    case EPIPE: return "EPIPE";
+    default: return "errno";
+  }
+}
+
+std::size_t total_assemblies(const std::vector<DeviceSpec>& specs) {
+  std::size_t n = 0;
+  for (const auto& s : specs) n += s.assemblies.size();
+  return n;
+}
+
+}  // namespace
+
+Engine::Engine(ScannerOptions options, std::vector<DeviceSpec> devices, ScannerEvents& events)
+    : opt_(std::move(options)), events_(events), table_(total_assemblies(devices) + 1) {
+  counters_ = std::make_unique<Counters[]>(devices.size());
+  devices_.resize(devices.size());
+  published_.resize(devices.size());
+  for (std::size_t i = 0; i < devices.size(); ++i) {
+    Device& d = devices_[i];
+    d.index = static_cast<std::uint32_t>(i);
+    d.spec = std::move(devices[i]);
+    d.path = d.spec.mode;
+    d.path_reason = configured_reason(d.spec.mode, d.spec.poll_interval_ms);
+    d.state = DeviceState::connecting;
+    d.rx.resize(4096);
+    d.tx.reserve(1024);
+    d.conns.resize(d.spec.assemblies.size());
+    for (std::size_t k = 0; k < d.conns.size(); ++k) d.conns[k].assembly = d.spec.assemblies[k];
+    d.endpoint = d.spec.host + ":" + std::to_string(d.spec.port);
+    published_[i] = status_of(d);
+  }
+}
+
+Engine::~Engine() {
+  for (auto& d : devices_) {
+    if (d.fd >= 0) ::close(d.fd);
+  }
+  for (auto& h : helpers_) {
+    if (h.fd >= 0) ::close(h.fd);
+  }
+  if (udp_fd_ >= 0) ::close(udp_fd_);
+}
+
+pm500::expected<void, std::string> Engine::prepare() {
+  in_addr local{};
+  if (::inet_pton(AF_INET, opt_.local_address.c_str(), &local) != 1) {
+    return pm500::unexpected("local_address \"" + opt_.local_address + "\" is not an IPv4 address");
+  }
+  local_addr_ = ntohl(local.s_addr);
+  std::uint64_t seed = opt_.jitter_seed;
+  if (seed == 0) seed = (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
+  SplitMix64 seeder(seed);
+  next_t_o_id_ = static_cast<std::uint32_t>(seeder.next());
+  next_serial_ = static_cast<std::uint16_t>(seeder.next());
+
+  for (auto& d : devices_) {
+    const auto& s = d.spec;
+    const std::string who = "device " + std::to_string(d.index) + " (" + d.endpoint + ")";
+    if (s.assemblies.size() > 255) return pm500::unexpected(who + ": more than 255 assemblies");
+    if (s.rpi_us == 0) return pm500::unexpected(who + ": rpi_us must be above 0");
+    if (s.timeout_multiplier > 7) return pm500::unexpected(who + ": timeout_multiplier above 7 is reserved");
+    if (s.mode == Mode::explicit_poll && s.poll_interval_ms == 0) {
+      return pm500::unexpected(who + ": poll_interval_ms must be above 0");
+    }
+    d.addr.sin_family = AF_INET;
+    d.addr.sin_port = htons(s.port);
+    if (::inet_pton(AF_INET, s.host.c_str(), &d.addr.sin_addr) != 1) {
+      // A name: resolved once here, off the scanner thread (getaddrinfo blocks).
+      addrinfo hints{};
+      hints.ai_family = AF_INET;
+      hints.ai_socktype = SOCK_STREAM;
+      addrinfo* res = nullptr;
+      int rc = ::getaddrinfo(s.host.c_str(), nullptr, &hints, &res);
+      if (rc != 0 || res == nullptr) {
+        return pm500::unexpected(who + ": cannot resolve \"" + s.host + "\": " + ::gai_strerror(rc));
+      }
+      d.addr.sin_addr = reinterpret_cast<const sockaddr_in*>(res->ai_addr)->sin_addr;
+      ::freeaddrinfo(res);
+    }
+    d.backoff = Backoff(std::chrono::milliseconds(opt_.reconnect_initial_ms),
+                        std::chrono::milliseconds(opt_.reconnect_max_ms), seeder.next());
+  }
+  std::size_t conns = 0;
+  for (const auto& d : devices_) conns += d.conns.size();
+  // Heap room for every timer that can be pending at once (heartbeats, device and poll timers,
+  // stale entries waiting to expire), so steady state never grows it.
+  const std::size_t timers = 4 * conns + 8 * devices_.size() + 64;
+  if (auto r = loop_.open(timers); !r) return r;
+  return open_udp();
+}
+
+void Engine::request_stop() {
+  stop_requested_.store(true, std::memory_order_release);
+  loop_.wake();
+}
+
+void Engine::run() {
+  std::int64_t now = EventLoop::monotonic_ns();
+  // Staggered first connects: a thousand SYNs in the same millisecond help nobody.
+  const std::int64_t spread_ns =
+      devices_.empty() ? 0 : std::min<std::int64_t>(2'000'000, 2'000'000'000 / static_cast<std::int64_t>(devices_.size()));
+  for (auto& d : devices_) arm_device_timer(d, now + spread_ns * d.index);
+
+  std::array<epoll_event, 256> events{};
+  for (;;) {
+    now = EventLoop::monotonic_ns();
+    // acquire: pairs with the release in request_stop().
+    if (!shutting_down_ && stop_requested_.load(std::memory_order_acquire)) begin_shutdown(now);
+    if (shutting_down_ && (all_stopped() || now >= shutdown_deadline_)) break;
+
+    TimerQueue::Entry due;
+    while (loop_.timers().pop_due(now, due)) on_timer(due.token, now);
+
+    const int n = loop_.wait(events, EventLoop::monotonic_ns(), shutting_down_ ? 20 : 1000);
+    now = EventLoop::monotonic_ns();
+    for (int i = 0; i < n; ++i) {
+      const epoll_event& ev = events[static_cast<std::size_t>(i)];
+      const std::uint64_t tag = ev.data.u64;
+      if (tag == EventLoop::wake_tag) continue;
+      const auto kind = static_cast<TagKind>(tag >> 56);
+      if (kind == TagKind::udp) {
+        on_udp_readable();
+      } else if (kind == TagKind::tcp) {
+        const auto idx = static_cast<std::uint32_t>(tag);
+        if (idx >= devices_.size()) continue;
+        Device& d = devices_[idx];
+        if (d.fd < 0 || tcp_tag(d) != tag) continue;  // closed since epoll_wait returned
+        on_tcp_event(d, ev.events, now);
+      }
+    }
+  }
+  for (auto& d : devices_) {
+    if (d.step != Step::stopped) finish_device(d);
+  }
+  if (udp_fd_ >= 0) {
+    loop_.remove(udp_fd_);
+    ::close(udp_fd_);
+    udp_fd_ = -1;
+  }
+}
+
+void Engine::arm_device_timer(Device& d, std::int64_t deadline) {
+  ++d.timer_gen;
+  loop_.timers().push(deadline, timer_token(TimerKind::device, d.index, 0, d.timer_gen));
+}
+
+void Engine::on_timer(std::uint64_t token, std::int64_t now) {
+  const auto kind = static_cast<TimerKind>(token >> 56);
+  const auto conn = static_cast<std::uint8_t>(token >> 48);
+  const auto gen = static_cast<std::uint16_t>(token >> 32);
+  const auto idx = static_cast<std::uint32_t>(token);
+  if (idx >= devices_.size()) return;
+  Device& d = devices_[idx];
+  if (shutting_down_) return;
+  switch (kind) {
+    case TimerKind::heartbeat:
+      if (conn < d.conns.size() && d.conns[conn].gen == gen && d.conns[conn].open) on_heartbeat_timer(d, conn, now);
+      return;
+    case TimerKind::poll:
+      if (gen != d.poll_gen || d.step != Step::running || d.path != Mode::explicit_poll) return;
+      d.poll_round_start = now;
+      d.cursor = 0;
+      next_read(d, now);
+      return;
+    case TimerKind::device:
+      break;
+    case TimerKind::shutdown:
+      return;
+  }
+  if (gen != d.timer_gen) return;
+  switch (d.step) {
+    case Step::idle:
+      begin_connect(d, now);
+      return;
+    case Step::backoff:
+    case Step::wrong_device:
+      bump(counters_[d.index].reconnects);
+      begin_connect(d, now);
+      return;
+    case Step::connecting: {
+      Fault f;
+      f.kind = Fault::Kind::connect_timeout;
+      f.sys_errno = ETIMEDOUT;
+      f.text = "no answer to the TCP connection to " + d.endpoint + " within " +
+               std::to_string(opt_.connect_timeout_ms) +
+               " ms: the device is off, the address is wrong, or a firewall drops EtherNet/IP (TCP 44818)";
+      fail(d, std::move(f), now);
+      return;
+    }
+    case Step::registering:
+    case Step::listing:
+    case Step::sizing:
+    case Step::opening:
+    case Step::running: {
+      Fault f;
+      static constexpr const char* names[] = {"",      "RegisterSession",  "ListIdentity", "Get_Attribute_Single (size)",
+                                              "Forward Open", "Get_Attribute_Single (data)", "Forward Close"};
+      const char* what = names[static_cast<std::size_t>(d.pending)];
+      f.kind = d.pending == Req::list_identity ? Fault::Kind::no_identity_reply : Fault::Kind::request_timeout;
+      if (d.cursor < d.conns.size() && (d.pending == Req::size || d.pending == Req::forward_open || d.pending == Req::read)) {
+        f.assembly = d.conns[d.cursor].assembly;
+      }
+      f.text = std::string(what) + " to " + d.endpoint + (f.assembly ? " (assembly " + std::to_string(f.assembly) + ")" : "") +
+               " unanswered after " + std::to_string(opt_.request_timeout_ms) +
+               " ms: the device accepts TCP but does not answer EtherNet/IP requests";
+      bump(counters_[d.index].timeouts);
+      fail(d, std::move(f), now);
+      return;
+    }
+    case Step::closing:
+    case Step::stopped:
+      return;
+  }
+}
+
+void Engine::begin_connect(Device& d, std::int64_t now) {
+  teardown(d, false);
+  ++d.attempt;
+  d.data_seen = false;
+  if (d.path != d.spec.mode || d.fallback_active) {
+    // Every reconnect tries the configured path again: an owner may have appeared meanwhile.
+    d.path = d.spec.mode;
+    d.fallback_active = false;
+    d.path_reason = configured_reason(d.spec.mode, d.spec.poll_interval_ms);
+  }
+  for (auto& c : d.conns) {
+    c.usable = false;
+    c.size = 0;
+  }
+  d.step = Step::connecting;
+  set_state(d, DeviceState::connecting);
+
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    Fault f;
+    f.kind = Fault::Kind::socket_error;
+    f.sys_errno = errno;
+    f.text = "socket() for " + d.endpoint + ": " + errno_text(errno);
+    return fail(d, std::move(f), now);
+  }
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof one);
+  if (local_addr_ != 0) {
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    src.sin_addr.s_addr = htonl(local_addr_);
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&src), sizeof src) != 0) {
+      Fault f;
+      f.kind = Fault::Kind::socket_error;
+      f.sys_errno = errno;
+      f.text = "bind to local_address " + opt_.local_address + " for " + d.endpoint + ": " + errno_text(errno);
+      ::close(fd);
+      return fail(d, std::move(f), now);
+    }
+  }
+  d.fd = fd;
+  ++d.fd_gen;
+  const int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&d.addr), sizeof d.addr);
+  const int err = rc == 0 ? 0 : errno;
+  if (rc != 0 && err != EINPROGRESS) {
+    const Fault::Kind k = classify_connect_errno(err);
+    Fault f;
+    f.kind = k;
+    f.sys_errno = err;
+    f.text = (k == Fault::Kind::connect_refused ? d.endpoint + " refused the TCP connection (ECONNREFUSED): the host is up but nothing listens on the EtherNet/IP port"
+              : k == Fault::Kind::unreachable
+                  ? d.endpoint + " unreachable (" + errno_name(err) + ": " + errno_text(err) + "): check the address, routing and the link"
+                  : "connect to " + d.endpoint + ": " + errno_text(err));
+    return fail(d, std::move(f), now);
+  }
+  loop_.add(fd, EPOLLOUT | EPOLLIN, tcp_tag(d));
+  arm_device_timer(d, now + std::int64_t{opt_.connect_timeout_ms} * 1'000'000);
+}
+
+void Engine::teardown(Device& d, bool send_closes) {
+  for (auto& c : d.conns) {
+    if (!c.open) continue;
+    if (send_closes && d.session != 0 && d.fd >= 0) send_forward_close(d, c, Req::forward_close);
+    close_conn(d, c);
+  }
+  if (d.session != 0 && d.fd >= 0) send_unregister(d);
+  if (d.fd >= 0) {
+    loop_.remove(d.fd);
+    ::close(d.fd);
+    d.fd = -1;
+  }
+  ++d.fd_gen;
+  ++d.timer_gen;
+  ++d.poll_gen;
+  d.session = 0;
+  d.rx_len = 0;
+  d.tx.clear();
+  d.tx_off = 0;
+  d.want_write = false;
+  d.pending = Req::none;
+  d.closing_pending = 0;
+  counters_[d.index].conns_open.store(0, std::memory_order_relaxed);
+}
+
+void Engine::fail(Device& d, Fault f, std::int64_t now) {
+  raise(d, std::move(f));
+  teardown(d, true);
+  if (shutting_down_) {
+    finish_device(d);
+    return;
+  }
+  schedule_reconnect(d, now);
+}
+
+void Engine::schedule_reconnect(Device& d, std::int64_t now) {
+  d.step = Step::backoff;
+  set_state(d, DeviceState::backoff);
+  const auto delay = d.backoff.next();
+  arm_device_timer(d, now + std::chrono::duration_cast<std::chrono::nanoseconds>(delay).count());
+}
+
+void Engine::enter_wrong_device(Device& d, std::int64_t now) {
+  teardown(d, false);
+  d.step = Step::wrong_device;
+  set_state(d, DeviceState::wrong_device);
+  // Not scanned; looked at again now and then, since the address may be corrected on site.
+  arm_device_timer(d, now + std::int64_t{opt_.reconnect_max_ms} * 1'000'000);
+}
+
+void Engine::raise(Device& d, Fault f) {
+  if (f.kind == Fault::Kind::connect_refused || f.kind == Fault::Kind::connect_timeout ||
+      f.kind == Fault::Kind::unreachable) {
+    // One cause at a time: a refused connect that turns into a timeout is no longer refused.
+    for (auto k : {Fault::Kind::connect_refused, Fault::Kind::connect_timeout, Fault::Kind::unreachable}) {
+      if (k != f.kind) clear(d, k);
+    }
+  }
+  if (d.faults.raise(f, d.attempt)) events_.on_fault(d.index, f);
+}
+
+void Engine::clear(Device& d, Fault::Kind k) {
+  if (d.faults.clear(k)) events_.on_fault_cleared(d.index, k);
+}
+
+void Engine::mark_running(Device& d) {
+  if (d.data_seen) return;
+  d.data_seen = true;
+  d.backoff.reset();
+  const std::uint32_t mask = d.faults.clear_older_than(d.attempt);
+  for (std::size_t i = 0; i < Fault::kind_count; ++i) {
+    if (mask & (1u << i)) events_.on_fault_cleared(d.index, static_cast<Fault::Kind>(i));
+  }
+  set_state(d, DeviceState::running);
+}
+
+void Engine::set_state(Device& d, DeviceState s) {
+  if (d.state == s) return;
+  d.state = s;
+  publish(d);
+  events_.on_state(d.index, status_of(d));
+}
+
+DeviceStatus Engine::status_of(const Device& d) const {
+  DeviceStatus s;
+  s.device = d.index;
+  s.endpoint = d.endpoint;
+  s.state = d.state;
+  s.configured = d.spec.mode;
+  s.path_in_use = d.path;
+  s.fallback_active = d.fallback_active;
+  s.path_reason = d.path_reason;
+  s.identity = d.identity;
+  const Counters& c = counters_[d.index];
+  s.connections_open = c.conns_open.load(std::memory_order_relaxed);
+  s.packets = c.packets.load(std::memory_order_relaxed);
+  s.stale_packets = c.stale.load(std::memory_order_relaxed);
+  s.timeouts = c.timeouts.load(std::memory_order_relaxed);
+  s.reconnects = c.reconnects.load(std::memory_order_relaxed);
+  s.forward_opens = c.fo_ok.load(std::memory_order_relaxed);
+  s.forward_open_failures = c.fo_fail.load(std::memory_order_relaxed);
+  s.heartbeats = c.heartbeats.load(std::memory_order_relaxed);
+  s.last_packet_ns = c.last_packet_ns.load(std::memory_order_relaxed);
+  return s;
+}
+
+void Engine::publish(const Device& d) {
+  DeviceStatus s = status_of(d);
+  std::lock_guard lock(mu_);
+  published_[d.index] = std::move(s);
+}
+
+std::vector<DeviceStatus> Engine::snapshot() const {
+  std::vector<DeviceStatus> out;
+  {
+    std::lock_guard lock(mu_);
+    out = published_;
+  }
+  for (auto& s : out) {
+    const Counters& c = counters_[s.device];
+    s.connections_open = c.conns_open.load(std::memory_order_relaxed);
+    s.packets = c.packets.load(std::memory_order_relaxed);
+    s.stale_packets = c.stale.load(std::memory_order_relaxed);
+    s.timeouts = c.timeouts.load(std::memory_order_relaxed);
+    s.reconnects = c.reconnects.load(std::memory_order_relaxed);
+    s.forward_opens = c.fo_ok.load(std::memory_order_relaxed);
+    s.forward_open_failures = c.fo_fail.load(std::memory_order_relaxed);
+    s.heartbeats = c.heartbeats.load(std::memory_order_relaxed);
+    s.last_packet_ns = c.last_packet_ns.load(std::memory_order_relaxed);
+  }
+  return out;
+}
+
+void Engine::begin_shutdown(std::int64_t now) {
+  shutting_down_ = true;
+  shutdown_deadline_ = now + std::int64_t{opt_.shutdown_timeout_ms} * 1'000'000;
+  for (auto& d : devices_) {
+    ++d.timer_gen;
+    ++d.poll_gen;
+    std::size_t sent = 0;
+    if (d.fd >= 0 && d.session != 0) {
+      for (auto& c : d.conns) {
+        if (!c.open) continue;
+        if (send_forward_close(d, c, Req::forward_close)) ++sent;
+        close_conn(d, c);
+      }
+    }
+    if (sent > 0) {
+      d.closing_pending = sent;
+      d.pending = Req::none;
+      d.step = Step::closing;
+    } else {
+      finish_device(d);
+    }
+  }
+}
+
+void Engine::finish_device(Device& d) {
+  teardown(d, false);  // UnRegisterSession, then close (CIP Vol 2, 2-4 "UnRegisterSession")
+  d.step = Step::stopped;
+  set_state(d, DeviceState::stopped);
+}
+
+bool Engine::all_stopped() const {
+  return std::all_of(devices_.begin(), devices_.end(), [](const Device& d) { return d.step == Step::stopped; });
+}
+
+}  // namespace cip::detail

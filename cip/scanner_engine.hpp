@@ -1,0 +1,248 @@
+// The scanner thread's state: devices, their Class 1 connections, the UDP socket, the epoll
+// loop. Everything here runs on the scanner thread except snapshot(), request_stop() and
+// udp_port(), which take the status mutex or touch atomics only.
+//
+// Split by concern: scanner_engine.cpp (loop, devices' lifecycle, faults, status),
+// scanner_session.cpp (TCP: session, identity, sizes, Forward Open/Close, explicit reads),
+// scanner_io.cpp (UDP: Class 1 receive, demultiplexing, heartbeats, I/O timeouts, multicast).
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cip/backoff.hpp"
+#include "cip/conn_table.hpp"
+#include "cip/encap.hpp"
+#include "cip/event_loop.hpp"
+#include "cip/scanner.hpp"
+#include "cip/scanner_policy.hpp"
+#include "cip/send_data.hpp"
+
+namespace cip::detail {
+
+// What the device is doing, finer than the public DeviceState.
+enum class Step : std::uint8_t {
+  idle,         // before the first connect
+  connecting,   // TCP connect in flight
+  registering,  // RegisterSession sent
+  listing,      // ListIdentity sent
+  sizing,       // Get_Attribute_Single attribute 4 of assembly `cursor`
+  opening,      // Forward Open for assembly `cursor`
+  running,      // Class 1 connections open, or polling
+  closing,      // stop(): Forward Closes in flight
+  backoff,
+  wrong_device,
+  stopped,
+};
+
+// Kinds of explicit request; the kind travels in the sender context and is checked on reply.
+enum class Req : std::uint8_t { none, register_session, list_identity, size, forward_open, read, forward_close };
+
+// Relaxed atomics written by the scanner thread only, read by snapshot().
+struct Counters {
+  std::atomic<std::uint64_t> packets{0}, stale{0}, timeouts{0}, reconnects{0}, fo_ok{0}, fo_fail{0}, heartbeats{0};
+  std::atomic<std::int64_t> last_packet_ns{0};
+  std::atomic<std::uint32_t> conns_open{0};
+};
+template <class T>
+inline void bump(std::atomic<T>& a) {
+  // One writer: a plain load and store, no locked read-modify-write on the datagram path.
+  a.store(a.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+// One assembly of a device: its Class 1 connection, or its explicit reads.
+struct Conn {
+  std::uint16_t assembly = 0;
+  std::uint16_t size = 0;        // attribute 4, read at connect
+  bool usable = false;           // the size was read: the assembly exists
+  bool open = false;             // Class 1 connection established
+  bool have_seq = false;
+  std::uint16_t last_seq = 0;
+  std::uint16_t read_seq = 0;    // explicit reads delivered
+  std::uint16_t gen = 0;         // bumped on close: stale heartbeat timers die
+  std::uint16_t serial = 0;      // connection serial number (Forward Open / Close)
+  std::uint32_t o_t_id = 0;
+  std::uint32_t t_o_id = 0;
+  std::uint32_t o_t_api_us = 0;
+  std::int64_t timeout_ns = 0;
+  std::int64_t last_rx_ns = 0;   // monotonic: any datagram of this connection, new or not
+  std::uint32_t encap_seq = 0;   // O->T heartbeats sent
+  std::uint32_t group = 0;       // multicast group joined for T->O (host order), 0 = none
+  std::uint32_t group_iface = 0;
+  sockaddr_in o_t_dest{};
+};
+
+struct Device {
+  std::uint32_t index = 0;
+  DeviceSpec spec;
+  sockaddr_in addr{};
+  std::string endpoint;          // "127.0.0.5:44818"
+  Step step = Step::idle;
+  DeviceState state = DeviceState::stopped;
+  Mode path = Mode::listen_only;
+  bool fallback_active = false;
+  std::string path_reason;
+  std::optional<Identity> identity;
+
+  int fd = -1;
+  std::uint32_t fd_gen = 0;      // in the epoll tag: events of a closed socket are ignored
+  std::uint16_t timer_gen = 0;   // the device timer (connect, request, backoff, wait)
+  std::uint16_t poll_gen = 0;
+  std::uint32_t session = 0;
+  std::uint32_t local_addr = 0;  // TCP source address (host order): the multicast interface
+  bool want_write = false;
+
+  std::vector<std::uint8_t> rx;  // reused; grows to the largest frame seen
+  std::size_t rx_len = 0;
+  std::vector<std::uint8_t> tx;  // bytes the socket did not take yet
+  std::size_t tx_off = 0;
+
+  std::vector<Conn> conns;       // one per spec.assemblies entry
+  std::size_t cursor = 0;
+  Req pending = Req::none;
+  std::uint64_t pending_ctx = 0;
+  std::uint32_t ctx_counter = 0;
+  std::size_t closing_pending = 0;
+  std::int64_t poll_round_start = 0;
+  bool data_seen = false;        // since the last (re)connect: the device is "running"
+
+  Backoff backoff{std::chrono::milliseconds(500), std::chrono::milliseconds(30'000), 0};
+  std::uint32_t attempt = 0;     // connection attempts so far (faults remember theirs)
+  FaultBook faults;
+};
+
+class Engine {
+ public:
+  Engine(ScannerOptions options, std::vector<DeviceSpec> devices, ScannerEvents& events);
+  ~Engine();
+
+  pm500::expected<void, std::string> prepare();
+  void run();
+  void request_stop();
+  std::vector<DeviceStatus> snapshot() const;
+  std::uint16_t udp_port() const { return bound_udp_port_.load(std::memory_order_relaxed); }
+
+ private:
+  // Tags and tokens.
+  enum class TagKind : std::uint8_t { udp = 1, tcp = 2 };
+  enum class TimerKind : std::uint8_t { device = 1, heartbeat = 2, poll = 3, shutdown = 4 };
+  static std::uint64_t tcp_tag(const Device& d) {
+    return (std::uint64_t{static_cast<std::uint8_t>(TagKind::tcp)} << 56) | (std::uint64_t{d.fd_gen & 0xFFFFFF} << 32) |
+           d.index;
+  }
+  static std::uint64_t timer_token(TimerKind k, std::uint32_t device, std::uint8_t conn, std::uint16_t gen) {
+    return (std::uint64_t{static_cast<std::uint8_t>(k)} << 56) | (std::uint64_t{conn} << 48) |
+           (std::uint64_t{gen} << 32) | device;
+  }
+
+  // scanner_engine.cpp: lifecycle, faults, status.
+  void on_timer(std::uint64_t token, std::int64_t now);
+  void arm_device_timer(Device& d, std::int64_t deadline);
+  void begin_connect(Device& d, std::int64_t now);
+  void teardown(Device& d, bool send_closes);
+  void fail(Device& d, Fault f, std::int64_t now);
+  void schedule_reconnect(Device& d, std::int64_t now);
+  void enter_wrong_device(Device& d, std::int64_t now);
+  void raise(Device& d, Fault f);
+  void clear(Device& d, Fault::Kind k);
+  void mark_running(Device& d);
+  void set_state(Device& d, DeviceState s);
+  void publish(const Device& d);
+  DeviceStatus status_of(const Device& d) const;
+  void begin_shutdown(std::int64_t now);
+  void finish_device(Device& d);
+  bool all_stopped() const;
+
+  // scanner_session.cpp: TCP.
+  void on_tcp_event(Device& d, std::uint32_t events, std::int64_t now);
+  void on_connected(Device& d, std::int64_t now);
+  bool send_bytes(Device& d, bytes_view b);
+  void flush_tx(Device& d, std::int64_t now);
+  void read_tcp(Device& d, std::int64_t now);
+  void handle_frame(Device& d, const Frame& f, std::int64_t now);
+  SenderContext new_context(Device& d, Req kind);
+  void send_register(Device& d, std::int64_t now);
+  void send_list_identity(Device& d, std::int64_t now);
+  void next_size(Device& d, std::int64_t now);
+  void next_open(Device& d, std::int64_t now);
+  void start_running(Device& d, std::int64_t now);
+  void send_read(Device& d, std::int64_t now);
+  void next_read(Device& d, std::int64_t now);
+  bool send_forward_close(Device& d, Conn& c, Req kind);
+  void send_unregister(Device& d);
+  void on_identity_reply(Device& d, const Frame& f, std::int64_t now);
+  void on_size_reply(Device& d, const MrResponse& r, std::int64_t now);
+  void on_open_reply(Device& d, const MrResponse& r, const SendData& sd, std::int64_t now);
+  void on_read_reply(Device& d, const MrResponse& r, std::int64_t now);
+  void on_refused(Device& d, Conn& c, const ConnectionFailure& f, std::int64_t now);
+  void switch_path(Device& d, Mode m, std::string reason, std::int64_t now);
+
+  // scanner_io.cpp: UDP.
+  pm500::expected<void, std::string> open_udp();
+  void on_udp_readable();
+  void on_datagram(bytes_view dg, std::uint32_t src, std::int64_t mono, std::int64_t real);
+  void on_heartbeat_timer(Device& d, std::uint8_t conn, std::int64_t now);
+  bool register_conn(Device& d, std::size_t i);
+  void close_conn(Device& d, Conn& c);
+  int join_group(std::uint32_t group, std::uint32_t iface);
+  void leave_group(std::uint32_t group, std::uint32_t iface);
+
+  ScannerOptions opt_;
+  ScannerEvents& events_;
+  std::vector<Device> devices_;
+  std::unique_ptr<Counters[]> counters_;
+  EventLoop loop_;
+  ConnTable table_;
+  int udp_fd_ = -1;
+  std::atomic<std::uint16_t> bound_udp_port_{0};
+  std::uint32_t local_addr_ = 0;  // host order, 0 = any
+  std::uint32_t next_t_o_id_ = 0;
+  std::uint16_t next_serial_ = 0;
+  std::atomic<bool> stop_requested_{false};
+  bool shutting_down_ = false;
+  std::int64_t shutdown_deadline_ = 0;
+
+  // Multicast memberships. Linux caps memberships per socket (net.ipv4.igmp_max_memberships,
+  // 20 by default), so groups are joined on helper sockets that never receive; the bound UDP
+  // socket gets the datagrams anyway because IP_MULTICAST_ALL (on by default, set explicitly)
+  // delivers every group joined on the host to a socket bound to INADDR_ANY and the port.
+  struct Membership {
+    std::uint32_t group = 0, iface = 0, refs = 0;
+    std::size_t helper = 0;
+  };
+  struct Helper {
+    int fd = -1;
+    std::size_t count = 0;
+    bool full = false;
+  };
+  std::vector<Membership> memberships_;
+  std::vector<Helper> helpers_;
+
+  // Receive path: reused buffers for recvmmsg, with room for SO_TIMESTAMPNS.
+  static constexpr std::size_t rx_batch = 32;
+  static constexpr std::size_t rx_size = 2048;  // > any PowerMonitor 500 assembly + headers
+  struct RxSlot {
+    std::array<std::uint8_t, rx_size> data{};
+    sockaddr_in from{};
+    alignas(cmsghdr) std::array<char, 64> control{};
+  };
+  std::unique_ptr<RxSlot[]> rx_slots_;
+  std::unique_ptr<struct mmsghdr[]> rx_msgs_;
+  std::unique_ptr<struct iovec[]> rx_iov_;
+  std::uint64_t unknown_datagrams_ = 0;
+
+  std::array<std::uint8_t, 1024> out_{};  // every request and heartbeat is encoded here
+
+  mutable std::mutex mu_;
+  std::vector<DeviceStatus> published_;  // strings and state; counters come from counters_
+};
+
+}  // namespace cip::detail

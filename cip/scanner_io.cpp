@@ -1,0 +1,234 @@
+// The scanner's UDP side: one socket for every device. Class 1 datagrams are received in
+// batches (recvmmsg) into buffers allocated once, stamped by the kernel (SO_TIMESTAMPNS),
+// decoded in place (cip::decode_io) and demultiplexed by (connection id, source address)
+// through ConnTable; nothing on this path allocates, logs or takes a lock. O->T heartbeats and
+// the I/O timeout check share one timer per connection, at the O->T packet interval.
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "cip/io.hpp"
+#include "cip/scanner_engine.hpp"
+
+namespace cip::detail {
+
+pm500::expected<void, std::string> Engine::open_udp() {
+  udp_fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (udp_fd_ < 0) return pm500::unexpected(std::string("UDP socket: ") + std::strerror(errno));
+  int one = 1;
+  ::setsockopt(udp_fd_, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+  ::setsockopt(udp_fd_, IPPROTO_IP, IP_MULTICAST_ALL, &one, sizeof one);
+  // Thousands of connections at 10 ms RPI are bursts of tens of thousands of datagrams per
+  // second; the kernel caps this at net.core.rmem_max unless that is raised.
+  int rcvbuf = 8 << 20;
+  ::setsockopt(udp_fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(opt_.udp_port);
+  a.sin_addr.s_addr = htonl(local_addr_);
+  if (::bind(udp_fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) {
+    const int err = errno;
+    std::string msg = "bind UDP " + opt_.local_address + ":" + std::to_string(opt_.udp_port) + ": " + std::strerror(err);
+    if (err == EADDRINUSE) {
+      msg += " (another EtherNet/IP endpoint owns this port on this address; choose another udp_port: "
+             "Forward Opens then name it in a Sockaddr Info 0x8001 item)";
+    }
+    return pm500::unexpected(msg);
+  }
+  socklen_t len = sizeof a;
+  ::getsockname(udp_fd_, reinterpret_cast<sockaddr*>(&a), &len);
+  bound_udp_port_.store(ntohs(a.sin_port), std::memory_order_relaxed);
+  if (int e = loop_.add(udp_fd_, EPOLLIN, std::uint64_t{static_cast<std::uint8_t>(TagKind::udp)} << 56); e != 0) {
+    return pm500::unexpected(std::string("epoll_ctl(UDP): ") + std::strerror(e));
+  }
+
+  rx_slots_ = std::make_unique<RxSlot[]>(rx_batch);
+  rx_msgs_ = std::make_unique<mmsghdr[]>(rx_batch);
+  rx_iov_ = std::make_unique<iovec[]>(rx_batch);
+  for (std::size_t i = 0; i < rx_batch; ++i) {
+    rx_iov_[i] = {rx_slots_[i].data.data(), rx_slots_[i].data.size()};
+    msghdr& h = rx_msgs_[i].msg_hdr;
+    h.msg_name = &rx_slots_[i].from;
+    h.msg_iov = &rx_iov_[i];
+    h.msg_iovlen = 1;
+    h.msg_control = rx_slots_[i].control.data();
+  }
+  return {};
+}
+
+void Engine::on_udp_readable() {
+  // Bounded per turn so the TCP sessions and timers are served between bursts; epoll is
+  // level-triggered, so what is left is read on the next turn.
+  for (int turn = 0; turn < 8; ++turn) {
+    for (std::size_t i = 0; i < rx_batch; ++i) {
+      msghdr& h = rx_msgs_[i].msg_hdr;
+      h.msg_namelen = sizeof(sockaddr_in);
+      h.msg_controllen = rx_slots_[i].control.size();
+      h.msg_flags = 0;
+    }
+    const int n = ::recvmmsg(udp_fd_, rx_msgs_.get(), static_cast<unsigned>(rx_batch), MSG_DONTWAIT, nullptr);
+    if (n <= 0) return;
+    const std::int64_t mono = EventLoop::monotonic_ns();
+    std::int64_t real_fallback = 0;
+    for (int i = 0; i < n; ++i) {
+      const auto k = static_cast<std::size_t>(i);
+      msghdr& h = rx_msgs_[k].msg_hdr;
+      if (h.msg_flags & MSG_TRUNC) continue;  // larger than any assembly: not ours
+      std::int64_t real = 0;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+          timespec ts{};
+          std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+          real = std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+        }
+      }
+      if (real == 0) {
+        if (real_fallback == 0) real_fallback = EventLoop::realtime_ns();
+        real = real_fallback;
+      }
+      on_datagram(bytes_view(rx_slots_[k].data.data(), rx_msgs_[k].msg_len), ntohl(rx_slots_[k].from.sin_addr.s_addr),
+                   mono, real);
+    }
+    if (static_cast<std::size_t>(n) < rx_batch) return;
+  }
+}
+
+void Engine::on_datagram(bytes_view dg, std::uint32_t src, std::int64_t mono, std::int64_t real) {
+  auto io = decode_io(dg, false);
+  if (!io) {
+    ++unknown_datagrams_;
+    return;
+  }
+  const std::uint32_t slot = table_.find(io->connection_id, src);
+  if (slot == ConnTable::npos) {
+    ++unknown_datagrams_;  // a closed connection's last datagrams, or someone else's group
+    return;
+  }
+  Device& d = devices_[slot >> 8];
+  Conn& c = d.conns[slot & 0xFF];
+  if (d.spec.run_idle_header) {
+    io = decode_io(dg, true);
+    if (!io) return;
+  }
+  c.last_rx_ns = mono;  // alive, whether or not the data is new
+  Counters& k = counters_[d.index];
+  // CIP Vol 1, 3-4.4 (Class 1 sequence count): a count that is not newer carries no new data.
+  if (c.have_seq && !seq_newer(io->cip_sequence, c.last_seq)) {
+    bump(k.stale);
+    return;
+  }
+  c.have_seq = true;
+  c.last_seq = io->cip_sequence;
+  if (!io->running()) return;  // idle: the producer says its data is not valid
+  bump(k.packets);
+  k.last_packet_ns.store(real, std::memory_order_relaxed);
+  events_.on_data(d.index, c.assembly, io->data, real, io->cip_sequence, false);
+  if (!d.data_seen) mark_running(d);  // once per connect: the only allocating branch
+}
+
+void Engine::on_heartbeat_timer(Device& d, std::uint8_t ci, std::int64_t now) {
+  Conn& c = d.conns[ci];
+  if (io_timed_out(c.last_rx_ns, now, c.timeout_ns)) {
+    Fault f;
+    f.kind = Fault::Kind::io_timeout;
+    f.assembly = c.assembly;
+    f.text = "no Class 1 data for assembly " + std::to_string(c.assembly) + " from " + d.endpoint + " for " +
+             std::to_string(c.timeout_ns / 1'000'000) + " ms (RPI " + std::to_string(d.spec.rpi_us / 1000) +
+             " ms x 4 x 2^" + std::to_string(d.spec.timeout_multiplier) +
+             "): the device stopped producing, the connection was dropped (a listen-only connection "
+             "ends with its owner), or multicast does not reach this host";
+    bump(counters_[d.index].timeouts);
+    return fail(d, std::move(f), now);
+  }
+  // The O->T heartbeat: sequenced address + a connected data item holding only the sequence
+  // count (CIP Vol 2, 3-2 "Class 0/1 over UDP"); the meter times the connection out without it.
+  IoPacket hb;
+  hb.connection_id = c.o_t_id;
+  hb.encap_sequence = ++c.encap_seq;
+  hb.cip_sequence = 0;  // no data, so never new data
+  Writer w(out_);
+  encode(w, hb);
+  if (w.ok()) {
+    ::sendto(udp_fd_, w.written().data(), w.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&c.o_t_dest),
+             sizeof c.o_t_dest);
+    bump(counters_[d.index].heartbeats);
+  }
+  loop_.timers().push(now + std::int64_t{c.o_t_api_us} * 1000, timer_token(TimerKind::heartbeat, d.index, ci, c.gen));
+}
+
+bool Engine::register_conn(Device& d, std::size_t i) {
+  Conn& c = d.conns[i];
+  if (!table_.insert(c.t_o_id, ntohl(d.addr.sin_addr.s_addr), (d.index << 8) | static_cast<std::uint32_t>(i))) {
+    return false;
+  }
+  c.open = true;
+  Counters& k = counters_[d.index];
+  k.conns_open.store(k.conns_open.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  return true;
+}
+
+void Engine::close_conn(Device& d, Conn& c) {
+  if (!c.open) return;
+  table_.erase(c.t_o_id, ntohl(d.addr.sin_addr.s_addr));
+  if (c.group != 0) leave_group(c.group, c.group_iface);
+  c.group = 0;
+  c.open = false;
+  ++c.gen;
+  Counters& k = counters_[d.index];
+  const auto n = k.conns_open.load(std::memory_order_relaxed);
+  k.conns_open.store(n > 0 ? n - 1 : 0, std::memory_order_relaxed);
+}
+
+int Engine::join_group(std::uint32_t group, std::uint32_t iface) {
+  for (auto& m : memberships_) {
+    if (m.group == group && m.iface == iface && m.refs > 0) {
+      ++m.refs;
+      return 0;
+    }
+  }
+  ip_mreq req{};
+  req.imr_multiaddr.s_addr = htonl(group);
+  req.imr_interface.s_addr = htonl(iface);
+  for (std::size_t h = 0;; ++h) {
+    if (h == helpers_.size()) {
+      const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) return errno;
+      helpers_.push_back({fd, 0, false});
+    }
+    Helper& hp = helpers_[h];
+    if (hp.full) continue;
+    if (::setsockopt(hp.fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &req, sizeof req) == 0) {
+      ++hp.count;
+      for (auto& m : memberships_) {
+        if (m.refs == 0) {
+          m = {group, iface, 1, h};
+          return 0;
+        }
+      }
+      memberships_.push_back({group, iface, 1, h});
+      return 0;
+    }
+    if (errno != ENOBUFS) return errno;
+    hp.full = true;  // this socket reached net.ipv4.igmp_max_memberships
+  }
+}
+
+void Engine::leave_group(std::uint32_t group, std::uint32_t iface) {
+  for (auto& m : memberships_) {
+    if (m.group != group || m.iface != iface || m.refs == 0) continue;
+    if (--m.refs > 0) return;
+    ip_mreq req{};
+    req.imr_multiaddr.s_addr = htonl(group);
+    req.imr_interface.s_addr = htonl(iface);
+    Helper& hp = helpers_[m.helper];
+    ::setsockopt(hp.fd, IPPROTO_IP, IP_DROP_MEMBERSHIP, &req, sizeof req);
+    --hp.count;
+    hp.full = false;
+    return;
+  }
+}
+
+}  // namespace cip::detail

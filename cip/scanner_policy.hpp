@@ -1,0 +1,98 @@
+// The scanner's decisions, as pure functions of what the device answered: is this the meter we
+// expect, is a status a path error, what to do when a Forward Open is refused, which fault a
+// connect errno is, and when a Class 1 connection has timed out. Kept apart from the sockets
+// so that each rule is pinned by a unit test without a network (tests/scanner/policy_test.cpp).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "cip/forward_open.hpp"
+#include "cip/identity.hpp"
+#include "cip/scanner.hpp"
+
+namespace cip::detail {
+
+// PowerMonitor 500 identity (1420-UM001, appendix "EtherNet/IP": Identity object; see
+// shared/reference/pm500-facts.md): vendor 1 (Rockwell Automation), device type 0x92,
+// product codes 4..9 for 1420-V1-ENT .. 1420-V2A-ENT.
+inline constexpr std::uint16_t pm500_vendor = 1;
+inline constexpr std::uint16_t pm500_device_type = 0x92;
+inline constexpr std::uint16_t pm500_product_min = 4;
+inline constexpr std::uint16_t pm500_product_max = 9;
+
+Identity to_identity(const IdentityInfo& info);
+
+// nullopt when `id` is a PowerMonitor 500 with the expected product code (0 = any of 4..9);
+// otherwise the sentence for the wrong_identity fault.
+std::optional<std::string> identity_mismatch(const IdentityInfo& id, std::uint16_t expected_product_code);
+
+// Statuses that say the path names something the device does not have or cannot parse
+// (DESIGN.md eip.session_fault: 0x04/0x05/0x0311/0x0312/0x0315, plus 0x16 object does not exist,
+// 0x26 path size invalid and 0x01/0x0117 invalid produced/consumed application path).
+bool is_path_error(std::uint8_t general, std::uint16_t extended);
+
+// 0x01/0x0119: listen-only refused because no non-listen-only connection (owner) exists
+// (CIP Vol 1, chapter 3, Connection Manager error codes).
+inline constexpr std::uint16_t ext_no_owner = 0x0119;
+
+struct RefusalDecision {
+  enum class Action : std::uint8_t { use_input_only, use_explicit, fail } action = Action::fail;
+  Fault::Kind kind = Fault::Kind::forward_open_refused;  // when action == fail
+  std::string reason;  // path_reason when falling back, fault text when failing
+};
+// What a refused Forward Open for `assembly` on `path` leads to.
+RefusalDecision decide_refusal(Mode path, Fallback fallback, const ConnectionFailure& f, std::uint16_t assembly,
+                               std::uint32_t poll_interval_ms);
+
+// "listen-only as configured", "explicit polling every 1000 ms as configured", ...
+std::string configured_reason(Mode m, std::uint32_t poll_interval_ms);
+
+// The fault a failed TCP connect is (errno from connect() or SO_ERROR).
+Fault::Kind classify_connect_errno(int err);
+
+// The Class 1 connection timeout in ns: RPI x 4 x 2^multiplier (CIP Vol 1, Connection Object,
+// "expected_packet_rate" and Forward_Open "Connection Timeout Multiplier").
+std::int64_t io_timeout_ns(std::uint32_t rpi_us, std::uint8_t multiplier);
+inline bool io_timed_out(std::int64_t last_rx_ns, std::int64_t now_ns, std::int64_t timeout_ns) {
+  return now_ns - last_rx_ns >= timeout_ns;
+}
+
+// Which faults are raised on one device: each kind is reported once per distinct cause
+// (codes and assembly), until cleared. `attempt` is the connection attempt that raised it, so a
+// device that reaches "running" clears what earlier attempts raised and keeps what this one
+// found (an assembly the device lacks stays reported while the others flow).
+class FaultBook {
+ public:
+  // true when the fault is new (or its cause changed): the caller reports it.
+  bool raise(const Fault& f, std::uint32_t attempt);
+  // true when it was raised: the caller reports the clearing.
+  bool clear(Fault::Kind k);
+  bool active(Fault::Kind k) const { return slots_[index(k)].has_value(); }
+  bool active_on(Fault::Kind k, std::uint16_t assembly) const {
+    return slots_[index(k)].has_value() && slots_[index(k)]->assembly == assembly;
+  }
+  // Kinds raised by an attempt other than `attempt`, cleared and returned as a bit mask.
+  std::uint32_t clear_older_than(std::uint32_t attempt);
+
+  static std::size_t index(Fault::Kind k) { return static_cast<std::size_t>(k); }
+
+ private:
+  struct Key {
+    std::uint8_t general = 0;
+    std::uint16_t extended = 0;
+    std::uint32_t encap = 0;
+    int err = 0;
+    std::uint16_t assembly = 0;
+    std::uint32_t attempt = 0;
+    bool same_cause(const Key& o) const {
+      return general == o.general && extended == o.extended && encap == o.encap && err == o.err &&
+             assembly == o.assembly;
+    }
+  };
+  std::array<std::optional<Key>, Fault::kind_count> slots_{};
+};
+
+}  // namespace cip::detail
