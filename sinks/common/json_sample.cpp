@@ -57,8 +57,8 @@ void append_iso8601_ms(std::string& out, std::int64_t unix_ns) {
   out += 'Z';
 }
 
-void append_sample(std::string& out, const Sample& s, const DeviceMeta* meta) {
-  out += "{\"device\":";
+void append_device_identity(std::string& out, std::uint32_t device, const DeviceMeta* meta) {
+  out += "\"device\":";
   if (meta) {
     append_string(out, meta->name);
     out += ",\"site\":";
@@ -67,10 +67,16 @@ void append_sample(std::string& out, const Sample& s, const DeviceMeta* meta) {
     append_string(out, meta->asset);
   } else {
     out += "\"#";
-    append_integer(out, s.device);
+    append_integer(out, device);
     out += '"';
   }
-  out += ",\"time\":\"";
+}
+
+namespace {
+
+// Members from "time" to the end of "values", shared by the full and the body form.
+void append_sample_members(std::string& out, const Sample& s, const DeviceMeta* meta) {
+  out += "\"time\":\"";
   append_iso8601_ms(out, s.source_time_ns);
   out += "\",\"time_ms\":";
   append_integer(out, floor_div(s.source_time_ns, 1'000'000));
@@ -95,7 +101,23 @@ void append_sample(std::string& out, const Sample& s, const DeviceMeta* meta) {
     out += ':';
     append_number(out, s.values[i]);
   }
-  out += "}}";
+  out += '}';
+}
+
+}  // namespace
+
+void append_sample(std::string& out, const Sample& s, const DeviceMeta* meta) {
+  out += '{';
+  append_device_identity(out, s.device, meta);
+  out += ',';
+  append_sample_members(out, s, meta);
+  out += '}';
+}
+
+void append_sample_body(std::string& out, const Sample& s, const DeviceMeta* meta) {
+  out += '{';
+  append_sample_members(out, s, meta);
+  out += '}';
 }
 
 }  // namespace pm500::json

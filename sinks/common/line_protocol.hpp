@@ -18,6 +18,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "pipeline/catalog.hpp"
 #include "pipeline/sample.hpp"
@@ -40,6 +42,12 @@ struct Options {
   std::string measurement = "powermonitor_500";
   Precision precision = Precision::ns;
   bool sequence_field = false;  // add sequence=<n>i (the CIP sequence count)
+  bool device_tag = true;       // write the tag `device` (the configured device name)
+  // Constant tags added to every line (e.g. {"plant_area", "north"}). Keep them sorted by key
+  // and distinct from asset/device/site: lines are then written with all tags sorted, as
+  // InfluxDB prefers (unsorted tags are still valid, only slower for the server to index).
+  // A key or value that is empty is left out; one with a newline is an error.
+  std::vector<std::pair<std::string, std::string>> extra_tags;
 };
 
 // Appenders for the parts of a line (exposed for other sinks and for tests).

@@ -143,3 +143,20 @@ TEST_CASE("json: unknown device, control characters, times around the epoch and 
   json::append_sample(out, sample({1}), &m);
   CHECK(out.find("\"device\":\"a\\nb\\u0001\"") != std::string::npos);
 }
+
+TEST_CASE("line protocol: device tag off, extra tags merged in key order and escaped") {
+  lp::Options o;
+  o.device_tag = false;
+  o.extra_tags = {{"area", "north 1"}, {"line", "a,b"}, {"zone", "z=1"}};
+  std::string out;
+  REQUIRE(lp::append_sample(out, sample({1.5}), meta(), o));
+  CHECK(out ==
+        "powermonitor_500,area=north\\ 1,asset=feeder-1,line=a\\,b,site=plant,zone=z\\=1 voltage_l1_n_v=1.5 "
+        "1700000000123456789\n");
+  o.extra_tags = {{"bad", "x\ny"}};
+  std::string keep = "keep";
+  auto r = lp::append_sample(keep, sample({1.5}), meta(), o);
+  REQUIRE_FALSE(r);
+  CHECK(r.error() == lp::EncodeError::newline_in_name);
+  CHECK(keep == "keep");
+}
