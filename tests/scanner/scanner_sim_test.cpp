@@ -1,0 +1,393 @@
+// The scanner against the in-process simulator (tools/pm500-sim) on loopback: every behaviour
+// of the scanner's contract, provoked for real. Each test case uses its own loopback addresses
+// and free ports, so it neither needs 44818/2222 nor collides with other suites.
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+#include <thread>
+
+#include "cip/scanner.hpp"
+#include "recorder.hpp"
+#include "simulator.hpp"
+#include "support/support.hpp"
+
+using namespace std::chrono_literals;
+using pm500::test::eventually;
+using scanner_test::Recorder;
+using cip::DeviceState;
+using cip::Fault;
+
+namespace {
+
+struct Rig {
+  std::uint16_t tcp_port = static_cast<std::uint16_t>(pm500::test::free_tcp_port());
+  std::uint16_t sim_udp_port = static_cast<std::uint16_t>(pm500::test::free_udp_port());
+  std::unique_ptr<pm500::sim::Simulator> sim;
+
+  void start_sim(const std::string& first, std::size_t count, bool owner = true) {
+    pm500::sim::MeterOptions base;
+    base.tcp_port = tcp_port;
+    base.udp_port = sim_udp_port;
+    base.owner = owner;
+    base.max_connections = 64;
+    auto opts = pm500::sim::Options::range(first, count, base);
+    auto s = pm500::sim::Simulator::start(std::move(opts));
+    REQUIRE_MESSAGE(s, (s ? "" : s.error()));
+    sim = std::move(*s);
+  }
+  cip::DeviceSpec spec(const std::string& host, std::vector<std::uint16_t> assemblies) const {
+    cip::DeviceSpec d;
+    d.host = host;
+    d.port = tcp_port;
+    d.udp_port = sim_udp_port;
+    d.assemblies = std::move(assemblies);
+    d.rpi_us = 50'000;
+    d.timeout_multiplier = 0;  // 200 ms
+    d.poll_interval_ms = 200;
+    return d;
+  }
+};
+
+cip::ScannerOptions options() {
+  cip::ScannerOptions o;
+  o.udp_port = 0;  // any free port: Forward Opens carry Sockaddr Info 0x8001 naming it
+  o.connect_timeout_ms = 500;
+  o.request_timeout_ms = 500;
+  o.reconnect_initial_ms = 50;
+  o.reconnect_max_ms = 400;
+  o.shutdown_timeout_ms = 1000;
+  o.jitter_seed = 99;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("ListIdentity, assembly sizes and explicit reads of every assembly") {
+  Rig rig;
+  rig.start_sim("127.0.3.1", 1);
+  Recorder rec;
+  const std::vector<std::uint16_t> all = {100, 101, 102, 103, 104, 105, 106, 107, 108};
+  auto spec = rig.spec("127.0.3.1", all);
+  spec.mode = cip::Mode::explicit_poll;
+  cip::Scanner scanner(options(), {spec}, rec);
+  REQUIRE(scanner.start());
+
+  REQUIRE(eventually([&] { return rec.stream(0, 108).count >= 2; }, 5s));
+  auto id = rec.identity(0);
+  REQUIRE(id);
+  CHECK(id->vendor == 1);
+  CHECK(id->device_type == 0x92);
+  CHECK(id->product_code == 9);
+  CHECK(id->product_name == "PowerMonitor 500");
+  const std::map<std::uint16_t, std::size_t> bytes = {{101, 48}, {102, 72}, {103, 48}, {104, 68}, {105, 48},
+                                                      {106, 68}, {107, 72}, {108, 4}};
+  for (auto a : all) {
+    CAPTURE(a);
+    auto size = rec.size(0, a);
+    REQUIRE(size);
+    auto s = rec.stream(0, a);
+    CHECK(s.explicit_count >= 1);
+    CHECK(s.last_size == *size);
+    if (bytes.count(a)) CHECK(*size == bytes.at(a));
+  }
+  auto st = scanner_test::status(scanner, 0);
+  CHECK(st.state == DeviceState::running);
+  CHECK(st.path_in_use == cip::Mode::explicit_poll);
+  CHECK_FALSE(st.fallback_active);
+  CHECK(st.path_reason == "explicit polling every 200 ms as configured");
+  CHECK(rec.faults(0).empty());
+  scanner.stop();
+  CHECK(scanner_test::status(scanner, 0).state == DeviceState::stopped);
+}
+
+TEST_CASE("listen-only is accepted while an owner exists: data at the RPI, sequence counts increase") {
+  for (bool multicast : {true, false}) {
+    CAPTURE(multicast);
+    Rig rig;
+    const std::string host = multicast ? "127.0.3.11" : "127.0.3.12";
+    rig.start_sim(host, 1, /*owner=*/true);
+    Recorder rec;
+    auto spec = rig.spec(host, {101, 102});
+    spec.multicast = multicast;
+    cip::Scanner scanner(options(), {spec}, rec);
+    REQUIRE(scanner.start());
+    REQUIRE(eventually([&] { return scanner_test::status(scanner, 0).state == DeviceState::running; }, 5s));
+    const auto before = rec.stream(0, 101).count;
+    std::this_thread::sleep_for(1s);
+    const auto s = rec.stream(0, 101);
+    // 50 ms RPI: about 20 in a second; loose bounds for a loaded CI machine.
+    CHECK(s.count - before >= 12);
+    CHECK(s.count - before <= 30);
+    CHECK(s.in_order);
+    CHECK(s.last_size == 48);
+    CHECK(s.explicit_count == 0);
+    CHECK(rec.stream(0, 102).count >= 12);
+    auto st = scanner_test::status(scanner, 0);
+    CHECK(st.path_in_use == cip::Mode::listen_only);
+    CHECK(st.path_reason == "listen-only as configured");
+    CHECK(st.connections_open == 2);
+    CHECK(st.heartbeats >= 30);
+    const auto sim = rig.sim->stats(0);
+    CHECK(sim.listeners == 2);
+    CHECK(sim.heartbeats_received >= 30);
+    CHECK(rec.faults(0).empty());
+    // Timestamps are the kernel's receive time on CLOCK_REALTIME: close to now.
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    const std::int64_t now_ns = std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+    CHECK(now_ns - s.last_ns < 1'000'000'000);
+    CHECK(s.last_ns > s.first_ns);
+  }
+}
+
+TEST_CASE("lone listen-only is refused with 0x0119, named, and the configured fallback takes over") {
+  SUBCASE("fallback explicit") {
+    Rig rig;
+    rig.start_sim("127.0.3.21", 1, /*owner=*/false);
+    Recorder rec;
+    auto spec = rig.spec("127.0.3.21", {101});
+    spec.fallback = cip::Fallback::explicit_poll;
+    cip::Scanner scanner(options(), {spec}, rec);
+    REQUIRE(scanner.start());
+    REQUIRE(eventually([&] { return rec.stream(0, 101).explicit_count >= 2; }, 5s));
+    auto st = scanner_test::status(scanner, 0);
+    CHECK(st.state == DeviceState::running);
+    CHECK(st.configured == cip::Mode::listen_only);
+    CHECK(st.path_in_use == cip::Mode::explicit_poll);
+    CHECK(st.fallback_active);
+    INFO(st.path_reason);
+    CHECK(st.path_reason.find("listen-only refused 0x01/0x0119 non-listen-only connection not opened") == 0);
+    CHECK(st.path_reason.find("fell back to explicit polling every 200 ms") != std::string::npos);
+    CHECK(st.forward_open_failures == 1);
+    CHECK(rig.sim->stats(0).forward_open_refused == 1);
+    CHECK(rec.faults(0).empty());  // data flows: a path, not a fault
+  }
+  SUBCASE("fallback input-only") {
+    Rig rig;
+    rig.start_sim("127.0.3.22", 1, /*owner=*/false);
+    Recorder rec;
+    auto spec = rig.spec("127.0.3.22", {101, 107});
+    spec.fallback = cip::Fallback::input_only;
+    cip::Scanner scanner(options(), {spec}, rec);
+    REQUIRE(scanner.start());
+    REQUIRE(eventually([&] { return rec.stream(0, 107).count >= 5; }, 5s));
+    auto st = scanner_test::status(scanner, 0);
+    CHECK(st.path_in_use == cip::Mode::input_only);
+    CHECK(st.path_reason.find("fell back to input-only") != std::string::npos);
+    CHECK(rec.stream(0, 101).explicit_count == 0);
+    CHECK(rig.sim->stats(0).owners == 2);
+  }
+  SUBCASE("no fallback: a fault naming the status") {
+    Rig rig;
+    rig.start_sim("127.0.3.23", 1, /*owner=*/false);
+    Recorder rec;
+    auto spec = rig.spec("127.0.3.23", {101});
+    spec.fallback = cip::Fallback::none;
+    cip::Scanner scanner(options(), {spec}, rec);
+    REQUIRE(scanner.start());
+    REQUIRE(eventually([&] { return rec.fault(0, Fault::Kind::forward_open_refused).has_value(); }, 5s));
+    auto f = *rec.fault(0, Fault::Kind::forward_open_refused);
+    CHECK(f.general == 0x01);
+    CHECK(f.extended == 0x0119);
+    CHECK(f.assembly == 101);
+    CHECK(f.text.find("non-listen-only connection not opened") != std::string::npos);
+    // Retries with backoff, but the fault is reported once.
+    REQUIRE(eventually([&] { return rig.sim->stats(0).forward_open_refused >= 3; }, 5s));
+    std::size_t n = 0;
+    for (auto& x : rec.faults(0)) n += x.kind == Fault::Kind::forward_open_refused;
+    CHECK(n == 1);
+    CHECK(scanner_test::status(scanner, 0).reconnects >= 2);
+    // An owner appears: listen-only works, the fault clears.
+    CHECK(rig.sim->command("owner on").rfind("ok", 0) == 0);
+    REQUIRE(eventually([&] { return scanner_test::status(scanner, 0).state == DeviceState::running; }, 5s));
+    CHECK(rec.was_cleared(0, Fault::Kind::forward_open_refused));
+    CHECK(scanner_test::status(scanner, 0).path_in_use == cip::Mode::listen_only);
+  }
+}
+
+TEST_CASE("an I/O timeout is detected when the meter stops producing; the scanner reconnects when it resumes") {
+  Rig rig;
+  rig.start_sim("127.0.3.31", 1);
+  Recorder rec;
+  cip::Scanner scanner(options(), {rig.spec("127.0.3.31", {102})}, rec);
+  REQUIRE(scanner.start());
+  REQUIRE(eventually([&] { return scanner_test::status(scanner, 0).state == DeviceState::running; }, 5s));
+  CHECK(rig.sim->command("fault stop-producing").rfind("ok", 0) == 0);
+  REQUIRE(eventually([&] { return rec.fault(0, Fault::Kind::io_timeout).has_value(); }, 3s));
+  auto f = *rec.fault(0, Fault::Kind::io_timeout);
+  CHECK(f.assembly == 102);
+  CHECK(f.text.find("200 ms (RPI 50 ms x 4 x 2^0)") != std::string::npos);
+  CHECK(scanner_test::status(scanner, 0).state != DeviceState::running);
+  CHECK(scanner_test::status(scanner, 0).timeouts >= 1);
+  // Still nothing: the scanner keeps trying (Forward Open works, data never comes) without
+  // reporting the same fault again.
+  std::this_thread::sleep_for(800ms);
+  CHECK(rec.faults(0).size() == 1);
+  const auto packets = rec.stream(0, 102).count;
+  CHECK(rig.sim->command("fault resume-producing").rfind("ok", 0) == 0);
+  REQUIRE(eventually([&] { return scanner_test::status(scanner, 0).state == DeviceState::running; }, 5s));
+  REQUIRE(eventually([&] { return rec.stream(0, 102).count > packets + 5; }, 3s));
+  CHECK(rec.was_cleared(0, Fault::Kind::io_timeout));
+  CHECK(scanner_test::status(scanner, 0).reconnects >= 1);
+}
+
+TEST_CASE("stop() sends Forward Close for every connection and unregisters the session") {
+  Rig rig;
+  rig.start_sim("127.0.3.41", 1);
+  Recorder rec;
+  cip::Scanner scanner(options(), {rig.spec("127.0.3.41", {101, 102, 107})}, rec);
+  REQUIRE(scanner.start());
+  REQUIRE(eventually([&] { return scanner_test::status(scanner, 0).connections_open == 3; }, 5s));
+  CHECK(rig.sim->stats(0).connections == 3);
+  const auto t0 = std::chrono::steady_clock::now();
+  scanner.stop();
+  CHECK(std::chrono::steady_clock::now() - t0 < 1500ms);
+  CHECK(scanner_test::status(scanner, 0).state == DeviceState::stopped);
+  REQUIRE(eventually([&] { return rig.sim->stats(0).sessions == 0; }, 2s));
+  const auto sim = rig.sim->stats(0);
+  CHECK(sim.forward_close == 3);
+  CHECK(sim.connections == 0);
+  CHECK(sim.timeouts == 0);
+}
+
+TEST_CASE("another device at the address is not scanned and is reported as such") {
+  SUBCASE("another vendor and type") {
+    Rig rig;
+    rig.start_sim("127.0.3.51", 1);
+    CHECK(rig.sim->command("fault identity 42 12 77").rfind("ok", 0) == 0);
+    Recorder rec;
+    cip::Scanner scanner(options(), {rig.spec("127.0.3.51", {101})}, rec);
+    REQUIRE(scanner.start());
+    REQUIRE(eventually([&] { return rec.fault(0, Fault::Kind::wrong_identity).has_value(); }, 5s));
+    auto f = *rec.fault(0, Fault::Kind::wrong_identity);
+    CHECK(f.text.find("another device answers at this address") == 0);
+    CHECK(f.text.find("vendor 42, device type 0x0C, product code 77") != std::string::npos);
+    CHECK(scanner_test::status(scanner, 0).state == DeviceState::wrong_device);
+    std::this_thread::sleep_for(300ms);
+    CHECK(rig.sim->stats(0).forward_open_ok == 0);
+    CHECK(rec.stream(0, 101).count == 0);
+  }
+  SUBCASE("a PowerMonitor 500 of another catalog number than configured") {
+    Rig rig;
+    rig.start_sim("127.0.3.52", 1);  // product code 9
+    Recorder rec;
+    auto spec = rig.spec("127.0.3.52", {101});
+    spec.product_code = 4;
+    cip::Scanner scanner(options(), {spec}, rec);
+    REQUIRE(scanner.start());
+    REQUIRE(eventually([&] { return rec.fault(0, Fault::Kind::wrong_identity).has_value(); }, 5s));
+    CHECK(rec.fault(0, Fault::Kind::wrong_identity)->text.find("product code 4)") != std::string::npos);
+  }
+}
+
+TEST_CASE("electronic key: the meter checks it and accepts its own identity") {
+  Rig rig;
+  rig.start_sim("127.0.3.55", 1);
+  Recorder rec;
+  auto spec = rig.spec("127.0.3.55", {101});
+  spec.electronic_key = true;
+  cip::Scanner scanner(options(), {spec}, rec);
+  REQUIRE(scanner.start());
+  REQUIRE(eventually([&] { return scanner_test::status(scanner, 0).state == DeviceState::running; }, 5s));
+}
+
+TEST_CASE("connect refused, connect timed out and a silent session are told apart") {
+  Rig rig;
+  rig.start_sim("127.0.3.61", 1);
+  CHECK(rig.sim->command("fault silent-tcp on").rfind("ok", 0) == 0);
+
+  // A listener whose accept queue is full: the kernel drops further SYNs, so the connect
+  // times out (as with a firewall that drops), rather than being refused.
+  const std::uint16_t full_port = static_cast<std::uint16_t>(pm500::test::free_tcp_port());
+  int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in la{};
+  la.sin_family = AF_INET;
+  la.sin_port = htons(full_port);
+  ::inet_pton(AF_INET, "127.0.3.62", &la.sin_addr);
+  REQUIRE(::bind(lfd, reinterpret_cast<sockaddr*>(&la), sizeof la) == 0);
+  REQUIRE(::listen(lfd, 0) == 0);
+  std::vector<int> fillers;
+  for (int i = 0; i < 3; ++i) {
+    int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ::connect(c, reinterpret_cast<sockaddr*>(&la), sizeof la);
+    fillers.push_back(c);
+  }
+  std::this_thread::sleep_for(100ms);
+
+  Recorder rec;
+  auto refused = rig.spec("127.0.3.63", {101});  // nothing listens there
+  auto timed_out = rig.spec("127.0.3.62", {101});
+  timed_out.port = full_port;
+  auto silent = rig.spec("127.0.3.61", {101});
+  cip::Scanner scanner(options(), {refused, timed_out, silent}, rec);
+  REQUIRE(scanner.start());
+  REQUIRE(eventually([&] { return rec.fault(0, Fault::Kind::connect_refused).has_value(); }, 3s));
+  REQUIRE(eventually([&] { return rec.fault(1, Fault::Kind::connect_timeout).has_value(); }, 3s));
+  REQUIRE(eventually([&] { return rec.fault(2, Fault::Kind::request_timeout).has_value(); }, 3s));
+  INFO(scanner_test::describe(rec.faults(0)) << scanner_test::describe(rec.faults(1)) << scanner_test::describe(rec.faults(2)));
+  CHECK(rec.fault(0, Fault::Kind::connect_refused)->text.find("ECONNREFUSED") != std::string::npos);
+  CHECK(rec.fault(1, Fault::Kind::connect_timeout)->text.find("within 500 ms") != std::string::npos);
+  CHECK(rec.fault(2, Fault::Kind::request_timeout)->text.find("RegisterSession") == 0);
+  CHECK(rec.faults(0).size() == 1);
+  CHECK(rec.faults(1).size() == 1);
+  CHECK(rec.faults(2).size() == 1);
+  CHECK_FALSE(rec.fault(0, Fault::Kind::connect_timeout));
+  CHECK_FALSE(rec.fault(1, Fault::Kind::connect_refused));
+
+  // The silent meter speaks again: its session comes up and the fault clears.
+  CHECK(rig.sim->command("fault silent-tcp off").rfind("ok", 0) == 0);
+  REQUIRE(eventually([&] { return scanner_test::status(scanner, 2).state == DeviceState::running; }, 5s));
+  CHECK(rec.was_cleared(2, Fault::Kind::request_timeout));
+  scanner.stop();
+  for (int c : fillers) ::close(c);
+  ::close(lfd);
+}
+
+TEST_CASE("200 simulated meters, one scanner thread, all running") {
+  Rig rig;
+  constexpr std::size_t n = 200;
+  rig.start_sim("127.0.4.1", n);
+  Recorder rec;
+  std::vector<cip::DeviceSpec> specs;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto s = rig.spec("127.0.4." + std::to_string(1 + i), {101, 107});
+    s.rpi_us = 100'000;
+    s.timeout_multiplier = 2;  // 1.6 s: headroom for a loaded test machine
+    specs.push_back(s);
+  }
+  auto o = options();
+  o.request_timeout_ms = 3000;
+  o.connect_timeout_ms = 3000;
+  cip::Scanner scanner(o, specs, rec);
+  REQUIRE(scanner.start());
+  auto running = [&] {
+    std::size_t r = 0;
+    for (auto& s : scanner.snapshot()) r += s.state == DeviceState::running;
+    return r;
+  };
+  REQUIRE_MESSAGE(eventually([&] { return running() == n; }, 30s), "running: " << running());
+  std::this_thread::sleep_for(1s);
+  CHECK(running() == n);
+  std::uint64_t timeouts = 0;
+  for (auto& s : scanner.snapshot()) timeouts += s.timeouts;
+  CHECK(timeouts == 0);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    CAPTURE(i);
+    CHECK(rec.stream(i, 101).count >= 5);
+    CHECK(rec.stream(i, 107).in_order);
+  }
+  pm500::sim::MeterStats total;
+  for (std::size_t i = 0; i < n; ++i) total += rig.sim->stats(i);
+  CHECK(total.listeners == 2 * n);
+  scanner.stop();
+  REQUIRE(eventually([&] {
+    pm500::sim::MeterStats t;
+    for (std::size_t i = 0; i < n; ++i) t += rig.sim->stats(i);
+    return t.forward_close == 2 * n;
+  }, 5s));
+}
