@@ -1,0 +1,144 @@
+// /api/status. Field names are part of the documented API (docs/status-api.md): add fields,
+// never rename or remove them without raising "schema".
+#include "status/detail/text.hpp"
+#include "status/render.hpp"
+
+namespace pm500::status {
+namespace {
+
+using detail::JsonWriter;
+
+void write_device(JsonWriter& w, const DeviceView& d) {
+  w.begin_object();
+  w.field("name", d.name);
+  w.field("asset", d.asset);
+  w.field("address", d.address);
+  w.field("state", d.state);
+  w.field("ok", d.state == "running");
+  w.field("connection", d.connection);
+  w.field("connection_reason", d.connection_reason);
+  w.field("rpi_ms", d.rpi_ms);
+  w.key("last_packet_age_ms");
+  if (d.last_packet_age_ms < 0) w.null();
+  else w.value(d.last_packet_age_ms);
+  w.field("packets", d.packets);
+  w.field("samples", d.samples);
+  w.field("timeouts", d.timeouts);
+  w.field("reconnects", d.reconnects);
+  w.field("decode_errors", d.decode_errors);
+  w.field("identity", d.identity);
+  w.key("values");
+  w.begin_array();
+  for (const auto& v : d.values) {
+    w.begin_object();
+    w.field("name", v.name);
+    w.field("unit", v.unit);
+    w.field("value", v.value);
+    w.end_object();
+  }
+  w.end_array();
+  w.key("findings");
+  w.begin_array();
+  for (const auto& f : d.findings) w.value(f);
+  w.end_array();
+  w.end_object();
+}
+
+void write_sink(JsonWriter& w, const SinkView& s, std::int64_t now_ms) {
+  w.begin_object();
+  w.field("name", s.name);
+  w.field("state", s.state);
+  w.field("ok", sink_delivering(s.state));
+  w.key("state_since_ms");
+  if (s.state_since_ms > 0) w.value(s.state_since_ms);
+  else w.null();
+  w.key("state_for_s");
+  if (s.state_since_ms > 0 && now_ms >= s.state_since_ms) w.value((now_ms - s.state_since_ms) / 1000);
+  else w.null();
+  w.field("delivered", s.delivered);
+  w.field("spooled", s.spooled);
+  w.field("replayed", s.replayed);
+  w.field("spool_backlog", s.spool_backlog);
+  w.field("spool_bytes", s.spool_bytes);
+  w.field("dropped", s.dropped);
+  w.field("rejected", s.rejected);
+  w.field("retries", s.retries);
+  w.field("ring_lag", s.ring_lag);
+  w.field("last_error", s.last_error);
+  w.end_object();
+}
+
+void write_failure(JsonWriter& w, const FailureView& f) {
+  w.begin_object();
+  w.field("id", f.id);
+  w.field("subject", f.subject);
+  w.field("level", f.level);
+  w.field("symptom", f.symptom);
+  w.field("cause", f.cause);
+  w.field("resolution", f.resolution);
+  w.field("evidence", f.evidence);
+  w.field("since_ms", f.since_ms);
+  w.field("occurrences", f.occurrences);
+  w.end_object();
+}
+
+}  // namespace
+
+std::string render_json(const GatewayView& v) {
+  JsonWriter w;
+  w.begin_object();
+  w.field("schema", 1);
+
+  w.key("gateway");
+  w.begin_object();
+  w.field("version", v.version);
+  w.field("site", v.site);
+  w.field("config_file", v.config_file);
+  w.field("started_ms", v.started_ms);
+  w.field("now_ms", v.now_ms);
+  w.field("uptime_s", v.now_ms > v.started_ms && v.started_ms > 0 ? (v.now_ms - v.started_ms) / 1000 : 0);
+  w.field("restarts", v.restarts);
+  w.field("scanner_running", v.scanner_running);
+  w.field("rss_bytes", v.rss_bytes);
+  w.field("memory_limit_bytes", v.memory_limit_bytes);
+  w.end_object();
+
+  w.key("ring");
+  w.begin_object();
+  w.field("capacity", v.ring_capacity);
+  w.field("head", v.ring_head);
+  w.end_object();
+
+  w.key("failures");
+  w.begin_array();
+  for (const auto& f : v.failures) write_failure(w, f);
+  w.end_array();
+
+  w.key("devices");
+  w.begin_array();
+  for (const auto& d : v.devices) write_device(w, d);
+  w.end_array();
+
+  w.key("sinks");
+  w.begin_array();
+  for (const auto& s : v.sinks) write_sink(w, s, v.now_ms);
+  w.end_array();
+
+  w.key("events");
+  w.begin_array();
+  for (const auto& e : v.events) {
+    w.begin_object();
+    w.field("time_ms", e.time_ms);
+    w.field("id", e.id);
+    w.field("subject", e.subject);
+    w.field("evidence", e.evidence);
+    w.field("raised", e.raised);
+    w.end_object();
+  }
+  w.end_array();
+
+  w.end_object();
+  return w.take();
+}
+
+}  // namespace pm500::status

@@ -1,0 +1,74 @@
+// What the status page, /api/status, /metrics and /health show: a plain-data snapshot of the
+// gateway, filled by the app about once a second (or on request) from its components. The
+// status module renders it and knows nothing of the scanner, sinks or registry themselves.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pm500::status {
+
+struct Value {
+  std::string name;  // field name with unit: "voltage_l1_n_v"
+  std::string unit;  // "V"
+  double value = 0;
+};
+
+struct DeviceView {
+  std::string name, asset, address;
+  std::string state;            // connecting, identifying, opening, running, backoff, wrong_device, stopped
+  std::string connection;       // path in use: listen-only, input-only, explicit
+  std::string connection_reason;  // why that path ("listen-only refused 0x01/0x0119 ...: fell back to explicit")
+  std::uint32_t rpi_ms = 0;
+  std::int64_t last_packet_age_ms = -1;  // -1: never
+  std::uint64_t packets = 0, samples = 0, timeouts = 0, reconnects = 0, decode_errors = 0;
+  std::string identity;          // "PowerMonitor 500 1420-V2A-ENT rev 2.3 serial 94..."
+  std::vector<Value> values;     // latest values of every assembly read
+  std::vector<std::string> findings;  // active plausibility findings (operator text)
+};
+
+struct SinkView {
+  std::string name;
+  std::string state;  // delivering, retrying, spooling, replaying, stopped
+  // When the sink entered `state` (ms since the epoch); 0 = not known, and the status server
+  // then measures it itself from successive snapshots. /health/ready's time limit uses it.
+  std::int64_t state_since_ms = 0;
+  std::uint64_t delivered = 0, spooled = 0, replayed = 0, spool_backlog = 0, spool_bytes = 0;
+  std::uint64_t dropped = 0, rejected = 0, retries = 0, ring_lag = 0;
+  std::string last_error;
+};
+
+struct FailureView {
+  std::string id, subject, level, symptom, cause, resolution, evidence;
+  std::int64_t since_ms = 0;
+  std::uint64_t occurrences = 0;
+};
+
+struct EventView {
+  std::int64_t time_ms = 0;
+  std::string id, subject, evidence;
+  bool raised = false;
+};
+
+struct FailureCount {  // for /metrics: every known failure mode, active or not
+  std::string id, level;
+  bool active = false;
+  std::uint64_t raised_total = 0;
+};
+
+struct GatewayView {
+  std::string version, site, config_file;
+  std::int64_t started_ms = 0, now_ms = 0;
+  std::uint64_t restarts = 0;        // from the restart history in the state directory
+  bool scanner_running = false;
+  std::uint64_t ring_capacity = 0, ring_head = 0;
+  std::uint64_t rss_bytes = 0, memory_limit_bytes = 0;  // process memory vs cgroup limit (0: none)
+  std::vector<DeviceView> devices;
+  std::vector<SinkView> sinks;
+  std::vector<FailureView> failures;  // active, most severe first
+  std::vector<FailureCount> failure_counts;
+  std::vector<EventView> events;      // newest last
+};
+
+}  // namespace pm500::status

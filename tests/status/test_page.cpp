@@ -1,0 +1,177 @@
+// The status page in a real browser (Debian's headless Chromium) against the status server fed
+// hand-built views: it loads without script errors, updates live (the view changes between the
+// first and later polls), puts failures with their resolution first, keeps hostile text as text,
+// fits a 360 px screen, and asks for the token when the API needs one. Screenshots are saved
+// under ${PM500_BINARY_DIR}/artifacts/ for a person to look at.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <mutex>
+
+#include "status/server.hpp"
+#include "support/support.hpp"
+#include "views.hpp"
+
+using namespace pm500;
+using namespace pm500::test;
+
+namespace {
+
+std::optional<std::string> chromium() {
+  if (fs::exists("/usr/bin/chromium")) return "/usr/bin/chromium";
+  return which("chromium");
+}
+
+struct BrowserRun {
+  int code = -1;
+  std::string out, log;  // stdout (the DOM for --dump-dom), stderr (Chromium's log and console)
+};
+
+// One headless Chromium run with a fresh profile, nothing but loopback traffic, and a virtual
+// time budget long enough for the first poll and two more.
+BrowserRun browse(const std::string& url, std::vector<std::string> extra, const std::string& size = "360,1200") {
+  TempDir profile;
+  std::string cmd = *chromium() +
+                    " --headless --no-sandbox --disable-gpu --disable-background-networking"
+                    " --disable-component-update --disable-sync --no-first-run --disable-quic"
+                    " --disable-extensions --disable-default-apps --mute-audio --hide-scrollbars"
+                    " --enable-logging=stderr --v=0 --virtual-time-budget=5000"
+                    " --window-size=" + size + " --user-data-dir=" + profile.path().string();
+  for (const auto& e : extra) cmd += " " + e;
+  cmd += " '" + url + "' >" + (profile / "out").string() + " 2>" + (profile / "err").string();
+  BrowserRun r;
+  r.code = run({"/bin/sh", "-c", cmd}, std::chrono::seconds(90)).code;
+  r.out = read_file(profile / "out");
+  r.log = read_file(profile / "err");
+  return r;
+}
+
+// Console messages of the page (Chromium logs them as "CONSOLE" lines); the page itself never
+// writes to the console, so any is a failure: an exception, a failed request, a CSP refusal.
+std::string console_lines(const std::string& log) {
+  std::string found;
+  std::size_t start = 0;
+  while (start < log.size()) {
+    std::size_t end = log.find('\n', start);
+    if (end == std::string::npos) end = log.size();
+    std::string line = log.substr(start, end - start);
+    if (line.find("CONSOLE") != std::string::npos || line.find("Uncaught") != std::string::npos ||
+        line.find("Content Security Policy") != std::string::npos)
+      found += line + "\n";
+    start = end + 1;
+  }
+  return found;
+}
+
+// A headline reading as the page writes it: the number and its unit, each kept whole.
+std::string reading(const std::string& number, const std::string& unit) {
+  return "<span>" + number + "</span> <span>" + unit + "</span>";
+}
+
+fs::path artifacts() {
+  fs::path dir = binary_dir() / "artifacts";
+  fs::create_directories(dir);
+  return dir;
+}
+
+bool is_png(const fs::path& p) {
+  std::string head = read_file(p).substr(0, 8);
+  return head == "\x89PNG\r\n\x1a\n";
+}
+
+}  // namespace
+
+TEST_CASE("the page shows live values, failures first with their resolution, and no script errors") {
+  if (!chromium()) {
+    MESSAGE("chromium is not installed: skipped (apt-get install chromium)");
+    return;
+  }
+  std::atomic<int> calls{0};
+  auto source = [&] {
+    // The first poll sees 479.1 V; every later one 481.7 V.
+    return sample_view(calls++ == 0 ? 479.1 : 481.7);
+  };
+  status::Server::Tuning t;
+  t.min_refresh = std::chrono::milliseconds(0);
+  config::StatusSection cfg;
+  cfg.listen = "127.0.0.1:0";
+  status::Server server(cfg, source, t);
+  REQUIRE(server.start());
+
+  auto r = browse(server.url() + "/", {"--dump-dom"});
+  INFO("chromium log:\n" << r.log);
+  REQUIRE(r.code == 0);
+  const std::string& dom = r.out;
+  INFO("DOM:\n" << dom);
+
+  CHECK(calls >= 2);
+  CHECK(dom.find(reading("481.7", "V")) != std::string::npos);  // the later view replaced the first one
+  CHECK(dom.find(reading("479.1", "V")) == std::string::npos);
+  CHECK(dom.find("data-updates=\"1\"") == std::string::npos);
+  CHECK(dom.find(reading("221.47", "kW")) != std::string::npos);
+  CHECK(dom.find("0.912") != std::string::npos);
+  CHECK(dom.find(reading("59.98", "Hz")) != std::string::npos);
+  CHECK(dom.find("listen-only") != std::string::npos);
+
+  // The failure, with symptom, level, resolution and evidence, comes before the meters.
+  std::size_t problem = dom.find("No response from device");
+  std::size_t meters = dom.find("id=\"h-devices\"");
+  REQUIRE(problem != std::string::npos);
+  CHECK(problem < meters);
+  CHECK(dom.find("What to do") != std::string::npos);
+  CHECK(dom.find("Verify the meter IP on its front panel") != std::string::npos);
+  CHECK(dom.find("L1 · site operations") != std::string::npos);
+  CHECK(dom.find("timed out after 3000 ms") != std::string::npos);
+
+  // States in words, not colour alone.
+  CHECK(dom.find("✔ Running") != std::string::npos);
+  CHECK(dom.find("✖ Waiting to reconnect") != std::string::npos);
+  CHECK(dom.find("✖ Spooling to disk") != std::string::npos);
+
+  // A device name with markup in it is shown as text, never run.
+  CHECK(dom.find("feeder-\"B\" &lt;img src=x onerror=alert(1)&gt;") != std::string::npos);
+  CHECK(dom.find("<img") == std::string::npos);
+
+  // No script errors: the page's own error box is empty and the console is silent.
+  CHECK(dom.find("<pre id=\"js-errors\" role=\"alert\"></pre>") != std::string::npos);
+  CHECK(console_lines(r.log) == "");
+  // Nothing wider than the 360 px window.
+  CHECK(dom.find("data-overflow-x=\"false\"") != std::string::npos);
+}
+
+TEST_CASE("screenshots at phone and desktop width") {
+  if (!chromium()) return;
+  config::StatusSection cfg;
+  cfg.listen = "127.0.0.1:0";
+  status::Server server(cfg, [] { return sample_view(); });
+  REQUIRE(server.start());
+  fs::path phone = artifacts() / "status-page.png";
+  fs::path desktop = artifacts() / "status-page-desktop.png";
+  fs::remove(phone);
+  fs::remove(desktop);
+  auto a = browse(server.url() + "/", {"--screenshot=" + phone.string()}, "360,2200");
+  auto b = browse(server.url() + "/", {"--screenshot=" + desktop.string()}, "1280,1100");
+  INFO(a.log << b.log);
+  REQUIRE(fs::exists(phone));
+  REQUIRE(fs::exists(desktop));
+  CHECK(is_png(phone));
+  CHECK(is_png(desktop));
+  CHECK(fs::file_size(phone) > 20000);  // a blank page compresses to far less
+  MESSAGE("screenshots: " << phone.string() << ", " << desktop.string());
+}
+
+TEST_CASE("with a token the page asks for it instead of showing data") {
+  if (!chromium()) return;
+  config::StatusSection cfg;
+  cfg.listen = "127.0.0.1:0";
+  cfg.token = "s3cret-token";
+  status::Server server(cfg, [] { return sample_view(); });
+  REQUIRE(server.start());
+  auto r = browse(server.url() + "/", {"--dump-dom"});
+  INFO(r.log);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("Access token required") != std::string::npos);
+  CHECK(r.out.find("<form id=\"login\">") != std::string::npos);  // no longer hidden
+  CHECK(r.out.find("mcc-1") == std::string::npos);
+  CHECK(r.out.find("s3cret") == std::string::npos);
+}

@@ -1,0 +1,288 @@
+// The status server on loopback, fed a hand-built view: what each route answers, read-only
+// methods, the bearer token, readiness codes, secrets never served, and the source callback
+// never called concurrently.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <thread>
+
+#include <httplib.h>
+#include <simdjson.h>
+
+#include "prom_parser.hpp"
+#include "status/render.hpp"
+#include "status/server.hpp"
+#include "support/support.hpp"
+#include "views.hpp"
+
+using namespace pm500;
+using namespace pm500::test;
+
+namespace {
+
+config::StatusSection loopback(std::string token = "") {
+  config::StatusSection s;
+  s.listen = "127.0.0.1:0";  // any free port: no race with other tests
+  s.token = std::move(token);
+  s.threads = 2;
+  return s;
+}
+
+status::Server::Tuning no_cache() {
+  status::Server::Tuning t;
+  t.min_refresh = std::chrono::milliseconds(0);
+  return t;
+}
+
+bool valid_json(const std::string& text) {
+  simdjson::dom::parser p;
+  return p.parse(simdjson::padded_string(text)).error() == simdjson::SUCCESS;
+}
+
+}  // namespace
+
+TEST_CASE("routes: page, API, metrics, health; HEAD like GET without a body") {
+  auto view = sample_view();
+  view.sinks[0].state_since_ms = kNowMs - 1000;  // known, so the server passes the view on unchanged
+  status::Server server(loopback(), [&] { return view; }, no_cache());
+  REQUIRE(server.start());
+  REQUIRE(server.port() > 0);
+  CHECK(server.url() == "http://127.0.0.1:" + std::to_string(server.port()));
+  httplib::Client c("127.0.0.1", server.port());
+
+  auto page = c.Get("/");
+  REQUIRE(page);
+  CHECK(page->status == 200);
+  CHECK(page->get_header_value("Content-Type") == "text/html; charset=utf-8");
+  CHECK(page->get_header_value("Content-Security-Policy").find("default-src 'none'") != std::string::npos);
+  CHECK(page->get_header_value("X-Content-Type-Options") == "nosniff");
+  CHECK(page->body == std::string(status::page_html()));
+  CHECK(page->body.find("<title>PM500 gateway</title>") != std::string::npos);
+  // Nothing from outside the box: no absolute URL other than the comment's documentation.
+  CHECK(page->body.find("src=\"http") == std::string::npos);
+  CHECK(page->body.find("href=\"http") == std::string::npos);
+
+  auto api = c.Get("/api/status");
+  REQUIRE(api);
+  CHECK(api->status == 200);
+  CHECK(api->get_header_value("Content-Type") == "application/json");
+  CHECK(api->get_header_value("Cache-Control") == "no-store");
+  CHECK(api->body == status::render_json(view));
+  CHECK(valid_json(api->body));
+
+  auto metrics = c.Get("/metrics");
+  REQUIRE(metrics);
+  CHECK(metrics->status == 200);
+  CHECK(metrics->get_header_value("Content-Type") == "text/plain; version=0.0.4; charset=utf-8");
+  auto ex = prom::parse(metrics->body);
+  for (const auto& e : ex.errors) FAIL_CHECK(e);
+  CHECK(ex.family("pm500_failure_active")->value({{"id", "eip.no_response"}}) == 1);
+
+  auto live = c.Get("/health/live");
+  REQUIRE(live);
+  CHECK(live->status == 200);
+  CHECK(valid_json(live->body));
+  auto ready = c.Get("/health/ready");
+  REQUIRE(ready);
+  CHECK(ready->status == 200);
+  CHECK(ready->body.find("\"status\":\"ready\"") != std::string::npos);
+
+  auto head = c.Head("/api/status");
+  REQUIRE(head);
+  CHECK(head->status == 200);
+  CHECK(head->body.empty());
+
+  auto missing = c.Get("/nope");
+  REQUIRE(missing);
+  CHECK(missing->status == 404);
+  CHECK(missing->body == "{\"error\":\"not found\"}");
+  CHECK(c.Get("/favicon.ico")->status == 204);
+  server.stop();
+  server.stop();  // idempotent
+}
+
+TEST_CASE("read-only: every other method answers 405 with Allow") {
+  auto view = sample_view();
+  status::Server server(loopback(), [&] { return view; });
+  REQUIRE(server.start());
+  httplib::Client c("127.0.0.1", server.port());
+  for (const char* path : {"/", "/api/status", "/metrics", "/health/ready", "/nope"}) {
+    INFO(path);
+    auto post = c.Post(path, "{}", "application/json");
+    REQUIRE(post);
+    CHECK(post->status == 405);
+    CHECK(post->get_header_value("Allow") == "GET, HEAD");
+    CHECK(c.Put(path, "x", "text/plain")->status == 405);
+    CHECK(c.Delete(path)->status == 405);
+    CHECK(c.Patch(path, "x", "text/plain")->status == 405);
+    CHECK(c.Options(path)->status == 405);
+  }
+}
+
+TEST_CASE("bearer token: 401 without it or with a wrong one, 200 with it; never served") {
+  const std::string token = "t0ken-\"with\"-quotes";
+  auto view = sample_view();
+  status::Server server(loopback(token), [&] { return view; });
+  REQUIRE(server.start());
+  httplib::Client c("127.0.0.1", server.port());
+
+  for (const char* path : {"/api/status", "/metrics", "/nope"}) {
+    INFO(path);
+    auto none = c.Get(path);
+    REQUIRE(none);
+    CHECK(none->status == 401);
+    CHECK(none->get_header_value("WWW-Authenticate").find("Bearer") == 0);
+    CHECK(c.Get(path, {{"Authorization", "Bearer wrong"}})->status == 401);
+    CHECK(c.Get(path, {{"Authorization", "Bearer " + token + "x"}})->status == 401);
+    CHECK(c.Get(path, {{"Authorization", "Basic " + token}})->status == 401);
+  }
+  auto ok = c.Get("/api/status", {{"Authorization", "Bearer " + token}});
+  REQUIRE(ok);
+  CHECK(ok->status == 200);
+  CHECK(c.Get("/metrics", {{"Authorization", "bearer " + token}})->status == 200);  // scheme is case-insensitive
+
+  // The page (it holds no data) and, with public_health, the probes need no token.
+  CHECK(c.Get("/")->status == 200);
+  CHECK(c.Get("/health/live")->status == 200);
+  CHECK(c.Get("/health/ready")->status == 200);
+
+  // The token appears in no answer.
+  for (const char* path : {"/", "/api/status", "/metrics", "/health/live", "/health/ready"}) {
+    auto r = c.Get(path, {{"Authorization", "Bearer " + token}});
+    REQUIRE(r);
+    CHECK(r->body.find("t0ken") == std::string::npos);
+    for (const auto& [k, v] : r->headers) CHECK(v.find("t0ken") == std::string::npos);
+  }
+}
+
+TEST_CASE("public_health = false puts the probes behind the token too") {
+  auto cfg = loopback("abc");
+  cfg.public_health = false;
+  auto view = sample_view();
+  status::Server server(cfg, [&] { return view; });
+  REQUIRE(server.start());
+  httplib::Client c("127.0.0.1", server.port());
+  CHECK(c.Get("/health/ready")->status == 401);
+  CHECK(c.Get("/health/ready", {{"Authorization", "Bearer abc"}})->status == 200);
+}
+
+TEST_CASE("readiness: 503 with the reasons; the server measures how long a sink is spooling") {
+  auto cfg = loopback();
+  cfg.ready_max_spooling_s = 1;
+  auto view = sample_view();
+  view.now_ms = 0;                   // let the server take the time
+  view.sinks[1].state_since_ms = 0;  // and measure how long the sink has been spooling
+  std::mutex mu;
+  status::Server server(cfg, [&] { std::lock_guard l(mu); return view; }, no_cache());
+  REQUIRE(server.start());
+  httplib::Client c("127.0.0.1", server.port());
+  auto first = c.Get("/health/ready");
+  REQUIRE(first);
+  CHECK(first->status == 200);  // spooling, but only just
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  auto later = c.Get("/health/ready");
+  REQUIRE(later);
+  CHECK(later->status == 503);
+  CHECK(later->body.find("\"status\":\"not_ready\"") != std::string::npos);
+  CHECK(later->body.find("sink influxdb has been spooling for 2 s (limit 1 s") != std::string::npos);
+  CHECK(c.Get("/health/live")->status == 200);  // alive all the same
+
+  {
+    std::lock_guard l(mu);
+    view.sinks[1].state = "delivering";  // recovered: ready again at once
+  }
+  CHECK(c.Get("/health/ready")->status == 200);
+  {
+    std::lock_guard l(mu);
+    view.sinks[1].state = "retrying";  // a new outage starts its own clock
+  }
+  CHECK(c.Get("/health/ready")->status == 200);
+  {
+    std::lock_guard l(mu);
+    view.scanner_running = false;
+  }
+  auto scanner = c.Get("/health/ready");
+  CHECK(scanner->status == 503);
+  CHECK(scanner->body.find("scanner is not running") != std::string::npos);
+}
+
+TEST_CASE("the source is never called concurrently, and views are shared within min_refresh") {
+  std::atomic<int> calls{0}, inside{0}, overlap{0};
+  auto view = sample_view();
+  auto source = [&] {
+    if (inside.fetch_add(1) != 0) overlap++;
+    calls++;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    inside--;
+    return view;
+  };
+  SUBCASE("no cache: one call per request, one at a time") {
+    auto cfg = loopback();
+    cfg.threads = 4;
+    status::Server server(cfg, source, no_cache());
+    REQUIRE(server.start());
+    std::vector<std::thread> clients;
+    std::atomic<int> ok{0};
+    for (int i = 0; i < 8; ++i)
+      clients.emplace_back([&] {
+        httplib::Client c("127.0.0.1", server.port());
+        for (int k = 0; k < 3; ++k)
+          if (auto r = c.Get("/api/status"); r && r->status == 200) ok++;
+      });
+    for (auto& t : clients) t.join();
+    CHECK(ok == 24);
+    CHECK(calls == 24);
+    CHECK(overlap == 0);
+  }
+  SUBCASE("a 2 s refresh: a burst of requests costs one call") {
+    status::Server::Tuning t;
+    t.min_refresh = std::chrono::seconds(2);
+    status::Server server(loopback(), source, t);
+    REQUIRE(server.start());
+    httplib::Client c("127.0.0.1", server.port());
+    for (int k = 0; k < 10; ++k) CHECK(c.Get("/metrics")->status == 200);
+    CHECK(calls == 1);
+  }
+}
+
+TEST_CASE("a source that throws answers 500 without the exception text") {
+  status::Server server(loopback(), []() -> status::GatewayView { throw std::runtime_error("secret detail"); });
+  REQUIRE(server.start());
+  httplib::Client c("127.0.0.1", server.port());
+  auto r = c.Get("/api/status");
+  REQUIRE(r);
+  CHECK(r->status == 500);
+  CHECK(r->body.find("secret detail") == std::string::npos);
+  for (const auto& [k, v] : r->headers) CHECK(v.find("secret detail") == std::string::npos);
+}
+
+TEST_CASE("a port in use is reported by start() with the fix") {
+  status::Server first(loopback(), [] { return status::GatewayView{}; });
+  REQUIRE(first.start());
+  auto cfg = loopback();
+  cfg.listen = "127.0.0.1:" + std::to_string(first.port());
+  status::Server second(cfg, [] { return status::GatewayView{}; });
+  auto r = second.start();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().find("cannot listen on 127.0.0.1:" + std::to_string(first.port())) != std::string::npos);
+  CHECK(r.error().find("[status] listen") != std::string::npos);
+}
+
+TEST_CASE("stop() right after start() returns, and the port is free again") {
+  for (int i = 0; i < 20; ++i) {
+    status::Server s(loopback(), [] { return status::GatewayView{}; });
+    REQUIRE(s.start());
+    s.stop();
+  }
+  int port = free_tcp_port();
+  auto cfg = loopback();
+  cfg.listen = "127.0.0.1:" + std::to_string(port);
+  {
+    status::Server s(cfg, [] { return status::GatewayView{}; });
+    REQUIRE(s.start());
+    httplib::Client c("127.0.0.1", port);
+    CHECK(c.Get("/health/live")->status == 200);
+  }
+  status::Server again(cfg, [] { return status::GatewayView{}; });
+  CHECK(again.start());
+}
