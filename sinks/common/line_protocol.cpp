@@ -94,7 +94,8 @@ pm500::expected<void, EncodeError> append_sample(std::string& out, const Sample&
   append_measurement(out, opt.measurement);
   // Tags sorted by key (InfluxDB's preferred order); an empty tag value is not allowed. The
   // fixed tags are in order already; the extra tags (sorted by the caller) are merged in.
-  const std::string_view tags[3][2] = {{"asset", meta.asset}, {"device", opt.device_tag ? std::string_view(meta.name) : std::string_view()},
+  const std::string_view tags[3][2] = {{"asset", meta.asset},
+                                       {"device", opt.device_tag ? std::string_view(meta.name) : std::string_view()},
                                        {"site", meta.site}};
   auto put = [&](std::string_view k, std::string_view v) {
     if (k.empty() || v.empty()) return;
@@ -106,13 +107,15 @@ pm500::expected<void, EncodeError> append_sample(std::string& out, const Sample&
   std::size_t e = 0;
   for (const auto& t : tags) {
     for (; e < opt.extra_tags.size() && std::string_view(opt.extra_tags[e].first) < t[0]; ++e) {
-      if (has_newline(opt.extra_tags[e].first) || has_newline(opt.extra_tags[e].second)) return fail(EncodeError::newline_in_name);
+      if (has_newline(opt.extra_tags[e].first) || has_newline(opt.extra_tags[e].second))
+        return fail(EncodeError::newline_in_name);
       put(opt.extra_tags[e].first, opt.extra_tags[e].second);
     }
     put(t[0], t[1]);
   }
   for (; e < opt.extra_tags.size(); ++e) {
-    if (has_newline(opt.extra_tags[e].first) || has_newline(opt.extra_tags[e].second)) return fail(EncodeError::newline_in_name);
+    if (has_newline(opt.extra_tags[e].first) || has_newline(opt.extra_tags[e].second))
+      return fail(EncodeError::newline_in_name);
     put(opt.extra_tags[e].first, opt.extra_tags[e].second);
   }
 
