@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "app/devices.hpp"
+#include "app/scanning.hpp"
 #include "app/exit_codes.hpp"
 #include "health/registry.hpp"
 #include "log/log.hpp"
@@ -15,6 +16,8 @@
 #include "pipeline/ring.hpp"
 #include "pipeline/sink_plugin.hpp"
 #include "sinks/common/json_sample.hpp"
+#include "tools/pm500-sim/simulator.hpp"
+#include "device/settings.hpp"
 
 #include <thread>
 
@@ -27,6 +30,9 @@ struct Gateway::Impl {
   std::unique_ptr<Ring> ring;
   std::unique_ptr<Devices> devices;
   std::vector<std::unique_ptr<SinkDelivery>> deliveries;
+  std::unique_ptr<sim::Simulator> simulator;
+  std::unique_ptr<ScanEvents> scan_events;
+  std::unique_ptr<cip::Scanner> scanner;
 
   explicit Impl(const config::GatewayConfig& c) : cfg(c) {}
 
@@ -61,6 +67,56 @@ struct Gateway::Impl {
     if (deliveries.empty()) log->warn("no sink is enabled: samples are read but not delivered anywhere");
     return {};
   }
+
+  pm500::expected<void, std::string> start_simulator() {
+    const auto& sc = cfg.simulator;
+    if (!sc.enabled) return {};
+    auto settings = device::make_settings("simulator", sc.ct, sc.pt, "meter", sc.nominal_voltage, "3PN");
+    if (!settings) return pm500::unexpected("[simulator] " + settings.error());
+    sim::MeterOptions base;
+    base.tcp_port = static_cast<std::uint16_t>(sc.tcp_port);
+    base.udp_port = static_cast<std::uint16_t>(sc.udp_port);
+    base.product_code = static_cast<std::uint16_t>(sc.product_code);
+    base.owner = sc.owner;
+    base.profile_path = sc.profile;
+    base.seed = static_cast<std::uint64_t>(sc.seed);
+    base.feeder.device = *settings;
+    base.feeder.load_a = std::max(1e-6, sc.load_percent / 100.0 * settings->ct_primary_a());
+    auto opts = sim::Options::range(sc.address, static_cast<std::size_t>(sc.meters), base);
+    opts.control_port = static_cast<std::uint16_t>(sc.control_port);
+    auto s = sim::Simulator::start(std::move(opts));
+    if (!s) return pm500::unexpected("[simulator] cannot start: " + s.error());
+    simulator = std::move(*s);
+    log->warn("simulated meters running: {} at {} (demo mode, not for production){}", sc.meters, sc.address,
+              sc.control_port ? " control 127.0.0.1:" + std::to_string(sc.control_port) : std::string());
+    return {};
+  }
+
+  pm500::expected<void, std::string> start_scanner() {
+    if (cfg.devices.empty()) {
+      log->warn("no [[devices]] configured: nothing to scan");
+      return {};
+    }
+    auto opts = scanner_options(cfg.scanner);
+    if (!opts) return pm500::unexpected(opts.error());
+    std::vector<cip::DeviceSpec> specs;
+    std::vector<std::string> names;
+    for (const auto& d : cfg.devices) {
+      auto spec = device_spec(d);
+      if (!spec) return pm500::unexpected(spec.error());
+      specs.push_back(std::move(*spec));
+      names.push_back(d.name);
+    }
+    scan_events = std::make_unique<ScanEvents>(*devices, health, std::move(names));
+    scanner = std::make_unique<cip::Scanner>(*opts, std::move(specs), *scan_events);
+    if (auto r = scanner->start(); !r)
+      return pm500::unexpected("scanner: " + r.error() +
+                               "; check [scanner] local_address and udp_port (another EtherNet/IP scanner on this "
+                               "host may own UDP 2222)");
+    log->info("scanner started: {} device(s), Class 1 I/O on {}:{}", cfg.devices.size(), cfg.scanner.local_address,
+              scanner->udp_port());
+    return {};
+  }
 };
 
 Gateway::Gateway(const config::GatewayConfig& cfg) : impl_(std::make_unique<Impl>(cfg)) {}
@@ -81,6 +137,8 @@ pm500::expected<void, std::string> Gateway::start() {
   if (!devices) return pm500::unexpected(devices.error());
   g.devices = std::move(*devices);
   if (auto r = g.start_sinks(); !r) return r;
+  if (auto r = g.start_simulator(); !r) return r;
+  if (auto r = g.start_scanner(); !r) return r;
   return {};
 }
 
@@ -89,6 +147,10 @@ void Gateway::tick() { impl_->health.tick(); }
 void Gateway::stop() {
   Impl& g = *impl_;
   if (!g.ring) return;
+  if (g.scanner) {
+    g.scanner->stop();  // Forward Close every connection, UnRegisterSession
+    g.log->info("scanner stopped");
+  }
   // Producer first (nothing new enters the ring), then every sink delivers or spools the rest,
   // all at once: each may take up to its stop timeout.
   {
@@ -102,6 +164,9 @@ void Gateway::stop() {
   }
   g.deliveries.clear();
   g.ring.reset();
+  g.scanner.reset();
+  if (g.simulator) g.simulator->stop();
+  g.simulator.reset();
   g.log->info("stopped");
 }
 

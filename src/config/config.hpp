@@ -56,6 +56,7 @@ struct SimulatorSection {
   std::string pt = "";
   std::string profile;                 // "" = built-in
   std::int64_t seed = 1;
+  std::int64_t control_port = 0;       // fault injection on 127.0.0.1:PORT (see tools/pm500-sim); 0 = off
 };
 
 // The embedded HTTP server (src/status): status page, /api/status, /metrics, /health/live|ready.

@@ -116,6 +116,8 @@ const Options<SimulatorSection>& simulator_options() {
                       "PT ratio the simulated meter is configured with; empty = direct connection."),
       string("profile", &S::profile, "Device profile file; empty = the built-in PowerMonitor 500 profile."),
       integer("seed", &S::seed, 0, 2147483647, "Seed of the simulated noise, for repeatable runs."),
+      integer("control_port", &S::control_port, 0, 65535,
+              "Port on 127.0.0.1 for the simulator's fault-injection commands (tools/pm500-sim/README.md); 0 = off."),
   };
   return o;
 }

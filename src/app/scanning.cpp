@@ -1,0 +1,135 @@
+#include "app/scanning.hpp"
+
+#include <charconv>
+
+#include "cip/status.hpp"
+#include "log/log.hpp"
+
+namespace pm500::app {
+
+pm500::expected<cip::ScannerOptions, std::string> scanner_options(const config::ScannerSection& s) {
+  cip::ScannerOptions o;
+  o.local_address = s.local_address;
+  o.udp_port = static_cast<std::uint16_t>(s.udp_port);
+  o.connect_timeout_ms = static_cast<std::uint32_t>(s.connect_timeout_ms);
+  o.request_timeout_ms = static_cast<std::uint32_t>(s.connect_timeout_ms);
+  o.reconnect_initial_ms = static_cast<std::uint32_t>(s.reconnect_initial_ms);
+  o.reconnect_max_ms = static_cast<std::uint32_t>(s.reconnect_max_ms);
+  o.originator_vendor = static_cast<std::uint16_t>(s.originator_vendor);
+  o.originator_serial = static_cast<std::uint32_t>(s.originator_serial);
+  return o;
+}
+
+pm500::expected<cip::DeviceSpec, std::string> device_spec(const config::DeviceSection& d) {
+  cip::DeviceSpec spec;
+  std::string_view addr = d.address;
+  if (auto colon = addr.rfind(':'); colon != std::string_view::npos) {
+    std::string_view port = addr.substr(colon + 1);
+    unsigned p = 0;
+    auto r = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (r.ec != std::errc() || r.ptr != port.data() + port.size() || p == 0 || p > 65535)
+      return pm500::unexpected("device " + d.name + ": address \"" + d.address +
+                               "\" has an invalid port; write \"host\" or \"host:44818\"");
+    spec.port = static_cast<std::uint16_t>(p);
+    addr = addr.substr(0, colon);
+  }
+  if (addr.empty()) return pm500::unexpected("device " + d.name + ": address is empty");
+  spec.host = std::string(addr);
+  spec.mode = d.connection == "input-only" ? cip::Mode::input_only
+              : d.connection == "explicit" ? cip::Mode::explicit_poll
+                                           : cip::Mode::listen_only;
+  spec.fallback = d.fallback == "input-only" ? cip::Fallback::input_only
+                  : d.fallback == "none"     ? cip::Fallback::none
+                                             : cip::Fallback::explicit_poll;
+  spec.multicast = d.transport == "multicast";
+  spec.rpi_us = static_cast<std::uint32_t>(d.rpi_ms * 1000);
+  spec.timeout_multiplier = static_cast<std::uint8_t>(d.timeout_multiplier);
+  spec.poll_interval_ms = static_cast<std::uint32_t>(d.poll_interval_ms);
+  for (auto a : d.assemblies) spec.assemblies.push_back(static_cast<std::uint16_t>(a));
+  spec.product_code = static_cast<std::uint16_t>(d.product_code);
+  spec.electronic_key = d.electronic_key;
+  return spec;
+}
+
+std::string_view failure_mode_for(const cip::Fault& f) {
+  using K = cip::Fault::Kind;
+  switch (f.kind) {
+    case K::connect_refused:
+    case K::connect_timeout:
+    case K::unreachable:
+    case K::no_identity_reply:
+    case K::wrong_identity:
+      return "eip.no_response";
+    case K::forward_open_refused:
+      // Ownership and connection-count refusals (CIP Vol 1, Table 3-5.29): another scanner or the
+      // missing owner decides; everything else is a path or session problem.
+      if (f.general == 0x01 && (f.extended == 0x0106 || f.extended == 0x0100 || f.extended == 0x0113 ||
+                                f.extended == 0x011A || f.extended == 0x0119))
+        return "eip.ownership_conflict";
+      return "eip.session_fault";
+    default:
+      return "eip.session_fault";
+  }
+}
+
+ScanEvents::ScanEvents(Devices& devices, ConditionSink& conditions, std::vector<std::string> names)
+    : devices_(devices), conditions_(conditions), names_(std::move(names)), per_device_(names_.size()) {}
+
+void ScanEvents::on_state(std::uint32_t device, const cip::DeviceStatus& st) {
+  if (device >= names_.size()) return;
+  const std::string& name = names_[device];
+  auto log = log::get("scanner");
+  bool report_fallback = false, clear_fallback = false;
+  {
+    std::lock_guard lock(mu_);
+    PerDevice& pd = per_device_[device];
+    if (st.state != pd.last_state || st.path_reason != pd.last_path) {
+      log->info("{} {}: {} ({})", name, st.endpoint, cip::to_string(st.state), st.path_reason);
+      pd.last_state = st.state;
+      pd.last_path = st.path_reason;
+    }
+    // Listen-only refused but a fallback works: data flows, yet the configured path is not in
+    // use -- an operator should know the PLC's owner connection is missing.
+    if (st.fallback_active && !pd.fallback_reported) report_fallback = pd.fallback_reported = true;
+    if (!st.fallback_active && pd.fallback_reported && st.state == cip::DeviceState::running) {
+      pd.fallback_reported = false;
+      clear_fallback = true;
+    }
+  }
+  if (report_fallback) conditions_.raise("eip.ownership_conflict", name, st.path_reason);
+  if (clear_fallback) conditions_.clear("eip.ownership_conflict", name);
+}
+
+void ScanEvents::on_fault(std::uint32_t device, const cip::Fault& f) {
+  if (device >= names_.size()) return;
+  std::string_view mode = failure_mode_for(f);
+  {
+    std::lock_guard lock(mu_);
+    per_device_[device].mode_of[static_cast<std::size_t>(f.kind)] = std::string(mode);
+  }
+  std::string evidence = std::string(cip::to_string(f.kind)) + ": " + f.text;
+  conditions_.raise(mode, names_[device], evidence);
+}
+
+void ScanEvents::on_fault_cleared(std::uint32_t device, cip::Fault::Kind k) {
+  if (device >= names_.size()) return;
+  std::string mode;
+  bool still_active = false;
+  {
+    std::lock_guard lock(mu_);
+    PerDevice& pd = per_device_[device];
+    mode = std::move(pd.mode_of[static_cast<std::size_t>(k)]);
+    pd.mode_of[static_cast<std::size_t>(k)].clear();
+    for (const auto& m : pd.mode_of) still_active |= (!mode.empty() && m == mode);
+  }
+  if (!mode.empty() && !still_active) conditions_.clear(mode, names_[device]);
+}
+
+void ScanEvents::on_identity(std::uint32_t device, const cip::Identity& id) {
+  if (device >= names_.size()) return;
+  log::get("scanner")->info("{}: {} (vendor {}, device type 0x{:02X}, product code {}, revision {}.{}, serial {})",
+                            names_[device], id.product_name, id.vendor, id.device_type, id.product_code,
+                            id.revision_major, id.revision_minor, id.serial);
+}
+
+}  // namespace pm500::app

@@ -1,0 +1,57 @@
+// The bridge between the EtherNet/IP scanner (cip/) and the rest of the gateway: device
+// specs from the configuration, payloads into the per-device data path, scanner faults into
+// failure modes. cip/ knows nothing of the gateway; this file is where they meet.
+#pragma once
+
+#include <array>
+#include <bitset>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "app/devices.hpp"
+#include "cip/scanner.hpp"
+#include "config/config.hpp"
+#include "pipeline/conditions.hpp"
+
+namespace pm500::app {
+
+// Scanner options and device specs from the configuration; an error names the device and key.
+pm500::expected<cip::ScannerOptions, std::string> scanner_options(const config::ScannerSection& s);
+pm500::expected<cip::DeviceSpec, std::string> device_spec(const config::DeviceSection& d);
+
+// The failure mode a scanner fault belongs to (only src/health knows what the ids mean).
+std::string_view failure_mode_for(const cip::Fault& f);
+
+class ScanEvents final : public cip::ScannerEvents {
+ public:
+  ScanEvents(Devices& devices, ConditionSink& conditions, std::vector<std::string> names);
+
+  void on_data(std::uint32_t device, std::uint16_t assembly, std::span<const std::uint8_t> data,
+               std::int64_t recv_time_ns, std::uint16_t sequence, bool explicit_read) noexcept override {
+    devices_.on_data(device, assembly, data, recv_time_ns, sequence, explicit_read);
+  }
+  void on_state(std::uint32_t device, const cip::DeviceStatus& status) override;
+  void on_fault(std::uint32_t device, const cip::Fault& f) override;
+  void on_fault_cleared(std::uint32_t device, cip::Fault::Kind k) override;
+  void on_identity(std::uint32_t device, const cip::Identity& id) override;
+  void on_assembly_size(std::uint32_t device, std::uint16_t assembly, std::uint16_t bytes) override {
+    devices_.on_assembly_size(device, assembly, bytes);
+  }
+
+ private:
+  struct PerDevice {
+    // Fault kinds active per failure mode, so a mode clears only when its last cause clears.
+    std::array<std::string, cip::Fault::kind_count> mode_of{};
+    bool fallback_reported = false;
+    cip::DeviceState last_state = cip::DeviceState::connecting;
+    std::string last_path;
+  };
+  Devices& devices_;
+  ConditionSink& conditions_;
+  std::vector<std::string> names_;
+  std::mutex mu_;
+  std::vector<PerDevice> per_device_;
+};
+
+}  // namespace pm500::app
