@@ -187,7 +187,9 @@ struct Server::Impl {
                               {"Cache-Control", "no-store"},
                               {"Referrer-Policy", "no-referrer"},
                               {"X-Frame-Options", "DENY"}});
-    http.set_keep_alive_timeout(2);  // a polling page reconnects cheaply; idle sockets free workers
+    // Shorter than the page's 2 s poll: a polling page reconnects (cheap on a LAN) instead of
+    // holding a worker between polls.
+    http.set_keep_alive_timeout(1);
     http.set_keep_alive_max_count(100);
     http.set_read_timeout(5, 0);
     http.set_write_timeout(5, 0);
