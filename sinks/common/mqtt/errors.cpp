@@ -20,6 +20,7 @@ std::string_view to_string(ErrorKind k) noexcept {
     case ErrorKind::publish_refused: return "publish refused";
     case ErrorKind::disconnected: return "connection lost";
     case ErrorKind::local_files: return "certificate files unusable";
+    case ErrorKind::transient: return "connection failed once";
     case ErrorKind::other: return "error";
   }
   return "error";

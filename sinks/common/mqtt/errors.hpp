@@ -24,6 +24,7 @@ enum class ErrorKind : std::uint8_t {
   publish_refused,       // PUBACK with a failure reason code (v5), e.g. 0x87 not authorized
   disconnected,          // the connection was lost while waiting for acknowledgements
   local_files,           // certificate/key files unusable before even connecting
+  transient,             // paho's connect failed, but the probe right after was accepted (broker restarting)
   other,
 };
 

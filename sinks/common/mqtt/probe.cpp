@@ -113,7 +113,9 @@ std::string verify_remedy(long v) {
   }
 }
 
-std::optional<Error> tls_handshake(const Endpoint& ep, const TlsSettings& t, int fd) {
+std::optional<Error> mqtt_hello(const Endpoint& ep, int fd, SSL* ssl, const Hello& h);
+
+std::optional<Error> tls_handshake(const Endpoint& ep, const TlsSettings& t, int fd, const Hello* hello) {
   ERR_clear_error();
   Owned<SSL_CTX> ctx(SSL_CTX_new(TLS_client_method()));
   if (!ctx) return Error{ErrorKind::other, "cannot create a TLS context", detail::drain_errors()};
@@ -181,32 +183,137 @@ std::optional<Error> tls_handshake(const Endpoint& ep, const TlsSettings& t, int
     return Error{ErrorKind::tls_handshake, "TLS handshake with " + where(ep) + " failed: " + detail::last_reason(errs), errs};
   }
   // With TLS 1.3 the client finishes its handshake before the server has checked the client
-  // certificate; a rejection arrives as an alert on the first read. Wait briefly for one.
-  if (!t.cert_file.empty()) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 300) > 0) {
-      char byte;
-      if (SSL_read(ssl.get(), &byte, 1) <= 0) {
-        const std::string errs = detail::drain_errors();
-        if (!errs.empty())
-          return Error{ErrorKind::tls_client_rejected,
-                       "the broker at " + where(ep) + " rejected the client certificate " + t.cert_file + " (" +
-                           detail::last_reason(errs) + ")",
-                       errs};
-      }
+  // certificate; a rejection arrives as an alert on the first read. The CONNECT exchange below
+  // reads anyway; without it, peek briefly for an alert.
+  if (!t.cert_file.empty() && !hello) {
+    timeval brief{0, 300'000};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &brief, sizeof brief);
+    char byte;
+    if (SSL_peek(ssl.get(), &byte, 1) <= 0) {
+      const std::string errs = detail::drain_errors();
+      if (errs.find("alert") != std::string::npos)
+        return Error{ErrorKind::tls_client_rejected,
+                     "the broker at " + where(ep) + " rejected the client certificate " + t.cert_file + " (" +
+                         detail::last_reason(errs) + ")",
+                     errs};
     }
   }
+  std::optional<Error> r;
+  if (hello) r = mqtt_hello(ep, fd, ssl.get(), *hello);
   SSL_shutdown(ssl.get());
+  return r;
+}
+
+void put_u16(std::string& out, std::size_t v) {
+  out += static_cast<char>((v >> 8) & 0xFF);
+  out += static_cast<char>(v & 0xFF);
+}
+void put_str(std::string& out, std::string_view s) {
+  put_u16(out, s.size());
+  out.append(s);
+}
+void put_varint(std::string& out, std::size_t v) {
+  do {
+    unsigned char b = v % 128;
+    v /= 128;
+    if (v) b |= 0x80;
+    out += static_cast<char>(b);
+  } while (v);
+}
+
+int io_write(int fd, SSL* ssl, const std::string& data) {
+  if (ssl) return SSL_write(ssl, data.data(), static_cast<int>(data.size())) == static_cast<int>(data.size()) ? 0 : -1;
+  return ::send(fd, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size()) ? 0 : -1;
+}
+// Reads exactly n bytes: n on success, 0 on EOF, -1 on timeout or error.
+int io_read(int fd, SSL* ssl, unsigned char* buf, int n) {
+  int got = 0;
+  while (got < n) {
+    int r;
+    if (ssl) r = SSL_read(ssl, buf + got, n - got);
+    else r = static_cast<int>(::recv(fd, buf + got, static_cast<std::size_t>(n - got), 0));
+    if (r == 0) return 0;
+    if (r < 0 && ssl) {
+      const int e = SSL_get_error(ssl, r);
+      if (e == SSL_ERROR_ZERO_RETURN) return 0;
+      if (e == SSL_ERROR_SYSCALL && (errno == 0 || errno == ECONNRESET)) return 0;
+      // OpenSSL 3 reports a TCP close without close_notify this way (AWS IoT closes like that).
+      if (e == SSL_ERROR_SSL && ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+        ERR_clear_error();
+        return 0;
+      }
+      return -1;
+    }
+    if (r < 0) return errno == ECONNRESET ? 0 : -1;
+    got += r;
+  }
+  return got;
+}
+
+std::optional<Error> mqtt_hello(const Endpoint& ep, int fd, SSL* ssl, const Hello& h) {
+  ERR_clear_error();
+  // A failed write is read on: the broker's TLS alert (client certificate rejected) may be
+  // waiting in the socket.
+  const bool written = io_write(fd, ssl, encode_connect(h)) == 0;
+  unsigned char head[2];
+  const int r = io_read(fd, ssl, head, 2);
+  if (!written && r > 0) return Error{ErrorKind::other, "CONNECT could not be written to " + where(ep), "write failed"};
+  if (r == 0 && ssl) {
+    const std::string errs = detail::drain_errors();
+    if (errs.find("alert") != std::string::npos)
+      return Error{ErrorKind::tls_client_rejected,
+                   "the broker at " + where(ep) + " rejected the client certificate (" + detail::last_reason(errs) + ")", errs};
+  }
+  if (r == 0)
+    return Error{ErrorKind::closed_after_connect,
+                 "the broker at " + where(ep) + " closed the connection right after CONNECT, without a CONNACK (client id \"" +
+                     h.client_id + "\")",
+                 "EOF after CONNECT"};
+  if (r < 0) {
+    const std::string errs = detail::drain_errors();
+    if (errs.find("alert") != std::string::npos)  // TLS 1.3: the client certificate is judged after the handshake
+      return Error{ErrorKind::tls_client_rejected,
+                   "the broker at " + where(ep) + " rejected the client certificate (" + detail::last_reason(errs) + ")", errs};
+    return Error{ErrorKind::timeout, "no CONNACK from " + where(ep) + " after CONNECT", "CONNACK timeout " + errs};
+  }
+  if (head[0] != 0x20 || head[1] < 2)
+    return Error{ErrorKind::other, where(ep) + " answered CONNECT with something other than CONNACK (not an MQTT broker?)",
+                 "first byte " + std::to_string(head[0])};
+  unsigned char body[2];
+  if (io_read(fd, ssl, body, 2) != 2)
+    return Error{ErrorKind::closed_after_connect, "the broker at " + where(ep) + " closed the connection inside CONNACK", "short CONNACK"};
+  if (body[1] != 0) return classify_connack(h.mqtt_version, body[1]);
+  (void)io_write(fd, ssl, std::string("\xE0\x00", 2));  // DISCONNECT: the will (none) is not sent anyway
   return std::nullopt;
 }
 
 }  // namespace
 
-std::optional<Error> probe(const Endpoint& ep, const TlsSettings& tls, std::chrono::milliseconds timeout) {
+std::string encode_connect(const Hello& h, int keepalive_s) {
+  std::string vh;
+  put_str(vh, "MQTT");
+  vh += static_cast<char>(h.mqtt_version >= 5 ? 5 : 4);
+  unsigned char flags = 0x02;  // clean session / clean start
+  if (!h.username.empty()) flags |= 0x80;
+  if (!h.password.empty()) flags |= 0x40;
+  vh += static_cast<char>(flags);
+  put_u16(vh, static_cast<std::size_t>(keepalive_s));
+  if (h.mqtt_version >= 5) vh += '\0';  // no properties
+  put_str(vh, h.client_id);
+  if (!h.username.empty()) put_str(vh, h.username);
+  if (!h.password.empty()) put_str(vh, h.password);
+  std::string pkt(1, '\x10');
+  put_varint(pkt, vh.size());
+  return pkt + vh;
+}
+
+std::optional<Error> probe(const Endpoint& ep, const TlsSettings& tls, std::chrono::milliseconds timeout,
+                           const Hello* hello) {
   Fd fd;
   if (auto e = tcp_connect(ep, timeout, fd)) return e;
-  if (!ep.tls) return std::nullopt;
-  return tls_handshake(ep, tls, fd.fd);
+  if (ep.tls) return tls_handshake(ep, tls, fd.fd, hello);
+  if (hello) return mqtt_hello(ep, fd.fd, nullptr, *hello);
+  return std::nullopt;
 }
 
 }  // namespace pm500::mqttc

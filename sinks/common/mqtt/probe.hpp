@@ -15,8 +15,22 @@
 
 namespace pm500::mqttc {
 
-// nullopt: every step succeeded, so the failure paho saw happened at the MQTT level.
-// tls is used only when ep.tls is set. Bounded by timeout per step.
-std::optional<Error> probe(const Endpoint& ep, const TlsSettings& tls, std::chrono::milliseconds timeout);
+// The MQTT CONNECT the probe sends after the handshake (no will, clean session), so it can tell
+// "the broker closes the connection after CONNECT" (AWS IoT without iot:Connect) from "the
+// broker refuses with a CONNACK code" and from "it accepts now: the first failure was a restart".
+struct Hello {
+  int mqtt_version = 4;
+  std::string client_id;
+  std::string username;
+  std::string password;  // secret: only written to the socket
+};
+
+// nullopt: every step succeeded and the broker accepted the CONNECT. tls is used only when
+// ep.tls is set; hello null stops after the handshake. Bounded by timeout per step.
+std::optional<Error> probe(const Endpoint& ep, const TlsSettings& tls, std::chrono::milliseconds timeout,
+                           const Hello* hello = nullptr);
+
+// The CONNECT packet the probe writes (exposed for tests).
+std::string encode_connect(const Hello& h, int keepalive_s = 10);
 
 }  // namespace pm500::mqttc

@@ -201,22 +201,23 @@ Error Session::classify_connect_failure(int rc, int reason, const std::string& m
   std::string tls_text;
   for (const auto& t : tls) tls_text += (tls_text.empty() ? "" : "; ") + t;
 
-  if (auto e = probe(settings_.endpoint, settings_.tls, settings_.connect_timeout)) {
+  const Hello hello{settings_.mqtt_version, settings_.client_id, settings_.username, settings_.password};
+  if (auto e = probe(settings_.endpoint, settings_.tls, settings_.connect_timeout, &hello)) {
     e->evidence += " [" + paho + (tls_text.empty() ? "" : "; paho TLS: " + tls_text) + "]";
     return *e;
   }
-  // Resolve, TCP and TLS work for the probe: the failure happened in MQTT, or in a check only
-  // paho makes.
+  // The probe got through resolve, TCP, TLS and CONNACK: the failure is one only paho sees
+  // (its own host name check), or the broker was just restarting.
   if (!tls_text.empty())
     return Error{ErrorKind::tls_handshake, "TLS failure during connect to " + settings_.endpoint.display(), tls_text + " [" + paho + "]"};
   if (timed_out || elapsed >= settings_.connect_timeout - settings_.connect_timeout / 10)
     return Error{ErrorKind::timeout,
                  "no CONNACK from " + settings_.endpoint.display() + " within " +
-                     std::to_string(settings_.connect_timeout.count()) + " ms (broker overloaded or not an MQTT server)",
+                     std::to_string(settings_.connect_timeout.count()) + " ms (broker overloaded?)",
                  paho};
-  return Error{ErrorKind::closed_after_connect,
-               "the broker accepted the connection and closed it after CONNECT without a CONNACK (client id \"" +
-                   settings_.client_id + "\")",
+  return Error{ErrorKind::transient,
+               "connecting to " + settings_.endpoint.display() +
+                   " failed, but a second attempt right after was accepted (the broker was probably restarting)",
                paho};
 }
 
@@ -229,8 +230,14 @@ Error Session::classify_publish_failure(const Outgoing& m, int rc, int reason, c
                      (reason == 0x87 ? " (its ACL or policy does not allow this client to publish there)" : ""),
                  "PUBACK reason code " + hex(reason) + " (" + text + ")"};
   }
+  // Paho fails the pending tokens (rc -11 operation incomplete, -3 disconnected) as the
+  // connection drops, sometimes before its connection-lost callback ran: give it a moment so the
+  // cause (e.g. an MQTT 5 DISCONNECT reason) reaches the evidence.
+  const bool dropped = rc == MQTTASYNC_OPERATION_INCOMPLETE || rc == MQTTASYNC_DISCONNECTED;
+  if (dropped)
+    for (int i = 0; i < 20 && lost_at_ns_.load() < ticks(sent); ++i) std::this_thread::sleep_for(10ms);
   const std::int64_t lost = lost_at_ns_.load();
-  if (lost != 0 && lost >= ticks(sent)) {
+  if (dropped || (lost != 0 && lost >= ticks(sent))) {
     std::string cause;
     {
       std::lock_guard lk(mu_);

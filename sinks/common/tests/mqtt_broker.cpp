@@ -1,4 +1,4 @@
-#include "mqtt_broker.hpp"
+#include "sinks/common/tests/mqtt_broker.hpp"
 
 #include <csignal>
 #include <fstream>

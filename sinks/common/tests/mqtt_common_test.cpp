@@ -3,9 +3,11 @@
 // certificate rejected, bad password), acknowledged publishes, and local certificate checks.
 #include <doctest/doctest.h>
 
-#include "mqtt_broker.hpp"
+#include "sinks/common/tests/mqtt_broker.hpp"
 #include "sinks/common/mqtt/cert_check.hpp"
 #include "sinks/common/mqtt/endpoint.hpp"
+#include "sinks/common/mqtt/probe.hpp"
+#include "sinks/common/tests/policy_server.hpp"
 #include "sinks/common/mqtt/session.hpp"
 #include "sinks/common/mqtt/topic_match.hpp"
 
@@ -195,4 +197,46 @@ TEST_CASE("mqtt common: host name mismatch and a rejected client certificate") {
     REQUIRE(e);
     CHECK(e->kind == ErrorKind::tls_client_rejected);
   }
+}
+
+TEST_CASE("mqtt common: connection closed right after CONNECT, and right after PUBLISH") {
+  test::TempDir tmp;
+  test::Pki pki(tmp / "pki");
+  auto thing = pki.client("thing-1");
+  auto settings = [&](int port) {
+    auto s = settings_for("mqtts://localhost:" + std::to_string(port), pki);
+    s.client_id = "thing-1";
+    s.tls.cert_file = thing.crt.string();
+    s.tls.key_file = thing.key.string();
+    return s;
+  };
+  SUBCASE("after CONNECT") {
+    test::PolicyServer server(pki, test::PolicyServer::Mode::close_after_connect);
+    Session session(settings(server.port()));
+    auto e = session.connect();
+    INFO(describe(e));
+    REQUIRE(e);
+    CHECK(e->kind == ErrorKind::closed_after_connect);
+    CHECK(e->reason.find("thing-1") != std::string::npos);
+  }
+  SUBCASE("after PUBLISH") {
+    test::PolicyServer server(pki, test::PolicyServer::Mode::close_after_publish);
+    Session session(settings(server.port()));
+    REQUIRE_FALSE(session.connect());
+    std::vector<Outgoing> msgs{{"dt/plant/thing-1", "{}", 1, false}};
+    auto e = session.publish(msgs);
+    INFO(describe(e));
+    REQUIRE(e);
+    CHECK(e->kind == ErrorKind::closed_after_publish);
+    CHECK(e->reason.find("dt/plant/thing-1") != std::string::npos);
+  }
+}
+
+TEST_CASE("mqtt common: the probe's CONNECT packet") {
+  // MQTT 3.1.1 section 3.1: fixed header, "MQTT", level 4, flags (user, password, clean), keep-alive.
+  const std::string p = encode_connect({4, "c", "u", "p"}, 10);
+  const std::string want("\x10\x13\x00\x04MQTT\x04\xC2\x00\x0A\x00\x01" "c\x00\x01u\x00\x01p", 21);
+  CHECK(p == want);
+  const std::string p5 = encode_connect({5, "c", "", ""}, 10);
+  CHECK(p5 == std::string("\x10\x0E\x00\x04MQTT\x05\x02\x00\x0A\x00\x00\x01" "c", 16));
 }
