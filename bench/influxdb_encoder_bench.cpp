@@ -1,0 +1,123 @@
+// Line-protocol encoding of a batch of PowerMonitor 500 samples (18 values each):
+// sinks/common/line_protocol.hpp into a reused buffer, vs a naive std::ostringstream encoder
+// (the way the Node-RED flow's JavaScript built its lines), and the cost of gzip on top.
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <iomanip>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "sinks/common/line_protocol.hpp"
+#include "sinks/influxdb/transport.hpp"
+
+using namespace pm500;
+
+namespace {
+
+constexpr std::size_t kBatch = 500;
+
+Catalog catalog() {
+  Catalog c;
+  for (int d = 0; d < 4; ++d) {
+    DeviceMeta m;
+    m.name = "mcc-" + std::to_string(d + 1);
+    m.site = "plant north";
+    m.asset = "feeder " + std::to_string(d + 1);
+    for (int i = 0; i < 18; ++i) m.fields[2].push_back("element_" + std::to_string(i) + "_value");
+    c.devices.push_back(std::move(m));
+  }
+  return c;
+}
+
+std::vector<Sample> batch() {
+  std::vector<Sample> v(kBatch);
+  for (std::size_t n = 0; n < kBatch; ++n) {
+    Sample& s = v[n];
+    s.source_time_ns = 1'714'564'800'123'000'000 + static_cast<std::int64_t>(n) * 1'000'000;
+    s.device = static_cast<std::uint32_t>(n % 4);
+    s.assembly = 102;
+    s.count = 18;
+    for (int i = 0; i < 18; ++i) s.values[i] = 230.0 + 0.137 * static_cast<double>(n) + 1.5 * i;
+  }
+  return v;
+}
+
+// The naive baseline: a new escaped std::string per name, an ostringstream per batch, values
+// printed with 17 significant digits (what round-trips a double with iostreams).
+std::string escape(const std::string& s, const char* special) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\\' || std::strchr(special, c)) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+std::string naive_encode(const std::vector<Sample>& b, const Catalog& cat, const std::string& measurement) {
+  std::ostringstream os;
+  os << std::setprecision(std::numeric_limits<double>::max_digits10);
+  for (const Sample& s : b) {
+    const DeviceMeta& m = cat.devices[s.device];
+    os << escape(measurement, ", ") << ",asset=" << escape(m.asset, ",= ") << ",device=" << escape(m.name, ",= ")
+       << ",site=" << escape(m.site, ",= ");
+    auto names = m.field_names(s.assembly);
+    for (std::size_t i = 0; i < s.count; ++i) os << (i ? "," : " ") << escape(names[i], ",= ") << "=" << s.values[i];
+    os << " " << s.source_time_ns << "\n";
+  }
+  return os.str();
+}
+
+void BM_encode_line_protocol(benchmark::State& st) {
+  const Catalog cat = catalog();
+  const auto b = batch();
+  lp::Options o;
+  std::string buf;
+  for (auto _ : st) {
+    buf.clear();
+    for (const Sample& s : b) (void)lp::append_sample(buf, s, cat.devices[s.device], o);
+    benchmark::DoNotOptimize(buf.data());
+  }
+  st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * kBatch));
+  st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * buf.size()));
+  st.counters["bytes_per_point"] = static_cast<double>(buf.size()) / kBatch;
+}
+
+void BM_encode_naive_iostream(benchmark::State& st) {
+  const Catalog cat = catalog();
+  const auto b = batch();
+  std::size_t bytes = 0;
+  for (auto _ : st) {
+    std::string out = naive_encode(b, cat, "powermonitor_500");
+    bytes = out.size();
+    benchmark::DoNotOptimize(out.data());
+  }
+  st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * kBatch));
+  st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * bytes));
+  st.counters["bytes_per_point"] = static_cast<double>(bytes) / kBatch;
+}
+
+void BM_encode_line_protocol_gzip(benchmark::State& st) {
+  const Catalog cat = catalog();
+  const auto b = batch();
+  lp::Options o;
+  std::string buf, gz;
+  influx::Gzip gzip(1);
+  for (auto _ : st) {
+    buf.clear();
+    for (const Sample& s : b) (void)lp::append_sample(buf, s, cat.devices[s.device], o);
+    gzip.compress(buf, gz);
+    benchmark::DoNotOptimize(gz.data());
+  }
+  st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * kBatch));
+  st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * buf.size()));
+  st.counters["gzip_ratio"] = static_cast<double>(buf.size()) / static_cast<double>(gz.size());
+}
+
+}  // namespace
+
+BENCHMARK(BM_encode_line_protocol);
+BENCHMARK(BM_encode_naive_iostream);
+BENCHMARK(BM_encode_line_protocol_gzip);
