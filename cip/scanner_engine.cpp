@@ -143,7 +143,7 @@ void Engine::run() {
     if (shutting_down_ && (all_stopped() || now >= shutdown_deadline_)) break;
 
     TimerQueue::Entry due;
-    while (loop_.timers().pop_due(now, due)) on_timer(due.token, now);
+    while (loop_.timers().pop_due(now, due)) on_timer(due.token, due.deadline_ns, now);
 
     const int n = loop_.wait(events, EventLoop::monotonic_ns(), shutting_down_ ? 20 : 1000);
     now = EventLoop::monotonic_ns();
@@ -174,11 +174,16 @@ void Engine::run() {
 }
 
 void Engine::arm_device_timer(Device& d, std::int64_t deadline) {
-  ++d.timer_gen;
-  loop_.timers().push(deadline, timer_token(TimerKind::device, d.index, 0, d.timer_gen));
+  d.timer_armed = true;
+  d.timer_due = deadline;
+  if (!d.timer_queued || deadline < d.queued_at) {
+    loop_.timers().push(deadline, timer_token(TimerKind::device, d.index, 0, 0));
+    d.timer_queued = true;
+    d.queued_at = deadline;
+  }
 }
 
-void Engine::on_timer(std::uint64_t token, std::int64_t now) {
+void Engine::on_timer(std::uint64_t token, std::int64_t deadline, std::int64_t now) {
   const auto kind = static_cast<TimerKind>(token >> 56);
   const auto conn = static_cast<std::uint8_t>(token >> 48);
   const auto gen = static_cast<std::uint16_t>(token >> 32);
@@ -201,7 +206,18 @@ void Engine::on_timer(std::uint64_t token, std::int64_t now) {
     case TimerKind::shutdown:
       return;
   }
-  if (gen != d.timer_gen) return;
+  if (deadline == d.queued_at) d.timer_queued = false;  // the tracked entry (others are extra)
+  if (!d.timer_armed) return;
+  if (now < d.timer_due) {
+    // Re-armed to a later deadline since this entry was queued.
+    if (!d.timer_queued || d.timer_due < d.queued_at) {
+      loop_.timers().push(d.timer_due, token);
+      d.timer_queued = true;
+      d.queued_at = d.timer_due;
+    }
+    return;
+  }
+  d.timer_armed = false;
   switch (d.step) {
     case Step::idle:
       begin_connect(d, now);
@@ -319,7 +335,7 @@ void Engine::teardown(Device& d, bool send_closes) {
     d.fd = -1;
   }
   ++d.fd_gen;
-  ++d.timer_gen;
+  disarm_device_timer(d);
   ++d.poll_gen;
   d.session = 0;
   d.rx_len = 0;
@@ -443,7 +459,7 @@ void Engine::begin_shutdown(std::int64_t now) {
   shutting_down_ = true;
   shutdown_deadline_ = now + std::int64_t{opt_.shutdown_timeout_ms} * 1'000'000;
   for (auto& d : devices_) {
-    ++d.timer_gen;
+    disarm_device_timer(d);
     ++d.poll_gen;
     std::size_t sent = 0;
     if (d.fd >= 0 && d.session != 0) {

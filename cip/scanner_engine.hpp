@@ -94,7 +94,14 @@ struct Device {
 
   int fd = -1;
   std::uint32_t fd_gen = 0;      // in the epoll tag: events of a closed socket are ignored
-  std::uint16_t timer_gen = 0;   // the device timer (connect, request, backoff, wait)
+  // The device timer (connect, request, backoff, wait). At most one heap entry is tracked per
+  // device: re-arming to a later deadline (every request of a poll round) moves timer_due and
+  // lets the queued entry re-queue itself when it comes due, so the heap does not fill with
+  // dead entries at the request rate.
+  bool timer_armed = false;
+  std::int64_t timer_due = 0;
+  bool timer_queued = false;
+  std::int64_t queued_at = 0;
   std::uint16_t poll_gen = 0;
   std::uint32_t session = 0;
   std::uint32_t local_addr = 0;  // TCP source address (host order): the multicast interface
@@ -144,8 +151,9 @@ class Engine {
   }
 
   // scanner_engine.cpp: lifecycle, faults, status.
-  void on_timer(std::uint64_t token, std::int64_t now);
+  void on_timer(std::uint64_t token, std::int64_t deadline, std::int64_t now);
   void arm_device_timer(Device& d, std::int64_t deadline);
+  static void disarm_device_timer(Device& d) { d.timer_armed = false; }
   void begin_connect(Device& d, std::int64_t now);
   void teardown(Device& d, bool send_closes);
   void fail(Device& d, Fault f, std::int64_t now);

@@ -339,7 +339,7 @@ void Engine::next_open(Device& d, std::int64_t now) {
 void Engine::start_running(Device& d, std::int64_t now) {
   d.step = Step::running;
   d.pending = Req::none;
-  ++d.timer_gen;  // no request outstanding
+  disarm_device_timer(d);  // no request outstanding
   if (d.path == Mode::explicit_poll) {
     ++d.poll_gen;
     loop_.timers().push(now, timer_token(TimerKind::poll, d.index, 0, d.poll_gen));
@@ -358,7 +358,7 @@ void Engine::next_read(Device& d, std::int64_t now) {
   if (d.cursor >= d.conns.size()) {
     // Round done: the next one starts an interval after this one started (not after it ended).
     d.pending = Req::none;
-    ++d.timer_gen;
+    disarm_device_timer(d);
     ++d.poll_gen;
     const std::int64_t next =
         std::max(now, d.poll_round_start + std::int64_t{d.spec.poll_interval_ms} * 1'000'000);
