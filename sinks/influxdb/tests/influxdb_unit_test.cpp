@@ -267,3 +267,13 @@ TEST_CASE("real transport failures on loopback: refused, timeout, TLS to a plain
   CHECK(r.evidence.starts_with("curl 28"));
   ::close(fd);
 }
+
+TEST_CASE("configuration: the generated example and reference for [sinks.influxdb] read back and hide secrets") {
+  const std::vector<config::SinkSchema> schemas{influxdb_sink_plugin.schema};
+  const std::string example = config::example_toml(schemas);
+  CHECK(example.find("[sinks.influxdb]") != std::string::npos);
+  CHECK(example.find("url = \"http://127.0.0.1:8086\"") != std::string::npos);
+  const std::string ref = config::markdown_reference(schemas);
+  CHECK(ref.find("insecure_skip_verify") != std::string::npos);
+  CHECK(ref.find("config_error_retry_ms") != std::string::npos);
+}
