@@ -1,0 +1,169 @@
+// Encapsulation error handling against a minimal scripted target (the simulator has no way to
+// forget a session): after 0x0064 "invalid session handle" the scanner reports session_error,
+// registers a new session on the same TCP connection, reads again, and clears the fault.
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "cip/cip.hpp"
+#include "cip/scanner.hpp"
+#include "recorder.hpp"
+#include "support/support.hpp"
+
+using namespace std::chrono_literals;
+using pm500::test::eventually;
+
+namespace {
+
+// One client at a time; answers RegisterSession, ListIdentity and Get_Attribute_Single of
+// assembly attributes 3/4. forget() makes it drop the session, like a restarted adapter.
+class ScriptedTarget {
+ public:
+  ScriptedTarget(const char* address, std::uint16_t port) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    ::inet_pton(AF_INET, address, &a.sin_addr);
+    REQUIRE(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(listen_fd_, 4) == 0);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~ScriptedTarget() {
+    stop_ = true;
+    thread_.join();
+    ::close(listen_fd_);
+  }
+  void forget() { forget_ = true; }
+  int accepted() const { return accepted_; }
+  int registrations() const { return registrations_; }
+  int invalid_replies() const { return invalid_; }
+
+ private:
+  void run() {
+    int client = -1;
+    std::vector<std::uint8_t> rx;
+    while (!stop_) {
+      pollfd p{client >= 0 ? client : listen_fd_, POLLIN, 0};
+      if (::poll(&p, 1, 20) <= 0) continue;
+      if (client < 0) {
+        client = ::accept(listen_fd_, nullptr, nullptr);
+        ++accepted_;
+        continue;
+      }
+      std::uint8_t buf[2048];
+      const ssize_t n = ::recv(client, buf, sizeof buf, 0);
+      if (n <= 0) {
+        ::close(client);
+        client = -1;
+        rx.clear();
+        continue;
+      }
+      rx.insert(rx.end(), buf, buf + n);
+      for (;;) {
+        const cip::bytes_view in(rx);
+        const std::size_t need = cip::frame_size_needed(in);
+        if (in.size() < need) break;
+        auto f = cip::decode_frame(in);
+        if (!f) break;
+        answer(client, *f);
+        rx.erase(rx.begin(), rx.begin() + static_cast<std::ptrdiff_t>(need));
+      }
+    }
+    if (client >= 0) ::close(client);
+  }
+
+  void answer(int fd, const cip::Frame& f) {
+    std::array<std::uint8_t, 512> out{};
+    cip::Writer w(out);
+    const auto& h = f.header;
+    if (h.command == cip::Command::register_session) {
+      ++registrations_;
+      session_ = 0x1000 + static_cast<std::uint32_t>(registrations_);
+      cip::encode_register_session(w, h.context, session_);
+    } else if (h.command == cip::Command::list_identity) {
+      cip::ListIdentityItem item;
+      item.identity = cip::IdentityInfo{1, 0x92, 5, 3, 1, 0, 945000777, "PowerMonitor 500"};
+      cip::encode_list_identity_reply(w, h.context, item);
+    } else if (h.command == cip::Command::send_rr_data) {
+      if (forget_.exchange(false)) session_ = 0;
+      if (h.session != session_ || session_ == 0) {
+        ++invalid_;
+        auto m = cip::begin_frame(w, {.command = h.command, .session = h.session,
+                                      .status = cip::encap_status::invalid_session, .context = h.context});
+        cip::end_frame(w, m);
+      } else {
+        auto sd = cip::decode_send_data(f.payload);
+        auto msg = cip::unconnected_message(*sd);
+        auto req = cip::decode_request(*msg);
+        auto addr = cip::decode_attribute_address(req->path);
+        auto m = cip::begin_send_rr_data(w, session_, h.context);
+        std::array<std::uint8_t, 48> data{};
+        const std::uint8_t size[] = {48, 0};
+        if (addr->attribute == 4) {
+          cip::encode_attribute_reply(w, req->service, size);
+        } else {
+          cip::encode_attribute_reply(w, req->service, data);
+        }
+        cip::end_send_rr_data(w, m);
+      }
+    } else {
+      return;  // UnRegisterSession and anything else: no reply
+    }
+    REQUIRE(w.ok());
+    [[maybe_unused]] auto sent = ::send(fd, w.written().data(), w.size(), MSG_NOSIGNAL);
+  }
+
+  int listen_fd_ = -1;
+  std::thread thread_;
+  std::atomic<bool> stop_{false}, forget_{false};
+  std::atomic<int> accepted_{0}, registrations_{0}, invalid_{0};
+  std::uint32_t session_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("0x0064 invalid session handle: session_error, a new session on the same connection, cleared") {
+  const auto port = static_cast<std::uint16_t>(pm500::test::free_tcp_port());
+  ScriptedTarget target("127.0.3.101", port);
+  scanner_test::Recorder rec;
+  cip::DeviceSpec spec;
+  spec.host = "127.0.3.101";
+  spec.port = port;
+  spec.mode = cip::Mode::explicit_poll;
+  spec.poll_interval_ms = 50;
+  spec.assemblies = {101};
+  cip::ScannerOptions opt;
+  opt.udp_port = 0;
+  opt.request_timeout_ms = 500;
+  cip::Scanner scanner(opt, {spec}, rec);
+  REQUIRE(scanner.start());
+  REQUIRE(eventually([&] { return rec.stream(0, 101).explicit_count >= 2; }, 5s));
+  CHECK(rec.identity(0)->product_code == 5);
+
+  target.forget();
+  REQUIRE(eventually([&] { return rec.fault(0, cip::Fault::Kind::session_error).has_value(); }, 3s));
+  const auto f = *rec.fault(0, cip::Fault::Kind::session_error);
+  CHECK(f.encap_status == 0x0064);
+  CHECK(f.text.find("0x0064 invalid session handle") != std::string::npos);
+  CHECK(f.text.find("registering a new session") != std::string::npos);
+
+  const auto before = rec.stream(0, 101).explicit_count;
+  REQUIRE(eventually([&] { return rec.stream(0, 101).explicit_count >= before + 3; }, 3s));
+  CHECK(rec.was_cleared(0, cip::Fault::Kind::session_error));
+  CHECK(target.registrations() == 2);
+  CHECK(target.accepted() == 1);  // the same TCP connection
+  CHECK(target.invalid_replies() == 1);
+  CHECK(scanner_test::status(scanner, 0).state == cip::DeviceState::running);
+  scanner.stop();
+}
