@@ -6,6 +6,9 @@
 
 namespace pm500::sinks::mqtt {
 
+using mqttc::substitute;
+using mqttc::TopicTemplate;
+
 std::string validate(const MqttSinkConfig& cfg) {
   auto ep = mqttc::parse_url(cfg.url);
   if (!ep) return "url: " + ep.error();

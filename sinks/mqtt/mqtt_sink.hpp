@@ -14,7 +14,7 @@
 #include "pipeline/sink.hpp"
 #include "sinks/common/condition_latch.hpp"
 #include "sinks/common/mqtt/session.hpp"
-#include "sinks/mqtt/topic.hpp"
+#include "sinks/common/mqtt/topic_template.hpp"
 
 namespace pm500::sinks::mqtt {
 
@@ -67,7 +67,7 @@ class MqttSink final : public Sink {
 
   MqttSinkConfig cfg_;
   const Catalog& catalog_;
-  TopicTemplate topic_;
+  mqttc::TopicTemplate topic_;
   mqttc::Session session_;
   ConditionLatch condition_;
   std::vector<mqttc::Outgoing> out_;  // reused between batches

@@ -6,7 +6,7 @@
 #include "pipeline/sink_plugin.hpp"
 #include "sinks/mqtt/errors.hpp"
 #include "sinks/mqtt/mqtt_sink.hpp"
-#include "sinks/mqtt/topic.hpp"
+#include "sinks/common/mqtt/topic_template.hpp"
 #include "support/support.hpp"
 
 namespace pm500 {
@@ -15,6 +15,8 @@ extern const SinkPlugin mqtt_sink_plugin;
 
 using namespace pm500;
 using namespace pm500::sinks::mqtt;
+using pm500::mqttc::TopicTemplate;
+using pm500::mqttc::substitute;
 
 namespace {
 

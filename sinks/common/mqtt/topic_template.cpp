@@ -1,6 +1,6 @@
-#include "sinks/mqtt/topic.hpp"
+#include "sinks/common/mqtt/topic_template.hpp"
 
-namespace pm500::sinks::mqtt {
+namespace pm500::mqttc {
 
 namespace {
 
@@ -86,4 +86,4 @@ std::string substitute(std::string_view text, std::string_view key, std::string_
   return out;
 }
 
-}  // namespace pm500::sinks::mqtt
+}  // namespace pm500::mqttc

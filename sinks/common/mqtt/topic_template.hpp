@@ -9,7 +9,7 @@
 
 #include "pipeline/catalog.hpp"
 
-namespace pm500::sinks::mqtt {
+namespace pm500::mqttc {
 
 class TopicTemplate {
  public:
@@ -34,4 +34,4 @@ class TopicTemplate {
 // A placeholder-free topic with "{client_id}" replaced (status topics).
 std::string substitute(std::string_view text, std::string_view key, std::string_view value);
 
-}  // namespace pm500::sinks::mqtt
+}  // namespace pm500::mqttc
