@@ -1,0 +1,131 @@
+// The whole gateway against simulated meters: samples arrive in the file sink, faults
+// injected in the simulator become failure modes, SIGTERM loses nothing.
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <sstream>
+
+#include "support/support.hpp"
+
+using namespace pm500::test;
+
+namespace {
+
+std::string gateway() { return binary("pm500-gateway").string(); }
+
+// Sends one line to the simulator's control port and returns the reply line.
+std::string sim_command(int port, const std::string& line) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return "error connect";
+  }
+  std::string msg = line + "\n";
+  (void)!::write(fd, msg.data(), msg.size());
+  std::string reply;
+  char c;
+  while (::read(fd, &c, 1) == 1 && c != '\n') reply += c;
+  ::close(fd);
+  return reply;
+}
+
+std::size_t count_lines(const fs::path& p) {
+  std::string s = read_file(p);
+  std::size_t n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+struct Demo {
+  TempDir dir;
+  int control = free_tcp_port();
+  int udp = free_udp_port();
+  std::string sim_address;
+
+  explicit Demo(const std::string& sim_addr, const std::string& device_extra = "", bool owner = true)
+      : sim_address(sim_addr) {
+    write_file(dir / "gateway.toml",
+               "[gateway]\nsite = \"test-site\"\nstate_dir = \"" + (dir / "state").string() +
+                   "\"\n[logging]\nformat = \"text\"\n"
+                   "[scanner]\nlocal_address = \"0.0.0.0\"\nudp_port = " + std::to_string(udp) +
+                   "\nreconnect_initial_ms = 100\nreconnect_max_ms = 1000\nconnect_timeout_ms = 1000\n"
+                   "[simulator]\nenabled = true\naddress = \"" + sim_addr + "\"\nct = \"400:5\"\nnominal_voltage = 480\n"
+                   "owner = " + (owner ? "true" : "false") + "\ncontrol_port = " + std::to_string(control) +
+                   "\n[[devices]]\nname = \"mcc-1\"\nasset = \"feeder-7\"\naddress = \"" + sim_addr +
+                   "\"\nrpi_ms = 50\nassemblies = [101, 102, 107]\nct = \"400:5\"\nnominal_voltage = 480\n" +
+                   device_extra +
+                   "[sinks.file]\npath = \"samples.lp\"\nflush_interval_ms = 50\n");
+  }
+  fs::path samples() const { return dir / "state" / "sinks" / "file" / "samples.lp"; }
+  std::vector<std::string> args() const { return {gateway(), "run", "-c", (dir / "gateway.toml").string()}; }
+};
+
+}  // namespace
+
+TEST_CASE("samples from a simulated meter reach the file sink, and SIGTERM loses none") {
+  Demo demo("127.0.0.31");
+  Process gw(demo.args());
+  REQUIRE_MESSAGE(eventually([&] { return fs::exists(demo.samples()) && count_lines(demo.samples()) >= 30; }, 20s),
+                  gw.log());
+  std::string text = read_file(demo.samples());
+  CHECK(text.find("powermonitor_500,asset=feeder-7,device=mcc-1,site=test-site") != std::string::npos);
+  CHECK(text.find("voltage_l1_n_v=") != std::string::npos);
+  CHECK(text.find("energy_import_kwh=") != std::string::npos);
+  CHECK(gw.log().find("running (listen-only as configured)") != std::string::npos);
+
+  gw.signal(SIGTERM);
+  auto code = gw.wait(15s);
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  // Every sample the scanner produced was delivered before exit.
+  std::string log = gw.log();
+  CHECK(log.find("Forward Close") == std::string::npos);  // no failed close reported
+  auto pos = log.find("sink file stopped: delivered ");
+  REQUIRE(pos != std::string::npos);
+  std::size_t delivered = std::stoul(log.substr(pos + 29));
+  CHECK(delivered == count_lines(demo.samples()));
+  CHECK(log.find("spooled 0 (backlog 0), dropped 0") != std::string::npos);
+}
+
+TEST_CASE("listen-only without an owner falls back to explicit reads and says why") {
+  Demo demo("127.0.0.32", "", /*owner=*/false);
+  Process gw(demo.args());
+  REQUIRE_MESSAGE(eventually([&] { return fs::exists(demo.samples()) && count_lines(demo.samples()) >= 5; }, 20s),
+                  gw.log());
+  std::string log = gw.log();
+  CHECK(log.find("0x0119") != std::string::npos);
+  CHECK(log.find("RAISED eip.ownership_conflict [mcc-1]") != std::string::npos);
+}
+
+TEST_CASE("a meter that stops producing raises eip.session_fault, and it clears on recovery") {
+  Demo demo("127.0.0.33");
+  Process gw(demo.args());
+  REQUIRE_MESSAGE(eventually([&] { return fs::exists(demo.samples()) && count_lines(demo.samples()) >= 5; }, 20s),
+                  gw.log());
+  CHECK(sim_command(demo.control, "fault stop-producing").rfind("ok", 0) == 0);
+  REQUIRE_MESSAGE(eventually([&] { return gw.log().find("RAISED eip.session_fault [mcc-1]") != std::string::npos; }, 15s),
+                  gw.log());
+  CHECK(sim_command(demo.control, "fault resume-producing").rfind("ok", 0) == 0);
+  std::size_t before = count_lines(demo.samples());
+  CHECK(eventually([&] { return count_lines(demo.samples()) > before + 5; }, 20s));
+}
+
+TEST_CASE("CT applied twice is diagnosed as erratic readings with the cause") {
+  Demo demo("127.0.0.34");
+  Process gw(demo.args());
+  REQUIRE(eventually([&] { return fs::exists(demo.samples()) && count_lines(demo.samples()) >= 5; }, 20s));
+  CHECK(sim_command(demo.control, "fault ctpt ct-twice").rfind("ok", 0) == 0);
+  REQUIRE_MESSAGE(
+      eventually([&] { return gw.log().find("RAISED meter.erratic_readings [mcc-1]") != std::string::npos; }, 20s),
+      gw.log());
+  CHECK(gw.log().find("CT ratio 400:5 applied twice") != std::string::npos);
+}
