@@ -310,7 +310,12 @@ std::optional<Error> Session::publish(std::span<const Outgoing> messages, std::s
       auto msg = mqtt::make_message(m.topic, m.payload.data(), m.payload.size(), m.qos, m.retained);
       window.push_back({client_->publish(msg), i, sent});
     } catch (const mqtt::exception& e) {
-      return fail(classify_publish_failure(m, e.get_return_code(), e.get_reason_code(), e.get_message(), false, sent));
+      // Refused because the connection just dropped: the cause is the oldest publish still
+      // unacknowledged (AWS IoT closes right after the PUBLISH it refuses), not this one.
+      const bool in_flight = !window.empty();
+      const Outgoing& culprit = in_flight ? messages[window.front().index] : m;
+      return fail(classify_publish_failure(culprit, e.get_return_code(), e.get_reason_code(), e.get_message(), false,
+                                           in_flight ? window.front().sent : sent));
     }
   }
   while (!window.empty())
