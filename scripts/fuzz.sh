@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets of cip/ (CMake preset `fuzz`: clang++, ASan+UBSan) and runs each
+# Builds the libFuzzer targets (every parser) (CMake preset `fuzz`: clang++, ASan+UBSan) and runs each
 # for N seconds (default 20). Inputs start from the committed seeds in fuzz/corpus/<target>/
 # (the golden bytes of tests/cip); new inputs go to build/fuzz/run/corpus/<target>/, so the
 # committed corpus is never modified. A crash leaves its input in build/fuzz/run/crashes/.
@@ -17,7 +17,8 @@ cmake --build --preset fuzz
 
 run="$root/build/fuzz/run"
 failed=()
-for target in fuzz_encap fuzz_message_router fuzz_class1 fuzz_epath; do
+# Every target has a seed folder under fuzz/corpus/, named after it.
+for target in $(cd fuzz/corpus && ls -d fuzz_* | sort); do
   mkdir -p "$run/corpus/$target" "$run/crashes/$target"
   echo "== $target: ${seconds}s"
   if "$root/build/fuzz/fuzz/$target" -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 \

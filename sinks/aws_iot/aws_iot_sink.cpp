@@ -100,6 +100,12 @@ void AwsIotSink::check_lag(Clock::time_point now) {
 
 void AwsIotSink::publish_shadow_if_changed() {
   if (!cfg_.shadow) return;
+  if (report_) {
+    GatewayReport r = report_();
+    shadow_->set_gateway_version(std::move(r.version));
+    for (auto& [device, state] : r.devices) shadow_->set_device(device, std::move(state));
+    shadow_->set_failure_modes(std::move(r.failure_modes));
+  }
   const std::uint64_t v = shadow_->version();
   if (v == shadow_published_version_) return;
   std::set<std::string> now_reported;

@@ -33,6 +33,8 @@ class AwsIotSink final : public Sink {
   DeliveryResult deliver(std::span<const Sample> batch) override;
 
   ShadowState& shadow() { return *shadow_; }
+  // Where the shadow's gateway state comes from (read before each shadow check).
+  void set_report_source(std::function<GatewayReport()> source) { report_ = std::move(source); }
   std::shared_ptr<ShadowState> shadow_handle() { return shadow_; }
   std::uint64_t documents_published() const { return documents_; }
   std::uint64_t rule_errors() const { return rule_errors_.load(); }
@@ -42,6 +44,7 @@ class AwsIotSink final : public Sink {
   DeliveryResult failed(mqttc::Error e);
   std::optional<mqttc::Error> ensure_connected();
   void publish_shadow_if_changed();
+  std::function<GatewayReport()> report_;
   void on_rule_error(const std::string& payload);
   void check_lag(std::chrono::steady_clock::time_point now);
 

@@ -82,6 +82,7 @@ const SinkPlugin aws_iot_sink_plugin{
       auto sink = std::make_unique<sinks::aws_iot::AwsIotSink>(*cfg, env.catalog, env.conditions);
       // Until the application feeds the shadow (see README), it reports the configured devices.
       for (const auto& d : env.catalog.devices) sink->shadow().set_device(d.name, "unknown");
+      if (env.gateway_report) sink->set_report_source(env.gateway_report);
       return std::unique_ptr<Sink>(std::move(sink));
     },
 };

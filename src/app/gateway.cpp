@@ -19,7 +19,11 @@
 #include "tools/pm500-sim/simulator.hpp"
 #include "device/settings.hpp"
 
+#include <algorithm>
+#include <mutex>
 #include <thread>
+
+#include "app/version.hpp"
 
 namespace pm500::app {
 
@@ -33,6 +37,26 @@ struct Gateway::Impl {
   std::unique_ptr<sim::Simulator> simulator;
   std::unique_ptr<ScanEvents> scan_events;
   std::unique_ptr<cip::Scanner> scanner;
+  mutable std::mutex scanner_mu;  // guards the scanner pointer for readers on other threads
+
+  // The gateway's state for cloud sinks (Device Shadow): device connection states and the
+  // active failure modes. Called from delivery threads.
+  GatewayReport report() const {
+    GatewayReport r;
+    r.version = kVersion;
+    {
+      std::lock_guard lock(scanner_mu);
+      if (scanner)
+        for (const auto& st : scanner->snapshot())
+          if (st.device < cfg.devices.size())
+            r.devices.emplace_back(cfg.devices[st.device].name,
+                                   std::string(cip::to_string(st.state)) + " (" + cip::to_string(st.path_in_use) + ")");
+    }
+    for (const auto& c : health.active())
+      if (std::find(r.failure_modes.begin(), r.failure_modes.end(), c.id) == r.failure_modes.end())
+        r.failure_modes.push_back(c.id);
+    return r;
+  }
 
   explicit Impl(const config::GatewayConfig& c) : cfg(c) {}
 
@@ -46,7 +70,7 @@ struct Gateway::Impl {
       for (const SinkPlugin* p : sink_plugins())
         if (p->schema.name == section.type) plugin = p;
       if (!plugin) return pm500::unexpected("no sink named " + section.type + " is built in");
-      SinkEnv env{devices->catalog(), cfg.gateway.state_dir};
+      SinkEnv env{devices->catalog(), cfg.gateway.state_dir, &health, [this] { return report(); }};
       auto sink = plugin->create(section, env);
       if (!sink) return pm500::unexpected("sink " + section.type + ": " + sink.error());
       SinkDelivery::Options o;
@@ -108,7 +132,10 @@ struct Gateway::Impl {
       names.push_back(d.name);
     }
     scan_events = std::make_unique<ScanEvents>(*devices, health, std::move(names));
-    scanner = std::make_unique<cip::Scanner>(*opts, std::move(specs), *scan_events);
+    {
+      std::lock_guard lock(scanner_mu);
+      scanner = std::make_unique<cip::Scanner>(*opts, std::move(specs), *scan_events);
+    }
     if (auto r = scanner->start(); !r)
       return pm500::unexpected("scanner: " + r.error() +
                                "; check [scanner] local_address and udp_port (another EtherNet/IP scanner on this "
@@ -164,7 +191,10 @@ void Gateway::stop() {
   }
   g.deliveries.clear();
   g.ring.reset();
-  g.scanner.reset();
+  {
+    std::lock_guard lock(g.scanner_mu);
+    g.scanner.reset();
+  }
   if (g.simulator) g.simulator->stop();
   g.simulator.reset();
   g.log->info("stopped");

@@ -6,9 +6,12 @@
 #include <any>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "pipeline/catalog.hpp"
 #include "pipeline/conditions.hpp"
@@ -48,11 +51,21 @@ class Sink {
   virtual DeliveryResult flush() { return DeliveryResult::ok(); }
 };
 
+// The gateway's state as a cloud sink reports it (AWS IoT Device Shadow "reported").
+struct GatewayReport {
+  std::string version;
+  std::vector<std::pair<std::string, std::string>> devices;  // name, connection state in words
+  std::vector<std::string> failure_modes;                   // active failure-mode ids
+};
+
 // What a sink factory gets besides its own settings.
 struct SinkEnv {
   const Catalog& catalog;
   std::string state_dir;  // the sink may keep files under state_dir/sinks/<name>/
   ConditionSink* conditions = nullptr;
+  // The gateway's current state, for sinks that report it (null when the app does not offer it).
+  // Called from the sink's delivery thread; thread-safe.
+  std::function<GatewayReport()> gateway_report;
 };
 
 }  // namespace pm500

@@ -593,6 +593,8 @@ void Meter::forward_open(const Client& c, const cip::MrRequest& req, const cip::
   fail.connection_serial = fo->connection_serial;
   fail.originator_vendor = fo->originator_vendor;
   fail.originator_serial = fo->originator_serial;
+  // The unsuccessful reply carries Remaining Path Size + Reserved (CIP Vol 1, 3-5.5.1.2).
+  fail.remaining_path_size = 0;
   auto refuse = [&](std::uint8_t general, std::optional<std::uint16_t> extended,
                     std::optional<std::uint16_t> wanted = std::nullopt) {
     fail.general_status = general;
