@@ -151,7 +151,7 @@ TEST_CASE("file sink: sample.toml is valid; unknown keys are errors; the factory
 
   test::TempDir tmp;
   Catalog cat = catalog();
-  auto sink = file_sink_plugin.create(cfg->sinks[0], SinkEnv{cat, tmp.path().string()});
+  auto sink = file_sink_plugin.create(cfg->sinks[0], SinkEnv{cat, tmp.path().string(), nullptr, {}});
   REQUIRE(sink);
   REQUIRE((*sink)->deliver(batch(0, 1)).kind == DeliveryResult::Kind::ok);
   CHECK(fs::exists(tmp / "sinks/file/samples.lp"));

@@ -94,7 +94,7 @@ inline std::unique_ptr<sinks::InfluxSink> make_influx_sink(const std::string& bo
     FAIL_CHECK(all);
     return nullptr;
   }
-  SinkEnv env{catalog, "/nonexistent", conditions};
+  SinkEnv env{catalog, "/nonexistent", conditions, {}};
   auto sink = influxdb_sink_plugin.create(cfg->sinks[0], env);
   if (!sink) {
     FAIL_CHECK(sink.error());
