@@ -144,6 +144,25 @@ bool Devices::latest(std::uint32_t device, std::uint16_t assembly, Sample& out) 
   return true;
 }
 
+std::vector<Devices::NamedValue> Devices::values(std::uint32_t device) const {
+  std::vector<NamedValue> out;
+  if (device >= state_.size()) return out;
+  const State& st = *state_[device];
+  for (std::uint16_t a = device::kFirstAssembly; a <= device::kLastAssembly; ++a) {
+    Sample s;
+    {
+      std::lock_guard lock(st.latest_mu);
+      if (!st.have[a - 100]) continue;
+      s = st.latest[a - 100];
+    }
+    const device::Assembly* asmb = st.profile->assembly(a);
+    if (!asmb) continue;
+    for (std::size_t i = 0; i < asmb->elements.size() && i < s.count; ++i)
+      out.push_back({asmb->elements[i].name, asmb->elements[i].unit, s.values[i]});
+  }
+  return out;
+}
+
 std::vector<device::ActiveFinding> Devices::findings(std::uint32_t device) const {
   return device < state_.size() ? state_[device]->plausibility->snapshot() : std::vector<device::ActiveFinding>{};
 }

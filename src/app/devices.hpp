@@ -47,6 +47,12 @@ class Devices {
   // The newest decoded (and scaled) sample of an assembly, for the status page.
   bool latest(std::uint32_t device, std::uint16_t assembly, Sample& out) const;
   std::vector<device::ActiveFinding> findings(std::uint32_t device) const;
+  // The newest value of every element of every assembly received, with its unit.
+  struct NamedValue {
+    std::string name, unit;
+    double value;
+  };
+  std::vector<NamedValue> values(std::uint32_t device) const;
   std::size_t size() const { return state_.size(); }
 
  private:

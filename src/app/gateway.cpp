@@ -9,6 +9,8 @@
 
 #include "app/devices.hpp"
 #include "app/scanning.hpp"
+#include "app/status_view.hpp"
+#include "status/server.hpp"
 #include "app/exit_codes.hpp"
 #include "health/registry.hpp"
 #include "log/log.hpp"
@@ -38,6 +40,38 @@ struct Gateway::Impl {
   std::unique_ptr<ScanEvents> scan_events;
   std::unique_ptr<cip::Scanner> scanner;
   mutable std::mutex scanner_mu;  // guards the scanner pointer for readers on other threads
+  std::unique_ptr<status::Server> status_server;
+  std::mutex view_mu;
+  StatusViewBuilder view_builder;
+  std::int64_t started_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+  std::uint64_t restarts = 0;
+
+  // The status server's source: called on its worker threads.
+  status::GatewayView view() {
+    std::vector<cip::DeviceStatus> scan;
+    bool running = false;
+    {
+      std::lock_guard lock(scanner_mu);
+      if (scanner) {
+        scan = scanner->snapshot();
+        running = true;
+      }
+    }
+    std::lock_guard lock(view_mu);
+    ViewSources src{cfg,        started_ms, restarts, devices.get(), std::move(scan), running, deliveries, health,
+                    ring ? ring->capacity() : 0, ring ? ring->head() : 0};
+    return view_builder.build(src);
+  }
+
+  pm500::expected<void, std::string> start_status() {
+    if (!cfg.status.enabled) return {};
+    status_server = std::make_unique<status::Server>(cfg.status, [this] { return view(); });
+    if (auto r = status_server->start(); !r) return pm500::unexpected("status page: " + r.error());
+    log->info("status page on {} (API /api/status, metrics /metrics, health /health/ready)", status_server->url());
+    return {};
+  }
 
   // The gateway's state for cloud sinks (Device Shadow): device connection states and the
   // active failure modes. Called from delivery threads.
@@ -166,6 +200,7 @@ pm500::expected<void, std::string> Gateway::start() {
   if (auto r = g.start_sinks(); !r) return r;
   if (auto r = g.start_simulator(); !r) return r;
   if (auto r = g.start_scanner(); !r) return r;
+  if (auto r = g.start_status(); !r) return r;
   return {};
 }
 
@@ -174,6 +209,8 @@ void Gateway::tick() { impl_->health.tick(); }
 void Gateway::stop() {
   Impl& g = *impl_;
   if (!g.ring) return;
+  if (g.status_server) g.status_server->stop();
+  g.status_server.reset();
   if (g.scanner) {
     g.scanner->stop();  // Forward Close every connection, UnRegisterSession
     g.log->info("scanner stopped");

@@ -1,0 +1,138 @@
+#include "app/status_view.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+
+#include "app/version.hpp"
+#include "health/failure_modes.hpp"
+
+namespace pm500::app {
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string identity_text(const cip::Identity& id) {
+  return id.product_name + " (product code " + std::to_string(id.product_code) + ", revision " +
+         std::to_string(id.revision_major) + "." + std::to_string(id.revision_minor) + ", serial " +
+         std::to_string(id.serial) + ")";
+}
+
+}  // namespace
+
+std::uint64_t resident_bytes() {
+  std::ifstream in("/proc/self/statm");
+  std::uint64_t size = 0, resident = 0;
+  in >> size >> resident;
+  return resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+std::uint64_t cgroup_memory_limit() {
+  // cgroup v2 first, then v1; "max" or an absurd v1 value means no limit.
+  for (const char* p : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    std::ifstream in(p);
+    std::string v;
+    if (!(in >> v) || v == "max") continue;
+    try {
+      std::uint64_t n = std::stoull(v);
+      if (n > 0 && n < (1ull << 60)) return n;
+    } catch (...) {
+    }
+  }
+  return 0;
+}
+
+status::GatewayView StatusViewBuilder::build(const ViewSources& src) {
+  status::GatewayView v;
+  const auto& cfg = src.cfg;
+  v.version = kVersion;
+  v.site = cfg.gateway.site;
+  v.config_file = cfg.source_file;
+  v.started_ms = src.started_ms;
+  v.now_ms = now_ms();
+  v.restarts = src.restarts;
+  v.scanner_running = src.scanner_running;
+  v.ring_capacity = src.ring_capacity;
+  v.ring_head = src.ring_head;
+  v.rss_bytes = resident_bytes();
+  v.memory_limit_bytes = cgroup_memory_limit();
+
+  for (std::uint32_t i = 0; i < cfg.devices.size(); ++i) {
+    const auto& dc = cfg.devices[i];
+    status::DeviceView d;
+    d.name = dc.name;
+    d.asset = dc.asset;
+    d.address = dc.address;
+    d.rpi_ms = static_cast<std::uint32_t>(dc.rpi_ms);
+    d.state = src.scanner_running ? "connecting" : "stopped";
+    d.connection = dc.connection;
+    for (const auto& st : src.scan) {
+      if (st.device != i) continue;
+      d.state = cip::to_string(st.state);
+      d.connection = cip::to_string(st.path_in_use);
+      d.connection_reason = st.path_reason;
+      d.packets = st.packets;
+      d.timeouts = st.timeouts;
+      d.reconnects = st.reconnects;
+      if (st.last_packet_ns > 0) d.last_packet_age_ms = std::max<std::int64_t>(0, v.now_ms - st.last_packet_ns / 1'000'000);
+      if (st.identity) d.identity = identity_text(*st.identity);
+    }
+    if (src.devices && i < src.devices->size()) {
+      const auto& c = src.devices->counters(i);
+      d.samples = c.samples.load(std::memory_order_relaxed);
+      d.decode_errors = c.decode_errors.load(std::memory_order_relaxed);
+      for (auto& nv : src.devices->values(i)) d.values.push_back({std::move(nv.name), std::move(nv.unit), nv.value});
+      for (const auto& f : src.devices->findings(i)) d.findings.push_back(f.message);
+    }
+    v.devices.push_back(std::move(d));
+  }
+
+  for (const auto& del : src.deliveries) {
+    auto st = del->stats();
+    status::SinkView s;
+    s.name = st.name;
+    s.state = std::string(to_string(st.state));
+    auto& since = sink_state_since_[s.name];
+    if (since.first != s.state) since = {s.state, v.now_ms};
+    s.state_since_ms = since.second;
+    s.delivered = st.delivered;
+    s.spooled = st.spooled;
+    s.replayed = st.replayed;
+    s.spool_backlog = st.spool_backlog;
+    s.spool_bytes = st.spool_bytes;
+    s.dropped = st.dropped_overrun + st.dropped_spool_full;
+    s.rejected = st.rejected;
+    s.retries = st.retries;
+    s.ring_lag = st.ring_lag;
+    s.last_error = st.last_error;
+    v.sinks.push_back(std::move(s));
+  }
+
+  for (const auto& c : src.health.active()) {
+    status::FailureView f;
+    f.id = c.id;
+    f.subject = c.subject;
+    f.evidence = c.evidence;
+    f.since_ms = c.since_ms;
+    f.occurrences = c.occurrences;
+    if (const auto* m = health::find_failure_mode(c.id)) {
+      f.level = std::string(health::level_short(m->level));
+      f.symptom = m->symptom;
+      f.cause = m->cause;
+      f.resolution = m->resolution;
+    }
+    v.failures.push_back(std::move(f));
+  }
+  for (const auto& m : health::failure_modes()) {
+    v.failure_counts.push_back({std::string(m.id), std::string(health::level_short(m.level)),
+                                src.health.is_active(m.id), src.health.raised_total(m.id)});
+  }
+  for (const auto& e : src.health.history()) v.events.push_back({e.time_ms, e.id, e.subject, e.evidence, e.raised});
+  return v;
+}
+
+}  // namespace pm500::app

@@ -1,0 +1,41 @@
+// Builds the status module's GatewayView from the running components.
+#pragma once
+
+#include <map>
+#include <vector>
+
+#include "app/devices.hpp"
+#include "cip/scanner.hpp"
+#include "config/config.hpp"
+#include "health/registry.hpp"
+#include "pipeline/delivery.hpp"
+#include "status/snapshot.hpp"
+
+namespace pm500::app {
+
+struct ViewSources {
+  const config::GatewayConfig& cfg;
+  std::int64_t started_ms;
+  std::uint64_t restarts;
+  const Devices* devices;
+  std::vector<cip::DeviceStatus> scan;  // scanner snapshot (empty when no scanner)
+  bool scanner_running;
+  const std::vector<std::unique_ptr<SinkDelivery>>& deliveries;
+  const health::Registry& health;
+  std::uint64_t ring_capacity, ring_head;
+};
+
+class StatusViewBuilder {
+ public:
+  status::GatewayView build(const ViewSources& src);
+
+ private:
+  // When each sink entered its current state, tracked between builds.
+  std::map<std::string, std::pair<std::string, std::int64_t>> sink_state_since_;
+};
+
+// Resident memory of this process, and the cgroup memory limit (0 when there is none).
+std::uint64_t resident_bytes();
+std::uint64_t cgroup_memory_limit();
+
+}  // namespace pm500::app
