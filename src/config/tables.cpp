@@ -134,7 +134,8 @@ static std::string parse_listen(StatusSection& s, const std::string& v) {
     if (v[i] < '0' || v[i] > '9' || port > 65535) return bad;
     port = port * 10 + (v[i] - '0');
   }
-  if (port < 1 || port > 65535) return "listen = \"" + v + "\": port " + std::to_string(port) + " is out of range 1..65535";
+  // Port 0 picks a free port (the log names it): for tests and several gateways on one host.
+  if (port < 0 || port > 65535) return "listen = \"" + v + "\": port " + std::to_string(port) + " is out of range 0..65535";
   s.listen = v;
   return {};
 }
@@ -146,7 +147,8 @@ const Options<StatusSection>& status_options() {
               "Serve the status page, /api/status, /metrics, /health/live and /health/ready over HTTP."),
       custom_string<S>("listen", "string \"host:port\"",
                        "Address and port of the status server. The default serves this machine only; use "
-                       "\"0.0.0.0:8080\" to reach the page from the plant network (the container does).",
+                       "\"0.0.0.0:8080\" to reach the page from the plant network (the container does); port 0 picks a free "
+                       "port and logs it.",
                        parse_listen, [](const S& s) { return quote(s.listen); }),
       string("token", &S::token,
              "Bearer token required by /api/status and /metrics (\"Authorization: Bearer TOKEN\"); the page asks "

@@ -13,7 +13,7 @@ namespace {
 std::string gateway() { return binary("pm500-gateway").string(); }
 
 std::string minimal_config(const TempDir& dir) {
-  return "[gateway]\nstate_dir = \"" + (dir / "state").string() + "\"\n[logging]\nformat = \"text\"\n";
+  return "[gateway]\nstate_dir = \"" + (dir / "state").string() + "\"\n[logging]\nformat = \"text\"\n[status]\nenabled = false\n";
 }
 
 }  // namespace
@@ -73,7 +73,8 @@ TEST_CASE("run shuts down cleanly on SIGTERM and on SIGINT") {
 TEST_CASE("run with an unusable state directory exits 1 with the cause") {
   TempDir dir;
   write_file(dir / "blocker", "a file, not a folder");
-  write_file(dir / "gateway.toml", "[gateway]\nstate_dir = \"" + (dir / "blocker" / "state").string() + "\"\n");
+  write_file(dir / "gateway.toml", "[gateway]\nstate_dir = \"" + (dir / "blocker" / "state").string() +
+                                        "\"\n[status]\nenabled = false\n");
   auto r = run({gateway(), "run", "-c", (dir / "gateway.toml").string(), "--log-format", "json"});
   CHECK(r.code == 1);
   CHECK(r.output.find("cannot create state directory") != std::string::npos);

@@ -38,6 +38,23 @@ std::string sim_command(int port, const std::string& line) {
   return reply;
 }
 
+// The status server's base URL, from the gateway's log line "status page on http://...".
+std::string status_url(Process& gw) {
+  std::string url;
+  eventually(
+      [&] {
+        std::string log = gw.log();
+        auto p = log.find("status page on ");
+        if (p == std::string::npos) return false;
+        url = log.substr(p + 15, log.find_first_of(" \n", p + 15) - p - 15);
+        return true;
+      },
+      10s);
+  return url;
+}
+
+RunResult http_get(const std::string& url) { return run({"curl", "-s", "-S", "-w", "\n%{http_code}", url}, 10s); }
+
 std::size_t count_lines(const fs::path& p) {
   std::string s = read_file(p);
   std::size_t n = 0;
@@ -55,7 +72,7 @@ struct Demo {
       : sim_address(sim_addr) {
     write_file(dir / "gateway.toml",
                "[gateway]\nsite = \"test-site\"\nstate_dir = \"" + (dir / "state").string() +
-                   "\"\n[logging]\nformat = \"text\"\n"
+                   "\"\n[logging]\nformat = \"text\"\n[status]\nlisten = \"127.0.0.1:0\"\n"
                    "[scanner]\nlocal_address = \"0.0.0.0\"\nudp_port = " + std::to_string(udp) +
                    "\nreconnect_initial_ms = 100\nreconnect_max_ms = 1000\nconnect_timeout_ms = 1000\n"
                    "[simulator]\nenabled = true\naddress = \"" + sim_addr + "\"\nct = \"400:5\"\nnominal_voltage = 480\n"
@@ -81,6 +98,21 @@ TEST_CASE("samples from a simulated meter reach the file sink, and SIGTERM loses
   CHECK(text.find("voltage_l1_n_v=") != std::string::npos);
   CHECK(text.find("energy_import_kwh=") != std::string::npos);
   CHECK(gw.log().find("running (listen-only as configured)") != std::string::npos);
+
+  // The status API and metrics describe the running device.
+  std::string base = status_url(gw);
+  REQUIRE(base.rfind("http://127.0.0.1:", 0) == 0);
+  auto api = http_get(base + "/api/status");
+  CHECK(api.output.find("\"name\":\"mcc-1\"") != std::string::npos);
+  CHECK(api.output.find("\"state\":\"running\"") != std::string::npos);
+  CHECK(api.output.find("\"connection\":\"listen-only\"") != std::string::npos);
+  CHECK(api.output.find("\"voltage_l1_n_v\"") != std::string::npos);
+  CHECK(api.output.find("\"name\":\"file\"") != std::string::npos);
+  auto metrics = http_get(base + "/metrics");
+  CHECK(metrics.output.find("pm500_device_up{device=\"mcc-1\",asset=\"feeder-7\"} 1") != std::string::npos);
+  CHECK(metrics.output.find("pm500_failure_active{id=\"eip.no_response\"") != std::string::npos);
+  auto ready = http_get(base + "/health/ready");
+  CHECK(ready.output.substr(ready.output.size() - 3) == "200");
 
   gw.signal(SIGTERM);
   auto code = gw.wait(15s);
@@ -128,4 +160,8 @@ TEST_CASE("CT applied twice is diagnosed as erratic readings with the cause") {
       eventually([&] { return gw.log().find("RAISED meter.erratic_readings [mcc-1]") != std::string::npos; }, 20s),
       gw.log());
   CHECK(gw.log().find("CT ratio 400:5 applied twice") != std::string::npos);
+  // The status API shows the failure mode with its resolution.
+  auto api = http_get(status_url(gw) + "/api/status");
+  CHECK(api.output.find("\"id\":\"meter.erratic_readings\"") != std::string::npos);
+  CHECK(api.output.find("exactly one of them may apply the ratios") != std::string::npos);
 }
