@@ -1,6 +1,6 @@
 #include "sinks/aws_iot/documents.hpp"
 
-#include "pipeline/json_text.hpp"
+#include "pm500/json_text.hpp"
 #include "sinks/common/json_sample.hpp"
 
 namespace pm500::sinks::aws_iot {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "pipeline/json_text.hpp"
+#include "pm500/json_text.hpp"
 
 namespace pm500::sinks::aws_iot {
 

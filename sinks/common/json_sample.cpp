@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "pipeline/json_text.hpp"
+#include "pm500/json_text.hpp"
 
 namespace pm500::json {
 namespace {

@@ -1,5 +1,7 @@
 #include "log/log.hpp"
 
+#include "pm500/json_text.hpp"
+
 #include <unistd.h>
 
 #include <chrono>
@@ -32,11 +34,11 @@ class JsonFormatter final : public spdlog::formatter {
     line += "\",\"level\":\"";
     auto lv = spdlog::level::to_string_view(msg.level);
     line.append(lv.data(), lv.size());
-    line += "\",\"logger\":\"";
-    json_escape(std::string_view(msg.logger_name.data(), msg.logger_name.size()), line);
-    line += "\",\"msg\":\"";
-    json_escape(std::string_view(msg.payload.data(), msg.payload.size()), line);
-    line += "\"}\n";
+    line += "\",\"logger\":";
+    json::append_string(line, std::string_view(msg.logger_name.data(), msg.logger_name.size()));
+    line += ",\"msg\":";
+    json::append_string(line, std::string_view(msg.payload.data(), msg.payload.size()));
+    line += "}\n";
     dest.append(line.data(), line.data() + line.size());
   }
   std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(); }
@@ -48,26 +50,6 @@ spdlog::sink_ptr& shared_sink() {
 }
 
 }  // namespace
-
-void json_escape(std::string_view in, std::string& out) {
-  for (char c : in) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-}
 
 Format resolve_format(std::string_view word) {
   if (word == "json") return Format::json;

@@ -22,7 +22,4 @@ void setup(std::string_view level, Format format);
 // A named logger sharing the default sink ("scanner", "sink.influxdb", ...).
 std::shared_ptr<spdlog::logger> get(const std::string& name);
 
-// Escapes text for a JSON string value (no surrounding quotes).
-void json_escape(std::string_view in, std::string& out);
-
 }  // namespace pm500::log

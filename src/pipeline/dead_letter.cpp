@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pipeline/json_text.hpp"
+#include "pm500/json_text.hpp"
 
 namespace pm500 {
 

@@ -1,4 +1,4 @@
-// JSON text helpers shared by the dead-letter file and the sink encoders (sinks/common): they
+// JSON text helpers shared by the log, the dead-letter file and the sink encoders: they
 // append to a caller's reused std::string and never allocate on their own.
 #pragma once
 
