@@ -23,9 +23,9 @@ constexpr std::array kModes{
     FailureMode{
         "eip.no_response", "Device and Network", "No response from device",
         "Wrong IP address, VLAN or routing mismatch, meter powered off, or another device at that address",
-        "Check the meter's IP on its front panel against `address` in the configuration; from the edge box run "
-        "`pm500-gateway check -c FILE` (it tells refused from timed out from unreachable) and `ping`; confirm "
-        "the VLAN routes to the meter. \"Another device answers\" means the address belongs to something else.",
+        "Check the meter's IP on its front panel against `address` in the configuration; the evidence tells a "
+        "refused connection from a timeout from an unreachable network; from the edge box `ping` the meter and "
+        "confirm the VLAN routes to it. \"Another device answers\" means the address belongs to something else.",
         L::l1_site_operations,
         "TCP connect timed out, refused or unreachable; ListIdentity unanswered; identity of another device "
         "(vendor, device type, product code) at that address",
