@@ -13,6 +13,7 @@
 #include "status/server.hpp"
 #include "app/exit_codes.hpp"
 #include "health/registry.hpp"
+#include "health/restart_history.hpp"
 #include "log/log.hpp"
 #include "pipeline/delivery.hpp"
 #include "pipeline/ring.hpp"
@@ -23,6 +24,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "app/version.hpp"
@@ -47,6 +49,49 @@ struct Gateway::Impl {
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count();
   std::uint64_t restarts = 0;
+  std::optional<health::RestartHistory> history;
+  bool restart_loop_raised = false, memory_raised = false;
+
+  // ops.restart_loop: this many starts after unclean exits within the window raise it; it clears
+  // once this run has stayed up for the whole window.
+  static constexpr std::size_t kRestartLoopUnclean = 3;
+  static constexpr std::chrono::minutes kRestartLoopWindow{10};
+
+  void record_start() {
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    history = health::RestartHistory::open(std::filesystem::path(cfg.gateway.state_dir) / "restart-history", now);
+    restarts = history->total_starts() - 1;
+    if (history->unclean_within(kRestartLoopWindow) >= kRestartLoopUnclean) {
+      health.raise("ops.restart_loop", "", history->summary(kRestartLoopWindow));
+      restart_loop_raised = true;
+    }
+  }
+
+  // Called once a second: clears the restart loop after a full window of uptime, and watches
+  // memory against the container's limit (an OOM kill is the usual cause of a silent loop).
+  void check_resources() {
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    if (restart_loop_raised && now - started_ms >= std::chrono::milliseconds(kRestartLoopWindow).count()) {
+      health.clear("ops.restart_loop", "");
+      restart_loop_raised = false;
+    }
+    std::uint64_t limit = cgroup_memory_limit();
+    if (limit == 0) return;
+    std::uint64_t rss = resident_bytes();
+    if (!memory_raised && rss * 10 > limit * 9) {
+      health.raise("ops.restart_loop", "memory",
+                   "resident memory " + std::to_string(rss >> 20) + " MiB is above 90% of the container limit " +
+                       std::to_string(limit >> 20) + " MiB: the kernel will kill the gateway; raise the limit");
+      memory_raised = true;
+    } else if (memory_raised && rss * 10 < limit * 8) {
+      health.clear("ops.restart_loop", "memory");
+      memory_raised = false;
+    }
+  }
 
   // The status server's source: called on its worker threads.
   status::GatewayView view() {
@@ -191,8 +236,9 @@ pm500::expected<void, std::string> Gateway::start() {
   if (ec)
     return pm500::unexpected("cannot create state directory \"" + cfg.gateway.state_dir + "\": " + ec.message() +
                              "; set [gateway] state_dir to a writable folder (a volume in a container)");
-  g.log->info("pm500-gateway starting: site {}, {} device(s), state directory {}", cfg.gateway.site,
-              cfg.devices.size(), cfg.gateway.state_dir);
+  g.record_start();
+  g.log->info("pm500-gateway starting: site {}, {} device(s), state directory {}, start {} here", cfg.gateway.site,
+              cfg.devices.size(), cfg.gateway.state_dir, g.restarts + 1);
   g.ring = std::make_unique<Ring>(static_cast<std::size_t>(cfg.pipeline.ring_capacity));
   auto devices = Devices::create(cfg, *g.ring, g.health);
   if (!devices) return pm500::unexpected(devices.error());
@@ -204,10 +250,19 @@ pm500::expected<void, std::string> Gateway::start() {
   return {};
 }
 
-void Gateway::tick() { impl_->health.tick(); }
+void Gateway::tick() {
+  impl_->check_resources();
+  impl_->health.tick();
+}
 
-void Gateway::stop() {
+void Gateway::stop(const std::string& reason) {
   Impl& g = *impl_;
+  if (g.history) {
+    g.history->record_stop(reason, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
+    g.history.reset();
+  }
   if (!g.ring) return;
   if (g.status_server) g.status_server->stop();
   g.status_server.reset();
@@ -251,15 +306,17 @@ int run_until_signalled(const config::GatewayConfig& cfg) {
   Gateway gw(cfg);
   if (auto r = gw.start(); !r) {
     log->critical("cannot start: {}", r.error());
-    gw.stop();
+    gw.stop("start failed: " + r.error().substr(0, 200));
     return kExitRuntime;
   }
   log->info("running; configuration {}; stop with SIGTERM or Ctrl-C", cfg.source_file);
+  std::string reason = "stopped";
   for (;;) {
     timespec one_second{1, 0};
     int sig = sigtimedwait(&set, nullptr, &one_second);
     if (sig == SIGTERM || sig == SIGINT) {
-      log->info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      reason = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+      log->info("received {}, shutting down", reason);
       break;
     }
     if (sig < 0 && errno != EAGAIN && errno != EINTR) {
@@ -268,7 +325,7 @@ int run_until_signalled(const config::GatewayConfig& cfg) {
     }
     gw.tick();
   }
-  gw.stop();
+  gw.stop(reason);
   spdlog::default_logger()->flush();
   return kExitOk;
 }

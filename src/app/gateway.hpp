@@ -22,8 +22,8 @@ class Gateway {
   pm500::expected<void, std::string> start();
   // Called about once a second from the main thread: supervision, periodic reporting.
   void tick();
-  // Orderly shutdown; loses nothing that was received.
-  void stop();
+  // Orderly shutdown; loses nothing that was received. `reason` goes to the restart history.
+  void stop(const std::string& reason = "stopped");
 
  private:
   struct Impl;

@@ -70,6 +70,40 @@ TEST_CASE("run shuts down cleanly on SIGTERM and on SIGINT") {
   }
 }
 
+TEST_CASE("repeated unclean exits raise ops.restart_loop on the next start; clean stops do not") {
+  TempDir dir;
+  write_file(dir / "gateway.toml", minimal_config(dir));
+  auto start = [&] {
+    auto p = std::make_unique<Process>(std::vector<std::string>{gateway(), "run", "-c", (dir / "gateway.toml").string()});
+    REQUIRE(eventually([&] { return p->log().find("running;") != std::string::npos; }, 10s));
+    return p;
+  };
+  for (int i = 0; i < 2; ++i) {  // clean stops
+    auto p = start();
+    p->signal(SIGTERM);
+    CHECK(p->wait(10s) == std::optional<int>(0));
+  }
+  {
+    auto p = start();
+    CHECK(p->log().find("ops.restart_loop") == std::string::npos);
+    p->signal(SIGTERM);
+    p->wait(10s);
+  }
+  for (int i = 0; i < 3; ++i) {  // killed, as by the kernel's OOM killer or a crash
+    auto p = start();
+    p->signal(SIGKILL);
+    p->wait(10s);
+  }
+  auto p = start();
+  std::string log = p->log();
+  CHECK(log.find("RAISED ops.restart_loop [gateway]") != std::string::npos);
+  CHECK(log.find("3 after an unclean exit") != std::string::npos);
+  CHECK(log.find("start 7 here") != std::string::npos);
+  std::string history = read_file(dir / "state" / "restart-history");
+  CHECK(history.find("stop ") != std::string::npos);
+  CHECK(history.find(" SIGTERM") != std::string::npos);
+}
+
 TEST_CASE("run with an unusable state directory exits 1 with the cause") {
   TempDir dir;
   write_file(dir / "blocker", "a file, not a folder");
