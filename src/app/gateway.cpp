@@ -12,6 +12,7 @@
 #include "app/status_view.hpp"
 #include "status/server.hpp"
 #include "app/exit_codes.hpp"
+#include "health/alerts.hpp"
 #include "health/registry.hpp"
 #include "health/restart_history.hpp"
 #include "log/log.hpp"
@@ -35,6 +36,7 @@ struct Gateway::Impl {
   const config::GatewayConfig& cfg;
   std::shared_ptr<spdlog::logger> log = log::get("gateway");
   health::Registry health;
+  std::unique_ptr<health::AlertSender> alerts;  // after `health`: destroyed first
   std::unique_ptr<Ring> ring;
   std::unique_ptr<Devices> devices;
   std::vector<std::unique_ptr<SinkDelivery>> deliveries;
@@ -236,6 +238,13 @@ pm500::expected<void, std::string> Gateway::start() {
   if (ec)
     return pm500::unexpected("cannot create state directory \"" + cfg.gateway.state_dir + "\": " + ec.message() +
                              "; set [gateway] state_dir to a writable folder (a volume in a container)");
+  if (cfg.alerts.enabled) {
+    // Before anything can raise, so the restart loop found below is alerted too.
+    g.alerts = std::make_unique<health::AlertSender>(cfg.alerts, cfg.gateway.site, g.health);
+    g.health.on_event([a = g.alerts.get()](const health::Event& e) { a->enqueue(e); });
+    g.alerts->start();
+    g.log->info("alerts go to {}", health::redacted_url(cfg.alerts.url));
+  }
   g.record_start();
   g.log->info("pm500-gateway starting: site {}, {} device(s), state directory {}, start {} here", cfg.gateway.site,
               cfg.devices.size(), cfg.gateway.state_dir, g.restarts + 1);
@@ -289,6 +298,11 @@ void Gateway::stop(const std::string& reason) {
   }
   if (g.simulator) g.simulator->stop();
   g.simulator.reset();
+  if (g.alerts) {
+    g.alerts->stop();  // what is queued goes out, bounded by [alerts] timeout_ms
+    auto st = g.alerts->stats();
+    g.log->info("alerts stopped: sent {}, dropped {}", st.sent, st.dropped);
+  }
   g.log->info("stopped");
 }
 

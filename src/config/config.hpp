@@ -12,6 +12,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/diagnostics.hpp"
@@ -69,6 +70,29 @@ struct StatusSection {
   std::int64_t ready_max_spooling_s = 300;        // a sink retrying/spooling longer is "not ready"
   std::int64_t ready_max_backlog = 1000000;       // samples in one sink's spool; 0 = no limit
   bool ready_requires_scanner = true;
+};
+
+// The alert webhook (src/health/alerts.hpp): every raise and clear of a failure mode is POSTed
+// as JSON to `url`, with retries and backoff; answers 401/403 raise ops.alert_delivery_failure.
+// The placeholders an [alerts] template may use; src/health/alerts.cpp fills them in.
+inline constexpr std::string_view kAlertTemplateFields[] = {
+    "state", "id", "subject", "evidence", "level", "level_name", "section", "symptom", "cause",
+    "resolution", "site", "host", "time", "time_ms", "text"};
+
+struct AlertsSection {
+  bool enabled = false;
+  std::string url;                       // secret: webhook URLs often carry their token in the path
+  std::vector<std::string> headers;      // "Name: value"; secret (Authorization)
+  std::string body_template;             // key "template"; "" = the built-in JSON document
+  std::string content_type = "application/json";
+  bool send_cleared = true;              // also send clears, not only raises
+  std::int64_t timeout_ms = 5000;        // one POST, connect included
+  std::int64_t retry_initial_ms = 1000;
+  std::int64_t retry_max_ms = 300000;
+  std::int64_t failures_before_alarm = 3;  // failed attempts in a row before ops.alert_delivery_failure (401/403 at once)
+  std::int64_t max_queue = 1000;         // alerts waiting while the webhook is away; oldest dropped beyond
+  std::string ca_file;                   // "" = the system's CA store
+  bool insecure_skip_verify = false;
 };
 
 struct PipelineSection {
@@ -132,6 +156,7 @@ struct GatewayConfig {
   PipelineSection pipeline;
   SimulatorSection simulator;
   StatusSection status;
+  AlertsSection alerts;
   std::vector<DeviceSection> devices;
   std::vector<SinkSection> sinks;
 };
@@ -158,6 +183,7 @@ const Options<ScannerSection>& scanner_options();
 const Options<PipelineSection>& pipeline_options();
 const Options<SimulatorSection>& simulator_options();
 const Options<StatusSection>& status_options();
+const Options<AlertsSection>& alerts_options();
 const Options<DeviceSection>& device_options();
 const Options<DeliverySection>& delivery_options();
 

@@ -102,6 +102,12 @@ LoadResult load_table(const toml::table& root_table, Context& cx, std::span<cons
   read_section(root, "pipeline", pipeline_options(), cfg.pipeline);
   read_section(root, "simulator", simulator_options(), cfg.simulator);
   read_section(root, "status", status_options(), cfg.status);
+  read_section(root, "alerts", alerts_options(), cfg.alerts);
+  if (cfg.alerts.enabled && cfg.alerts.url.empty())
+    cx.error(root_table.source(), "alerts.url",
+             "[alerts] is enabled but has no url: set url to the webhook, or enabled = false");
+  if (cfg.alerts.retry_initial_ms > cfg.alerts.retry_max_ms)
+    cx.error(root_table.source(), "alerts.retry_initial_ms", "retry_initial_ms is larger than retry_max_ms");
   read_devices(root, cfg);
   read_sinks(root, cfg, sinks);
   root.finish();
@@ -157,6 +163,7 @@ std::string dump(const GatewayConfig& cfg, std::span<const SinkSchema> sinks) {
   s += "\n[pipeline]\n" + dump(pipeline_options(), cfg.pipeline);
   s += "\n[simulator]\n" + dump(simulator_options(), cfg.simulator);
   s += "\n[status]\n" + dump(status_options(), cfg.status);
+  s += "\n[alerts]\n" + dump(alerts_options(), cfg.alerts);
   for (const auto& d : cfg.devices) s += "\n[[devices]]\n" + dump(device_options(), d);
   for (const auto& k : cfg.sinks) {
     s += "\n[sinks." + k.type + "]\n" + dump(delivery_options(), k.delivery);

@@ -72,7 +72,9 @@ std::string dump(const Options<T>& opts, const T& value) {
   for (const auto& o : opts) {
     std::string v = o.show(value);
     if (v.empty()) continue;  // unset optional value
-    s += o.key + " = " + (o.secret && v != "\"\"" ? std::string("\"<redacted>\"") : v) + "\n";
+    // Empty secrets stay visible (it matters that none is set); lists stay lists.
+    bool hide = o.secret && v != "\"\"" && v != "[]";
+    s += o.key + " = " + (!hide ? v : v.starts_with("[") ? std::string("[\"<redacted>\"]") : std::string("\"<redacted>\"")) + "\n";
   }
   return s;
 }

@@ -65,6 +65,7 @@ std::string example_toml(std::span<const SinkSchema> sinks) {
   s += "\n[pipeline]\n" + keys(describe(pipeline_options()));
   s += "\n[simulator]\n" + keys(describe(simulator_options()));
   s += "\n[status]\n" + keys(describe(status_options()));
+  s += "\n[alerts]\n" + keys(describe(alerts_options()));
   s += "\n# One [[devices]] table per meter.\n[[devices]]\n" + keys(describe(device_options()));
   for (const auto& k : sinks) {
     s += "\n" + comment(k.summary) + "[sinks." + k.name + "]\n";
@@ -94,6 +95,10 @@ std::string markdown_reference(std::span<const SinkSchema> sinks) {
   s += "\n## [status]\n\nThe embedded HTTP server: status page, JSON API, Prometheus metrics and health endpoints "
        "(docs/status-api.md).\n\n" +
        table(describe(status_options()));
+  s += "\n## [alerts]\n\nThe alert webhook: every raise and clear of a failure mode (`pm500-gateway troubleshooting`) "
+       "is POSTed to one URL, retried with backoff while the endpoint is away. Test it with `pm500-gateway "
+       "alert-test -c FILE`.\n\n" +
+       table(describe(alerts_options()));
   s += "\n## [[devices]]\n\nOne table per PowerMonitor 500.\n\n" + table(describe(device_options()));
   s += "\n## [sinks.NAME]: delivery keys every sink has\n\n" + table(describe(delivery_options()));
   for (const auto& k : sinks) s += "\n## [sinks." + k.name + "]\n\n" + k.summary + "\n\n" + table(k.describe());

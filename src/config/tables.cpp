@@ -171,6 +171,94 @@ const Options<StatusSection>& status_options() {
   return o;
 }
 
+namespace {
+
+std::string parse_alert_url(AlertsSection& s, const std::string& v) {
+  if (!v.empty() && !v.starts_with("http://") && !v.starts_with("https://"))
+    return "url must start with http:// or https:// (the webhook's full address)";
+  s.url = v;
+  return {};
+}
+
+// Every {{name}} must be a known placeholder, so a typo fails at start and not in a 3 a.m. alert.
+std::string parse_alert_template(AlertsSection& s, const std::string& v) {
+  for (std::size_t at = v.find("{{"); at != std::string::npos; at = v.find("{{", at + 2)) {
+    std::size_t end = v.find("}}", at + 2);
+    if (end == std::string::npos) return "template: \"{{\" at offset " + std::to_string(at) + " is never closed with \"}}\"";
+    std::string_view name(v.data() + at + 2, end - at - 2);
+    bool known = false;
+    for (auto f : kAlertTemplateFields) known = known || f == name;
+    if (!known) {
+      std::string list;
+      std::vector<std::string> words;
+      for (auto f : kAlertTemplateFields) {
+        list += (list.empty() ? "" : ", ") + std::string(f);
+        words.emplace_back(f);
+      }
+      return "template: unknown placeholder {{" + std::string(name) + "}}" + suggestion(std::string(name), words) +
+             "; placeholders: " + list;
+    }
+  }
+  s.body_template = v;
+  return {};
+}
+
+}  // namespace
+
+const Options<AlertsSection>& alerts_options() {
+  using S = AlertsSection;
+  static const Options<S> o = [] {
+  auto headers = string_list("headers", &S::headers,
+                             "Extra request headers, each \"Name: value\" (e.g. \"Authorization: Bearer ${ALERT_TOKEN}\"). "
+                             "Printed redacted.");
+  auto bind_list = headers.bind;
+  headers.bind = [bind_list](S& s, const toml::node& n, Context& cx, const std::string& kp) {
+    if (!bind_list(s, n, cx, kp)) return false;
+    for (const auto& h : s.headers) {
+      auto colon = h.find(':');
+      if (colon == 0 || colon == std::string::npos || h.find_first_of("\r\n") != std::string::npos) {
+        cx.error(n.source(), kp, "header \"" + h.substr(0, h.find(':')) +
+                                     "...\" must be one line \"Name: value\"");
+        return false;
+      }
+    }
+    return true;
+  };
+  return Options<S>{
+      boolean("enabled", &S::enabled, "POST every raise and clear of a failure mode to the webhook at url."),
+      custom_string<S>("url", "string \"http(s)://...\"",
+                       "The webhook's address (generic JSON receivers, Slack/Teams incoming webhooks, Alertmanager "
+                       "bridges). Treated as a secret: logs and evidence name its host only.",
+                       parse_alert_url, [](const S& s) { return quote(s.url); })
+          .secret_value()
+          .eg("\"https://alerts.example.net/hooks/${PM500_ALERT_HOOK:-}\""),
+      std::move(headers).secret_value().eg("[\"Authorization: Bearer ${PM500_ALERT_TOKEN:-}\"]"),
+      custom_string<S>("template", "string",
+                       "Request body with {{placeholders}}: state (raised, cleared, test), id, subject, evidence, "
+                       "level (L1..L4), level_name, section, symptom, cause, resolution, site, host, time "
+                       "(RFC 3339 UTC), time_ms, text (one line for chat). Values are inserted JSON-escaped, "
+                       "without quotes. Empty = a JSON object with every field.",
+                       parse_alert_template, [](const S& s) { return quote(s.body_template); })
+          .eg("\"{\\\"text\\\": \\\"{{text}}\\\"}\""),
+      string("content_type", &S::content_type, "Content-Type of the request."),
+      boolean("send_cleared", &S::send_cleared, "Also send an alert when a condition clears."),
+      integer("timeout_ms", &S::timeout_ms, 100, 120000, "Longest one POST may take, connection included."),
+      integer("retry_initial_ms", &S::retry_initial_ms, 10, 600000,
+              "First wait after a failed POST; doubles per failure, with full jitter."),
+      integer("retry_max_ms", &S::retry_max_ms, 100, 3600000, "Longest wait between attempts."),
+      integer("failures_before_alarm", &S::failures_before_alarm, 1, 1000,
+              "Failed attempts in a row (timeouts, 5xx, refused) before ops.alert_delivery_failure is raised; "
+              "401 and 403 raise it at once."),
+      integer("max_queue", &S::max_queue, 1, 1000000,
+              "Alerts kept while the webhook is away; beyond this the oldest are dropped, counted and reported."),
+      string("ca_file", &S::ca_file, "CA certificates (PEM) for an https url; empty = the system's store."),
+      boolean("insecure_skip_verify", &S::insecure_skip_verify,
+              "Do not verify the server's certificate (testing only)."),
+  };
+  }();
+  return o;
+}
+
 const Options<DeviceSection>& device_options() {
   using S = DeviceSection;
   static const Options<S> o{

@@ -139,11 +139,17 @@ constexpr std::array kModes{
         "Release checklist fails documentation step", "tests/app/test_cli.cpp (committed docs equal generated docs)"},
     FailureMode{
         "ops.alert_delivery_failure", "Operations and Maintenance", "Alerts missing from notification channels",
-        "The alert webhook's credentials expired or the endpoint is unreachable",
-        "Renew the webhook token, update [alerts] in the configuration, and send a test alert with `pm500-gateway "
-        "alert-test -c FILE`.",
-        L::l2_edge_engineering, "Webhook answers 401/403, other errors after retries",
-        "Alerts missing from notification channels", "not yet: alert webhook in progress"},
+        "The alert webhook's credentials expired, the endpoint is unreachable, or it refuses the request",
+        "401/403: renew the webhook token and update `headers` or `url` in [alerts]. 400/404: the `url` or the "
+        "`template` is wrong (the evidence quotes the answer). No answer: check that the endpoint is reachable "
+        "from the edge box. Then send a test alert with `pm500-gateway alert-test -c FILE`. Alerts wait in a "
+        "queue of `max_queue` meanwhile; every condition also stays on the status page.",
+        L::l2_edge_engineering,
+        "Webhook answers 401/403 (at once), 400/404/413/422 (that alert dropped), timeouts, refusals and 5xx "
+        "after `failures_before_alarm` attempts, alerts dropped from a full queue; cleared by the next delivery",
+        "Alerts missing from notification channels",
+        "tests/health/test_alerts.cpp (401, 500 then 204, 400, full queue against a local webhook); "
+        "tests/health/test_failure_modes_e2e.cpp (gateway with a webhook answering 401)"},
     // The gateway's own conditions (not rows of the guide).
     FailureMode{"pipeline.overrun", "Gateway", "Samples lost between scanner and sink",
                 "A sink fell further behind than the ring holds (disk too slow for the spool?)",
