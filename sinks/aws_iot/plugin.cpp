@@ -3,6 +3,7 @@
 
 #include "pipeline/sink_plugin.hpp"
 #include "sinks/aws_iot/aws_iot_sink.hpp"
+#include "sinks/aws_iot/probe.hpp"
 #include "sinks/common/mqtt/topic_template.hpp"
 
 namespace pm500 {
@@ -84,6 +85,11 @@ const SinkPlugin aws_iot_sink_plugin{
       for (const auto& d : env.catalog.devices) sink->shadow().set_device(d.name, "unknown");
       if (env.gateway_report) sink->set_report_source(env.gateway_report);
       return std::unique_ptr<Sink>(std::move(sink));
+    },
+    [](const config::SinkSection& section, const SinkEnv&) -> std::vector<SinkProbeResult> {
+      const auto* cfg = std::any_cast<sinks::aws_iot::AwsIotConfig>(&section.settings);
+      if (!cfg) return {{SinkProbeResult::Result::fail, "settings", "not read by the aws_iot sink's schema", ""}};
+      return sinks::aws_iot::probe_aws_iot(*cfg);
     },
 };
 

@@ -3,6 +3,7 @@
 
 #include "pipeline/sink_plugin.hpp"
 #include "sinks/file/file_sink.hpp"
+#include "sinks/file/probe.hpp"
 
 namespace pm500 {
 namespace sinks {
@@ -45,10 +46,14 @@ const SinkPlugin file_sink_plugin{
     [](const config::SinkSection& section, const SinkEnv& env) -> pm500::expected<std::unique_ptr<Sink>, std::string> {
       const auto* cfg = std::any_cast<sinks::FileSinkConfig>(&section.settings);
       if (!cfg) return pm500::unexpected(std::string("sinks.file: settings were not read by the file sink's schema"));
-      std::filesystem::path p = cfg->path;
+      std::filesystem::path p = sinks::file_sink_path(*cfg, env.state_dir);
       if (p.empty()) return pm500::unexpected(std::string("sinks.file.path is empty: name the file to write"));
-      if (p.is_relative()) p = std::filesystem::path(env.state_dir) / "sinks" / "file" / p;
       return std::unique_ptr<Sink>(std::make_unique<sinks::FileSink>(*cfg, env.catalog, p));
+    },
+    [](const config::SinkSection& section, const SinkEnv& env) -> std::vector<SinkProbeResult> {
+      const auto* cfg = std::any_cast<sinks::FileSinkConfig>(&section.settings);
+      if (!cfg) return {{SinkProbeResult::Result::fail, "settings", "not read by the file sink's schema", ""}};
+      return sinks::probe_file_sink(*cfg, env.state_dir);
     },
 };
 

@@ -6,6 +6,7 @@
 #include "pipeline/sink_plugin.hpp"
 #include "sinks/influxdb/influxdb_config.hpp"
 #include "sinks/influxdb/influxdb_sink.hpp"
+#include "sinks/influxdb/probe.hpp"
 
 namespace pm500 {
 namespace sinks {
@@ -126,6 +127,11 @@ const SinkPlugin influxdb_sink_plugin{
       }
       return std::unique_ptr<Sink>(std::make_unique<sinks::InfluxSink>(
           *cfg, env.catalog, env.conditions, section.type.empty() ? "influxdb" : section.type));
+    },
+    [](const config::SinkSection& section, const SinkEnv&) -> std::vector<SinkProbeResult> {
+      const auto* cfg = std::any_cast<sinks::InfluxSinkConfig>(&section.settings);
+      if (!cfg) return {{SinkProbeResult::Result::fail, "settings", "not read by the influxdb sink's schema", ""}};
+      return sinks::probe_influxdb(*cfg);
     },
 };
 

@@ -2,6 +2,7 @@
 #include <any>
 
 #include "pipeline/sink_plugin.hpp"
+#include "sinks/mqtt/probe.hpp"
 #include "sinks/mqtt/mqtt_sink.hpp"
 
 namespace pm500 {
@@ -70,6 +71,11 @@ const SinkPlugin mqtt_sink_plugin{
       if (!cfg) return pm500::unexpected(std::string("sinks.mqtt: settings were not read by the mqtt sink's schema"));
       if (auto e = sinks::mqtt::validate(*cfg); !e.empty()) return pm500::unexpected("sinks.mqtt: " + e);
       return std::unique_ptr<Sink>(std::make_unique<sinks::mqtt::MqttSink>(*cfg, env.catalog, env.conditions));
+    },
+    [](const config::SinkSection& section, const SinkEnv&) -> std::vector<SinkProbeResult> {
+      const auto* cfg = std::any_cast<sinks::mqtt::MqttSinkConfig>(&section.settings);
+      if (!cfg) return {{SinkProbeResult::Result::fail, "settings", "not read by the mqtt sink's schema", ""}};
+      return sinks::mqtt::probe_mqtt(*cfg);
     },
 };
 

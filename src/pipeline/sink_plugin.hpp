@@ -2,19 +2,39 @@
 // defines one `const SinkPlugin NAME_sink_plugin`; sinks/CMakeLists.txt generates the list.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "config/config.hpp"
 #include "pipeline/sink.hpp"
 
 namespace pm500 {
 
+// One finding of a sink's probe: a line of `pm500-gateway check`. Plain data, so sinks report
+// what they found without knowing the application or the health registry.
+struct SinkProbeResult {
+  enum class Result { ok, warn, fail };
+  Result result = Result::ok;
+  std::string what;        // the step, e.g. "connect http://127.0.0.1:8086", "database \"pm500\" exists"
+  std::string detail;      // what was found; for a warning or failure the cause in words and the fix
+  std::string failure_id;  // the failure mode a warning or failure belongs to; "" = the sink's usual one
+};
+
+// Tries everything a delivery will need, once and with the sink's own timeouts: connect,
+// authenticate, the destination exists, certificates are usable. Never writes a sample. Runs on
+// the caller's thread, with no delivery running.
+using SinkProbe =
+    std::function<std::vector<SinkProbeResult>(const config::SinkSection&, const SinkEnv&)>;
+
 struct SinkPlugin {
   config::SinkSchema schema;
   // Builds the sink from the settings its schema produced. An error names the cause and fix.
   std::function<pm500::expected<std::unique_ptr<Sink>, std::string>(const config::SinkSection&, const SinkEnv&)> create;
+  // `pm500-gateway check`; null when the sink has nothing to probe beyond its configuration.
+  SinkProbe probe;
 };
 
 // Every sink compiled in, in folder order.
