@@ -139,7 +139,8 @@ struct Gateway::Impl {
     return r;
   }
 
-  explicit Impl(const config::GatewayConfig& c) : cfg(c) {}
+  explicit Impl(const config::GatewayConfig& c)
+      : cfg(c), health(std::chrono::milliseconds(c.gateway.clear_hold_ms)) {}
 
   pm500::expected<void, std::string> start_sinks() {
     for (const auto& section : cfg.sinks) {

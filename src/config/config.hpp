@@ -24,6 +24,7 @@ namespace pm500::config {
 struct GatewaySection {
   std::string site = "site";                        // tag "site" on every sample
   std::string state_dir = "/var/lib/pm500-gateway";  // spools, acknowledged offsets, restart history
+  std::int64_t clear_hold_ms = 10000;  // a failure mode clears only after its cause stayed away this long
 };
 
 struct LoggingSection {

@@ -33,6 +33,9 @@ const Options<GatewaySection>& gateway_options() {
       string("state_dir", &S::state_dir,
              "Folder for spools, acknowledged offsets and restart history. Must be writable and survive restarts "
              "(a volume in a container)."),
+      integer("clear_hold_ms", &S::clear_hold_ms, 0, 3600000,
+              "A failure mode clears only after its cause has stayed away this long, so a condition that comes "
+              "and goes is reported once, not as a flood of raise/clear pairs in the log and at the webhook."),
   };
   return o;
 }
