@@ -18,7 +18,7 @@ std::vector<SinkProbeResult> probe_aws_iot(const AwsIotConfig& cfg) {
   const mqttc::CertFiles files{cfg.cert_file, cfg.key_file, cfg.key_password, cfg.ca_file};
   for (auto& step : mqttc::check_connection(s.endpoint, s.tls, files, s.connect_timeout, hello)) {
     if (step.error)
-      out.push_back({R::fail, step.what, evidence_line(explain(std::move(*step.error), cfg.thing_name)),
+      out.push_back({R::fail, step.what, mqttc::describe(explain(std::move(*step.error), cfg.thing_name)),
                      std::string(kConnectFailure)});
     else
       out.push_back({step.warning ? R::warn : R::ok, step.what, step.detail, ""});

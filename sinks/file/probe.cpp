@@ -13,7 +13,9 @@ namespace {
 
 using R = SinkProbeResult::Result;
 
-std::string mib(unsigned long long bytes) { return std::to_string(bytes >> 20) + " MiB"; }
+std::string mib(unsigned long long bytes) {
+  return std::to_string(bytes >> 20) + " MiB";
+}
 
 std::string permission_fix(int err, const fs::path& dir) {
   if (err == EACCES || err == EPERM)
@@ -49,8 +51,7 @@ std::vector<SinkProbeResult> probe_file_sink(const FileSinkConfig& cfg, const st
     if (base.empty()) base = ".";
     if (!fs::is_directory(base, ec)) {
       out.push_back({R::fail, "directory " + dir.string(),
-                     "cannot be created: " + base.string() + " exists but is not a directory; set path elsewhere",
-                     ""});
+                     "cannot be created: " + base.string() + " exists but is not a directory; set path elsewhere", ""});
       return out;
     }
     if (::access(base.c_str(), W_OK | X_OK) != 0) {
@@ -79,7 +80,7 @@ std::vector<SinkProbeResult> probe_file_sink(const FileSinkConfig& cfg, const st
   ::close(fd);
   ::unlink(tmpl.c_str());
   std::string space;
-  struct statvfs vfs{};
+  struct statvfs vfs {};
   if (::statvfs(dir.c_str(), &vfs) == 0) {
     const unsigned long long avail = static_cast<unsigned long long>(vfs.f_bavail) * vfs.f_frsize;
     space = ", " + mib(avail) + " free";
@@ -98,13 +99,14 @@ std::vector<SinkProbeResult> probe_file_sink(const FileSinkConfig& cfg, const st
     const int afd = ::open(p.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
     if (afd < 0) {
       const int err = errno;
-      out.push_back({R::fail, "file " + p.string(),
-                     std::string("exists but cannot be opened for appending: ") + std::strerror(err) +
-                         permission_fix(err, p),
-                     ""});
+      out.push_back(
+          {R::fail, "file " + p.string(),
+           std::string("exists but cannot be opened for appending: ") + std::strerror(err) + permission_fix(err, p),
+           ""});
     } else {
       ::close(afd);
-      out.push_back({R::ok, "file " + p.string(), "appendable (" + std::to_string(fs::file_size(p, ec)) + " bytes)", ""});
+      out.push_back(
+          {R::ok, "file " + p.string(), "appendable (" + std::to_string(fs::file_size(p, ec)) + " bytes)", ""});
     }
   }
   return out;

@@ -46,12 +46,17 @@ std::vector<SinkProbeResult> probe_influxdb(const InfluxSinkConfig& cfg) {
     return out;
   }
 
-  influx::WriteTarget target{cfg.api,      base,           cfg.database, cfg.retention_policy, cfg.org,
-                             cfg.bucket,   !cfg.token.empty(), !cfg.password.empty(),
+  influx::WriteTarget target{cfg.api,
+                             base,
+                             cfg.database,
+                             cfg.retention_policy,
+                             cfg.org,
+                             cfg.bucket,
+                             !cfg.token.empty(),
+                             !cfg.password.empty(),
                              std::chrono::milliseconds(cfg.config_error_retry_ms)};
   influx::HttpClient http(influx::HttpOptions{std::chrono::milliseconds(cfg.timeout_ms), cfg.ca_file,
-                                              cfg.insecure_skip_verify,
-                                              cfg.api == "v1" ? cfg.username : std::string(),
+                                              cfg.insecure_skip_verify, cfg.api == "v1" ? cfg.username : std::string(),
                                               cfg.api == "v1" ? cfg.password : std::string()});
 
   // 1. The server: /ping needs no credentials in 1.x or 2.x, so a failure here is the network,
@@ -72,11 +77,12 @@ std::vector<SinkProbeResult> probe_influxdb(const InfluxSinkConfig& cfg) {
   out.push_back({R::ok, "connect " + base, "/ping answered HTTP " + std::to_string((*ping)->status), ""});
   if (https) {
     if (cfg.insecure_skip_verify)
-      out.push_back({R::warn, "TLS", "insecure_skip_verify = true: the server's certificate is NOT verified; set ca_file instead",
-                     ""});
+      out.push_back({R::warn, "TLS",
+                     "insecure_skip_verify = true: the server's certificate is NOT verified; set ca_file instead", ""});
     else
-      out.push_back({R::ok, "TLS", "server certificate verified against " +
-                                       (cfg.ca_file.empty() ? std::string("the system CA store") : cfg.ca_file),
+      out.push_back({R::ok, "TLS",
+                     "server certificate verified against " +
+                         (cfg.ca_file.empty() ? std::string("the system CA store") : cfg.ca_file),
                      ""});
   }
 
@@ -103,12 +109,12 @@ std::vector<SinkProbeResult> probe_influxdb(const InfluxSinkConfig& cfg) {
   const std::string said = body.text().empty() ? a.influx_error : body.text();
   // 2.x refuses an empty body with 400 "writing requires points" -- after authentication and the
   // bucket lookup, so it proves both as well as a 204 does.
-  const bool accepted = (a.status >= 200 && a.status < 300) ||
-                        (a.status == 400 && said.find("requires points") != std::string::npos);
-  const std::string who = cfg.api == "v2"                ? "token"
-                          : !cfg.username.empty()        ? "user \"" + cfg.username + "\""
-                          : !cfg.token.empty()           ? "token"
-                                                         : "no credentials";
+  const bool accepted =
+      (a.status >= 200 && a.status < 300) || (a.status == 400 && said.find("requires points") != std::string::npos);
+  const std::string who = cfg.api == "v2"         ? "token"
+                          : !cfg.username.empty() ? "user \"" + cfg.username + "\""
+                          : !cfg.token.empty()    ? "token"
+                                                  : "no credentials";
   if (accepted) {
     out.push_back({R::ok, "authenticate", who + " accepted with write access", ""});
     out.push_back({R::ok, target.where() + " exists", "an empty write answered HTTP " + std::to_string(a.status), ""});

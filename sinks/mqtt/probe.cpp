@@ -17,9 +17,10 @@ std::vector<SinkProbeResult> probe_mqtt(const MqttSinkConfig& cfg) {
   const mqttc::CertFiles files{cfg.cert_file, cfg.key_file, cfg.key_password, cfg.ca_file};
   for (auto& step : mqttc::check_connection(s.endpoint, s.tls, files, s.connect_timeout, hello)) {
     if (step.error)
-      out.push_back({R::fail, step.what, evidence_line(*step.error), std::string(kPublishFailure)});
+      out.push_back({R::fail, step.what, mqttc::describe(*step.error), std::string(kPublishFailure)});
     else
-      out.push_back({step.warning ? R::warn : R::ok, step.what, step.detail, step.warning ? std::string(kPublishFailure) : ""});
+      out.push_back(
+          {step.warning ? R::warn : R::ok, step.what, step.detail, step.warning ? std::string(kPublishFailure) : ""});
   }
   return out;
 }

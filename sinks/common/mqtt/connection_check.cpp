@@ -40,6 +40,10 @@ std::string join_files(const CertFiles& f) {
 
 }  // namespace
 
+std::string describe(const Error& e) {
+  return e.reason + (e.evidence.empty() ? "" : " (" + e.evidence + ")");
+}
+
 std::vector<CheckStep> check_connection(const Endpoint& ep, const TlsSettings& tls, const CertFiles& files,
                                         std::chrono::milliseconds timeout, const Hello& hello) {
   std::vector<CheckStep> steps;
@@ -78,7 +82,9 @@ std::vector<CheckStep> check_connection(const Endpoint& ep, const TlsSettings& t
     else
       steps.push_back({"TLS",
                        "broker certificate verified against " +
-                           (!tls.ca_file.empty() ? tls.ca_file : !tls.ca_dir.empty() ? tls.ca_dir : "the system CA store") +
+                           (!tls.ca_file.empty()  ? tls.ca_file
+                            : !tls.ca_dir.empty() ? tls.ca_dir
+                                                  : "the system CA store") +
                            (tls.cert_file.empty() ? std::string() : "; client certificate accepted"),
                        std::nullopt});
   }

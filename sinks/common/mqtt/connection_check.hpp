@@ -23,6 +23,9 @@ struct CheckStep {
   bool warning = false;        // worked, but weaker than it should be (verification off)
 };
 
+// "reason (evidence)": one check line's detail.
+std::string describe(const Error& e);
+
 // The steps up to and including the first failure. `files` are checked first when any of them
 // is set; `hello` is the CONNECT sent (its client id and user name appear in the detail).
 std::vector<CheckStep> check_connection(const Endpoint& ep, const TlsSettings& tls, const CertFiles& files,
