@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "app/check.hpp"
 #include "app/exit_codes.hpp"
 #include "app/gateway.hpp"
 #include "config/config.hpp"
@@ -38,12 +39,26 @@ int cmd_run(const Options& opt) {
   return run_until_signalled(*cfg);
 }
 
-int cmd_check(const Options& opt) {
+int cmd_check(const Options& opt) { return cmd_check(opt, CheckOptions{}); }
+
+int cmd_check(const Options& opt, const CheckOptions& check) {
   auto cfg = load(opt);
   if (!cfg) return kExitConfig;
-  std::cout << "\u2713 configuration " << opt.config_file << ": " << cfg->devices.size() << " device(s), "
-            << cfg->sinks.size() << " sink(s)\n";
-  return kExitOk;
+  // Only warnings and worse on stderr unless asked: the check's own lines are the output.
+  log::setup(opt.log_level.empty() ? "warn" : opt.log_level,
+             log::resolve_format(opt.log_format.empty() ? cfg->logging.format : opt.log_format));
+  std::vector<CheckLine> lines = check_configuration(*cfg);
+  auto append = [&](std::vector<CheckLine> more) {
+    for (auto& l : more) lines.push_back(std::move(l));
+  };
+  if (check.offline) {
+    lines.push_back({CheckLine::Result::skipped, "devices and sinks", "not probed (--offline)", "", ""});
+  } else {
+    append(check_devices_and_sinks(*cfg));
+    // Further probes append their lines here, each a function returning std::vector<CheckLine>
+    // (the alert webhook: ops.alert_delivery_failure).
+  }
+  return render_check(std::cout, lines) == 0 ? kExitOk : kExitCheckFailed;
 }
 
 int cmd_config(const Options& opt) {

@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "app/check.hpp"
 #include "app/commands.hpp"
 #include "app/exit_codes.hpp"
 #include "app/version.hpp"
@@ -38,7 +39,16 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "Run the gateway until SIGTERM or SIGINT");
   add_config(run, true);
   auto* check = app.add_subcommand("check", "Validate the configuration and probe every device and sink once");
+  check->footer(
+      "\nOne line per check: \u2713 ok, ! warning (works, not as configured), \u2717 failed with the failure mode\n"
+      "and its fix; exit 3 when any check fails.\n"
+      "  devices  TCP and session, identity, assembly sizes, Forward Open, data, Forward Close; never on a UDP\n"
+      "           port a running gateway holds. An enabled [simulator] is started for the check.\n"
+      "  sinks    connect, credentials, database/bucket, certificates; nothing is written. MQTT connects as\n"
+      "           <client_id>-check, AWS IoT as the thing name (a running gateway reconnects by itself).\n");
   add_config(check, true);
+  CheckOptions check_opt;
+  check->add_flag("--offline", check_opt.offline, "Validate the configuration only; send nothing to devices or sinks");
   auto* cfg = app.add_subcommand("config", "Print the effective configuration (secrets redacted), or the reference");
   add_config(cfg, false);
   cfg->add_flag("--reference", opt.reference, "Print the Markdown reference of every key (docs/configuration.md)");
@@ -63,7 +73,7 @@ int main(int argc, char** argv) {
 
   if (run->parsed()) return cmd_run(opt);
   if (ts->parsed()) return cmd_troubleshooting(opt);
-  if (check->parsed()) return cmd_check(opt);
+  if (check->parsed()) return cmd_check(opt, check_opt);
   if (cfg->parsed()) {
     if (!opt.reference && !opt.example && opt.config_file.empty()) {
       std::cerr << "pm500-gateway config: give -c FILE, --reference or --example\n";

@@ -1,0 +1,181 @@
+// `pm500-gateway check -c FILE` as an operator runs it: every device and sink probed once, one
+// line per check with the failure mode and its fix, exit 3 when anything fails. Everything here
+// talks to loopback only: simulated meters on 127.0.9.x, closed ports on 127.0.0.1.
+#include <doctest/doctest.h>
+
+#include "support/support.hpp"
+
+using namespace pm500::test;
+
+namespace {
+
+std::string gateway() {
+  return binary("pm500-gateway").string();
+}
+
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// A configuration with a state folder, the scanner on a free UDP port, and `rest` appended.
+struct Check {
+  TempDir dir;
+  std::string path = (dir / "gateway.toml").string();
+
+  explicit Check(const std::string& rest) {
+    write_file(dir / "gateway.toml", "[gateway]\nsite = \"test-site\"\nstate_dir = \"" + (dir / "state").string() +
+                                         "\"\n[logging]\nformat = \"text\"\n[status]\nenabled = false\n"
+                                         "[scanner]\nlocal_address = \"0.0.0.0\"\nudp_port = " +
+                                         std::to_string(free_udp_port()) + "\nconnect_timeout_ms = 1000\n" + rest);
+  }
+  RunResult run(std::vector<std::string> extra = {}) const {
+    std::vector<std::string> argv{gateway(), "check", "-c", path};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return pm500::test::run(argv, 60s);
+  }
+};
+
+std::string simulator(const std::string& address, const std::string& extra = "") {
+  return "[simulator]\nenabled = true\naddress = \"" + address + "\"\nct = \"400:5\"\nnominal_voltage = 480\n" + extra;
+}
+
+std::string device(const std::string& address, const std::string& extra = "") {
+  return "[[devices]]\nname = \"mcc-1\"\naddress = \"" + address +
+         "\"\nrpi_ms = 100\nassemblies = [101, 102, 107]\nct = \"400:5\"\nnominal_voltage = 480\n" + extra;
+}
+
+}  // namespace
+
+TEST_CASE("check: a simulated meter and a file sink pass every probe, Forward Close included") {
+  Check c(simulator("127.0.9.1") + device("127.0.9.1") + "[sinks.file]\npath = \"samples.lp\"\n");
+  auto r = c.run();
+  INFO(r.output);
+  CHECK(r.code == 0);
+  CHECK(has(r.output, "\u2713 simulator: 1 simulated meter(s) from 127.0.9.1"));
+  CHECK(has(r.output, "\u2713 device mcc-1: reachable 127.0.9.1:44818"));
+  CHECK(has(r.output, "\u2713 device mcc-1: identity: PowerMonitor 500 (vendor 1, device type 0x92, product code 9"));
+  CHECK(has(r.output, "\u2713 device mcc-1: assembly sizes: 101: "));
+  CHECK(has(r.output, "\u2713 device mcc-1: Forward Open (listen-only multicast): 3 connection(s) accepted"));
+  CHECK(has(r.output, "\u2713 device mcc-1: data: assemblies 101, 102, 107 received"));
+  CHECK(has(r.output, "\u2713 device mcc-1: Forward Close: 3 connection(s) closed"));
+  CHECK(has(r.output, "the simulated meter counted 3 Forward Close"));
+  CHECK(has(r.output, "\u2713 sink file: directory "));
+  CHECK(has(r.output, " 0 failed"));
+  CHECK_FALSE(has(r.output, "\u2717"));
+  // Nothing is left behind by the file probe.
+  CHECK_FALSE(fs::exists(c.dir / "state" / "sinks" / "file" / "samples.lp"));
+}
+
+TEST_CASE("check: listen-only without an owner works through the fallback: a warning, exit 0") {
+  Check c(simulator("127.0.9.2", "owner = false\n") + device("127.0.9.2", "fallback = \"explicit\"\n"));
+  auto r = c.run();
+  INFO(r.output);
+  CHECK(r.code == 0);
+  CHECK(has(r.output, "! device mcc-1: Forward Open (listen-only multicast): "));
+  CHECK(has(r.output, "0x0119"));
+  CHECK(has(r.output, "[eip.ownership_conflict]"));
+  CHECK(has(r.output, "\u2713 device mcc-1: data: assemblies 101, 102, 107 received (explicit)"));
+  CHECK(has(r.output, "1 warning"));
+}
+
+TEST_CASE("check: nothing listening at a device's address fails with eip.no_response and exit 3") {
+  const int port = free_tcp_port();
+  Check c(device("127.0.9.3:" + std::to_string(port)));
+  auto r = c.run();
+  INFO(r.output);
+  CHECK(r.code == 3);
+  CHECK(has(r.output, "\u2717 device mcc-1: reachable 127.0.9.3:" + std::to_string(port) + ": connect_refused: "));
+  CHECK(has(r.output, "[eip.no_response]"));
+  CHECK(has(r.output, "  fix: "));
+  CHECK(has(r.output, " 1 failed"));
+  CHECK_FALSE(has(r.output, "identity"));  // nothing is claimed beyond the first failure
+}
+
+TEST_CASE("check: another product at the address fails the identity check with eip.no_response") {
+  // The simulated meter is a 1420-V1-ENT (product code 5); the device expects a V2A (9).
+  Check c(simulator("127.0.9.4", "product_code = 5\n") + device("127.0.9.4", "product_code = 9\n"));
+  auto r = c.run();
+  INFO(r.output);
+  CHECK(r.code == 3);
+  CHECK(has(r.output, "\u2713 device mcc-1: reachable 127.0.9.4:44818"));
+  CHECK(has(r.output,
+            "\u2717 device mcc-1: identity: another device answers at this address: vendor 1, device type 0x92, "
+            "product code 5"));
+  CHECK(has(r.output, "expected a PowerMonitor 500 (vendor 1, device type 0x92, product code 9)"));
+  CHECK(has(r.output, "[eip.no_response]"));
+  CHECK_FALSE(has(r.output, "Forward Open"));
+}
+
+TEST_CASE("check: a file sink whose folder cannot be created fails, naming the folder") {
+  Check c("[sinks.file]\npath = \"PLACEHOLDER\"\n");
+  // A regular file where a folder must be: fails even for root (permissions would not).
+  write_file(c.dir / "blocker", "a file, not a folder");
+  const std::string target = (c.dir / "blocker" / "sub" / "samples.lp").string();
+  std::string text = read_file(c.dir / "gateway.toml");
+  text.replace(text.find("PLACEHOLDER"), 11, target);
+  write_file(c.dir / "gateway.toml", text);
+  auto r = c.run();
+  INFO(r.output);
+  CHECK(r.code == 3);
+  CHECK(has(r.output, "\u2717 sink file: directory " + (c.dir / "blocker" / "sub").string()));
+  CHECK(has(r.output, "is not a directory"));
+  CHECK(has(r.output, "- devices: none configured"));
+}
+
+TEST_CASE("check: InfluxDB on a closed port and MQTT with a missing CA file fail with their failure modes") {
+  const int influx_port = free_tcp_port(), mqtt_port = free_tcp_port();
+  TempDir other;
+  Check c("[sinks.influxdb]\nurl = \"http://127.0.0.1:" + std::to_string(influx_port) +
+          "\"\ndatabase = \"pm500\"\ntimeout_ms = 2000\n"
+          "[sinks.mqtt]\nurl = \"mqtts://127.0.0.1:" +
+          std::to_string(mqtt_port) + "\"\nca_file = \"" + (other / "missing-ca.pem").string() +
+          "\"\nconnect_timeout_ms = 2000\n");
+  auto r = c.run();
+  INFO(r.output);
+  CHECK(r.code == 3);
+  CHECK(has(r.output, "\u2717 sink influxdb: connect http://127.0.0.1:" + std::to_string(influx_port) + ": "));
+  CHECK(has(r.output, "refused"));
+  CHECK(has(r.output, "[influxdb.write_error]"));
+  CHECK(has(r.output, "\u2717 sink mqtt: certificates: "));
+  CHECK(has(r.output, "missing-ca.pem"));
+  CHECK(has(r.output, "[mqtt.publish_failure]"));
+  CHECK(has(r.output, " 2 failed"));
+}
+
+TEST_CASE("check: MQTT with nothing listening fails at connect; disabled sinks are listed, not probed") {
+  const int mqtt_port = free_tcp_port();
+  Check c("[sinks.mqtt]\nurl = \"mqtt://127.0.0.1:" + std::to_string(mqtt_port) +
+          "\"\nconnect_timeout_ms = 2000\n"
+          "[sinks.influxdb]\nenabled = false\nurl = \"http://192.0.2.1:8086\"\n");
+  auto r = c.run();
+  INFO(r.output);
+  CHECK(r.code == 3);
+  CHECK(has(r.output, "\u2717 sink mqtt: connect mqtt://127.0.0.1:" + std::to_string(mqtt_port) +
+                          ": connection refused by 127.0.0.1:"));
+  CHECK(has(r.output, "- sink influxdb: disabled, not probed"));
+}
+
+TEST_CASE("check: no devices and every sink disabled exits 0; --offline sends nothing") {
+  Check c("[sinks.file]\nenabled = false\n");
+  auto r = c.run();
+  INFO(r.output);
+  CHECK(r.code == 0);
+  CHECK(has(r.output, "- sink file: disabled, not probed"));
+  CHECK(has(r.output, "1 check, 0 failed"));
+
+  // --offline: a device nobody could reach is not even tried.
+  Check off(device("127.0.9.5:" + std::to_string(free_tcp_port())));
+  auto o = off.run({"--offline"});
+  INFO(o.output);
+  CHECK(o.code == 0);
+  CHECK(has(o.output, "- devices and sinks: not probed (--offline)"));
+  CHECK_FALSE(has(o.output, "reachable"));
+}
+
+TEST_CASE("check --help explains the lines, the exit code and the simulator") {
+  auto h = pm500::test::run({gateway(), "check", "--help"});
+  CHECK(h.code == 0);
+  CHECK(has(h.output, "--offline"));
+  CHECK(has(h.output, "exit 3"));
+  CHECK(has(h.output, "[simulator]"));
+}
