@@ -197,6 +197,15 @@ void Engine::on_timer(std::uint64_t token, std::int64_t deadline, std::int64_t n
       return;
     case TimerKind::poll:
       if (gen != d.poll_gen || d.step != Step::running || d.path != Mode::explicit_poll) return;
+      if (d.fallback_active && now >= d.fallback_retry_at) {
+        // Polling because listen-only was refused (no owner). Every reconnect_max_ms, try the
+        // configured path again between two polls, so the gateway goes back to sharing the
+        // PLC's multicast data once the owner returns; if it is still refused, the fallback
+        // resumes at once.
+        teardown(d, true);
+        begin_connect(d, now);
+        return;
+      }
       d.poll_round_start = now;
       d.cursor = 0;
       next_read(d, now);

@@ -89,6 +89,7 @@ struct Device {
   DeviceState state = DeviceState::stopped;
   Mode path = Mode::listen_only;
   bool fallback_active = false;
+  std::int64_t fallback_retry_at = 0;  // on an explicit fallback: when to try the configured path again
   std::string path_reason;
   std::optional<Identity> identity;
 

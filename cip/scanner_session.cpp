@@ -589,7 +589,7 @@ void Engine::on_open_reply(Device& d, const MrResponse& r, const SendData& sd, s
   next_open(d, now);
 }
 
-void Engine::switch_path(Device& d, Mode m, std::string reason, std::int64_t /*now*/) {
+void Engine::switch_path(Device& d, Mode m, std::string reason, std::int64_t now) {
   for (auto& c : d.conns) {
     if (!c.open) continue;
     send_forward_close(d, c, Req::forward_close);
@@ -597,6 +597,8 @@ void Engine::switch_path(Device& d, Mode m, std::string reason, std::int64_t /*n
   }
   d.path = m;
   d.fallback_active = m != d.spec.mode;
+  // The owner may come back: a fallback is temporary (see the poll timer in scanner_engine.cpp).
+  if (d.fallback_active) d.fallback_retry_at = now + std::int64_t{opt_.reconnect_max_ms} * 1'000'000;
   d.path_reason = std::move(reason);
   publish(d);
   events_.on_state(d.index, status_of(d));

@@ -6,6 +6,7 @@
 #include "app/exit_codes.hpp"
 #include "app/gateway.hpp"
 #include "config/config.hpp"
+#include "health/alerts.hpp"
 #include "health/failure_modes.hpp"
 #include "log/log.hpp"
 #include "pipeline/sink_plugin.hpp"
@@ -75,6 +76,32 @@ int cmd_config(const Options& opt) {
   if (!cfg) return kExitConfig;
   std::cout << config::dump(*cfg, schemas);
   return kExitOk;
+}
+
+int cmd_alert_test(const Options& opt) {
+  auto cfg = load(opt);
+  if (!cfg) return kExitConfig;
+  const auto& a = cfg->alerts;
+  if (a.url.empty()) {
+    std::cerr << "pm500-gateway alert-test: " << opt.config_file
+              << " has no [alerts] url; set url (and enabled = true) to the webhook first\n";
+    return kExitConfig;
+  }
+  auto r = health::send_test_alert(a, cfg->gateway.site);
+  std::string what = r.describe(a.url);
+  if (r.kind == health::PostResult::Kind::delivered) {
+    std::cout << "\u2713 test alert delivered: " << what << " in " << r.elapsed_ms << " ms\n";
+    if (!a.enabled) std::cout << "  note: [alerts] enabled = false, so the running gateway sends no alerts yet\n";
+    return kExitOk;
+  }
+  const health::FailureMode* m = health::find_failure_mode("ops.alert_delivery_failure");
+  std::cout << "\u2717 test alert not delivered: " << what << " [ops.alert_delivery_failure]\n";
+  if (r.kind == health::PostResult::Kind::auth_refused)
+    std::cout << "  the webhook refused the credentials: check the Authorization header or token in [alerts]\n";
+  else if (r.kind == health::PostResult::Kind::rejected)
+    std::cout << "  the webhook refused the request: check [alerts] url and template\n";
+  if (m) std::cout << "  fix: " << m->resolution << "\n";
+  return kExitCheckFailed;
 }
 
 int cmd_troubleshooting(const Options& opt) {

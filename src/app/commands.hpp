@@ -17,5 +17,6 @@ int cmd_run(const Options& opt);
 int cmd_check(const Options& opt);
 int cmd_config(const Options& opt);
 int cmd_troubleshooting(const Options& opt);
+int cmd_alert_test(const Options& opt);
 
 }  // namespace pm500::app

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
                          "  pm500-gateway check -c gateway.toml        validate the file and probe everything\n"
                          "  pm500-gateway config -c gateway.toml       print the effective configuration\n"
                          "  pm500-gateway config --reference           print every key with its default\n"
+                         "  pm500-gateway alert-test -c gateway.toml   send a test alert to the webhook\n"
                          "  pm500-gateway troubleshooting              what the gateway detects, and the fixes\n\n") +
              kExitCodeHelp);
   app.set_version_flag("--version,-V", std::string("pm500-gateway ") + pm500::kVersion);
@@ -54,6 +55,10 @@ int main(int argc, char** argv) {
   cfg->add_flag("--reference", opt.reference, "Print the Markdown reference of every key (docs/configuration.md)");
   cfg->add_flag("--example", opt.example, "Print an example file with every key (etc/gateway.example.toml)");
 
+  auto* alert = app.add_subcommand(
+      "alert-test", "Send one test alert to the [alerts] webhook and report the outcome (exit 0 delivered, 3 not)");
+  add_config(alert, true);
+
   auto* ts = app.add_subcommand("troubleshooting",
                                  "Print every failure mode the gateway detects: symptom, cause, resolution, level");
   ts->add_flag("--markdown", opt.markdown, "Print docs/troubleshooting.md");
@@ -73,6 +78,7 @@ int main(int argc, char** argv) {
 
   if (run->parsed()) return cmd_run(opt);
   if (ts->parsed()) return cmd_troubleshooting(opt);
+  if (alert->parsed()) return cmd_alert_test(opt);
   if (check->parsed()) return cmd_check(opt, check_opt);
   if (cfg->parsed()) {
     if (!opt.reference && !opt.example && opt.config_file.empty()) {

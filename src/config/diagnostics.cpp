@@ -69,8 +69,8 @@ bool Context::substitute(std::string_view in, const toml::source_region& at, con
       out += fallback;
     } else {
       error(at, key_path,
-            "environment variable " + n + " is not set (needed by \"" + key_path + "\"); set it, or write ${" + n +
-                ":-default}");
+            "environment variable " + n + " is not set (needed by \"" + key_path + "\"); set it (in a container: in "
+            "the .env file or the service's environment), or write ${" + n + ":-default}");
       return false;
     }
     i = close;

@@ -64,7 +64,8 @@ const Options<ScannerSection>& scanner_options() {
               "How long a TCP connect or an explicit request may take before the device counts as not answering."),
       integer("reconnect_initial_ms", &S::reconnect_initial_ms, 10, 600000,
               "First wait before reconnecting; it doubles per failure (with full jitter) up to reconnect_max_ms."),
-      integer("reconnect_max_ms", &S::reconnect_max_ms, 100, 3600000, "Longest wait between reconnect attempts."),
+      integer("reconnect_max_ms", &S::reconnect_max_ms, 100, 3600000, "Longest wait between reconnect attempts; also how often a device polled explicitly because listen-only "
+              "was refused (fallback) tries listen-only again."),
       integer("originator_vendor", &S::originator_vendor, 0, 65535,
               "Vendor id the gateway puts in its Forward Open requests."),
       integer("originator_serial", &S::originator_serial, 0, 4294967295,

@@ -154,7 +154,8 @@ TEST_CASE("environment variables are substituted into strings") {
   SUBCASE("a missing variable is an error naming it and the key") {
     CHECK(first_error("[sinks.test]\ntoken = \"${PM500_NOT_SET}\"\n") ==
           "gateway.toml:2:9: [sinks.test] environment variable PM500_NOT_SET is not set (needed by "
-          "\"sinks.test.token\"); set it, or write ${PM500_NOT_SET:-default}");
+          "\"sinks.test.token\"); set it (in a container: in the .env file or the service's environment), or "
+          "write ${PM500_NOT_SET:-default}");
   }
   SUBCASE("an empty variable counts as unset") {
     CHECK(first_error("[sinks.test]\ntoken = \"${EMPTY}\"\n").find("EMPTY is not set") != std::string::npos);
