@@ -108,7 +108,7 @@ struct Gateway::Impl {
     }
     std::lock_guard lock(view_mu);
     ViewSources src{cfg,        started_ms, restarts, devices.get(), std::move(scan), running, deliveries, health,
-                    ring ? ring->capacity() : 0, ring ? ring->head() : 0};
+                    ring ? ring->capacity() : 0, ring ? ring->head() : 0, alerts.get()};
     return view_builder.build(src);
   }
 

@@ -60,6 +60,11 @@ status::GatewayView StatusViewBuilder::build(const ViewSources& src) {
   v.ring_head = src.ring_head;
   v.rss_bytes = resident_bytes();
   v.memory_limit_bytes = cgroup_memory_limit();
+  if (src.alerts) {
+    auto a = src.alerts->stats();
+    v.alerts = {true, health::redacted_url(cfg.alerts.url), a.sent, a.failed_attempts, a.rejected, a.dropped,
+                a.queued, a.last_error};
+  }
 
   for (std::uint32_t i = 0; i < cfg.devices.size(); ++i) {
     const auto& dc = cfg.devices[i];

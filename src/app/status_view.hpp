@@ -7,6 +7,7 @@
 #include "app/devices.hpp"
 #include "cip/scanner.hpp"
 #include "config/config.hpp"
+#include "health/alerts.hpp"
 #include "health/registry.hpp"
 #include "pipeline/delivery.hpp"
 #include "status/snapshot.hpp"
@@ -23,6 +24,7 @@ struct ViewSources {
   const std::vector<std::unique_ptr<SinkDelivery>>& deliveries;
   const health::Registry& health;
   std::uint64_t ring_capacity, ring_head;
+  const health::AlertSender* alerts = nullptr;  // null: [alerts] disabled
 };
 
 class StatusViewBuilder {

@@ -109,6 +109,18 @@ std::string render_json(const GatewayView& v) {
   w.field("head", v.ring_head);
   w.end_object();
 
+  w.key("alerts");
+  w.begin_object();
+  w.field("enabled", v.alerts.enabled);
+  w.field("target", v.alerts.target);
+  w.field("sent", v.alerts.sent);
+  w.field("failed_attempts", v.alerts.failed_attempts);
+  w.field("rejected", v.alerts.rejected);
+  w.field("dropped", v.alerts.dropped);
+  w.field("queued", v.alerts.queued);
+  w.field("last_error", v.alerts.last_error);
+  w.end_object();
+
   w.key("failures");
   w.begin_array();
   for (const auto& f : v.failures) write_failure(w, f);

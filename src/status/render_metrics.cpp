@@ -118,6 +118,14 @@ void gateway_families(std::string& o, const GatewayView& v) {
       .sample({}, v.ring_capacity);
   Family(o, "pm500_ring_written_samples_total", "counter", "Samples written into the ring since start.")
       .sample({}, v.ring_head);
+  if (!v.alerts.enabled) return;
+  Family(o, "pm500_alerts_sent_total", "counter", "Alerts the webhook accepted.").sample({}, v.alerts.sent);
+  Family(o, "pm500_alerts_failed_attempts_total", "counter", "Webhook POSTs that failed and were retried.")
+      .sample({}, v.alerts.failed_attempts);
+  Family(o, "pm500_alerts_lost_total", "counter",
+         "Alerts never delivered: refused by the webhook (400/404/...) or dropped from a full queue.")
+      .sample({}, v.alerts.rejected + v.alerts.dropped);
+  Family(o, "pm500_alerts_queued", "gauge", "Alerts waiting for the webhook.").sample({}, v.alerts.queued);
 }
 
 template <class Get>

@@ -57,6 +57,13 @@ struct FailureCount {  // for /metrics: every known failure mode, active or not
   std::uint64_t raised_total = 0;
 };
 
+struct AlertsView {  // the [alerts] webhook
+  bool enabled = false;
+  std::string target;  // scheme://host:port only (the path may carry a token)
+  std::uint64_t sent = 0, failed_attempts = 0, rejected = 0, dropped = 0, queued = 0;
+  std::string last_error;  // "" once a POST succeeded
+};
+
 struct GatewayView {
   std::string version, site, config_file;
   std::int64_t started_ms = 0, now_ms = 0;
@@ -69,6 +76,7 @@ struct GatewayView {
   std::vector<FailureView> failures;  // active, most severe first
   std::vector<FailureCount> failure_counts;
   std::vector<EventView> events;      // newest last
+  AlertsView alerts;
 };
 
 }  // namespace pm500::status

@@ -232,6 +232,9 @@ TEST_CASE("ops.alert_delivery_failure: a webhook answering 401 is raised; alerts
   std::string base = status_url(gw);
   CHECK(http_get(base + "/metrics").output.find("pm500_failure_active{id=\"ops.alert_delivery_failure\",level=\"L2\"} 1") !=
         std::string::npos);
+  auto api = http_get(base + "/api/status").output;
+  CHECK(api.find("\"alerts\":{\"enabled\":true,\"target\":\"http://127.0.0.1:") != std::string::npos);
+  CHECK(api.find("\"last_error\":\"HTTP 401 from") != std::string::npos);
 
   hook.status = 204;  // the token is renewed
   REQUIRE_MESSAGE(wait_cleared(gw, "ops.alert_delivery_failure", "webhook", 15s), gw.log());

@@ -100,6 +100,12 @@ TEST_CASE("render_json: valid JSON whose texts read back exactly") {
   CHECK(str(f["resolution"]).find("front panel") != std::string::npos);
   CHECK(str(f["evidence"]).find("timed out") != std::string::npos);
   CHECK(bool(j.root["events"].at(0)["raised"]));
+
+  element a = j.root["alerts"];
+  CHECK(bool(a["enabled"]));
+  CHECK(str(a["target"]) == "https://hooks.example.net");
+  CHECK(uint64_t(a["queued"]) == 4);
+  CHECK(str(a["last_error"]).starts_with("HTTP 401"));
 }
 
 TEST_CASE("render_json: every field is documented in docs/status-api.md") {
@@ -145,6 +151,9 @@ TEST_CASE("render_metrics: passes the strict exposition parser") {
   CHECK(ex.family("process_resident_memory_bytes")->value() == 23.0 * 1024 * 1024);
   CHECK(ex.family("pm500_scanner_running")->value() == 1);
   CHECK(ex.family("pm500_ring_capacity_samples")->value() == 65536);
+  CHECK(ex.family("pm500_alerts_sent_total")->value() == 5);
+  CHECK(ex.family("pm500_alerts_lost_total")->value() == 3);  // rejected + dropped
+  CHECK(ex.family("pm500_alerts_queued")->value() == 4);
 
   // Devices, with a hostile name escaped and read back intact.
   const std::string hostile = v.devices[1].name;

@@ -22,6 +22,7 @@ inline status::GatewayView sample_view(double voltage = 480.3) {
   v.ring_head = 123456;
   v.rss_bytes = 23 * 1024 * 1024;
   v.memory_limit_bytes = 256 * 1024 * 1024;
+  v.alerts = {true, "https://hooks.example.net", 5, 3, 1, 2, 4, "HTTP 401 from https://hooks.example.net: expired"};
 
   DeviceView d;
   d.name = "mcc-1";
