@@ -1,5 +1,7 @@
 #include "app/commands.hpp"
 
+#include <chrono>
+#include <filesystem>
 #include <iostream>
 
 #include "app/check.hpp"
@@ -8,16 +10,18 @@
 #include "config/config.hpp"
 #include "health/alerts.hpp"
 #include "health/failure_modes.hpp"
+#include "health/restart_history.hpp"
 #include "log/log.hpp"
 #include "pipeline/sink_plugin.hpp"
 
 namespace pm500::app {
 namespace {
 
-std::optional<config::GatewayConfig> load(const Options& opt) {
+std::optional<config::GatewayConfig> load(const Options& opt, std::string* first_error = nullptr) {
   auto schemas = sink_schemas();
   auto cfg = config::load_file(opt.config_file, schemas);
   if (!cfg) {
+    if (first_error && !cfg.error().empty()) *first_error = cfg.error().front().str();
     for (const auto& d : cfg.error()) std::cerr << d.str() << '\n';
     std::cerr << cfg.error().size() << (cfg.error().size() == 1 ? " error" : " errors") << " in " << opt.config_file
               << "; see `pm500-gateway config --reference` for every key\n";
@@ -31,11 +35,33 @@ void setup_logging(const Options& opt, const config::GatewayConfig& cfg) {
              log::resolve_format(opt.log_format.empty() ? cfg.logging.format : opt.log_format));
 }
 
+// A configuration error ends a run too: in a container that restarts the gateway, a missing
+// environment variable becomes a restart loop. The error goes into the restart history (when the
+// state directory named by the file, or the default one, exists), so once the file is fixed the
+// first good start shows the loop and its cause as ops.restart_loop.
+void record_config_error(const std::string& file, const std::string& error) {
+  std::filesystem::path dir = config::state_dir_hint(file);
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return;
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  auto history = health::RestartHistory::open(dir / "restart-history", now);
+  std::string line = error.substr(0, 300);
+  for (char& c : line)
+    if (c == '\n' || c == '\r') c = ' ';  // one history line per entry
+  history.record_stop(std::string(health::RestartHistory::kConfigError) + line, now);
+}
+
 }  // namespace
 
 int cmd_run(const Options& opt) {
-  auto cfg = load(opt);
-  if (!cfg) return kExitConfig;
+  std::string error;
+  auto cfg = load(opt, &error);
+  if (!cfg) {
+    if (!error.empty()) record_config_error(opt.config_file, error);
+    return kExitConfig;
+  }
   setup_logging(opt, *cfg);
   return run_until_signalled(*cfg);
 }

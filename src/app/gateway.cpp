@@ -65,7 +65,8 @@ struct Gateway::Impl {
                    .count();
     history = health::RestartHistory::open(std::filesystem::path(cfg.gateway.state_dir) / "restart-history", now);
     restarts = history->total_starts() - 1;
-    if (history->unclean_within(kRestartLoopWindow) >= kRestartLoopUnclean) {
+    if (history->unclean_within(kRestartLoopWindow) + history->failed_within(kRestartLoopWindow) >=
+        kRestartLoopUnclean) {
       health.raise("ops.restart_loop", "", history->summary(kRestartLoopWindow));
       restart_loop_raised = true;
     }
@@ -321,7 +322,7 @@ int run_until_signalled(const config::GatewayConfig& cfg) {
   Gateway gw(cfg);
   if (auto r = gw.start(); !r) {
     log->critical("cannot start: {}", r.error());
-    gw.stop("start failed: " + r.error().substr(0, 200));
+    gw.stop(std::string(health::RestartHistory::kStartFailed) + r.error().substr(0, 200));
     return kExitRuntime;
   }
   log->info("running; configuration {}; stop with SIGTERM or Ctrl-C", cfg.source_file);

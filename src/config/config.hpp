@@ -168,6 +168,10 @@ LoadResult load_file(const std::string& path, std::span<const SinkSchema> sinks,
 LoadResult load_string(std::string_view text, const std::string& name, std::span<const SinkSchema> sinks,
                        EnvLookup env = nullptr);
 
+// The state directory a configuration file names ([gateway] state_dir, when it is a plain string),
+// else the default; read leniently, for recording a configuration error in the restart history.
+std::string state_dir_hint(const std::string& path);
+
 // The effective configuration as TOML, defaults filled in, secrets as "<redacted>".
 std::string dump(const GatewayConfig& cfg, std::span<const SinkSchema> sinks);
 

@@ -155,6 +155,24 @@ LoadResult load_file(const std::string& path, std::span<const SinkSchema> sinks,
   return load_string(ss.str(), path, sinks, std::move(env));
 }
 
+std::string state_dir_hint(const std::string& path) {
+  std::string dir = GatewaySection{}.state_dir;
+#if TOML_EXCEPTIONS
+  try {
+    toml::table t = toml::parse_file(path);
+    if (auto v = t["gateway"]["state_dir"].value<std::string>(); v && v->find('$') == std::string::npos) dir = *v;
+  } catch (const toml::parse_error&) {
+  }
+#else
+  toml::parse_result r = toml::parse_file(path);
+  if (r) {
+    if (auto v = r.table()["gateway"]["state_dir"].value<std::string>(); v && v->find('$') == std::string::npos)
+      dir = *v;
+  }
+#endif
+  return dir;
+}
+
 std::string dump(const GatewayConfig& cfg, std::span<const SinkSchema> sinks) {
   std::string s = "# Effective configuration of " + cfg.source_file + " (defaults filled in, secrets redacted)\n";
   s += "\n[gateway]\n" + dump(gateway_options(), cfg.gateway);

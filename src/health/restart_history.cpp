@@ -67,13 +67,34 @@ std::size_t RestartHistory::unclean_within(std::chrono::milliseconds window) con
   return n;
 }
 
+namespace {
+bool is_failure(const RestartHistory::Entry& e) {
+  return !e.start && (e.reason.starts_with(RestartHistory::kStartFailed) ||
+                      e.reason.starts_with(RestartHistory::kConfigError));
+}
+}  // namespace
+
+std::size_t RestartHistory::failed_within(std::chrono::milliseconds window) const {
+  std::size_t n = 0;
+  for (const auto& e : entries_) n += is_failure(e) && now_ms_ - e.time_ms <= window.count();
+  return n;
+}
+
 std::string RestartHistory::summary(std::chrono::milliseconds window) const {
   auto minutes = std::chrono::duration_cast<std::chrono::minutes>(window).count();
   std::string s = std::to_string(starts_within(window)) + " restart(s) in the last " + std::to_string(minutes) +
                   " min, " + std::to_string(unclean_within(window)) +
                   " after an unclean exit (crash, kill or out of memory)";
+  if (std::size_t failed = failed_within(window); failed > 0) {
+    s += ", " + std::to_string(failed) + " failed to start";
+    for (auto it = entries_.rbegin(); it != entries_.rend(); ++it)
+      if (is_failure(*it)) {
+        s += " (last: " + it->reason + ")";
+        break;
+      }
+  }
   for (auto it = entries_.rbegin(); it != entries_.rend(); ++it)
-    if (!it->start) {
+    if (!it->start && !is_failure(*it)) {
       s += "; last clean stop: " + it->reason;
       break;
     }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pm500::health {
@@ -29,9 +30,16 @@ class RestartHistory {
   static RestartHistory open(std::filesystem::path file, std::int64_t now_ms);
   void record_stop(const std::string& reason, std::int64_t now_ms);
 
+  // Stop reasons that mean the run failed (a restart loop in a container), not a clean stop.
+  static constexpr std::string_view kStartFailed = "start failed: ";
+  static constexpr std::string_view kConfigError = "configuration error: ";
+
   // Starts before this one within the window, and those of them that ended without a clean stop.
   std::size_t starts_within(std::chrono::milliseconds window) const;
   std::size_t unclean_within(std::chrono::milliseconds window) const;
+  // Runs within the window that stopped because they could not start (kStartFailed,
+  // kConfigError): a configuration error or a missing environment variable loops a container.
+  std::size_t failed_within(std::chrono::milliseconds window) const;
   std::uint64_t total_starts() const { return total_starts_; }
   std::string summary(std::chrono::milliseconds window) const;
   const std::vector<Entry>& entries() const { return entries_; }

@@ -107,6 +107,28 @@ TEST_CASE("repeated unclean exits raise ops.restart_loop on the next start; clea
   CHECK(history.find(" SIGTERM") != std::string::npos);
 }
 
+TEST_CASE("a missing environment variable loops the gateway; the first good start names the loop and its cause") {
+  TempDir dir;
+  fs::create_directories(dir / "state");
+  write_file(dir / "gateway.toml", "[gateway]\nsite = \"${PM500_TEST_UNSET_SITE}\"\nstate_dir = \"" +
+                                        (dir / "state").string() + "\"\n[logging]\nformat = \"text\"\n"
+                                        "[status]\nenabled = false\n");
+  for (int i = 0; i < 3; ++i) {  // what a container's restart policy does
+    auto r = run({gateway(), "run", "-c", (dir / "gateway.toml").string()});
+    CHECK(r.code == 2);
+    CHECK(r.output.find("environment variable PM500_TEST_UNSET_SITE is not set") != std::string::npos);
+  }
+  std::string history = read_file(dir / "state" / "restart-history");
+  CHECK(history.find("configuration error: ") != std::string::npos);
+  write_file(dir / "gateway.toml", minimal_config(dir));  // the .env file is fixed
+  Process p({gateway(), "run", "-c", (dir / "gateway.toml").string()});
+  REQUIRE(eventually([&] { return p.log().find("running;") != std::string::npos; }, 10s));
+  std::string log = p.log();
+  CHECK(log.find("RAISED ops.restart_loop [gateway]") != std::string::npos);
+  CHECK(log.find("3 failed to start (last: configuration error: ") != std::string::npos);
+  CHECK(log.find("PM500_TEST_UNSET_SITE is not set") != std::string::npos);
+}
+
 TEST_CASE("run with an unusable state directory exits 1 with the cause") {
   TempDir dir;
   write_file(dir / "blocker", "a file, not a folder");
