@@ -61,7 +61,10 @@ constexpr std::array kModes{
         L::l2_edge_engineering,
         "Connect error class: resolution, refused, timeout, TLS verify failure and reason, CONNACK return or "
         "reason code, PUBACK reason 0x87 not authorized",
-        "MQTT publish failures", "sinks/mqtt/tests (wrong CA, wrong password, 0x87, broker restart against mosquitto)"},
+        "MQTT publish failures",
+        "tests/health/test_sink_rows_e2e.cpp (gateway: ACL refuses the topic, PUBACK 0x87, ACL fixed + SIGHUP "
+        "clears, spool delivered; wrong CA); sinks/mqtt/tests (wrong CA, wrong password, 0x87, broker restart "
+        "against mosquitto)"},
     FailureMode{
         "influxdb.write_error", "Node-RED Flows", "InfluxDB write errors",
         "Token revoked or wrong, database or bucket missing, or the server rejects the points",
@@ -70,7 +73,9 @@ constexpr std::array kModes{
         "(`influx bucket list` to confirm). 400: see the dead-letter file for the rejected lines. Samples are "
         "spooled meanwhile and nothing is lost.",
         L::l2_edge_engineering, "HTTP status of writes: 400, 401, 403, 404, 413, 429, 5xx; network errors",
-        "InfluxDB write errors", "sinks/influxdb/tests (401 and 404 against influxd; v2 answers)"},
+        "InfluxDB write errors",
+        "tests/health/test_sink_rows_e2e.cpp (gateway: database missing 404, CREATE DATABASE clears, spool arrives "
+        "complete; 401, user created clears); sinks/influxdb/tests (401 and 404 against influxd; v2 answers)"},
     FailureMode{
         "historian.empty_panels", "Historian and Visualization", "Empty Grafana panels",
         "Dashboards query a measurement or tags that the gateway does not write",
@@ -79,21 +84,27 @@ constexpr std::array kModes{
         "writes and whether the read-back found them.",
         L::l2_edge_engineering,
         "Measurement and tag names validated at start; a read-back query after the first write finds no point",
-        "Empty Grafana panels", "sinks/influxdb/tests (read-back finds the points; v2: invisible point reported)"},
+        "Empty Grafana panels",
+        "tests/health/test_sink_rows_e2e.cpp (gateway, influxd: a tag key that is also a field name, point not "
+        "found by its tags); sinks/influxdb/tests (read-back finds the points; v2: invisible point reported)"},
     FailureMode{
         "historian.high_cardinality", "Historian and Visualization", "Slow dashboard loads",
         "High series cardinality: tag values that change with every sample, or too many series",
         "Drop tags whose value changes every sample (move them to fields), keep only site/asset/device tags, "
         "add retention policies and aggregate before visualising.",
         L::l2_edge_engineering, "Distinct series written, and tags whose values change with every sample",
-        "Slow dashboard loads", "partly: sinks/influxdb/tests checks it stays quiet for normal tags; the raising case is not tested yet"},
+        "Slow dashboard loads",
+        "tests/health/test_sink_rows_e2e.cpp (gateway: 3 meters against max_series = 2 raised with the count, stays "
+        "raised; quiet with max_series = 3); sinks/influxdb/tests (quiet for normal tags)"},
     FailureMode{
         "historian.retention_disabled", "Historian and Visualization", "InfluxDB high disk usage",
         "The database or bucket keeps data forever (retention disabled)",
         "Set a retention period: `influx bucket update --retention 30d` (v2) or `ALTER RETENTION POLICY ... "
         "DURATION 30d` (v1).",
         L::l2_edge_engineering, "Retention of the database or bucket read back: duration 0 means infinite",
-        "InfluxDB high disk usage", "sinks/influxdb/tests (infinite retention against influxd)"},
+        "InfluxDB high disk usage",
+        "tests/health/test_sink_rows_e2e.cpp (gateway: autogen infinite raised, ALTER RETENTION POLICY clears); "
+        "sinks/influxdb/tests (infinite retention against influxd)"},
     FailureMode{
         "aws_iot.connect_failure", "Cloud Integration", "Devices cannot connect to AWS IoT",
         "Certificates missing, unreadable, mismatched or expired, or the IoT policy lacks iot:Connect or "
@@ -104,7 +115,10 @@ constexpr std::array kModes{
         L::l3_cloud_integration,
         "Local certificate checks before connecting; TLS rejected; connection closed right after CONNECT "
         "(iot:Connect) or after PUBLISH (iot:Publish)",
-        "Devices cannot connect to AWS IoT", "sinks/aws_iot/tests (missing, expired, mismatched certificates; closed after CONNECT and PUBLISH)"},
+        "Devices cannot connect to AWS IoT",
+        "tests/health/test_sink_rows_e2e.cpp (gateway: expired client certificate named, nothing sent; valid one "
+        "delivers); sinks/aws_iot/tests (missing, expired, mismatched certificates; closed after CONNECT and "
+        "PUBLISH)"},
     FailureMode{
         "aws_iot.rule_delivery_failure", "Cloud Integration", "Rule delivery failures",
         "An AWS IoT rule's action failed: the IAM role lacks permission on its target",
