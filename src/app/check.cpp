@@ -18,10 +18,11 @@
 #include "app/devices.hpp"
 #include "app/scanning.hpp"
 #include "cip/scanner.hpp"
-#include "device/settings.hpp"
+#include "health/alerts.hpp"
 #include "health/failure_modes.hpp"
 #include "pipeline/ring.hpp"
 #include "pipeline/sink_plugin.hpp"
+#include "app/simulation.hpp"
 #include "tools/pm500-sim/simulator.hpp"
 
 namespace pm500::app {
@@ -235,19 +236,10 @@ struct EmbeddedSim {
 };
 
 pm500::expected<EmbeddedSim, std::string> start_simulator(const config::SimulatorSection& sc) {
-  auto settings = device::make_settings("simulator", sc.ct, sc.pt, "meter", sc.nominal_voltage, "3PN");
-  if (!settings) return pm500::unexpected("[simulator] " + settings.error());
-  sim::MeterOptions base;
-  base.tcp_port = static_cast<std::uint16_t>(sc.tcp_port);
-  base.udp_port = static_cast<std::uint16_t>(sc.udp_port);
-  base.product_code = static_cast<std::uint16_t>(sc.product_code);
-  base.owner = sc.owner;
-  base.profile_path = sc.profile;
-  base.seed = static_cast<std::uint64_t>(sc.seed);
-  base.feeder.device = *settings;
-  base.feeder.load_a = std::max(1e-6, sc.load_percent / 100.0 * settings->ct_primary_a());
+  auto opts = simulator_options(sc);
+  if (!opts) return pm500::unexpected(opts.error());
   EmbeddedSim e;
-  e.options = sim::Options::range(sc.address, static_cast<std::size_t>(sc.meters), base);
+  e.options = std::move(*opts);
   e.options.control_port = 0;  // fault injection is for `run`; the check needs none
   auto s = sim::Simulator::start(e.options);
   if (!s) return pm500::unexpected(s.error());
@@ -617,6 +609,17 @@ std::size_t render_check(std::ostream& os, std::span<const CheckLine> lines) {
   if (warned > 0) os << ", " << warned << (warned == 1 ? " warning" : " warnings");
   os << '\n';
   return failed;
+}
+
+std::vector<CheckLine> check_alerts(const config::GatewayConfig& cfg) {
+  const auto& a = cfg.alerts;
+  if (!a.enabled) return {{CheckLine::Result::skipped, "alerts", "webhook", "[alerts] enabled = false, not probed", ""}};
+  auto r = health::send_test_alert(a, cfg.gateway.site);
+  std::string what = "test alert to " + health::redacted_url(a.url);
+  if (r.kind == health::PostResult::Kind::delivered)
+    return {{CheckLine::Result::ok, "alerts", what,
+             "accepted (HTTP " + std::to_string(r.http_status) + " in " + std::to_string(r.elapsed_ms) + " ms)", ""}};
+  return {{CheckLine::Result::fail, "alerts", what, r.describe(a.url), "ops.alert_delivery_failure"}};
 }
 
 }  // namespace pm500::app

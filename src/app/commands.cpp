@@ -82,8 +82,7 @@ int cmd_check(const Options& opt, const CheckOptions& check) {
     lines.push_back({CheckLine::Result::skipped, "devices and sinks", "not probed (--offline)", "", ""});
   } else {
     append(check_devices_and_sinks(*cfg));
-    // Further probes append their lines here, each a function returning std::vector<CheckLine>
-    // (the alert webhook: ops.alert_delivery_failure).
+    append(check_alerts(*cfg));
   }
   return render_check(std::cout, lines) == 0 ? kExitOk : kExitCheckFailed;
 }

@@ -9,6 +9,7 @@
 
 #include "app/devices.hpp"
 #include "app/scanning.hpp"
+#include "app/simulation.hpp"
 #include "app/status_view.hpp"
 #include "status/server.hpp"
 #include "app/exit_codes.hpp"
@@ -21,7 +22,6 @@
 #include "pipeline/sink_plugin.hpp"
 #include "sinks/common/json_sample.hpp"
 #include "tools/pm500-sim/simulator.hpp"
-#include "device/settings.hpp"
 
 #include <algorithm>
 #include <mutex>
@@ -178,20 +178,9 @@ struct Gateway::Impl {
   pm500::expected<void, std::string> start_simulator() {
     const auto& sc = cfg.simulator;
     if (!sc.enabled) return {};
-    auto settings = device::make_settings("simulator", sc.ct, sc.pt, "meter", sc.nominal_voltage, "3PN");
-    if (!settings) return pm500::unexpected("[simulator] " + settings.error());
-    sim::MeterOptions base;
-    base.tcp_port = static_cast<std::uint16_t>(sc.tcp_port);
-    base.udp_port = static_cast<std::uint16_t>(sc.udp_port);
-    base.product_code = static_cast<std::uint16_t>(sc.product_code);
-    base.owner = sc.owner;
-    base.profile_path = sc.profile;
-    base.seed = static_cast<std::uint64_t>(sc.seed);
-    base.feeder.device = *settings;
-    base.feeder.load_a = std::max(1e-6, sc.load_percent / 100.0 * settings->ct_primary_a());
-    auto opts = sim::Options::range(sc.address, static_cast<std::size_t>(sc.meters), base);
-    opts.control_port = static_cast<std::uint16_t>(sc.control_port);
-    auto s = sim::Simulator::start(std::move(opts));
+    auto opts = simulator_options(sc);
+    if (!opts) return pm500::unexpected(opts.error());
+    auto s = sim::Simulator::start(std::move(*opts));
     if (!s) return pm500::unexpected("[simulator] cannot start: " + s.error());
     simulator = std::move(*s);
     log->warn("simulated meters running: {} at {} (demo mode, not for production){}", sc.meters, sc.address,

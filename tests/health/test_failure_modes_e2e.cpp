@@ -268,3 +268,19 @@ TEST_CASE("alert-test: delivered exits 0, refused exits 3 with the fix, no url e
   CHECK(none.code == 2);
   CHECK(none.output.find("has no [alerts] url") != std::string::npos);
 }
+
+TEST_CASE("check probes the webhook: a refused token fails with ops.alert_delivery_failure, exit 3") {
+  Webhook hook;
+  TempDir dir;
+  write_file(dir / "c.toml", "[gateway]\nstate_dir = \"" + (dir / "state").string() + "\"\n" +
+                                  alerts_section(hook.url()));
+  auto ok = run({gateway_binary(), "check", "-c", (dir / "c.toml").string()});
+  CHECK_MESSAGE(ok.code == 0, ok.output);
+  CHECK(ok.output.find("\u2713 alerts: test alert to http://127.0.0.1:") != std::string::npos);
+  hook.status = 401;
+  auto refused = run({gateway_binary(), "check", "-c", (dir / "c.toml").string()});
+  CHECK_MESSAGE(refused.code == 3, refused.output);
+  CHECK(refused.output.find("\u2717 alerts: test alert to http://127.0.0.1:") != std::string::npos);
+  CHECK(refused.output.find("HTTP 401") != std::string::npos);
+  CHECK(refused.output.find("[ops.alert_delivery_failure]") != std::string::npos);
+}
