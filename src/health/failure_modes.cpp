@@ -19,7 +19,10 @@ constexpr std::array kModes{
         L::l1_site_operations,
         "Forward Open extended status 0x0106, 0x0100, 0x0113, 0x011A or 0x0119; a listen-only connection "
         "dropped when the owner went away",
-        "EtherNet/IP connection faults", "tests/app/test_gateway_e2e.cpp (no owner: fallback reported); tests/scanner/sim_test.cpp (0x0119 with each fallback)"},
+        "EtherNet/IP connection faults",
+        "tests/health/test_failure_modes_e2e.cpp (gateway: Forward Open refused 0x0106, clears when released; no "
+        "owner 0x0119 with the explicit fallback, clears when the owner returns); tests/scanner/sim_test.cpp (0x0119 "
+        "with each fallback)"},
     FailureMode{
         "eip.no_response", "Device and Network", "No response from device",
         "Wrong IP address, VLAN or routing mismatch, meter powered off, or another device at that address",
@@ -29,7 +32,10 @@ constexpr std::array kModes{
         L::l1_site_operations,
         "TCP connect timed out, refused or unreachable; ListIdentity unanswered; identity of another device "
         "(vendor, device type, product code) at that address",
-        "No response from device", "tests/scanner/sim_test.cpp (refused vs timed out vs silent TCP; wrong identity)"},
+        "No response from device",
+        "tests/health/test_failure_modes_e2e.cpp (gateway: refused, clears when a meter answers; unreachable in a "
+        "network namespace with its link down, clears when the link is up; another device's identity, clears when "
+        "the meter is back); tests/scanner/sim_test.cpp (refused vs timed out vs silent TCP)"},
     FailureMode{
         "meter.erratic_readings", "Device and Network", "Erratic power readings",
         "CT/PT ratio misconfiguration: ratios applied twice, not at all, or wrong for the installation",
@@ -39,7 +45,9 @@ constexpr std::array kModes{
         L::l1_site_operations,
         "Plausibility checks: values against nominal voltage and CT primary, S vs V x I, S^2 vs P^2 + Q^2, PF vs "
         "P/S, values off by exactly the CT or PT ratio, impossible values",
-        "Erratic power readings", "tests/app/test_gateway_e2e.cpp (CT applied twice); tests/device/ (every finding)"},
+        "Erratic power readings",
+        "tests/health/test_failure_modes_e2e.cpp (gateway: CT applied twice in the meter, clears when fixed); "
+        "tests/device/ (every finding)"},
     FailureMode{
         "eip.session_fault", "Node-RED Flows", "Red status on EtherNet/IP connection",
         "The CIP session or I/O connection timed out, or the path is wrong (assembly missing, slot addressing)",
@@ -50,7 +58,9 @@ constexpr std::array kModes{
         L::l2_edge_engineering,
         "I/O connection timeout (no data for RPI x 4 x 2^multiplier), invalid session handle, encapsulation "
         "errors, path errors 0x04/0x05/0x0311/0x0312/0x0315",
-        "Red status indicator on EtherNet/IP nodes", "tests/app/test_gateway_e2e.cpp (meter stops producing); tests/scanner/session_test.cpp (0x0064)"},
+        "Red status indicator on EtherNet/IP nodes",
+        "tests/health/test_failure_modes_e2e.cpp (gateway: meter stops producing, clears when it resumes); "
+        "tests/scanner/session_test.cpp (0x0064 invalid session)"},
     FailureMode{
         "mqtt.publish_failure", "Node-RED Flows", "MQTT publish failures",
         "Broker unreachable, TLS handshake failure (unknown CA, expired certificate, host name mismatch), or "
@@ -141,9 +151,12 @@ constexpr std::array kModes{
         "memory use approaches the container limit; make sure the `.env` file defines every variable the "
         "configuration references.",
         L::l2_edge_engineering,
-        "Restart history with exit reasons in the state directory (N restarts within M minutes); memory use against "
-        "the cgroup limit; missing environment variables",
-        "Containers restart repeatedly", "tests/app/test_cli.cpp (repeated unclean exits); tests/health (restart history)"},
+        "Restart history with exit reasons in the state directory: 3 runs within 10 minutes that ended uncleanly "
+        "(crash, kill, out of memory) or failed to start (configuration error such as a missing environment "
+        "variable, start failure); memory use above 90% of the cgroup limit",
+        "Containers restart repeatedly",
+        "tests/app/test_cli.cpp (three SIGKILLed runs; three runs with a missing environment variable, named on the "
+        "first good start); tests/health/test_restart_history.cpp"},
     FailureMode{
         "ops.docs_outdated", "Operations and Maintenance", "Release checklist fails documentation step",
         "Generated documentation differs from the program (troubleshooting matrix, configuration reference)",
