@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "pm500/number_text.hpp"
+
 namespace pm500::json {
 
 // A JSON string literal with quotes; control characters as \u00XX, so a line stays one line.
@@ -35,14 +37,14 @@ inline void append_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
-// Shortest text that reads back to the same double; JSON has no NaN or infinity: null.
+// Shortest text at the value's own precision (number_text.hpp); JSON has no NaN or infinity: null.
 inline void append_number(std::string& out, double v) {
   if (!std::isfinite(v)) {
     out += "null";
     return;
   }
   char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  auto r = to_chars_measured(buf, buf + sizeof buf, v);
   out.append(buf, r.ptr);
 }
 

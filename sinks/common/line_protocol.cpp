@@ -1,5 +1,7 @@
 #include "sinks/common/line_protocol.hpp"
 
+#include "pm500/number_text.hpp"
+
 #include <charconv>
 #include <cmath>
 
@@ -59,7 +61,7 @@ void append_string_value(std::string& out, std::string_view s) {
 
 void append_float(std::string& out, double v) {
   char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest text that reads back exactly
+  auto r = to_chars_measured(buf, buf + sizeof buf, v);  // shortest text at the value's precision
   out.append(buf, r.ptr);
 }
 

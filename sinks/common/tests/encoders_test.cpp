@@ -111,6 +111,22 @@ TEST_CASE("line protocol: timestamp precision and unnamed values and empty tags"
   CHECK_FALSE(lp::parse_precision("minutes"));
 }
 
+TEST_CASE("a meter's float32 value is written at float precision; scaled and large values keep double") {
+  const double real = static_cast<double>(64.12857f);  // 64.12857055664062 as a double
+  const double scaled = real * (480.0 / 115.0);         // a PT ratio applied in double: not a float any more
+  const double counter = 123456789.0;                   // beyond 2^24: not a float
+  std::string out;
+  REQUIRE(lp::append_sample(out, sample({real, scaled, counter}), meta(), {}));
+  CHECK(out.find("voltage_l1_n_v=64.12857,") != std::string::npos);
+  auto at = out.find("current_l1_a=") + 13;
+  CHECK(std::stod(out.substr(at, out.find(',', at) - at)) == scaled);  // not narrowed: reads back exactly
+  CHECK(out.find("pf=123456789 ") != std::string::npos);
+  CHECK(static_cast<float>(std::stod("64.12857")) == 64.12857f);  // reads back to the meter's value
+  std::string js;
+  json::append_sample(js, sample({real}), nullptr);
+  CHECK(js.find(":64.12857}") != std::string::npos);
+}
+
 TEST_CASE("json: a sample with names, ISO-8601 time with ms, epoch ms, null for NaN") {
   DeviceMeta m = meta();
   m.asset = "feeder \"1\"";

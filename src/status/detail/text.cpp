@@ -1,5 +1,7 @@
 #include "status/detail/text.hpp"
 
+#include "pm500/number_text.hpp"
+
 #include <charconv>
 #include <cmath>
 
@@ -67,7 +69,7 @@ void json_escape(std::string_view in, std::string& out) {
 std::string format_double(double v) {
   if (!std::isfinite(v)) return {};
   char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  auto r = to_chars_measured(buf, buf + sizeof buf, v);
   return std::string(buf, r.ptr);
 }
 
