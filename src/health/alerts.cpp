@@ -38,14 +38,6 @@ std::string host_name() {
   return buf;
 }
 
-// The JSON string content of s, without the quotes.
-void append_escaped(std::string& out, std::string_view s) {
-  std::size_t at = out.size();
-  json::append_string(out, s);
-  out.erase(at, 1);
-  out.pop_back();
-}
-
 // One field's text, for the template or the built-in body.
 std::string field(std::string_view name, const Alert& a, std::string_view site, std::string_view host) {
   const FailureMode* m = find_failure_mode(a.id);
@@ -99,7 +91,7 @@ std::string render_alert(const config::AlertsSection& cfg, const Alert& a, std::
     std::size_t end = t.find("}}", at + 2);
     if (end == std::string::npos) break;  // the loader rejects this; keep the rest literally
     out.append(t, pos, at - pos);
-    append_escaped(out, field(std::string_view(t).substr(at + 2, end - at - 2), a, site, host));
+    json::append_escaped(out, field(std::string_view(t).substr(at + 2, end - at - 2), a, site, host));
     pos = end + 2;
   }
   out.append(t, pos);

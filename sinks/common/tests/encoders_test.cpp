@@ -4,6 +4,7 @@
 #include <limits>
 #include <string>
 
+#include "pm500/json_text.hpp"
 #include "sinks/common/json_sample.hpp"
 #include "sinks/common/line_protocol.hpp"
 
@@ -136,6 +137,15 @@ TEST_CASE("json: a sample with names, ISO-8601 time with ms, epoch ms, null for 
         "{\"device\":\"mcc-1\",\"site\":\"plant\",\"asset\":\"feeder \\\"1\\\"\",\"time\":\"2023-11-14T22:13:20.123Z\","
         "\"time_ms\":1700000000123,\"assembly\":101,\"sequence\":5,\"flags\":0,"
         "\"values\":{\"voltage_l1_n_v\":230.5,\"current_l1_a\":null,\"pf\":0.98,\"value_3\":7}}");
+}
+
+TEST_CASE("json strings are valid UTF-8 whatever the input: invalid bytes become U+FFFD, valid ones stay") {
+  std::string out;
+  json::append_string(out, "Z\xC3\xBCrich \xFF\xC0\xAF \xED\xA0\x80 \xE2\x82\xAC \xF0\x9F\x94\x8C \xE2\x82");
+  // ü and € and the plug emoji kept; a lone 0xFF, an overlong '/', a surrogate and a cut-off
+  // sequence each replaced.
+  CHECK(out == "\"Z\xC3\xBCrich \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD "
+               "\xE2\x82\xAC \xF0\x9F\x94\x8C \xEF\xBF\xBD\xEF\xBF\xBD\"");
 }
 
 TEST_CASE("json: unknown device, control characters, times around the epoch and leap days") {

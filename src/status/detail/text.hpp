@@ -14,7 +14,7 @@ namespace pm500::status::detail {
 // U+FFFD, so the document is always valid JSON and valid UTF-8.
 void json_escape(std::string_view in, std::string& out);
 
-// Shortest text that reads back as the same double; "" for NaN and infinities, which the
+// Shortest text at the value's own precision (pm500/number_text.hpp); "" for NaN and infinities, which the
 // callers render as JSON null or Prometheus NaN/+Inf.
 std::string format_double(double v);
 
