@@ -9,37 +9,14 @@
 #include <csignal>
 
 #include "client.hpp"
-#include "support/support.hpp"
+#include "support/gateway.hpp"
 
 using namespace pm500::sim::test;
 namespace t = pm500::test;
 
 namespace {
 
-std::string control(std::uint16_t port, const std::string& line) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return "connect failed";
-  }
-  const std::string msg = line + "\n";
-  ::send(fd, msg.data(), msg.size(), 0);
-  timeval tv{2, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  std::string got;
-  char buf[512];
-  while (got.find('\n') == std::string::npos) {
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    got.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return got.substr(0, got.find('\n'));
-}
+std::string control(std::uint16_t port, const std::string& line) { return t::sim_command(port, line); }
 
 }  // namespace
 
@@ -74,6 +51,16 @@ TEST_CASE("pm500-sim starts, prints its ready line, obeys --fault and the contro
 
   CHECK(control(ctl, "status 1").rfind("ok sessions=1 connections=0", 0) == 0);
   CHECK(control(ctl, "status").find("forward_open_refused=2") != std::string::npos);
+
+  // A client that writes its line and closes at once (bash: echo ... > /dev/tcp/...) is obeyed.
+  auto quick = t::run({"bash", "-c", "echo 'fault refuse 0x01 0x0113 2' > /dev/tcp/127.0.0.1/" + std::to_string(ctl)});
+  REQUIRE(quick.code == 0);
+  CHECK(t::eventually(
+      [&] {
+        Client c2(address.substr(0, address.rfind('.')) + ".4", tcp);
+        return c2.register_session() != 0 && c2.forward_open(FoSpec{}).mr.extended() == 0x0113;
+      },
+      3s));
 
   REQUIRE(sim.signal(SIGTERM));
   CHECK(sim.wait(5s) == 0);

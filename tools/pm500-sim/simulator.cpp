@@ -138,13 +138,12 @@ struct Simulator::Impl {
     auto& c = control_clients[slot];
     if (c.fd < 0 || c.gen != gen) return;
     char buf[1024];
+    bool closed = false;
     for (;;) {
       ssize_t n = ::recv(c.fd, buf, sizeof buf, MSG_DONTWAIT);
       if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-        loop.remove(c.fd);
-        ::close(c.fd);
-        c.fd = -1;
-        return;
+        closed = true;  // still run what arrived: `echo "fault clear" > /dev/tcp/...` closes at once
+        break;
       }
       if (n < 0) break;
       c.rx.append(buf, static_cast<std::size_t>(n));
@@ -155,7 +154,15 @@ struct Simulator::Impl {
       std::string reply = detail::execute(std::string_view(c.rx).substr(0, nl), meters) + "\n";
       c.rx.erase(0, nl + 1);
       // Replies are short; a control client that does not read them loses them.
-      [[maybe_unused]] auto sent = ::send(c.fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (!closed) {
+        [[maybe_unused]] auto sent = ::send(c.fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      }
+    }
+    if (closed) {
+      loop.remove(c.fd);
+      ::close(c.fd);
+      c.fd = -1;
+      c.rx.clear();
     }
   }
 
