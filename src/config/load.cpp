@@ -1,6 +1,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -157,19 +158,23 @@ LoadResult load_file(const std::string& path, std::span<const SinkSchema> sinks,
 
 std::string state_dir_hint(const std::string& path) {
   std::string dir = GatewaySection{}.state_dir;
+  std::optional<std::string> v;
 #if TOML_EXCEPTIONS
   try {
     toml::table t = toml::parse_file(path);
-    if (auto v = t["gateway"]["state_dir"].value<std::string>(); v && v->find('$') == std::string::npos) dir = *v;
+    v = t["gateway"]["state_dir"].value<std::string>();
   } catch (const toml::parse_error&) {
   }
 #else
   toml::parse_result r = toml::parse_file(path);
-  if (r) {
-    if (auto v = r.table()["gateway"]["state_dir"].value<std::string>(); v && v->find('$') == std::string::npos)
-      dir = *v;
-  }
+  if (r) v = r.table()["gateway"]["state_dir"].value<std::string>();
 #endif
+  if (v) {
+    // ${VAR} and ${VAR:-default} as the loader resolves them; a missing variable leaves the default.
+    Context cx(path);
+    std::string out;
+    if (cx.substitute(*v, toml::source_region{}, "gateway.state_dir", out)) dir = out;
+  }
   return dir;
 }
 
