@@ -84,7 +84,14 @@ void ScanEvents::on_state(std::uint32_t device, const cip::DeviceStatus& st) {
     std::lock_guard lock(mu_);
     PerDevice& pd = per_device_[device];
     if (st.state != pd.last_state || st.path_reason != pd.last_path) {
-      log->info("{} {}: {} ({})", name, st.endpoint, cip::to_string(st.state), st.path_reason);
+      // On a fallback the scanner retries the configured path every reconnect_max_ms; those
+      // rounds (connect, identify, open, fall back, run) are routine: debug, not a log line each
+      // minute per device. Going back to the configured path is logged.
+      const bool routine = pd.fallback_reported && st.state != cip::DeviceState::backoff &&
+                           st.state != cip::DeviceState::wrong_device && st.state != cip::DeviceState::stopped &&
+                           !(st.state == cip::DeviceState::running && !st.fallback_active);
+      log->log(routine ? spdlog::level::debug : spdlog::level::info, "{} {}: {} ({})", name, st.endpoint,
+               cip::to_string(st.state), st.path_reason);
       pd.last_state = st.state;
       pd.last_path = st.path_reason;
     }

@@ -191,6 +191,16 @@ TEST_CASE("eip.ownership_conflict: no owner (0x0119) with a fallback is reported
   REQUIRE_MESSAGE(wait_raised(gw, "eip.ownership_conflict", "mcc-1", 15s), gw.log());
   CHECK(raised_evidence(gw, "eip.ownership_conflict", "mcc-1").find("0x0119") != std::string::npos);
   CHECK(samples_flow(site));  // the explicit fallback keeps data flowing meanwhile
+  // Listen-only is retried every reconnect_max_ms (800 ms here) without a log line each time.
+  auto count = [&](const std::string& needle) {
+    std::string log = gw.log();
+    std::size_t n = 0;
+    for (auto p = log.find(needle); p != std::string::npos; p = log.find(needle, p + 1)) ++n;
+    return n;
+  };
+  std::size_t before = count(": identifying (");
+  std::this_thread::sleep_for(2500ms);
+  CHECK(count(": identifying (") == before);
   CHECK(sim_command(site.control, "owner on").rfind("ok", 0) == 0);
   REQUIRE_MESSAGE(wait_cleared(gw, "eip.ownership_conflict", "mcc-1", 30s), gw.log());
 }
