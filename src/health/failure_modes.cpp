@@ -135,7 +135,10 @@ constexpr std::array kModes{
         "Read the failed action and resource in the evidence; attach the missing permission to the rule's IAM "
         "role (see the Terraform outputs for the role names).",
         L::l3_cloud_integration, "Messages on the rule error-action topic (failures[].failedAction, errorMessage)",
-        "Rule delivery failures", "sinks/aws_iot/tests (rule error on the error topic)"},
+        "Rule delivery failures",
+        "tests/health/test_cloud_rows_e2e.cpp (gateway: AccessDenied rule error on the error topic raised with "
+        "failedAction, failedResource, errorMessage; cleared after rule_error_hold_s); sinks/aws_iot/tests (rule "
+        "error on the error topic)"},
     FailureMode{
         "cloud.consumer_lag", "Cloud Integration", "Kinesis consumers lagging",
         "Insufficient Kinesis shard capacity for the gateway's outgoing rate",
@@ -143,7 +146,10 @@ constexpr std::array kModes{
         "records/s and bytes/s against the configured shard capacity.",
         L::l3_cloud_integration,
         "Outgoing records/s and bytes/s against the configured shard capacity; throughput errors in rule errors",
-        "Kinesis consumers lagging", "sinks/aws_iot/tests (Kinesis throughput error in a rule error; rate check)"},
+        "Kinesis consumers lagging",
+        "tests/health/test_cloud_rows_e2e.cpp (gateway: ProvisionedThroughputExceededException rule error names the "
+        "stream, cleared after the hold; 7 meters at 10 ms exceed 1 shard's bytes/s); sinks/aws_iot/tests (Kinesis "
+        "throughput error in a rule error; rate check)"},
     FailureMode{
         "ops.restart_loop", "Operations and Maintenance", "Gateway restarts repeatedly",
         "Insufficient resources (memory limit) or misconfigured environment variables",
