@@ -7,6 +7,7 @@
 
 #include "config/options.hpp"
 #include "pm500/expected.hpp"
+#include "sinks/influxdb/errors.hpp"
 
 namespace pm500::sinks {
 
@@ -39,6 +40,9 @@ const config::Options<InfluxSinkConfig>& influxdb_options();
 // Cross-key checks the options table cannot express (v2 needs org, bucket and token; tags parse;
 // url scheme). Returns every problem, each naming the key and the fix; empty when valid.
 std::vector<std::string> validate(const InfluxSinkConfig& c);
+
+// Where writes go, as the error classification names it (`database "pm500"`), for `base_url`.
+influx::WriteTarget write_target(const InfluxSinkConfig& c, const std::string& base_url);
 
 // "key=value" tags, sorted by key (as the line-protocol encoder wants them).
 pm500::expected<std::vector<std::pair<std::string, std::string>>, std::string> parse_tags(

@@ -55,15 +55,7 @@ InfluxSink::InfluxSink(InfluxSinkConfig cfg, const Catalog& catalog, ConditionSi
   lp_.device_tag = cfg_.device_tag;
   if (auto t = parse_tags(cfg_.tags)) lp_.extra_tags = std::move(*t);
 
-  target_ = {cfg_.api,
-             base_url_,
-             cfg_.database,
-             cfg_.retention_policy,
-             cfg_.org,
-             cfg_.bucket,
-             !cfg_.token.empty(),
-             !cfg_.password.empty(),
-             std::chrono::milliseconds(cfg_.config_error_retry_ms)};
+  target_ = write_target(cfg_, base_url_);
   const std::string prec = precision_param(cfg_.api, cfg_.precision);
   if (cfg_.api == "v2") {
     write_url_ = base_url_ + "/api/v2/write?org=" + influx::url_encode(cfg_.org) +

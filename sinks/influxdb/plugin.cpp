@@ -75,6 +75,11 @@ pm500::expected<std::vector<std::pair<std::string, std::string>>, std::string> p
   return out;
 }
 
+influx::WriteTarget write_target(const InfluxSinkConfig& c, const std::string& base_url) {
+  return {c.api,        base_url, c.database, c.retention_policy, c.org, c.bucket, !c.token.empty(), !c.password.empty(),
+          std::chrono::milliseconds(c.config_error_retry_ms)};
+}
+
 std::vector<std::string> validate(const InfluxSinkConfig& c) {
   std::vector<std::string> e;
   if (!c.url.starts_with("http://") && !c.url.starts_with("https://"))

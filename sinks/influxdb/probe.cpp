@@ -46,15 +46,7 @@ std::vector<SinkProbeResult> probe_influxdb(const InfluxSinkConfig& cfg) {
     return out;
   }
 
-  influx::WriteTarget target{cfg.api,
-                             base,
-                             cfg.database,
-                             cfg.retention_policy,
-                             cfg.org,
-                             cfg.bucket,
-                             !cfg.token.empty(),
-                             !cfg.password.empty(),
-                             std::chrono::milliseconds(cfg.config_error_retry_ms)};
+  influx::WriteTarget target = write_target(cfg, base);
   influx::HttpClient http(influx::HttpOptions{std::chrono::milliseconds(cfg.timeout_ms), cfg.ca_file,
                                               cfg.insecure_skip_verify, cfg.api == "v1" ? cfg.username : std::string(),
                                               cfg.api == "v1" ? cfg.password : std::string()});
