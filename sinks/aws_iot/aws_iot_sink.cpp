@@ -65,10 +65,12 @@ void AwsIotSink::on_rule_error(const std::string& payload) {
   }
   rule_condition_.raise(evidence(*parsed));
   for (const auto& f : parsed->failures) {
-    if (!is_throughput_error(f)) continue;
+    const std::string_view marker = throughput_marker(f);
+    if (marker.empty()) continue;
     last_throughput_error_ns_.store(ticks(now));
+    // The marker first: AWS messages are long and may name the exception only near their end.
     lag_condition_.raise("rule " + parsed->rule_name + ": " + f.failed_action + " on " + f.failed_resource +
-                         " is throttled (" + f.error_message.substr(0, 200) +
+                         " is throttled (" + std::string(marker) + ": " + f.error_message.substr(0, 200) +
                          "): the stream has too few shards for the gateway's rate");
   }
 }

@@ -44,7 +44,9 @@ class ThroughputMeter {
     events_.push_back({now, records, bytes});
     trim(now);
   }
-  // Average over the window (or since the first event, once at least a second passed).
+  // Average over the time between the oldest event in the window and now. The oldest event's own
+  // records were sent before that interval began, so they are not counted: a steady 1500/s in
+  // batches reads 1500, not 1500 x (n+1)/n. One event alone is no rate yet (0).
   double records_per_s(Clock::time_point now) { return rate(now, true); }
   double bytes_per_s(Clock::time_point now) { return rate(now, false); }
 
@@ -60,7 +62,8 @@ class ThroughputMeter {
     trim(now);
     if (events_.empty()) return 0;
     double sum = 0;
-    for (const auto& e : events_) sum += static_cast<double>(records ? e.records : e.bytes);
+    for (std::size_t i = 1; i < events_.size(); ++i)
+      sum += static_cast<double>(records ? events_[i].records : events_[i].bytes);
     const double span = std::chrono::duration<double>(now - events_.front().at).count();
     // A window shorter than a second would turn one burst into a huge rate.
     return sum / (span < 1.0 ? 1.0 : span);

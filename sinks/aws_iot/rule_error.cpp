@@ -56,12 +56,14 @@ pm500::expected<RuleError, std::string> parse_rule_error(std::string_view json) 
   return e;
 }
 
-bool is_throughput_error(const RuleFailure& f) {
+std::string_view throughput_marker(const RuleFailure& f) {
   for (std::string_view marker : {"ProvisionedThroughputExceeded", "ThrottlingException", "LimitExceededException",
                                   "ServiceUnavailableException", "Rate exceeded", "SlowDown"})
-    if (f.error_message.find(marker) != std::string::npos) return true;
-  return false;
+    if (f.error_message.find(marker) != std::string::npos) return marker;
+  return {};
 }
+
+bool is_throughput_error(const RuleFailure& f) { return !throughput_marker(f).empty(); }
 
 std::string evidence(const RuleError& e) {
   std::string s = "rule ";

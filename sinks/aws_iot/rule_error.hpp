@@ -34,6 +34,8 @@ pm500::expected<RuleError, std::string> parse_rule_error(std::string_view json);
 
 // A Kinesis (or Firehose) throughput error: the stream has too few shards for the rate.
 bool is_throughput_error(const RuleFailure& f);
+// The throttling marker found in the error message ("ProvisionedThroughputExceeded"), or "".
+std::string_view throughput_marker(const RuleFailure& f);
 
 // One line for the condition's evidence: rule, topic, then each failure's action, resource and message.
 std::string evidence(const RuleError& e);
