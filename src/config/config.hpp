@@ -91,7 +91,7 @@ struct AlertsSection {
   std::int64_t retry_initial_ms = 1000;
   std::int64_t retry_max_ms = 300000;
   std::int64_t failures_before_alarm = 3;  // failed attempts in a row before ops.alert_delivery_failure (401/403 at once)
-  std::int64_t max_queue = 1000;         // alerts waiting while the webhook is away; oldest dropped beyond
+  std::int64_t max_queue = 10000;        // alerts waiting while the webhook is away; oldest dropped beyond
   std::string ca_file;                   // "" = the system's CA store
   bool insecure_skip_verify = false;
 };
