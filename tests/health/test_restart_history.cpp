@@ -27,6 +27,25 @@ TEST_CASE("restarts without a clean stop are counted within the window") {
   CHECK(h.summary(10min).find("last clean stop: SIGTERM") != std::string::npos);
 }
 
+TEST_CASE("runs that failed to start count as failed, with the last cause, not as clean stops") {
+  pm500::test::TempDir dir;
+  auto file = dir / "restart-history";
+  const std::int64_t min = 60'000;
+  RestartHistory::open(file, 0).record_stop("SIGTERM", 1 * min);
+  RestartHistory::open(file, 30 * min)
+      .record_stop(std::string(RestartHistory::kStartFailed) + "status page: port 8080 in use", 30 * min);
+  RestartHistory::open(file, 31 * min)
+      .record_stop(std::string(RestartHistory::kConfigError) + "gateway.toml:3:8: PM500_TOKEN is not set", 31 * min);
+  auto h = RestartHistory::open(file, 32 * min);
+  CHECK(h.failed_within(10min) == 2);
+  CHECK(h.unclean_within(10min) == 0);
+  CHECK(h.failed_within(1min) == 1);
+  std::string s = h.summary(10min);
+  CHECK(s.find("2 failed to start (last: configuration error: gateway.toml:3:8: PM500_TOKEN is not set)") !=
+        std::string::npos);
+  CHECK(s.find("last clean stop: SIGTERM") != std::string::npos);  // a failure is not a clean stop
+}
+
 TEST_CASE("a damaged history file is read as far as it makes sense and bounded") {
   pm500::test::TempDir dir;
   auto file = dir / "restart-history";
