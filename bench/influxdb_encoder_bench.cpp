@@ -3,6 +3,7 @@
 // (the way the Node-RED flow's JavaScript built its lines), and the cost of gzip on top.
 #include <benchmark/benchmark.h>
 
+#include <charconv>
 #include <cstring>
 #include <iomanip>
 #include <limits>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "pm500/number_text.hpp"
 #include "sinks/common/line_protocol.hpp"
 #include "sinks/influxdb/transport.hpp"
 
@@ -32,7 +34,9 @@ Catalog catalog() {
   return c;
 }
 
-std::vector<Sample> batch() {
+// `meter_floats`: values as the meter sends them (REAL, float32, the default ratios_applied_by =
+// "meter"); otherwise values with double precision (scaled in the gateway).
+std::vector<Sample> batch(bool meter_floats = false) {
   std::vector<Sample> v(kBatch);
   for (std::size_t n = 0; n < kBatch; ++n) {
     Sample& s = v[n];
@@ -40,7 +44,10 @@ std::vector<Sample> batch() {
     s.device = static_cast<std::uint32_t>(n % 4);
     s.assembly = 102;
     s.count = 18;
-    for (int i = 0; i < 18; ++i) s.values[i] = 230.0 + 0.137 * static_cast<double>(n) + 1.5 * i;
+    for (int i = 0; i < 18; ++i) {
+      s.values[i] = 230.0 + 0.137 * static_cast<double>(n) + 1.5 * i;
+      if (meter_floats) s.values[i] = static_cast<float>(s.values[i]);
+    }
   }
   return v;
 }
@@ -70,9 +77,9 @@ std::string naive_encode(const std::vector<Sample>& b, const Catalog& cat, const
   return os.str();
 }
 
-void BM_encode_line_protocol(benchmark::State& st) {
+void encode_line_protocol(benchmark::State& st, bool meter_floats) {
   const Catalog cat = catalog();
-  const auto b = batch();
+  const auto b = batch(meter_floats);
   lp::Options o;
   std::string buf;
   for (auto _ : st) {
@@ -83,7 +90,21 @@ void BM_encode_line_protocol(benchmark::State& st) {
   st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * kBatch));
   st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * buf.size()));
   st.counters["bytes_per_point"] = static_cast<double>(buf.size()) / kBatch;
+  if (meter_floats) {
+    // What the same points took when every value was written as a double (64.12857055664062).
+    std::size_t extra = 0;
+    char a[32], d[32];
+    for (const Sample& s : b)
+      for (std::size_t i = 0; i < s.count; ++i)
+        extra += static_cast<std::size_t>(std::to_chars(d, d + sizeof d, s.values[i]).ptr - d) -
+                 static_cast<std::size_t>(pm500::to_chars_measured(a, a + sizeof a, s.values[i]).ptr - a);
+    st.counters["bytes_per_point_as_double"] = static_cast<double>(buf.size() + extra) / kBatch;
+  }
 }
+
+void BM_encode_line_protocol(benchmark::State& st) { encode_line_protocol(st, false); }
+// The same with float32 values from the meter: written at float precision (pm500/number_text.hpp).
+void BM_encode_line_protocol_meter_floats(benchmark::State& st) { encode_line_protocol(st, true); }
 
 void BM_encode_naive_iostream(benchmark::State& st) {
   const Catalog cat = catalog();
@@ -119,5 +140,6 @@ void BM_encode_line_protocol_gzip(benchmark::State& st) {
 }  // namespace
 
 BENCHMARK(BM_encode_line_protocol);
+BENCHMARK(BM_encode_line_protocol_meter_floats);
 BENCHMARK(BM_encode_naive_iostream);
 BENCHMARK(BM_encode_line_protocol_gzip);
