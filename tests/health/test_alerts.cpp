@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "health/alerts.hpp"
+#include "sinks/common/tests/mqtt_broker.hpp"  // Pki: a throw-away CA and server certificate
 #include "support/support.hpp"
 
 using namespace pm500;
@@ -269,4 +270,45 @@ TEST_CASE("send_test_alert reports the outcome of one attempt") {
   auto refused = health::send_test_alert(settings(hook.url()), "s");
   CHECK(refused.kind == health::PostResult::Kind::auth_refused);
   CHECK(refused.describe(hook.url()).starts_with("HTTP 403 from http://127.0.0.1:"));
+}
+
+TEST_CASE("https: the webhook's certificate is verified against ca_file; a wrong CA is named in the evidence") {
+  TempDir dir;
+  Pki pki(dir.path());
+  auto server = pki.server();  // localhost / 127.0.0.1
+  httplib::SSLServer svr(server.crt.c_str(), server.key.c_str());
+  REQUIRE(svr.is_valid());
+  std::atomic<int> posts{0};
+  svr.Post("/hook", [&](const httplib::Request&, httplib::Response& res) {
+    ++posts;
+    res.status = 204;
+  });
+  int port = svr.bind_to_any_port("127.0.0.1");
+  std::thread t([&] { svr.listen_after_bind(); });
+  struct Stop {
+    httplib::SSLServer& s;
+    std::thread& t;
+    ~Stop() {
+      s.stop();
+      t.join();
+    }
+  } stop{svr, t};
+
+  auto cfg = settings("https://127.0.0.1:" + std::to_string(port) + "/hook");
+  cfg.ca_file = pki.ca_crt().string();
+  auto ok = health::send_test_alert(cfg, "s");
+  CHECK_MESSAGE(ok.kind == health::PostResult::Kind::delivered, ok.describe(cfg.url));
+  CHECK(posts == 1);
+
+  cfg.ca_file = pki.other_ca_crt().string();  // signed by someone else
+  Wired w(cfg);
+  w.reg.raise("eip.no_response", "mcc-1", "refused");
+  REQUIRE(eventually([&] { return w.reg.is_active("ops.alert_delivery_failure", "webhook"); }, 10s));
+  auto active = w.reg.active();
+  auto it = std::find_if(active.begin(), active.end(), [](auto& c) { return c.id == "ops.alert_delivery_failure"; });
+  REQUIRE(it != active.end());
+  CHECK_MESSAGE(it->evidence.find("no answer from https://127.0.0.1:") != std::string::npos, it->evidence);
+  CHECK(it->evidence.find("certificate") != std::string::npos);
+  CHECK(it->evidence.find("ca_file") != std::string::npos);  // the hint names the key to fix
+  CHECK(posts == 1);  // nothing was sent to an unverified server
 }
