@@ -76,32 +76,10 @@ struct AwsStandIn {
   }
 };
 
-// A gateway configuration: `meters` simulated meters from `first_address` on, one [[devices]]
-// per meter, and the sinks given.
-struct GatewayRun {
-  TempDir dir;
-  int udp = free_udp_port();
-
+struct GatewayRun : SimulatedGateway {
   GatewayRun(const std::string& first_address, int meters, int rpi_ms, const std::string& assemblies,
-             const std::string& sinks) {
-    const std::string prefix = first_address.substr(0, first_address.rfind('.') + 1);
-    const int last = std::stoi(first_address.substr(first_address.rfind('.') + 1));
-    std::string devices;
-    for (int i = 0; i < meters; ++i)
-      devices += "[[devices]]\nname = \"mcc-" + std::to_string(i + 1) + "\"\naddress = \"" + prefix +
-                 std::to_string(last + i) + "\"\nrpi_ms = " + std::to_string(rpi_ms) + "\nassemblies = [" + assemblies +
-                 "]\nct = \"400:5\"\nnominal_voltage = 480\n";
-    write_file(dir / "gateway.toml",
-               "[gateway]\nsite = \"test-site\"\nclear_hold_ms = 500\nstate_dir = \"" + (dir / "state").string() +
-                   "\"\n[logging]\nformat = \"text\"\n[status]\nlisten = \"127.0.0.1:0\"\n"
-                   "[scanner]\nlocal_address = \"0.0.0.0\"\nudp_port = " +
-                   std::to_string(udp) +
-                   "\nreconnect_initial_ms = 100\nreconnect_max_ms = 1000\nconnect_timeout_ms = 1000\n"
-                   "[simulator]\nenabled = true\naddress = \"" +
-                   first_address + "\"\nmeters = " + std::to_string(meters) +
-                   "\nct = \"400:5\"\nnominal_voltage = 480\n" + devices + sinks);
-  }
-  std::vector<std::string> args() const { return {gateway_binary(), "run", "-c", (dir / "gateway.toml").string()}; }
+             const std::string& sinks)
+      : SimulatedGateway(first_address, meters, sinks, rpi_ms, assemblies) {}
 };
 
 bool has_line(Process& gw, const std::string& text) {

@@ -22,33 +22,11 @@ using namespace pm500::test;
 
 namespace {
 
-// A gateway configuration: simulated meters at `first_address` and the following addresses, one
-// [[devices]] per meter, a file sink as the reference, and the sink under test (`sinks`).
-struct GatewayRun {
-  TempDir dir;
-  int udp = free_udp_port();
-
-  GatewayRun(const std::string& first_address, int meters, const std::string& sinks) {
-    const std::string prefix = first_address.substr(0, first_address.rfind('.') + 1);
-    const int last = std::stoi(first_address.substr(first_address.rfind('.') + 1));
-    std::string devices;
-    for (int i = 0; i < meters; ++i)
-      devices += "[[devices]]\nname = \"mcc-" + std::to_string(i + 1) + "\"\naddress = \"" + prefix +
-                 std::to_string(last + i) +
-                 "\"\nrpi_ms = 100\nassemblies = [101, 102, 107]\nct = \"400:5\"\nnominal_voltage = 480\n";
-    write_file(dir / "gateway.toml",
-               "[gateway]\nsite = \"test-site\"\nclear_hold_ms = 500\nstate_dir = \"" + (dir / "state").string() +
-                   "\"\n[logging]\nformat = \"text\"\n[status]\nlisten = \"127.0.0.1:0\"\n"
-                   "[scanner]\nlocal_address = \"0.0.0.0\"\nudp_port = " +
-                   std::to_string(udp) +
-                   "\nreconnect_initial_ms = 100\nreconnect_max_ms = 1000\nconnect_timeout_ms = 1000\n"
-                   "[simulator]\nenabled = true\naddress = \"" +
-                   first_address + "\"\nmeters = " + std::to_string(meters) +
-                   "\nct = \"400:5\"\nnominal_voltage = 480\n" + devices +
-                   "[sinks.file]\npath = \"samples.lp\"\nflush_interval_ms = 50\n" + sinks);
-  }
-  std::vector<std::string> args() const { return {gateway_binary(), "run", "-c", (dir / "gateway.toml").string()}; }
-  fs::path samples() const { return dir / "state" / "sinks" / "file" / "samples.lp"; }
+// Simulated meters, a file sink as the reference, and the sink under test (`sinks`).
+struct GatewayRun : SimulatedGateway {
+  GatewayRun(const std::string& first_address, int meters, const std::string& sinks)
+      : SimulatedGateway(first_address, meters,
+                         "[sinks.file]\npath = \"samples.lp\"\nflush_interval_ms = 50\n" + sinks) {}
 };
 
 // Delivery settings that retry quickly, for every sink under test.

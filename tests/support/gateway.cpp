@@ -9,6 +9,26 @@ namespace pm500::test {
 
 std::string gateway_binary() { return binary("pm500-gateway").string(); }
 
+SimulatedGateway::SimulatedGateway(const std::string& first_address, int meters, const std::string& sinks,
+                                   int rpi_ms, const std::string& assemblies) {
+  const std::string prefix = first_address.substr(0, first_address.rfind('.') + 1);
+  const int last = std::stoi(first_address.substr(first_address.rfind('.') + 1));
+  std::string devices;
+  for (int i = 0; i < meters; ++i)
+    devices += "[[devices]]\nname = \"mcc-" + std::to_string(i + 1) + "\"\naddress = \"" + prefix +
+               std::to_string(last + i) + "\"\nrpi_ms = " + std::to_string(rpi_ms) + "\nassemblies = [" + assemblies +
+               "]\nct = \"400:5\"\nnominal_voltage = 480\n";
+  write_file(dir / "gateway.toml",
+             "[gateway]\nsite = \"test-site\"\nclear_hold_ms = 500\nstate_dir = \"" + (dir / "state").string() +
+                 "\"\n[logging]\nformat = \"text\"\n[status]\nlisten = \"127.0.0.1:0\"\n"
+                 "[scanner]\nlocal_address = \"0.0.0.0\"\nudp_port = " +
+                 std::to_string(udp) +
+                 "\nreconnect_initial_ms = 100\nreconnect_max_ms = 1000\nconnect_timeout_ms = 1000\n"
+                 "[simulator]\nenabled = true\naddress = \"" +
+                 first_address + "\"\nmeters = " + std::to_string(meters) +
+                 "\nct = \"400:5\"\nnominal_voltage = 480\n" + devices + sinks);
+}
+
 std::string sim_command(int port, const std::string& line) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};

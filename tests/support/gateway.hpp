@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "support/support.hpp"
 
@@ -11,6 +12,20 @@ namespace pm500::test {
 
 // The built gateway.
 std::string gateway_binary();
+
+// A gateway configuration in a temporary folder: `meters` simulated meters (the embedded
+// simulator) from `first_address` on, one [[devices]] "mcc-N" per meter, quick reconnects,
+// clears after 500 ms, the status page on a free port, and the sink tables in `sinks`.
+struct SimulatedGateway {
+  TempDir dir;
+  int udp = free_udp_port();
+
+  SimulatedGateway(const std::string& first_address, int meters, const std::string& sinks, int rpi_ms = 100,
+                   const std::string& assemblies = "101, 102, 107");
+  std::vector<std::string> args() const { return {gateway_binary(), "run", "-c", (dir / "gateway.toml").string()}; }
+  // What a [sinks.file] with path = "samples.lp" writes.
+  fs::path samples() const { return dir / "state" / "sinks" / "file" / "samples.lp"; }
+};
 
 // Sends one line to a simulator's control port (127.0.0.1:port); returns the reply line
 // ("ok ..." or "error ...").
