@@ -346,7 +346,9 @@ TEST_CASE("a connection times out when its O->T heartbeats stop") {
   Udp rx;
   FoSpec s = to(rx);
   s.rpi_us = 10'000;
-  s.multiplier = 0;  // 10 ms x 4 = 40 ms
+  // 10 ms x 4 x 2^2 = 160 ms: a loaded CI host may pause this thread's 10 ms heartbeats for
+  // 40 ms, which must not end the connection early.
+  s.multiplier = 2;
   auto r = c->forward_open(s);
   REQUIRE(r.ok);
   Udp hb;
