@@ -122,6 +122,9 @@ void AwsIotSink::publish_shadow_if_changed() {
 }
 
 DeliveryResult AwsIotSink::deliver(std::span<const Sample> batch) {
+  // Holds expire on every attempt, also while the broker is away: a rule error from before an
+  // outage must not stay raised for the whole outage.
+  check_lag(Clock::now());
   if (auto e = ensure_connected()) return failed(std::move(*e));
 
   pack_documents(batch, catalog_, cfg_.thing_name, static_cast<std::size_t>(cfg_.max_payload_kb) * 1024, docs_);

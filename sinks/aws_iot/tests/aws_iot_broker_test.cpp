@@ -256,3 +256,23 @@ TEST_CASE("aws_iot: connection closed right after CONNECT (iot:Connect) and afte
     CHECK(r.reason.find("dt/pm500/plant/mcc-1") != std::string::npos);
   }
 }
+
+TEST_CASE("aws_iot: a rule error's hold expires while the broker is away, not only after the next delivery") {
+  StandIn s;
+  Catalog cat = catalog();
+  Recorder rec;
+  auto cfg = s.config();
+  cfg.rule_error_hold_s = 10;  // the smallest the configuration allows
+  AwsIotSink sink(cfg, cat, &rec);
+  REQUIRE(sink.deliver(batch(2)).kind == DeliveryResult::Kind::ok);
+  const std::string rule_error =
+      R"({"ruleName":"r","topic":"dt/pm500/plant/mcc-1","failures":[{"failedAction":"LambdaAction","failedResource":"f","errorMessage":"AccessDeniedException"}]})";
+  REQUIRE(test::mosquitto_pub(s.broker, s.pki, "pm500/rule-errors/gw-1", rule_error, s.observer_auth).code == 0);
+  REQUIRE(test::eventually([&] { return sink.rule_errors() > 0; }, 5s));
+  s.broker.stop();
+  std::this_thread::sleep_for(10500ms);
+  CHECK(sink.deliver(batch(2)).kind != DeliveryResult::Kind::ok);  // the broker is still away
+  const std::string events = rec.all();
+  CHECK(events.find("raise aws_iot.rule_delivery_failure") != std::string::npos);
+  CHECK(events.find("clear aws_iot.rule_delivery_failure") != std::string::npos);
+}
