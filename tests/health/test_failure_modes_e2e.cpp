@@ -116,6 +116,17 @@ TEST_CASE("eip.no_response: nothing at the address is 'refused'; it clears when 
   CHECK(api.output.find("\"id\":\"eip.no_response\"") != std::string::npos);
   CHECK(api.output.find("front panel") != std::string::npos);
   CHECK(http_get(base + "/metrics").output.find("pm500_failure_active{id=\"eip.no_response\",level=\"L1\"} 1") != std::string::npos);
+  // Reconnects go on (every 800 ms at most here), but the condition is logged once: no flood.
+  std::this_thread::sleep_for(3s);
+  std::string log = gw.log();
+  std::size_t raised = 0;
+  for (auto p = log.find("RAISED eip.no_response"); p != std::string::npos; p = log.find("RAISED eip.no_response", p + 1))
+    ++raised;
+  CHECK(raised == 1);
+  auto api2 = http_get(base + "/api/status");
+  auto rec = api2.output.find("\"reconnects\":");
+  REQUIRE(rec != std::string::npos);
+  CHECK(std::stoi(api2.output.substr(rec + 13)) >= 3);  // the attempts happened, unlogged
 
   Process sim(sim_args("127.0.0.41", free_tcp_port()));
   REQUIRE_MESSAGE(wait_cleared(gw, "eip.no_response", "mcc-1", 15s), gw.log());
