@@ -528,9 +528,7 @@ std::vector<CheckLine> check_sinks(const config::GatewayConfig& cfg, const Catal
       out.push_back({Result::skipped, subject, "disabled, not probed", "", ""});
       continue;
     }
-    const SinkPlugin* plugin = nullptr;
-    for (const SinkPlugin* p : sink_plugins())
-      if (p->schema.name == section.type) plugin = p;
+    const SinkPlugin* plugin = find_sink_plugin(section.type);
     if (!plugin) {
       out.push_back(
           {Result::fail, subject, "built in", "no sink named " + section.type + " is built into this binary", ""});
@@ -611,15 +609,24 @@ std::size_t render_check(std::ostream& os, std::span<const CheckLine> lines) {
   return failed;
 }
 
-std::vector<CheckLine> check_alerts(const config::GatewayConfig& cfg) {
+CheckLine webhook_check(const config::GatewayConfig& cfg) {
   const auto& a = cfg.alerts;
-  if (!a.enabled) return {{CheckLine::Result::skipped, "alerts", "webhook", "[alerts] enabled = false, not probed", ""}};
   auto r = health::send_test_alert(a, cfg.gateway.site);
   std::string what = "test alert to " + health::redacted_url(a.url);
   if (r.kind == health::PostResult::Kind::delivered)
-    return {{CheckLine::Result::ok, "alerts", what,
-             "accepted (HTTP " + std::to_string(r.http_status) + " in " + std::to_string(r.elapsed_ms) + " ms)", ""}};
-  return {{CheckLine::Result::fail, "alerts", what, r.describe(a.url), "ops.alert_delivery_failure"}};
+    return {Result::ok, "alerts", what,
+            "accepted (HTTP " + std::to_string(r.http_status) + " in " + std::to_string(r.elapsed_ms) + " ms)", ""};
+  std::string detail = r.describe(a.url);
+  if (r.kind == health::PostResult::Kind::auth_refused)
+    detail += " (credentials refused: check the Authorization header or the token in [alerts])";
+  else if (r.kind == health::PostResult::Kind::rejected)
+    detail += " (request refused: check [alerts] url and template)";
+  return {Result::fail, "alerts", what, std::move(detail), "ops.alert_delivery_failure"};
+}
+
+std::vector<CheckLine> check_alerts(const config::GatewayConfig& cfg) {
+  if (!cfg.alerts.enabled) return {{Result::skipped, "alerts", "webhook", "[alerts] enabled = false, not probed", ""}};
+  return {webhook_check(cfg)};
 }
 
 }  // namespace pm500::app

@@ -47,7 +47,9 @@ std::vector<CheckLine> check_configuration(const config::GatewayConfig& cfg);
 // Forward Close). Sinks: each enabled sink's own probe (SinkPlugin::probe).
 std::vector<CheckLine> check_devices_and_sinks(const config::GatewayConfig& cfg);
 
-// The alert webhook: one test alert (state "test"), when [alerts] is enabled.
+// The alert webhook: one test alert (state "test") to [alerts] url, and its outcome.
+CheckLine webhook_check(const config::GatewayConfig& cfg);
+// webhook_check when [alerts] is enabled.
 std::vector<CheckLine> check_alerts(const config::GatewayConfig& cfg);
 
 // Prints the lines, the resolution of each failure and warning that names a failure mode, and

@@ -8,7 +8,6 @@
 #include "app/exit_codes.hpp"
 #include "app/gateway.hpp"
 #include "config/config.hpp"
-#include "health/alerts.hpp"
 #include "health/failure_modes.hpp"
 #include "health/restart_history.hpp"
 #include "log/log.hpp"
@@ -112,21 +111,12 @@ int cmd_alert_test(const Options& opt) {
               << " has no [alerts] url; set url (and enabled = true) to the webhook first\n";
     return kExitConfig;
   }
-  auto r = health::send_test_alert(a, cfg->gateway.site);
-  std::string what = r.describe(a.url);
-  if (r.kind == health::PostResult::Kind::delivered) {
-    std::cout << "\u2713 test alert delivered: " << what << " in " << r.elapsed_ms << " ms\n";
-    if (!a.enabled) std::cout << "  note: [alerts] enabled = false, so the running gateway sends no alerts yet\n";
-    return kExitOk;
-  }
-  const health::FailureMode* m = health::find_failure_mode("ops.alert_delivery_failure");
-  std::cout << "\u2717 test alert not delivered: " << what << " [ops.alert_delivery_failure]\n";
-  if (r.kind == health::PostResult::Kind::auth_refused)
-    std::cout << "  the webhook refused the credentials: check the Authorization header or token in [alerts]\n";
-  else if (r.kind == health::PostResult::Kind::rejected)
-    std::cout << "  the webhook refused the request: check [alerts] url and template\n";
-  if (m) std::cout << "  fix: " << m->resolution << "\n";
-  return kExitCheckFailed;
+  // The same line `check` prints for the webhook, sent whether or not alerts are enabled.
+  std::vector<CheckLine> lines{webhook_check(*cfg)};
+  if (!a.enabled)
+    lines.push_back({CheckLine::Result::warn, "alerts", "enabled = false",
+                     "the running gateway sends no alerts until [alerts] enabled = true", ""});
+  return render_check(std::cout, lines) == 0 ? kExitOk : kExitCheckFailed;
 }
 
 int cmd_troubleshooting(const Options& opt) {

@@ -149,9 +149,7 @@ struct Gateway::Impl {
         log->info("sink {} is disabled ([sinks.{}] enabled = false)", section.type, section.type);
         continue;
       }
-      const SinkPlugin* plugin = nullptr;
-      for (const SinkPlugin* p : sink_plugins())
-        if (p->schema.name == section.type) plugin = p;
+      const SinkPlugin* plugin = find_sink_plugin(section.type);
       if (!plugin) return pm500::unexpected("no sink named " + section.type + " is built in");
       SinkEnv env{devices->catalog(), cfg.gateway.state_dir, &health, [this] { return report(); }};
       auto sink = plugin->create(section, env);

@@ -244,10 +244,10 @@ void AlertSender::enqueue(const Event& e) {
     std::lock_guard lock(mu_);
     if (queue_.size() >= static_cast<std::size_t>(cfg_.max_queue)) {
       queue_.pop_front();
+      ++popped_;
       dropped = ++stats_.dropped;
     }
     queue_.push_back(std::move(a));
-    stats_.queued = queue_.size();
   }
   cv_.notify_all();
   // Reported from here, not the sender thread, which may be inside a long POST. The id is
@@ -261,7 +261,9 @@ void AlertSender::enqueue(const Event& e) {
 
 AlertSender::Stats AlertSender::stats() const {
   std::lock_guard lock(mu_);
-  return stats_;
+  Stats s = stats_;
+  s.queued = queue_.size();
+  return s;
 }
 
 std::chrono::milliseconds AlertSender::next_delay() {
@@ -287,17 +289,18 @@ void AlertSender::run() {
       if (queue_.empty() || std::chrono::steady_clock::now() >= stop_deadline) break;
     }
     Alert a = queue_.front();
+    const std::uint64_t taken = popped_;
     lock.unlock();
     PostResult r = client.post(render_alert(cfg_, a, site_, host_));
     std::string what = r.describe(cfg_.url);
     lock.lock();
     if (r.kind == PostResult::Kind::delivered || r.kind == PostResult::Kind::rejected) {
-      // Delivered or refused for good: either way this alert leaves the queue (if it is still
-      // first: enqueue may have dropped it meanwhile).
-      if (!queue_.empty() && queue_.front().time_ms == a.time_ms && queue_.front().id == a.id &&
-          queue_.front().subject == a.subject && queue_.front().state == a.state)
+      // Delivered or refused for good: either way this alert leaves the queue, unless enqueue
+      // dropped it (queue full) while it was in flight.
+      if (popped_ == taken) {
         queue_.pop_front();
-      stats_.queued = queue_.size();
+        ++popped_;
+      }
     }
     bool was_failing = attempt_ > 0;
     std::uint32_t failed_before = attempt_;
@@ -348,7 +351,6 @@ void AlertSender::run() {
               queue_.size(), stats_.last_error.empty() ? "no time left" : stats_.last_error);
     stats_.dropped += queue_.size();
     queue_.clear();
-    stats_.queued = 0;
   }
 }
 

@@ -107,7 +107,8 @@ class AlertSender {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Alert> queue_;
-  Stats stats_;
+  std::uint64_t popped_ = 0;  // alerts that left the queue's front: tells whether the one in flight is still first
+  Stats stats_;               // queued is filled in by stats()
   bool stopping_ = false;
   std::uint32_t attempt_ = 0;   // failed attempts in a row
   bool alarm_ = false;          // ops.alert_delivery_failure raised by us

@@ -6,6 +6,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.hpp"
@@ -39,6 +40,13 @@ struct SinkPlugin {
 
 // Every sink compiled in, in folder order.
 std::span<const SinkPlugin* const> sink_plugins();
+
+// The plugin whose table is [sinks.NAME], or null when none is built in.
+inline const SinkPlugin* find_sink_plugin(std::string_view name) {
+  for (const SinkPlugin* p : sink_plugins())
+    if (p->schema.name == name) return p;
+  return nullptr;
+}
 
 // The schemas alone, for the configuration loader (also generated, in sinks/registry.cpp).
 std::vector<config::SinkSchema> sink_schemas();

@@ -275,15 +275,23 @@ TEST_CASE("alert-test: delivered exits 0, refused exits 3 with the fix, no url e
   write_file(dir / "a.toml", alerts_section(hook.url()));
   auto ok = run({gateway_binary(), "alert-test", "-c", (dir / "a.toml").string()});
   CHECK_MESSAGE(ok.code == 0, ok.output);
-  CHECK(ok.output.find("test alert delivered: HTTP 204 from http://127.0.0.1:") != std::string::npos);
+  CHECK(ok.output.find("\u2713 alerts: test alert to http://127.0.0.1:" + std::to_string(hook.port) +
+                       ": accepted (HTTP 204 in ") != std::string::npos);
   CHECK(eventually([&] { return hook.received("\"state\":\"test\""); }, 5s));
 
   hook.status = 401;
   auto refused = run({gateway_binary(), "alert-test", "-c", (dir / "a.toml").string()});
   CHECK(refused.code == 3);
   CHECK(refused.output.find("HTTP 401") != std::string::npos);
+  CHECK(refused.output.find("credentials refused") != std::string::npos);
   CHECK(refused.output.find("[ops.alert_delivery_failure]") != std::string::npos);
   CHECK(refused.output.find("fix: 401/403: renew the webhook token") != std::string::npos);
+
+  hook.status = 204;
+  write_file(dir / "off.toml", "[alerts]\nenabled = false\nurl = \"" + hook.url() + "\"\n");
+  auto off = run({gateway_binary(), "alert-test", "-c", (dir / "off.toml").string()});
+  CHECK_MESSAGE(off.code == 0, off.output);  // delivered; the warning does not fail it
+  CHECK(off.output.find("! alerts: enabled = false: the running gateway sends no alerts") != std::string::npos);
 
   write_file(dir / "b.toml", "[alerts]\nenabled = false\n");
   auto none = run({gateway_binary(), "alert-test", "-c", (dir / "b.toml").string()});
