@@ -8,6 +8,7 @@
 #include "config/options.hpp"
 #include "pm500/expected.hpp"
 #include "sinks/influxdb/errors.hpp"
+#include "sinks/influxdb/transport.hpp"
 
 namespace pm500::sinks {
 
@@ -41,8 +42,16 @@ const config::Options<InfluxSinkConfig>& influxdb_options();
 // url scheme). Returns every problem, each naming the key and the fix; empty when valid.
 std::vector<std::string> validate(const InfluxSinkConfig& c);
 
-// Where writes go, as the error classification names it (`database "pm500"`), for `base_url`.
-influx::WriteTarget write_target(const InfluxSinkConfig& c, const std::string& base_url);
+// How the sink and its probe (`pm500-gateway check`) reach InfluxDB, built in one place so the
+// probe tries exactly what delivery will do.
+struct InfluxEndpoint {
+  std::string base_url;      // url without trailing slashes
+  std::string write_url;     // /write (v1) or /api/v2/write (v2) with database or org and bucket, precision
+  std::string auth_header;   // "Authorization: Token ..." (v2, or a 1.8 token), "" without a token
+  influx::HttpOptions http;  // timeout, TLS, and HTTP basic auth for a v1 user
+  influx::WriteTarget target;  // where writes go, as error texts name it (`database "pm500"`)
+};
+InfluxEndpoint influx_endpoint(const InfluxSinkConfig& c);
 
 // "key=value" tags, sorted by key (as the line-protocol encoder wants them).
 pm500::expected<std::vector<std::pair<std::string, std::string>>, std::string> parse_tags(

@@ -10,17 +10,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string trim_slash(std::string s) {
-  while (!s.empty() && s.back() == '/') s.pop_back();
-  return s;
-}
-
-// The /write precision parameter: 1.x spells microseconds "u", 2.x "us".
-std::string precision_param(const std::string& api, const std::string& p) {
-  if (api == "v1" && p == "us") return "u";
-  return p;
-}
-
 std::int64_t to_ns(std::int64_t t, lp::Precision p) {
   switch (p) {
     case lp::Precision::ns:
@@ -42,12 +31,10 @@ InfluxSink::InfluxSink(InfluxSinkConfig cfg, const Catalog& catalog, ConditionSi
       catalog_(catalog),
       conditions_(conditions),
       name_(std::move(name)),
-      base_url_(trim_slash(cfg_.url)),
-      http_(influx::HttpOptions{std::chrono::milliseconds(cfg_.timeout_ms), cfg_.ca_file, cfg_.insecure_skip_verify,
-                                cfg_.api == "v1" ? cfg_.username : std::string(),
-                                cfg_.api == "v1" ? cfg_.password : std::string()}),
+      ep_(influx_endpoint(cfg_)),
+      http_(ep_.http),
       gzip_(1),
-      readback_(cfg_, base_url_, http_, cfg_.token.empty() ? std::string() : "Authorization: Token " + cfg_.token),
+      readback_(cfg_, ep_.base_url, http_, ep_.auth_header),
       series_(static_cast<std::uint64_t>(cfg_.max_series)) {
   lp_.measurement = cfg_.measurement;
   lp_.precision = lp::parse_precision(cfg_.precision).value_or(lp::Precision::ns);
@@ -55,25 +42,15 @@ InfluxSink::InfluxSink(InfluxSinkConfig cfg, const Catalog& catalog, ConditionSi
   lp_.device_tag = cfg_.device_tag;
   if (auto t = parse_tags(cfg_.tags)) lp_.extra_tags = std::move(*t);
 
-  target_ = write_target(cfg_, base_url_);
-  const std::string prec = precision_param(cfg_.api, cfg_.precision);
-  if (cfg_.api == "v2") {
-    write_url_ = base_url_ + "/api/v2/write?org=" + influx::url_encode(cfg_.org) +
-                 "&bucket=" + influx::url_encode(cfg_.bucket) + "&precision=" + prec;
-  } else {
-    write_url_ = base_url_ + "/write?db=" + influx::url_encode(cfg_.database);
-    if (!cfg_.retention_policy.empty()) write_url_ += "&rp=" + influx::url_encode(cfg_.retention_policy);
-    write_url_ += "&precision=" + prec;
-  }
   write_headers_.push_back("Content-Type: text/plain; charset=utf-8");
   if (cfg_.gzip) write_headers_.push_back("Content-Encoding: gzip");
-  if (!cfg_.token.empty()) write_headers_.push_back("Authorization: Token " + cfg_.token);
+  if (!ep_.auth_header.empty()) write_headers_.push_back(ep_.auth_header);
   lines_.reserve(1 << 16);
   if (cfg_.insecure_skip_verify && cfg_.url.starts_with("https://"))
     spdlog::warn(
         "sinks.{}: insecure_skip_verify = true: the certificate of {} is NOT verified, so anyone on the path "
         "can read or alter what the gateway writes; set ca_file to the server's CA instead",
-        name_, base_url_);
+        name_, ep_.base_url);
 }
 
 InfluxSink::~InfluxSink() = default;
@@ -138,8 +115,8 @@ DeliveryResult InfluxSink::write(std::span<const Sample> batch) {
   }
   ++n_.requests;
   n_.body_bytes += body.size();
-  auto res = http_.request("POST", write_url_, write_headers_, body);
-  if (!res) return influx::classify_transport(res.error(), target_);
+  auto res = http_.request("POST", ep_.write_url, write_headers_, body);
+  if (!res) return influx::classify_transport(res.error(), ep_.target);
   const long status = (*res)->status;
   if (status == 413 && batch.size() > 1) {
     // Too large for the server's max-body-size: deliver the halves ourselves, and remember the
@@ -157,7 +134,7 @@ DeliveryResult InfluxSink::write(std::span<const Sample> batch) {
   }
   DeliveryResult r =
       influx::classify_http(influx::HttpAnswer{status, (*res)->body, (*res)->retry_after, (*res)->influx_error},
-                            target_, static_cast<std::int64_t>(std::time(nullptr)));
+                            ep_.target, static_cast<std::int64_t>(std::time(nullptr)));
   if (r.kind == DeliveryResult::Kind::ok)
     n_.points += static_cast<std::uint64_t>(std::count(lines_.begin(), lines_.end(), '\n'));
   return r;

@@ -48,7 +48,7 @@ class InfluxSink final : public Sink {
     std::size_t split_limit = 0;    // learned points per request after a 413; 0 = none
   };
   Counters counters() const;
-  const std::string& write_url() const { return write_url_; }
+  const std::string& write_url() const { return ep_.write_url; }
 
  private:
   DeliveryResult write(std::span<const Sample> batch);
@@ -63,8 +63,7 @@ class InfluxSink final : public Sink {
   ConditionSink* conditions_;
   std::string name_;
   lp::Options lp_;
-  influx::WriteTarget target_;
-  std::string base_url_, write_url_;
+  InfluxEndpoint ep_;
   std::vector<std::string> write_headers_;
   influx::HttpClient http_;
   influx::Gzip gzip_;

@@ -75,9 +75,27 @@ pm500::expected<std::vector<std::pair<std::string, std::string>>, std::string> p
   return out;
 }
 
-influx::WriteTarget write_target(const InfluxSinkConfig& c, const std::string& base_url) {
-  return {c.api,        base_url, c.database, c.retention_policy, c.org, c.bucket, !c.token.empty(), !c.password.empty(),
-          std::chrono::milliseconds(c.config_error_retry_ms)};
+InfluxEndpoint influx_endpoint(const InfluxSinkConfig& c) {
+  InfluxEndpoint e;
+  e.base_url = c.url;
+  while (!e.base_url.empty() && e.base_url.back() == '/') e.base_url.pop_back();
+  // 1.x spells microseconds "u", 2.x "us".
+  const std::string precision = c.api == "v1" && c.precision == "us" ? std::string("u") : c.precision;
+  if (c.api == "v2") {
+    e.write_url = e.base_url + "/api/v2/write?org=" + influx::url_encode(c.org) +
+                  "&bucket=" + influx::url_encode(c.bucket) + "&precision=" + precision;
+  } else {
+    e.write_url = e.base_url + "/write?db=" + influx::url_encode(c.database);
+    if (!c.retention_policy.empty()) e.write_url += "&rp=" + influx::url_encode(c.retention_policy);
+    e.write_url += "&precision=" + precision;
+  }
+  if (!c.token.empty()) e.auth_header = "Authorization: Token " + c.token;
+  e.http = influx::HttpOptions{std::chrono::milliseconds(c.timeout_ms), c.ca_file, c.insecure_skip_verify,
+                               c.api == "v1" ? c.username : std::string(), c.api == "v1" ? c.password : std::string()};
+  e.target = {c.api,   e.base_url, c.database,       c.retention_policy,
+              c.org,   c.bucket,   !c.token.empty(), !c.password.empty(),
+              std::chrono::milliseconds(c.config_error_retry_ms)};
+  return e;
 }
 
 std::vector<std::string> validate(const InfluxSinkConfig& c) {

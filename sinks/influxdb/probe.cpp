@@ -23,10 +23,6 @@ std::string without_spool_note(std::string s) {
   return s;
 }
 
-std::string trim_slash(std::string s) {
-  while (!s.empty() && s.back() == '/') s.pop_back();
-  return s;
-}
 
 }  // namespace
 
@@ -36,7 +32,9 @@ std::vector<SinkProbeResult> probe_influxdb(const InfluxSinkConfig& cfg) {
     for (const auto& p : problems) out.push_back({R::fail, "configuration", p, ""});
     return out;
   }
-  const std::string base = trim_slash(cfg.url);
+  const InfluxEndpoint ep = influx_endpoint(cfg);
+  const std::string& base = ep.base_url;
+  const influx::WriteTarget& target = ep.target;
   const bool https = cfg.url.starts_with("https://");
   if (https && !cfg.ca_file.empty() && ::access(cfg.ca_file.c_str(), R_OK) != 0) {
     out.push_back({R::fail, "TLS ca_file " + cfg.ca_file,
@@ -46,10 +44,7 @@ std::vector<SinkProbeResult> probe_influxdb(const InfluxSinkConfig& cfg) {
     return out;
   }
 
-  influx::WriteTarget target = write_target(cfg, base);
-  influx::HttpClient http(influx::HttpOptions{std::chrono::milliseconds(cfg.timeout_ms), cfg.ca_file,
-                                              cfg.insecure_skip_verify, cfg.api == "v1" ? cfg.username : std::string(),
-                                              cfg.api == "v1" ? cfg.password : std::string()});
+  influx::HttpClient http(ep.http);
 
   // 1. The server: /ping needs no credentials in 1.x or 2.x, so a failure here is the network,
   //    TLS or the URL, never the token.
@@ -78,19 +73,11 @@ std::vector<SinkProbeResult> probe_influxdb(const InfluxSinkConfig& cfg) {
                      ""});
   }
 
-  // 2. Credentials and destination: an empty write is authenticated, authorised and routed to
-  //    the database (and retention policy) or bucket like a real one.
-  std::string url;
-  if (cfg.api == "v2") {
-    url = base + "/api/v2/write?org=" + influx::url_encode(cfg.org) + "&bucket=" + influx::url_encode(cfg.bucket) +
-          "&precision=" + cfg.precision;
-  } else {
-    url = base + "/write?db=" + influx::url_encode(cfg.database);
-    if (!cfg.retention_policy.empty()) url += "&rp=" + influx::url_encode(cfg.retention_policy);
-  }
+  // 2. Credentials and destination: an empty write to the sink's own write URL is authenticated,
+  //    authorised and routed to the database (and retention policy) or bucket like a real one.
   std::vector<std::string> headers{"Content-Type: text/plain; charset=utf-8"};
-  if (!cfg.token.empty()) headers.push_back("Authorization: Token " + cfg.token);
-  auto w = http.request("POST", url, headers, {});
+  if (!ep.auth_header.empty()) headers.push_back(ep.auth_header);
+  auto w = http.request("POST", ep.write_url, headers, {});
   if (!w) {
     auto r = influx::classify_transport(w.error(), target);
     out.push_back({R::fail, "write to " + target.where(), without_spool_note(r.reason) + " (" + r.evidence + ")", ""});
@@ -129,8 +116,7 @@ std::vector<SinkProbeResult> probe_influxdb(const InfluxSinkConfig& cfg) {
 
   // 3. Retention: an infinite one fills the disk (historian.retention_disabled). Reading it
   //    needs read access, which a write-only user lacks: then it is unknown, not a failure.
-  const std::string auth = cfg.token.empty() ? std::string() : "Authorization: Token " + cfg.token;
-  influx::ReadBack rb(cfg, base, http, auth);
+  influx::ReadBack rb(cfg, base, http, ep.auth_header);
   const influx::Finding f = rb.retention();
   switch (f.state) {
     case influx::Finding::fine:
