@@ -93,6 +93,7 @@ pm500::expected<std::unique_ptr<Devices>, std::string> Devices::create(const con
     meta.name = dc.name;
     meta.site = cfg.gateway.site;
     meta.asset = dc.asset;
+    meta.rpi_ms = dc.connection == "explicit" && dc.poll_interval_ms > 0 ? dc.poll_interval_ms : dc.rpi_ms;
     device::fill_field_names(*prof, meta);
     d->catalog_.devices.push_back(std::move(meta));
     d->state_.push_back(std::move(st));

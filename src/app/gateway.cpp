@@ -1,6 +1,7 @@
 #include "app/gateway.hpp"
 
 #include <signal.h>
+#include <sys/statvfs.h>
 
 #include <cerrno>
 #include <chrono>
@@ -40,6 +41,7 @@ struct Gateway::Impl {
   std::unique_ptr<Ring> ring;
   std::unique_ptr<Devices> devices;
   std::vector<std::unique_ptr<SinkDelivery>> deliveries;
+  std::unique_ptr<DiskSpace> disk;  // the reserve on state_dir's filesystem, shared by the spools
   std::unique_ptr<sim::Simulator> simulator;
   std::unique_ptr<ScanEvents> scan_events;
   std::unique_ptr<cip::Scanner> scanner;
@@ -109,7 +111,7 @@ struct Gateway::Impl {
     }
     std::lock_guard lock(view_mu);
     ViewSources src{cfg,        started_ms, restarts, devices.get(), std::move(scan), running, deliveries, health,
-                    ring ? ring->capacity() : 0, ring ? ring->head() : 0, alerts.get()};
+                    ring ? ring->capacity() : 0, ring ? ring->head() : 0, alerts.get(), disk.get()};
     return view_builder.build(src);
   }
 
@@ -159,9 +161,14 @@ struct Gateway::Impl {
       o.state_dir = cfg.gateway.state_dir;
       o.delivery = section.delivery;
       o.conditions = &health;
-      const Catalog* catalog = &devices->catalog();
-      o.dead_letter_encoder = [catalog](std::string& out, const Sample& sample) {
-        json::append_sample(out, sample, catalog->device(sample.device));
+      o.catalog = &devices->catalog();
+      o.disk = disk.get();
+      // A sink with its own failure mode for an unreachable destination (mqtt.publish_failure,
+      // influxdb.write_error, ...) raises that, with the cause; pipeline.sink_unavailable is for
+      // the others, so an outage is one condition, not two.
+      o.raise_unavailable = !health::sink_has_own_failure_mode(section.type);
+      o.dead_letter_encoder = [](std::string& out, const Sample& sample, const DeviceMeta* device) {
+        json::append_sample(out, sample, device);
       };
       auto d = SinkDelivery::create(*ring, std::move(*sink), std::move(o));
       if (!d) return pm500::unexpected("sink " + section.type + ": " + d.error());
@@ -238,6 +245,13 @@ pm500::expected<void, std::string> Gateway::start() {
   g.log->info("pm500-gateway starting: site {}, {} device(s), state directory {}, start {} here", cfg.gateway.site,
               cfg.devices.size(), cfg.gateway.state_dir, g.restarts + 1);
   g.ring = std::make_unique<Ring>(static_cast<std::size_t>(cfg.pipeline.ring_capacity));
+  {
+    std::uint64_t reserve = static_cast<std::uint64_t>(cfg.pipeline.disk_reserve_mb) << 20;
+    struct statvfs v{};
+    if (::statvfs(cfg.gateway.state_dir.c_str(), &v) == 0)
+      reserve = std::min<std::uint64_t>(reserve, static_cast<std::uint64_t>(v.f_blocks) * v.f_frsize / 10);
+    g.disk = std::make_unique<DiskSpace>(cfg.gateway.state_dir, reserve, &g.health);
+  }
   auto devices = Devices::create(cfg, *g.ring, g.health);
   if (!devices) return pm500::unexpected(devices.error());
   g.devices = std::move(*devices);

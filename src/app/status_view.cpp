@@ -109,12 +109,21 @@ status::GatewayView StatusViewBuilder::build(const ViewSources& src) {
     s.replayed = st.replayed;
     s.spool_backlog = st.spool_backlog;
     s.spool_bytes = st.spool_bytes;
-    s.dropped = st.dropped_overrun + st.dropped_spool_full;
+    s.dropped_overrun = st.dropped_overrun;
+    s.dropped_spool_full = st.dropped_spool_full;
+    s.dropped_disk = st.dropped_disk;
+    s.dropped_corrupt = st.corrupt_skipped;
+    s.dropped = s.dropped_overrun + s.dropped_spool_full + s.dropped_disk + s.dropped_corrupt;
+    s.unattributable = st.unattributable;
     s.rejected = st.rejected;
     s.retries = st.retries;
     s.ring_lag = st.ring_lag;
     s.last_error = st.last_error;
     v.sinks.push_back(std::move(s));
+  }
+  if (src.disk) {
+    const DiskSpace::Snapshot d = src.disk->snapshot();
+    v.disk = {src.disk->dir().string(), d.free_bytes, d.total_bytes, d.reserve_bytes, d.dropped, d.short_of_space};
   }
 
   for (const auto& c : src.health.active()) {

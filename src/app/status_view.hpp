@@ -25,6 +25,7 @@ struct ViewSources {
   const health::Registry& health;
   std::uint64_t ring_capacity, ring_head;
   const health::AlertSender* alerts = nullptr;  // null: [alerts] disabled
+  const DiskSpace* disk = nullptr;              // null: not known
 };
 
 class StatusViewBuilder {

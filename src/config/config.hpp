@@ -98,6 +98,7 @@ struct AlertsSection {
 
 struct PipelineSection {
   std::int64_t ring_capacity = 65536;  // samples; power of two
+  std::int64_t disk_reserve_mb = 64;   // free space kept on state_dir's filesystem; 0: none
 };
 
 struct DeviceSection {

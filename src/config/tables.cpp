@@ -80,6 +80,11 @@ const Options<PipelineSection>& pipeline_options() {
       integer("ring_capacity", &S::ring_capacity, 1024, 16777216,
               "Samples held in memory between the scanner and the sinks (a power of two). A sink that falls this "
               "far behind spools to disk instead."),
+      integer("disk_reserve_mb", &S::disk_reserve_mb, 0, 1048576,
+              "Free space (MiB) kept on the filesystem under state_dir. When spooling would cut into it, the "
+              "spools drop their oldest samples (counted) instead of filling the disk, and pipeline.disk_full is "
+              "raised with the free space; the sinks keep delivering. At most a tenth of the filesystem is reserved "
+              "(small volumes); 0: only the sinks' spool_max_mb bounds."),
   };
   static bool once = [] {
     // Wrap the range check with the power-of-two rule.

@@ -194,6 +194,33 @@ constexpr std::array kModes{
                 "Restore the destination; raise `spool_max_mb` of the sink if outages this long are expected.",
                 L::l2_edge_engineering, "Spool size bound reached; oldest segment dropped (exact count)", "",
                 "tests/pipeline: full spool"},
+    FailureMode{"pipeline.sink_unavailable", "Gateway", "A destination does not accept samples; they are kept on disk",
+                "The sink's destination (for the file sink: its output file) fails every attempt: folder missing or "
+                "not writable, disk full, or the destination is down",
+                "Read the evidence (the error of the last attempt) and fix that; nothing is lost meanwhile: samples "
+                "are spooled and delivered in order once it works. Sinks with their own failure mode "
+                "(mqtt.publish_failure, influxdb.write_error, aws_iot.connect_failure) raise that instead.",
+                L::l2_edge_engineering, "Deliveries answered retry for longer than the retry window; cleared by the "
+                "first delivery that succeeds", "",
+                "tests/pipeline/delivery_test.cpp (sink down, spooled, back)"},
+    FailureMode{"pipeline.disk_full", "Gateway", "The disk under state_dir is full: oldest spooled samples dropped",
+                "The filesystem holding state_dir has less free space than [pipeline] disk_reserve_mb (other files, "
+                "a long outage, or spool and file-sink bounds larger than the volume)",
+                "Free space on that filesystem, move state_dir to a larger volume, or lower the sinks' spool_max_mb "
+                "and the file sink's max_mb x max_files so they fit. Sinks keep delivering meanwhile; the evidence "
+                "counts the samples dropped (oldest first).",
+                L::l2_edge_engineering, "statvfs of state_dir before every spool append (reserve) and ENOSPC/EDQUOT "
+                "on writes; cleared once free space is back above the reserve", "",
+                "tests/pipeline/disk_full_test.cpp (spool on a small tmpfs)"},
+    FailureMode{"pipeline.unattributable", "Gateway", "Spooled samples could not be attributed to a device",
+                "The configuration changed while samples were spooled: a device was removed or renamed, or the "
+                "fields of its assemblies changed (profile), so those samples no longer have a device to go under",
+                "Nothing was written under a wrong name: the samples are in the sink's dead-letter file with their "
+                "original device and field names. Restore the device (same name) to deliver later ones, or load "
+                "the dead-letter lines by hand.",
+                L::l2_edge_engineering, "Each spool segment records the layout (device names and fields) it was "
+                "written under; replay maps by device name", "",
+                "tests/pipeline/spool_layout_test.cpp (devices reordered, added, removed between spooling and replay)"},
     FailureMode{"pipeline.spool_error", "Gateway", "Spool cannot be written",
                 "The state directory is full or not writable",
                 "Free space or fix permissions of `state_dir`; samples wait in memory meanwhile.",
@@ -240,6 +267,10 @@ const FailureMode* find_failure_mode(std::string_view id) {
   for (const auto& m : kModes)
     if (m.id == id) return &m;
   return nullptr;
+}
+
+bool sink_has_own_failure_mode(std::string_view sink_type) {
+  return sink_type == "mqtt" || sink_type == "influxdb" || sink_type == "aws_iot";
 }
 
 std::string_view failure_mode_for_sink(std::string_view sink_type) {

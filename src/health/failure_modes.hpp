@@ -31,6 +31,9 @@ const FailureMode* find_failure_mode(std::string_view id);
 
 // The failure mode a sink's delivery problems belong to ("influxdb" -> "influxdb.write_error").
 std::string_view failure_mode_for_sink(std::string_view sink_type);
+// True when a sink type raises its own failure mode for an unreachable destination, so the
+// pipeline does not raise pipeline.sink_unavailable beside it.
+bool sink_has_own_failure_mode(std::string_view sink_type);
 
 // docs/troubleshooting.md, generated; a test fails when the committed file differs.
 std::string troubleshooting_markdown();

@@ -14,6 +14,7 @@ struct DeviceMeta {
   std::string name;   // configured device name, e.g. "mcc-1"
   std::string site;   // tag "site"
   std::string asset;  // tag "asset"
+  std::int64_t rpi_ms = 0;  // how often each assembly arrives (RPI, or the poll interval); 0: unknown
   // Field names per assembly instance 100..108 (index = instance - 100), in value order, e.g.
   // "voltage_l1_n_v". Empty when the assembly is not described.
   std::array<std::vector<std::string>, 9> fields;

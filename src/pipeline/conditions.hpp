@@ -24,6 +24,11 @@ inline constexpr std::string_view kSinkUnavailable = "pipeline.sink_unavailable"
 inline constexpr std::string_view kDeadLetter = "pipeline.dead_letter";
 // After a restart, a device's first new sample is not the successor of the last persisted one.
 inline constexpr std::string_view kRestartGap = "pipeline.restart_gap";
+// The filesystem under state_dir is short of space: spools drop their oldest samples (counted).
+inline constexpr std::string_view kDiskFull = "pipeline.disk_full";
+// Spooled samples whose device or field layout is no longer configured went to the dead-letter
+// file instead of being written under another device's name.
+inline constexpr std::string_view kUnattributable = "pipeline.unattributable";
 }  // namespace condition
 
 // Receives condition transitions. Called from delivery threads: implementations must be

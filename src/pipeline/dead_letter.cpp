@@ -12,8 +12,14 @@
 
 namespace pm500 {
 
-void append_raw_sample_json(std::string& out, const Sample& s) {
-  out += "{\"device_index\":";
+void append_raw_sample_json(std::string& out, const Sample& s, const DeviceMeta* device) {
+  out += '{';
+  if (device) {
+    out += "\"device\":";
+    json::append_string(out, device->name);
+    out += ',';
+  }
+  out += "\"device_index\":";
   json::append_integer(out, s.device);
   out += ",\"assembly\":";
   json::append_integer(out, s.assembly);
@@ -32,14 +38,16 @@ void append_raw_sample_json(std::string& out, const Sample& s) {
 }
 
 DeadLetterFile::DeadLetterFile(std::filesystem::path file, std::string sink, SampleJsonEncoder encoder,
-                               std::uint64_t max_bytes)
+                               const Catalog* names, std::uint64_t max_bytes)
     : file_(std::move(file)),
       sink_(std::move(sink)),
       encoder_(encoder ? std::move(encoder) : SampleJsonEncoder(append_raw_sample_json)),
+      names_(names),
       max_bytes_(max_bytes) {}
 
 pm500::expected<void, std::string> DeadLetterFile::write(std::span<const Sample> samples, std::string_view reason,
-                                                         std::string_view evidence) {
+                                                         std::string_view evidence, const Catalog* names) {
+  if (!names) names = names_;
   buf_.clear();
   for (const Sample& s : samples) {
     buf_ += "{\"sink\":";
@@ -49,7 +57,7 @@ pm500::expected<void, std::string> DeadLetterFile::write(std::span<const Sample>
     buf_ += ",\"evidence\":";
     json::append_string(buf_, evidence);
     buf_ += ",\"sample\":";
-    encoder_(buf_, s);
+    encoder_(buf_, s, names ? names->device(s.device) : nullptr);
     buf_ += "}\n";
   }
   std::error_code ec;

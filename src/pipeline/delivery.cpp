@@ -34,9 +34,15 @@ class SinkDelivery::Conditions {
     for (auto& a : active_)
       if (a.id == id) {
         a.last = now;
+        // A repeated raise refreshes the evidence (not logged again): a count it shows is the
+        // counter's, while it grows.
+        if (a.evidence != evidence) {
+          a.evidence = evidence;
+          if (hook_) hook_->raise(id, subject_, evidence);
+        }
         return;
       }
-    active_.push_back({std::string(id), held, now});
+    active_.push_back({std::string(id), held, now, evidence});
     spdlog::warn("condition {} raised for sink {}: {}", id, subject_, evidence);
     if (hook_) hook_->raise(id, subject_, evidence);
   }
@@ -60,6 +66,7 @@ class SinkDelivery::Conditions {
     std::string id;
     bool held;
     Clock::time_point last;
+    std::string evidence;
   };
   std::string subject_;
   ConditionSink* hook_;
@@ -73,8 +80,9 @@ SinkDelivery::SinkDelivery(const Ring& ring, std::unique_ptr<Sink> sink, Options
       sink_(std::move(sink)),
       opt_(std::move(options)),
       batch_size_(static_cast<std::size_t>(std::clamp<std::int64_t>(opt_.delivery.batch_size, 1, 1'000'000))),
-      dead_letter_(opt_.state_dir / "sinks" / opt_.name / "dead-letter.jsonl", opt_.name, opt_.dead_letter_encoder),
-      watermarks_(opt_.state_dir / "sinks" / opt_.name / "watermarks"),
+      dead_letter_(opt_.state_dir / "sinks" / opt_.name / "dead-letter.jsonl", opt_.name, opt_.dead_letter_encoder,
+                   opt_.catalog),
+      watermarks_(opt_.state_dir / "sinks" / opt_.name / "watermarks", opt_.catalog),
       conditions_(std::make_unique<Conditions>(opt_.name, opt_.conditions, opt_.condition_hold)),
       rng_(opt_.jitter_seed ? opt_.jitter_seed : std::random_device{}()),
       live_(batch_size_),
@@ -95,10 +103,13 @@ pm500::expected<std::unique_ptr<SinkDelivery>, std::string> SinkDelivery::create
   so.max_bytes = static_cast<std::uint64_t>(std::max<std::int64_t>(options.delivery.spool_max_mb, 1)) << 20;
   so.segment_bytes = options.spool_segment_bytes;
   so.fsync_interval = milliseconds(std::max<std::int64_t>(options.delivery.spool_fsync_interval_ms, 0));
+  if (options.catalog) so.layout = layout::encode(*options.catalog);
+  so.disk = options.disk;
   auto spool = Spool::open(so);
   if (!spool) return pm500::unexpected("sink " + options.name + ": " + spool.error());
   std::unique_ptr<SinkDelivery> d(new SinkDelivery(ring, std::move(sink), std::move(options)));
   d->spool_ = std::move(*spool);
+  d->publish_cursor();
   d->watermarks_.load();
   d->tokens_ = static_cast<double>(d->replay_batch_);
   d->last_tokens_ = Clock::now();
@@ -149,7 +160,26 @@ void SinkDelivery::run() {
 std::size_t SinkDelivery::read_ring(Buffer& into) {
   const std::size_t n = cursor_.try_read(into.space());
   into.size += n;
+  if (n > 0) publish_cursor();
   return n;
+}
+
+// For stats() from other threads: where this sink's cursor is and what it skipped, so the loss
+// count is exact at every moment, even while the delivery thread waits in a slow deliver().
+void SinkDelivery::publish_cursor() noexcept {
+  cursor_missed_.store(cursor_.missed(), std::memory_order_relaxed);
+  cursor_pos_.store(cursor_.position(), std::memory_order_release);
+}
+
+std::uint64_t SinkDelivery::overrun_now() const noexcept {
+  // Lost already: what the cursor skipped, plus what the producer has overwritten ahead of it
+  // and the cursor has not reached yet. When the cursor reaches that point its resync counts
+  // exactly those again (in missed), so the sum never goes back.
+  const std::uint64_t pos = cursor_pos_.load(std::memory_order_acquire);
+  const std::uint64_t missed = cursor_missed_.load(std::memory_order_relaxed);
+  const std::uint64_t head = ring_.head();
+  const std::uint64_t lag = head > pos ? head - pos : 0;
+  return missed + (lag > ring_.capacity() ? lag - ring_.capacity() : 0);
 }
 
 DeliveryResult SinkDelivery::attempt(std::span<const Sample> batch) {
@@ -181,6 +211,11 @@ void SinkDelivery::set_error(std::string e) {
   last_error_ = std::move(e);
 }
 
+void SinkDelivery::clear_error() {
+  std::lock_guard lk(error_mu_);
+  last_error_.clear();
+}
+
 void SinkDelivery::take_custody(std::span<const Sample> batch) {
   for (const Sample& s : batch)
     if (auto gap = watermarks_.update(s)) {
@@ -193,7 +228,70 @@ void SinkDelivery::on_delivered(std::span<const Sample> batch, bool replayed) {
   delivered_.fetch_add(batch.size(), std::memory_order_relaxed);
   if (replayed) replayed_.fetch_add(batch.size(), std::memory_order_relaxed);
   else take_custody(batch);  // replayed samples were taken into custody when spooled
+  if (attempt_no_ != 0) clear_error();  // the destination answers again: the outage text goes
   attempt_no_ = 0;
+}
+
+// Translates a batch read from the spool to the running configuration: each sample goes under
+// the device of the same name; one whose device is gone, or whose assembly's fields changed,
+// goes to the dead-letter file with the reason (counted in unattributable), never under
+// another device. Segments without a recorded layout (format 1) are taken as they are.
+void SinkDelivery::attribute_replay(std::uint64_t layout_id, Clock::time_point now) {
+  if (layout_id == 0 || layout_id == spool_->layout_id() || !opt_.catalog || replay_.empty()) return;
+  if (layout_id != layout_cached_) {
+    layout_cached_ = layout_id;
+    translation_.reset();
+    translation_error_.clear();
+    translation_logged_ = false;
+    auto text = spool_->layout_text(layout_id);
+    std::optional<Catalog> old = text ? layout::decode(*text) : std::nullopt;
+    if (old) translation_ = std::make_unique<layout::Translation>(*old, *opt_.catalog);
+    else translation_error_ = text ? "the layout the samples were spooled under cannot be read" : text.error();
+  }
+  unattributable_buf_.clear();
+  std::size_t kept = 0;
+  std::string first_reason, run_reason, what;
+  const Catalog* names = translation_ ? &translation_->from() : nullptr;
+  // Dead letters are written in runs of one reason, each line with its own.
+  auto flush_run = [&] {
+    if (unattributable_buf_.empty()) return;
+    if (auto w = dead_letter_.write(unattributable_buf_, "unattributable after a configuration change", run_reason,
+                                    names);
+        !w && what.empty())
+      what = "; and the dead-letter file failed: " + w.error();
+    unattributable_.fetch_add(unattributable_buf_.size(), std::memory_order_relaxed);
+    unattributable_buf_.clear();
+  };
+  for (std::size_t i = 0; i < replay_.size; ++i) {
+    Sample& s = replay_.data[i];
+    std::optional<std::string> why = translation_ ? translation_->map(s) : std::optional<std::string>(translation_error_);
+    if (!why) {
+      replay_.data[kept++] = s;
+      continue;
+    }
+    if (first_reason.empty()) first_reason = *why;
+    if (*why != run_reason) {
+      flush_run();
+      run_reason = std::move(*why);
+    }
+    unattributable_buf_.push_back(s);
+  }
+  const bool any = kept != replay_.size;
+  replay_.size = kept;
+  flush_run();
+  if (!any) return;
+  const std::uint64_t total = unattributable_.load(std::memory_order_relaxed);
+  if (!translation_logged_) {  // once per older layout; the condition's evidence keeps the count
+    translation_logged_ = true;
+    spdlog::warn("sink {}: spooled samples cannot be attributed to a configured device ({}); written to {}{}",
+                 opt_.name, first_reason, dead_letter_.path().string(), what);
+  }
+  conditions_->raise(condition::kUnattributable,
+                     std::to_string(total) + " spooled samples written to " + dead_letter_.path().string() +
+                         " instead of being delivered: " + first_reason +
+                         "; restore the device in the configuration to deliver later ones, or feed the dead-letter "
+                         "lines back once fixed",
+                     now, true);
 }
 
 void SinkDelivery::on_retry(const DeliveryResult& r, Clock::time_point now) {
@@ -227,20 +325,29 @@ bool SinkDelivery::spool_pending(Clock::time_point now) {
   bool did = false;
   for (int round = 0; round < 16; ++round) {
     if (pending_.empty() && read_ring(pending_) == 0) break;
+    // The spool kept nothing (full disk): this batch probes the destination from memory.
+    if (probe_from_memory_ && spool_->empty()) break;
     if (now < next_spool_retry_) break;
     if (auto r = spool_->append(pending_.view()); !r) {
       // The samples stay in pending_ and the ring; retried every second.
       set_error(r.error());
       conditions_->raise(condition::kSpoolError, r.error(), now, false);
       next_spool_retry_ = now + std::chrono::seconds(1);
+      spool_failing_ = true;
       break;
     }
-    conditions_->clear(condition::kSpoolError);
+    if (spool_failing_) {
+      spool_failing_ = false;
+      conditions_->clear(condition::kSpoolError);
+      clear_error();
+    }
+    // Counted as spooled even when a full disk made the spool drop them: dropped_disk says so.
     spooled_.fetch_add(pending_.size, std::memory_order_relaxed);
     take_custody(pending_.view());
     pending_.size = 0;
     did = true;
   }
+  if (did) report_spool_losses(now);
   return did;
 }
 
@@ -306,7 +413,7 @@ bool SinkDelivery::step(Clock::time_point now) {
           std::lock_guard lk(error_mu_);
           evidence = last_error_;
         }
-        conditions_->raise(condition::kSinkUnavailable, evidence, now, false);
+        if (opt_.raise_unavailable) conditions_->raise(condition::kSinkUnavailable, evidence, now, false);
         busy = true;
       }
       break;
@@ -322,14 +429,32 @@ bool SinkDelivery::step(Clock::time_point now) {
         } else {
           replay_.size = r->count;
           replay_end_ = r->end;
-          // All of it corrupt: nothing to deliver, but the position moved past it.
-          if (r->count == 0) spool_->ack(r->end);
+          attribute_replay(r->layout, now);
+          // All of it corrupt or unattributable: nothing to deliver, but the position moved past it.
+          if (replay_.empty()) spool_->ack(r->end);
         }
         note_replay_memory();
       }
-      if (replay_.empty() && spool_->empty() && pending_.empty()) {
-        set_state(SinkState::delivering);
-        conditions_->clear(condition::kSinkUnavailable);
+      if (replay_.empty() && spool_->empty()) {
+        // Nothing on disk (replayed, or given up to a full disk): what waits in memory is the
+        // oldest the sink holds, and goes straight to the destination, never through the disk.
+        std::swap(live_, pending_);  // live_ is empty outside delivering/retrying
+        live_since_ = now;
+        if (state_.load(std::memory_order_relaxed) == SinkState::replaying) {
+          set_state(SinkState::delivering);
+          conditions_->clear(condition::kSinkUnavailable);
+        } else {
+          // The spool could keep nothing (a full disk) and the destination has not answered:
+          // retry from memory, so its return is noticed; spooling resumes after spool_after or
+          // when the ring fills, and the disk decides again what it can keep.
+          if (live_.empty()) {
+            probe_from_memory_ = true;  // the next batch read from the ring is the probe
+            break;
+          }
+          probe_from_memory_ = false;
+          failing_since_ = now;
+          set_state(SinkState::retrying);
+        }
         busy = true;
         break;
       }
@@ -341,7 +466,7 @@ bool SinkDelivery::step(Clock::time_point now) {
           on_retry(r, now);
           if (state_.load(std::memory_order_relaxed) == SinkState::replaying) {
             set_state(SinkState::spooling);
-            conditions_->raise(condition::kSinkUnavailable, r.reason, now, false);
+            if (opt_.raise_unavailable) conditions_->raise(condition::kSinkUnavailable, r.reason, now, false);
           }
         } else {
           if (r.kind == DeliveryResult::Kind::ok) on_delivered(replay_.view(), true);
@@ -365,16 +490,17 @@ bool SinkDelivery::step(Clock::time_point now) {
 }
 
 void SinkDelivery::check_overrun() {
-  const std::uint64_t missed = cursor_.missed();
-  if (missed > reported_missed_) {
-    dropped_overrun_.fetch_add(missed - reported_missed_, std::memory_order_relaxed);
-    reported_missed_ = missed;
+  publish_cursor();
+  const std::uint64_t lag = cursor_.lag();
+  const std::uint64_t lost = overrun_now();
+  if (lost > reported_missed_) {
+    reported_missed_ = lost;
     conditions_->raise(condition::kOverrun,
-                       std::to_string(missed) + " samples overwritten in the ring before this sink read them (capacity " +
-                           std::to_string(ring_.capacity()) + ")",
+                       std::to_string(lost) + " samples overwritten in the ring before this sink read them (capacity " +
+                           std::to_string(ring_.capacity()) + "); the sink's counter dropped{reason=\"overrun\"}",
                        Clock::now(), true);
   }
-  ring_lag_.store(cursor_.lag(), std::memory_order_relaxed);
+  ring_lag_.store(std::min<std::uint64_t>(lag, ring_.capacity()), std::memory_order_relaxed);
 }
 
 void SinkDelivery::note_replay_memory() {
@@ -388,21 +514,8 @@ void SinkDelivery::housekeeping(Clock::time_point now) {
     set_error(r.error());
     conditions_->raise(condition::kSpoolError, r.error(), now, false);
   }
-  const SpoolStats ss = spool_->stats();
-  if (ss.dropped_full > spool_dropped_seen_) {
-    spool_dropped_seen_ = ss.dropped_full;
-    conditions_->raise(condition::kSpoolFull,
-                       std::to_string(ss.dropped_full) + " unsent samples deleted (oldest first) to stay under spool_max_mb = " +
-                           std::to_string(opt_.delivery.spool_max_mb),
-                       now, true);
-  }
-  if (ss.corrupt_skipped > spool_corrupt_seen_) {
-    spool_corrupt_seen_ = ss.corrupt_skipped;
-    conditions_->raise(condition::kSpoolCorrupt,
-                       std::to_string(ss.corrupt_skipped) + " torn or corrupt spool records skipped in " +
-                           spool_->dir().string(),
-                       now, true);
-  }
+  report_spool_losses(now);
+  if (opt_.disk) opt_.disk->check(now);
   // The watermarks follow the spool's fsync cadence: a crash loses at most that much of them,
   // which only makes a reported restart gap that much longer.
   if (now - last_watermark_persist_ >= milliseconds(std::max<std::int64_t>(opt_.delivery.spool_fsync_interval_ms, 100))) {
@@ -410,6 +523,27 @@ void SinkDelivery::housekeeping(Clock::time_point now) {
     if (auto r = watermarks_.persist(); !r) set_error(r.error());
   }
   conditions_->expire(now);
+}
+
+// The spool's loss counters as conditions: raised, and their evidence refreshed, as soon as a
+// count grows (called after every append and read, and once a second), so the number a warning
+// shows is the counter's.
+void SinkDelivery::report_spool_losses(Clock::time_point now) {
+  const SpoolStats ss = spool_->stats();
+  if (ss.dropped_full > spool_dropped_seen_) {
+    spool_dropped_seen_ = ss.dropped_full;
+    conditions_->raise(condition::kSpoolFull,
+                       std::to_string(ss.dropped_full) + " unsent samples deleted (oldest first) to stay under spool_max_mb = " +
+                           std::to_string(opt_.delivery.spool_max_mb) + "; the sink's counter dropped{reason=\"spool_full\"}",
+                       now, true);
+  }
+  if (ss.corrupt_skipped > spool_corrupt_seen_) {
+    spool_corrupt_seen_ = ss.corrupt_skipped;
+    conditions_->raise(condition::kSpoolCorrupt,
+                       std::to_string(ss.corrupt_skipped) + " torn or corrupt spool records skipped in " +
+                           spool_->dir().string() + "; the sink's counter dropped{reason=\"corrupt\"}",
+                       now, true);
+  }
 }
 
 void SinkDelivery::drain_on_stop() {
@@ -463,7 +597,7 @@ SinkStats SinkDelivery::stats() const {
   s.delivered = delivered_.load(std::memory_order_relaxed);
   s.spooled = spooled_.load(std::memory_order_relaxed);
   s.replayed = replayed_.load(std::memory_order_relaxed);
-  s.dropped_overrun = dropped_overrun_.load(std::memory_order_relaxed);
+  s.dropped_overrun = overrun_now();
   s.rejected = rejected_.load(std::memory_order_relaxed);
   s.retries = retries_.load(std::memory_order_relaxed);
   s.ring_lag = ring_lag_.load(std::memory_order_relaxed);
@@ -472,6 +606,8 @@ SinkStats SinkDelivery::stats() const {
   s.restart_gaps = restart_gaps_.load(std::memory_order_relaxed);
   const SpoolStats ss = spool_->stats();
   s.dropped_spool_full = ss.dropped_full;
+  s.dropped_disk = ss.dropped_disk;
+  s.unattributable = unattributable_.load(std::memory_order_relaxed);
   s.corrupt_skipped = ss.corrupt_skipped;
   s.spool_backlog = ss.backlog;
   s.spool_bytes = ss.bytes;

@@ -39,6 +39,8 @@
 #include "config/config.hpp"
 #include "pipeline/conditions.hpp"
 #include "pipeline/dead_letter.hpp"
+#include "pipeline/disk_space.hpp"
+#include "pipeline/layout.hpp"
 #include "pipeline/ring.hpp"
 #include "pipeline/sink.hpp"
 #include "pipeline/spool.hpp"
@@ -51,8 +53,8 @@ std::string_view to_string(SinkState s) noexcept;
 
 // A consistent-enough copy of one sink's counters (each counter is exact; they are read one by
 // one, not under a lock). Invariant once stopped, for samples pushed after create():
-//   pushed == delivered + rejected + dropped_overrun + dropped_spool_full + corrupt_skipped
-//             + spool_backlog (kept for the next run)
+//   pushed == delivered + rejected + unattributable + dropped_overrun + dropped_spool_full
+//             + dropped_disk + corrupt_skipped + spool_backlog (kept for the next run)
 struct SinkStats {
   std::string name;
   SinkState state = SinkState::delivering;
@@ -61,6 +63,8 @@ struct SinkStats {
   std::uint64_t replayed = 0;            // confirmed by the destination after coming from the spool
   std::uint64_t dropped_overrun = 0;     // overwritten in the ring before this sink read them
   std::uint64_t dropped_spool_full = 0;  // unread spool records deleted to stay under spool_max_mb
+  std::uint64_t dropped_disk = 0;        // spool records deleted (or not written) for disk space
+  std::uint64_t unattributable = 0;      // spooled samples whose device/layout is gone: dead-lettered
   std::uint64_t rejected = 0;            // refused by the destination, written to the dead-letter file
   std::uint64_t corrupt_skipped = 0;     // spool records that failed their CRC (or were torn)
   std::uint64_t retries = 0;             // deliveries answered "retry"
@@ -70,7 +74,7 @@ struct SinkStats {
   std::uint64_t replay_bytes_held = 0;      // memory held for replay right now
   std::uint64_t replay_bytes_held_max = 0;  // its high-water mark
   std::uint64_t restart_gaps = 0;           // devices whose first sample after a restart left a gap
-  std::string last_error;                   // last retry/reject/spool error: reason and evidence
+  std::string last_error;                   // the current retry/spool error; "" once delivering again
 };
 
 class SinkDelivery {
@@ -81,6 +85,13 @@ class SinkDelivery {
     config::DeliverySection delivery;    // batch_size, flush_interval_ms, retry_*, spool_*, replay_rate
     ConditionSink* conditions = nullptr;  // may be null: conditions are still logged
     SampleJsonEncoder dead_letter_encoder;  // null: raw JSON record
+    // The running configuration's devices: spool segments record its layout, and replay maps
+    // older layouts onto it by device name (null: indices are taken as they are).
+    const Catalog* catalog = nullptr;
+    DiskSpace* disk = nullptr;  // shared reserve on state_dir's filesystem (null: none)
+    // Raise pipeline.sink_unavailable during an outage. Off for sinks that raise their own
+    // failure mode with the cause (mqtt.publish_failure, influxdb.write_error, ...).
+    bool raise_unavailable = true;
     std::chrono::milliseconds poll_interval{5};  // sleep when the ring is empty (see ARCHITECTURE)
     std::chrono::milliseconds spool_after{2000};  // retrying -> spooling after this long
     std::chrono::milliseconds stop_timeout{5000};  // on stop, deliver for this long, then spool
@@ -135,10 +146,15 @@ class SinkDelivery {
   bool spool_pending(std::chrono::steady_clock::time_point now);
   void take_custody(std::span<const Sample> batch);
   void check_overrun();
+  void report_spool_losses(std::chrono::steady_clock::time_point now);
+  void publish_cursor() noexcept;
+  std::uint64_t overrun_now() const noexcept;
   void housekeeping(std::chrono::steady_clock::time_point now);
   void set_state(SinkState s);
   void set_error(std::string e);
   void note_replay_memory();
+  void attribute_replay(std::uint64_t layout_id, std::chrono::steady_clock::time_point now);
+  void clear_error();
 
   const Ring& ring_;
   Ring::Cursor cursor_;
@@ -163,6 +179,13 @@ class SinkDelivery {
   std::uint32_t attempt_no_ = 0;
   std::uint64_t reported_missed_ = 0;
   std::uint64_t spool_dropped_seen_ = 0, spool_corrupt_seen_ = 0;
+  bool spool_failing_ = false;                           // pipeline.spool_error is raised
+  bool probe_from_memory_ = false;                       // see step(): spool empty, destination down
+  std::uint64_t layout_cached_ = 0;                      // id of translation_
+  std::unique_ptr<layout::Translation> translation_;     // older layout -> current catalog
+  std::string translation_error_;                        // why layout_cached_ cannot be read
+  bool translation_logged_ = false;
+  std::vector<Sample> unattributable_buf_;
 
   std::thread thread_;
   std::mutex wake_mu_;
@@ -172,8 +195,9 @@ class SinkDelivery {
 
   // Counters (written by the delivery thread, read by stats()).
   std::atomic<SinkState> state_{SinkState::delivering};
-  std::atomic<std::uint64_t> delivered_{0}, spooled_{0}, replayed_{0}, dropped_overrun_{0}, rejected_{0},
-      retries_{0}, replay_bytes_{0}, replay_bytes_max_{0}, restart_gaps_{0}, ring_lag_{0};
+  std::atomic<std::uint64_t> cursor_pos_{0}, cursor_missed_{0};
+  std::atomic<std::uint64_t> delivered_{0}, spooled_{0}, replayed_{0}, rejected_{0},
+      retries_{0}, replay_bytes_{0}, replay_bytes_max_{0}, restart_gaps_{0}, ring_lag_{0}, unattributable_{0};
   mutable std::mutex error_mu_;
   std::string last_error_;
 };

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <system_error>
 
 #include <fcntl.h>
@@ -11,6 +14,7 @@
 #include <unistd.h>
 
 #include "pipeline/crc32c.hpp"
+#include "pipeline/layout.hpp"
 
 namespace pm500 {
 namespace fs = std::filesystem;
@@ -19,8 +23,19 @@ namespace {
 
 constexpr char kSegmentMagic[8] = {'P', 'M', '5', 'S', 'P', 'O', 'O', 'L'};
 constexpr char kAckMagic[8] = {'P', 'M', '5', 'A', 'C', 'K', '0', '1'};
-constexpr std::uint32_t kFormatVersion = 1;
+// Format 1: magic | version | record size | first index | crc32c(bytes 0..24) at 24.
+// Format 2 adds the layout id: ... | first index | layout id at 24 | crc32c(bytes 0..32) at 32.
+constexpr std::uint32_t kFormatVersion = 2;
 constexpr std::string_view kSegmentSuffix = ".seg";
+constexpr std::string_view kLayoutFolder = "layouts";
+
+bool is_no_space(int err) { return err == ENOSPC || err == EDQUOT; }
+
+std::string hex16(std::uint64_t v) {
+  char b[17];
+  std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(v));
+  return b;
+}
 
 std::string sys_error(std::string_view what, const fs::path& p, int err = errno) {
   return std::string(what) + " " + p.string() + ": " + std::strerror(err);
@@ -79,8 +94,14 @@ void fsync_dir(const fs::path& dir) {
 }  // namespace
 
 Spool::Spool(SpoolOptions options) : opt_(std::move(options)) {
-  if (opt_.segment_bytes == 0)
-    opt_.segment_bytes = std::clamp<std::uint64_t>(opt_.max_bytes / 8, 64u << 10, 64u << 20);
+  if (opt_.segment_bytes == 0) {
+    // Small enough that dropping the oldest segment (spool bound or full disk) gives up little:
+    // at most an eighth of the bound, 8 MiB, or a thirty-second of the filesystem.
+    std::uint64_t seg = std::clamp<std::uint64_t>(opt_.max_bytes / 8, 64u << 10, 8u << 20);
+    if (opt_.disk && opt_.disk->snapshot().total_bytes > 0)
+      seg = std::clamp<std::uint64_t>(opt_.disk->snapshot().total_bytes / 32, 64u << 10, seg);
+    opt_.segment_bytes = seg;
+  }
   // At least a few records per segment, and never more than half the bound, so dropping the
   // oldest segment always leaves room without emptying the spool.
   opt_.segment_bytes = std::max<std::uint64_t>(opt_.segment_bytes, kHeaderSize + 16 * kRecordSize);
@@ -98,6 +119,7 @@ pm500::expected<std::unique_ptr<Spool>, std::string> Spool::open(SpoolOptions op
   std::error_code ec;
   fs::create_directories(sp->opt_.dir, ec);
   if (ec) return pm500::unexpected("cannot create spool folder " + sp->opt_.dir.string() + ": " + ec.message());
+  if (auto r = sp->write_layout(); !r) return pm500::unexpected(r.error());
   if (auto r = sp->scan(); !r) return pm500::unexpected(r.error());
   return sp;
 }
@@ -146,9 +168,17 @@ pm500::expected<void, std::string> Spool::scan() {
     std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
     std::byte h[kHeaderSize]{};
     bool header_ok = pread_all(fd, h, kHeaderSize, 0) == static_cast<ssize_t>(kHeaderSize) &&
-                     std::memcmp(h, kSegmentMagic, 8) == 0 && get<std::uint32_t>(h + 8) == kFormatVersion &&
-                     get<std::uint32_t>(h + 12) == kRecordSize && get<std::uint64_t>(h + 16) == first &&
-                     get<std::uint32_t>(h + 24) == crc32c(std::span<const std::byte>(h, 24));
+                     std::memcmp(h, kSegmentMagic, 8) == 0 && get<std::uint32_t>(h + 12) == kRecordSize &&
+                     get<std::uint64_t>(h + 16) == first;
+    std::uint64_t seg_layout = 0;
+    if (header_ok && get<std::uint32_t>(h + 8) == 1) {
+      header_ok = get<std::uint32_t>(h + 24) == crc32c(std::span<const std::byte>(h, 24));
+    } else if (header_ok && get<std::uint32_t>(h + 8) == 2) {
+      header_ok = get<std::uint32_t>(h + 32) == crc32c(std::span<const std::byte>(h, 32));
+      seg_layout = get<std::uint64_t>(h + 24);
+    } else {
+      header_ok = false;
+    }
     if (!header_ok) {
       // A segment whose header is gone (crash right after creating it, or another format):
       // its records cannot be trusted to be ours. Keep it aside for inspection, count them.
@@ -170,7 +200,7 @@ pm500::expected<void, std::string> Spool::scan() {
       }
     }
     ::close(fd);
-    Segment s{first, first + whole, kHeaderSize + whole * kRecordSize, path};
+    Segment s{first, first + whole, kHeaderSize + whole * kRecordSize, seg_layout, path};
     if (s.end <= ack_ || whole == 0) {  // wholly delivered (or empty): no longer needed
       fs::remove(path, ec);
       continue;
@@ -186,12 +216,54 @@ pm500::expected<void, std::string> Spool::scan() {
   read_ = segments_.empty() ? write_ : std::max(ack_, segments_.front().first);
   if (read_ > ack_) ack_ = read_;  // records below the first segment are gone for good
   last_sync_ = std::chrono::steady_clock::now();
+  remove_unused_layouts();
   publish_gauges();
   return {};
 }
 
+pm500::expected<void, std::string> Spool::write_layout() {
+  if (opt_.layout.empty()) return {};
+  layout_id_ = layout::id_of(opt_.layout);
+  const fs::path dir = opt_.dir / kLayoutFolder;
+  const fs::path file = dir / hex16(layout_id_);
+  std::error_code ec;
+  if (fs::exists(file, ec)) return {};
+  fs::create_directories(dir, ec);
+  if (ec) return pm500::unexpected("cannot create " + dir.string() + ": " + ec.message());
+  const fs::path tmp = fs::path(file).concat(".tmp");
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return pm500::unexpected(sys_error("cannot write", tmp));
+  const bool ok = write_all(fd, reinterpret_cast<const std::byte*>(opt_.layout.data()), opt_.layout.size()) &&
+                  ::fdatasync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), file.c_str()) != 0) return pm500::unexpected(sys_error("cannot write", file));
+  fsync_dir(dir);
+  return {};
+}
+
+void Spool::remove_unused_layouts() {
+  std::error_code ec;
+  const fs::path dir = opt_.dir / kLayoutFolder;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    bool used = name == hex16(layout_id_);
+    for (const Segment& seg : segments_) used = used || name == hex16(seg.layout);
+    if (!used) fs::remove(e.path(), ec);
+  }
+}
+
+pm500::expected<std::string, std::string> Spool::layout_text(std::uint64_t id) const {
+  if (id == layout_id_) return opt_.layout;
+  const fs::path file = opt_.dir / kLayoutFolder / hex16(id);
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return pm500::unexpected("the layout file " + file.string() + " is missing");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (layout::id_of(text) != id) return pm500::unexpected("the layout file " + file.string() + " is damaged");
+  return text;
+}
+
 pm500::expected<void, std::string> Spool::start_segment() {
-  Segment s{write_, write_, kHeaderSize, segment_path(write_)};
+  Segment s{write_, write_, kHeaderSize, layout_id_, segment_path(write_)};
   int fd = ::open(s.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640);
   if (fd < 0) return pm500::unexpected(sys_error("cannot create spool segment", s.path));
   std::byte h[kHeaderSize]{};
@@ -199,12 +271,14 @@ pm500::expected<void, std::string> Spool::start_segment() {
   put<std::uint32_t>(h + 8, kFormatVersion);
   put<std::uint32_t>(h + 12, static_cast<std::uint32_t>(kRecordSize));
   put<std::uint64_t>(h + 16, s.first);
-  put<std::uint32_t>(h + 24, crc32c(std::span<const std::byte>(h, 24)));
+  put<std::uint64_t>(h + 24, s.layout);
+  put<std::uint32_t>(h + 32, crc32c(std::span<const std::byte>(h, 32)));
   if (!write_all(fd, h, kHeaderSize)) {
-    auto err = sys_error("cannot write spool segment", s.path);
+    const int err = errno;
     ::close(fd);
     ::unlink(s.path.c_str());
-    return pm500::unexpected(err);
+    errno = err;
+    return pm500::unexpected(sys_error("cannot write spool segment", s.path, err));
   }
   active_fd_ = fd;
   total_bytes_ += kHeaderSize;
@@ -234,14 +308,15 @@ void Spool::remove_segment_front() {
   dir_dirty_ = true;
 }
 
-void Spool::drop_oldest() {
+void Spool::drop_oldest(bool for_disk) {
   const Segment& s = segments_.front();
   // Records already read are held by the caller and still get delivered: only unread ones are
   // lost, and each is counted exactly once.
   if (s.end > read_) {
     const std::uint64_t lost = s.end - std::max(read_, s.first);
     last_dropped_ += lost;
-    dropped_full_.fetch_add(lost, std::memory_order_relaxed);
+    (for_disk ? dropped_disk_ : dropped_full_).fetch_add(lost, std::memory_order_relaxed);
+    if (for_disk && opt_.disk) opt_.disk->note_dropped(lost);
     read_ = s.end;
   }
   if (ack_ < s.end) ack_ = s.end;
@@ -267,9 +342,45 @@ pm500::expected<void, std::string> Spool::append(std::span<const Sample> samples
     if (active_fd_ >= 0 && segments_.size() == 1) close_active();
     drop_oldest();
   }
+  // The incoming batch is the newest of the spool but the oldest of what the sink still holds
+  // (the ring is newer): once the spool has nothing left to give up, it is what goes.
+  auto drop_batch = [&] {
+    const std::uint64_t n = samples.size();
+    last_dropped_ += n;
+    dropped_disk_.fetch_add(n, std::memory_order_relaxed);
+    if (opt_.disk) opt_.disk->note_dropped(n);
+    publish_gauges();
+  };
+  if (opt_.disk)
+    while (!opt_.disk->room_for(need + (active_fd_ < 0 ? kHeaderSize : 0))) {
+      if (segments_.empty()) {
+        drop_batch();
+        return {};
+      }
+      if (active_fd_ >= 0 && segments_.size() == 1) close_active();
+      drop_oldest(true);
+    }
+  for (;;) {
+    auto r = write_batch(samples);
+    if (r) return {};
+    if (!is_no_space(errno)) return r;
+    // Another writer filled the disk since the check: same rule, oldest first.
+    if (opt_.disk) opt_.disk->note_no_space();
+    if (segments_.empty()) {
+      drop_batch();
+      return {};
+    }
+    if (active_fd_ >= 0 && segments_.size() == 1) close_active();
+    drop_oldest(true);
+  }
+}
+
+// One write(2) of whole records to the active segment (started when there is none). On failure
+// nothing was appended and errno tells why.
+pm500::expected<void, std::string> Spool::write_batch(std::span<const Sample> samples) {
+  const std::uint64_t need = samples.size() * kRecordSize;
   if (active_fd_ < 0)
     if (auto r = start_segment(); !r) return r;
-
   write_buf_.resize(need);
   std::byte* p = write_buf_.data();
   std::uint64_t index = write_;
@@ -285,6 +396,7 @@ pm500::expected<void, std::string> Spool::append(std::span<const Sample> samples
     const int err = errno;
     // Leave whole records only: a half-written batch would read back as a corrupt record.
     if (::ftruncate(active_fd_, static_cast<off_t>(seg.bytes)) != 0) close_active();
+    errno = err;
     return pm500::unexpected(sys_error("cannot append to spool segment", seg.path, err));
   }
   seg.bytes += need;
@@ -311,6 +423,9 @@ pm500::expected<Spool::ReadResult, std::string> Spool::read(std::span<Sample> ou
       corrupt_.fetch_add(it->first - read_, std::memory_order_relaxed);
       read_ = it->first;
     }
+    // One layout per read: the caller translates the whole result with one table.
+    if (res.count > 0 && it->layout != res.layout) break;
+    res.layout = it->layout;
     if (read_fd_ < 0 || read_fd_first_ != it->first) {
       if (read_fd_ >= 0) ::close(read_fd_);
       read_fd_ = ::open(it->path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -405,6 +520,7 @@ SpoolStats Spool::stats() const noexcept {
   s.appended = appended_.load(std::memory_order_relaxed);
   s.acked = acked_.load(std::memory_order_relaxed);
   s.dropped_full = dropped_full_.load(std::memory_order_relaxed);
+  s.dropped_disk = dropped_disk_.load(std::memory_order_relaxed);
   s.corrupt_skipped = corrupt_.load(std::memory_order_relaxed);
   s.backlog = backlog_.load(std::memory_order_relaxed);
   s.bytes = bytes_.load(std::memory_order_relaxed);

@@ -7,7 +7,8 @@
 //   sp->sync_if_due(now);                    // batched fdatasync + persisted acknowledged offset
 //
 // Layout: segment files named by the index of their first record ("00000000000000001234.seg"),
-// each a 64-byte header then fixed-size records:
+// each a 64-byte header (format 2: magic, version, record size, first index, the id of the
+// layout the segment was written under -- see layout.hpp -- and a CRC) then fixed-size records:
 //   u32 magic 'P5R1' | u32 crc32c(index, sample) | u64 index | Sample (168 bytes)  = 184 bytes
 // Every record carries its global index, so the acknowledged position is one number, kept in the
 // file "acked" (replaced atomically by rename), and a record found at the wrong place is caught.
@@ -20,6 +21,15 @@
 // at most that interval. The acknowledged offset is persisted at the same interval, so a restart
 // re-sends at most one interval of already-delivered samples (InfluxDB points are idempotent),
 // never the whole spool.
+//
+// Which device a record belongs to is stable across configuration changes: each segment names
+// its layout by id, and the layout's text is kept once per spool in layouts/<id>. The reader
+// gets the layout id with every read (a read never spans two layouts), and translates.
+//
+// Disk space: besides max_bytes, an optional shared DiskSpace keeps a reserve free on the
+// filesystem. When an append would cut into it (or the write fails with ENOSPC/EDQUOT), the
+// oldest segments go first, then the incoming batch itself -- counted in dropped_disk -- and
+// append() still succeeds: a full disk costs the oldest samples, never a stalled sink.
 //
 // Not thread-safe: one delivery thread owns a spool. stats() is safe from any thread.
 #pragma once
@@ -35,6 +45,7 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/disk_space.hpp"
 #include "pipeline/sample.hpp"
 #include "pm500/expected.hpp"
 
@@ -45,12 +56,17 @@ struct SpoolOptions {
   std::uint64_t max_bytes = 512ull << 20;  // all segments together; oldest segment dropped beyond
   std::uint64_t segment_bytes = 0;         // 0: max_bytes / 8, clamped to 64 KiB .. 64 MiB
   std::chrono::milliseconds fsync_interval{1000};
+  // The layout new segments are written under (layout::encode of the catalog); empty: none
+  // recorded (id 0, as in format 1 segments: read back as the current configuration).
+  std::string layout{};
+  DiskSpace* disk = nullptr;  // shared reserve on the filesystem; null: only max_bytes bounds it
 };
 
 struct SpoolStats {
   std::uint64_t appended = 0;         // records written by this process
   std::uint64_t acked = 0;            // records acknowledged by this process
-  std::uint64_t dropped_full = 0;     // unread records lost to drop-oldest
+  std::uint64_t dropped_full = 0;     // unread records lost to drop-oldest (spool_max_mb)
+  std::uint64_t dropped_disk = 0;     // unread or incoming records dropped for disk space
   std::uint64_t corrupt_skipped = 0;  // torn or corrupt records skipped (on open or on read)
   std::uint64_t backlog = 0;          // records not acknowledged yet (may include corrupt ones)
   std::uint64_t bytes = 0;            // on disk, all segments
@@ -79,9 +95,10 @@ class Spool {
   struct ReadResult {
     std::size_t count = 0;  // samples stored in out
     std::uint64_t end = 0;  // pass to ack() once they are delivered
+    std::uint64_t layout = 0;  // layout id the records were written under (0: not recorded)
   };
   // Reads the next records after the read position into out, skipping corrupt ones. Memory held
-  // is out.size() records, whatever the backlog.
+  // is out.size() records, whatever the backlog. Stops early where the layout changes.
   pm500::expected<ReadResult, std::string> read(std::span<Sample> out);
 
   // Everything before `end` is delivered: it never needs to be read again. Deletes segments that
@@ -99,6 +116,10 @@ class Spool {
   pm500::expected<void, std::string> sync_if_due(std::chrono::steady_clock::time_point now, bool force = false);
   pm500::expected<void, std::string> sync() { return sync_if_due(std::chrono::steady_clock::now(), true); }
 
+  // The layout id new records get, and the text of a layout id found in a ReadResult.
+  std::uint64_t layout_id() const noexcept { return layout_id_; }
+  pm500::expected<std::string, std::string> layout_text(std::uint64_t id) const;
+
   SpoolStats stats() const noexcept;
   const std::filesystem::path& dir() const noexcept { return opt_.dir; }
 
@@ -107,6 +128,7 @@ class Spool {
     std::uint64_t first = 0;
     std::uint64_t end = 0;  // one past the last record
     std::uint64_t bytes = 0;
+    std::uint64_t layout = 0;
     std::filesystem::path path;
   };
 
@@ -114,7 +136,12 @@ class Spool {
   pm500::expected<void, std::string> scan();
   pm500::expected<void, std::string> start_segment();
   void close_active();
-  void drop_oldest();
+  // Deletes the oldest segment; its unread records are counted in dropped_full, or in
+  // dropped_disk when `for_disk`.
+  void drop_oldest(bool for_disk = false);
+  pm500::expected<void, std::string> write_layout();
+  void remove_unused_layouts();
+  pm500::expected<void, std::string> write_batch(std::span<const Sample> samples);
   void remove_segment_front();
   pm500::expected<void, std::string> persist_ack();
   std::filesystem::path segment_path(std::uint64_t first) const;
@@ -130,6 +157,7 @@ class Spool {
   std::uint64_t persisted_ack_ = ~0ull;
   std::uint64_t total_bytes_ = 0;
   std::uint64_t last_dropped_ = 0;
+  std::uint64_t layout_id_ = 0;
   bool data_dirty_ = false;
   bool dir_dirty_ = false;
   std::chrono::steady_clock::time_point last_sync_{};
@@ -137,7 +165,7 @@ class Spool {
   std::vector<std::byte> read_buf_;   // reused and bounded by the largest read() request
 
   // Counters read by stats() from other threads.
-  std::atomic<std::uint64_t> appended_{0}, acked_{0}, dropped_full_{0}, corrupt_{0};
+  std::atomic<std::uint64_t> appended_{0}, acked_{0}, dropped_full_{0}, dropped_disk_{0}, corrupt_{0};
   std::atomic<std::uint64_t> backlog_{0}, bytes_{0}, read_buf_bytes_{0}, segment_count_{0};
   void publish_gauges() noexcept;
 };

@@ -1,6 +1,7 @@
 #include "pipeline/watermarks.hpp"
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <vector>
@@ -13,22 +14,73 @@
 namespace pm500 {
 namespace {
 
-constexpr char kMagic[8] = {'P', 'M', '5', 'W', 'M', 'K', '0', '1'};
-constexpr std::size_t kEntrySize = 8 + 8 + 2;  // key, time, sequence
+// Format 2: magic | u32 count | u32 crc32c(entries) | entries, each
+//   u16 assembly | u16 name length | name | i64 time | u16 sequence.
+// (Format 1 keyed by the device's index in the configuration; it is ignored: a restart after
+// an upgrade reports no gap rather than a wrong one.)
+constexpr char kMagic[8] = {'P', 'M', '5', 'W', 'M', 'K', '0', '2'};
 
-std::uint64_t key_of(const Sample& s) { return (std::uint64_t{s.device} << 16) | s.assembly; }
+template <class T>
+void put(std::vector<char>& out, const T& v) {
+  const char* p = reinterpret_cast<const char*>(&v);
+  out.insert(out.end(), p, p + sizeof(T));
+}
 
 }  // namespace
 
+std::string Watermarks::key_of(const Sample& s) const {
+  std::string key = std::to_string(s.assembly);
+  key += '\t';
+  if (const DeviceMeta* d = catalog_ ? catalog_->device(s.device) : nullptr) key += d->name;
+  else key += "device " + std::to_string(s.device);
+  return key;
+}
+
+Watermarks::Gap Watermarks::measure(std::string device, std::uint16_t assembly, Mark last, Mark first, bool class1,
+                                    std::int64_t rpi_ms) {
+  Gap g{std::move(device), assembly, last, first, 0, Gap::Basis::unknown, rpi_ms};
+  const double elapsed_ms = static_cast<double>(first.time_ns - last.time_ns) / 1e6;
+  // Samples the time allows for: one per RPI, less the one that arrived.
+  const double by_time = rpi_ms > 0 ? std::max(0.0, std::round(elapsed_ms / static_cast<double>(rpi_ms)) - 1.0) : -1;
+  if (class1) {
+    const std::uint64_t by_seq = static_cast<std::uint16_t>(first.sequence - last.sequence - 1);
+    if (by_time < 0) {
+      g.missing = by_seq;
+      g.basis = Gap::Basis::sequence;
+      return g;
+    }
+    // The sequence count wraps every 65,536 samples: take the count of wraps that fits the time
+    // best, and trust it when it lands near the time's estimate (network jitter, a late packet).
+    const double wraps = std::max(0.0, std::round((by_time - static_cast<double>(by_seq)) / 65536.0));
+    const double best = static_cast<double>(by_seq) + wraps * 65536.0;
+    if (std::fabs(best - by_time) <= std::max(3.0, by_time / 4.0)) {
+      g.missing = static_cast<std::uint64_t>(best);
+      g.basis = Gap::Basis::sequence;
+      return g;
+    }
+  }
+  if (by_time >= 0) {
+    g.missing = static_cast<std::uint64_t>(by_time);
+    g.basis = Gap::Basis::time;
+  }
+  return g;
+}
+
 std::string Watermarks::Gap::describe() const {
   const double seconds = static_cast<double>(first.time_ns - last.time_ns) / 1e9;
-  char buf[200];
-  std::snprintf(buf, sizeof buf,
-                "device %u assembly %u: %.3f s between the last sample kept before the restart (sequence %u) and "
-                "the first after it (sequence %u)",
-                device, assembly, seconds, last.sequence, first.sequence);
-  std::string s = buf;
-  if (missing_sequences) s += "; at least " + std::to_string(missing_sequences) + " sequence counts missing";
+  char buf[160];
+  std::snprintf(buf, sizeof buf, " assembly %u: %.3f s between the last sample kept before the restart", assembly,
+                seconds);
+  std::string s = "device " + device + buf + " (sequence " + std::to_string(last.sequence) +
+                  ") and the first after it (sequence " + std::to_string(first.sequence) + ")";
+  switch (basis) {
+    case Basis::sequence: s += "; " + std::to_string(missing) + " samples missing (by sequence count)"; break;
+    case Basis::time:
+      s += "; about " + std::to_string(missing) + " samples missing (by time at RPI " + std::to_string(rpi_ms) +
+           " ms: the meter's sequence count restarted or does not match the time)";
+      break;
+    case Basis::unknown: break;
+  }
   return s;
 }
 
@@ -40,29 +92,43 @@ void Watermarks::load() {
   std::uint32_t count = 0, crc = 0;
   std::memcpy(&count, data.data() + 8, 4);
   std::memcpy(&crc, data.data() + 12, 4);
-  if (data.size() != 16 + count * kEntrySize) return;
-  if (crc32c(std::as_bytes(std::span<const char>(data.data() + 16, count * kEntrySize))) != crc) return;
+  if (crc32c(std::as_bytes(std::span<const char>(data.data() + 16, data.size() - 16))) != crc) return;
+  std::size_t at = 16;
   for (std::uint32_t i = 0; i < count; ++i) {
-    const char* p = data.data() + 16 + i * kEntrySize;
-    std::uint64_t key;
+    std::uint16_t assembly = 0, len = 0;
+    if (at + 4 > data.size()) return;
+    std::memcpy(&assembly, data.data() + at, 2);
+    std::memcpy(&len, data.data() + at + 2, 2);
+    at += 4;
+    if (at + len + 10 > data.size()) return;
+    std::string key = std::to_string(assembly) + '\t' + std::string(data.data() + at, len);
+    at += len;
     Mark m;
-    std::memcpy(&key, p, 8);
-    std::memcpy(&m.time_ns, p + 8, 8);
-    std::memcpy(&m.sequence, p + 16, 2);
-    marks_[key] = Entry{m, false};
+    std::memcpy(&m.time_ns, data.data() + at, 8);
+    std::memcpy(&m.sequence, data.data() + at + 8, 2);
+    at += 10;
+    marks_[std::move(key)] = Entry{m, true, false};
   }
 }
 
+Watermarks::Entry& Watermarks::entry(const Sample& s) {
+  if (s.assembly < 100 || s.assembly > 108) return marks_[key_of(s)];
+  const std::size_t i = std::size_t{s.device} * 9 + (s.assembly - 100u);
+  if (i >= by_index_.size()) by_index_.resize(i + 1, nullptr);
+  if (!by_index_[i]) by_index_[i] = &marks_[key_of(s)];  // node-based map: the address stays valid
+  return *by_index_[i];
+}
+
 std::optional<Watermarks::Gap> Watermarks::update(const Sample& s) {
-  auto [it, inserted] = marks_.try_emplace(key_of(s));
-  Entry& e = it->second;
+  Entry& e = entry(s);
   std::optional<Gap> gap;
-  if (!inserted && !e.seen_this_run) {
-    Gap g{s.device, s.assembly, e.mark, Mark{s.source_time_ns, s.sequence}, 0};
+  if (e.previous_run && !e.seen_this_run && s.source_time_ns > e.mark.time_ns) {
+    const DeviceMeta* d = catalog_ ? catalog_->device(s.device) : nullptr;
     const bool class1 = (s.flags & kSampleExplicit) == 0 && (e.mark.sequence != 0 || s.sequence != 0);
-    if (class1) g.missing_sequences = static_cast<std::uint16_t>(s.sequence - e.mark.sequence - 1);
+    Gap g = measure(d ? d->name : std::to_string(s.device), s.assembly, e.mark, Mark{s.source_time_ns, s.sequence},
+                    class1, d ? d->rpi_ms : 0);
     // Directly following (the restart lost nothing of this device) is not a gap.
-    if (!(class1 && g.missing_sequences == 0) && s.source_time_ns > e.mark.time_ns) gap = g;
+    if (!(g.basis != Gap::Basis::unknown && g.missing == 0)) gap = std::move(g);
   }
   e.seen_this_run = true;
   e.mark = Mark{s.source_time_ns, s.sequence};
@@ -72,17 +138,21 @@ std::optional<Watermarks::Gap> Watermarks::update(const Sample& s) {
 
 pm500::expected<void, std::string> Watermarks::persist() {
   if (!dirty_) return {};
-  std::vector<char> data(16 + marks_.size() * kEntrySize);
+  std::vector<char> data(16);
   std::memcpy(data.data(), kMagic, 8);
-  const auto count = static_cast<std::uint32_t>(marks_.size());
-  std::memcpy(data.data() + 8, &count, 4);
-  char* p = data.data() + 16;
+  std::uint32_t count = 0;
   for (const auto& [key, e] : marks_) {
-    std::memcpy(p, &key, 8);
-    std::memcpy(p + 8, &e.mark.time_ns, 8);
-    std::memcpy(p + 16, &e.mark.sequence, 2);
-    p += kEntrySize;
+    const std::size_t tab = key.find('\t');
+    const auto assembly = static_cast<std::uint16_t>(std::stoul(key.substr(0, tab)));
+    const std::string_view name = std::string_view(key).substr(tab + 1, 0xffff);
+    put(data, assembly);
+    put(data, static_cast<std::uint16_t>(name.size()));
+    data.insert(data.end(), name.begin(), name.end());
+    put(data, e.mark.time_ns);
+    put(data, e.mark.sequence);
+    ++count;
   }
+  std::memcpy(data.data() + 8, &count, 4);
   const std::uint32_t crc = crc32c(std::as_bytes(std::span<const char>(data.data() + 16, data.size() - 16)));
   std::memcpy(data.data() + 12, &crc, 4);
   const std::filesystem::path tmp = std::filesystem::path(file_).concat(".tmp");

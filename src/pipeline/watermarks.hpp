@@ -1,9 +1,15 @@
-// Watermarks: per (device, assembly), the last sample a sink took into custody (delivered or
-// spooled), persisted at the spool's fsync interval in state_dir/sinks/<name>/watermarks.
+// Watermarks: per (device name, assembly), the last sample a sink took into custody (delivered
+// or spooled), persisted at the spool's fsync interval in state_dir/sinks/<name>/watermarks.
 //
 // After a restart -- orderly or kill -9 -- the first new sample of each device is compared with
-// the persisted one, and the gap is reported: how long, and how many CIP sequence counts are
-// missing. That is all a restarted process can see of what it lost (the ring is memory).
+// the persisted one, and the gap is reported: how long, and how many samples are missing. That
+// is all a restarted process can see of what it lost (the ring is memory).
+//
+// Keyed by the device's configured name, not its position in the list, so a configuration that
+// adds or reorders devices compares each with its own history. The count of missing samples
+// comes from the CIP sequence count when it agrees with the time elapsed at the device's RPI;
+// when it does not (the meter restarted its count, or wrapped it more than once), the time and
+// the RPI give the estimate and the report says so.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +18,9 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
+#include "pipeline/catalog.hpp"
 #include "pipeline/sample.hpp"
 #include "pm500/expected.hpp"
 
@@ -25,17 +33,19 @@ class Watermarks {
     std::uint16_t sequence = 0;
   };
   struct Gap {
-    std::uint32_t device = 0;
+    std::string device;  // configured name
     std::uint16_t assembly = 0;
     Mark last;   // persisted by the previous run
     Mark first;  // first of this run
-    // (first.sequence - last.sequence - 1) mod 2^16: a lower bound of the samples missing when
-    // both come from Class 1 I/O; 0 when unknown (explicit reads carry no sequence).
-    std::uint32_t missing_sequences = 0;
+    std::uint64_t missing = 0;  // samples missing (0 when unknown)
+    enum class Basis { unknown, sequence, time } basis = Basis::unknown;
+    std::int64_t rpi_ms = 0;     // used for Basis::time
     std::string describe() const;
   };
 
-  explicit Watermarks(std::filesystem::path file) : file_(std::move(file)) {}
+  // catalog names the devices (null: "device <index>", as a test without one).
+  explicit Watermarks(std::filesystem::path file, const Catalog* catalog = nullptr)
+      : file_(std::move(file)), catalog_(catalog) {}
   // Loads the previous run's marks; a missing or damaged file loads nothing.
   void load();
   // Records custody of a sample. Returns the restart gap on the first sample of a key that the
@@ -44,13 +54,23 @@ class Watermarks {
   // Writes the file (atomically, by rename) when something changed since the last persist.
   pm500::expected<void, std::string> persist();
 
+  // The gap between two marks of one stream (exposed for tests).
+  static Gap measure(std::string device, std::uint16_t assembly, Mark last, Mark first, bool class1,
+                     std::int64_t rpi_ms);
+
  private:
   struct Entry {
     Mark mark;
+    bool previous_run = false;  // loaded from the file
     bool seen_this_run = false;
   };
+  std::string key_of(const Sample& s) const;
+  Entry& entry(const Sample& s);
+
   std::filesystem::path file_;
-  std::unordered_map<std::uint64_t, Entry> marks_;
+  const Catalog* catalog_;
+  std::unordered_map<std::string, Entry> marks_;  // "<assembly>\t<device name>"
+  std::vector<Entry*> by_index_;  // device index x 9 + assembly - 100 -> its entry (no key per sample)
   bool dirty_ = false;
 };
 

@@ -61,6 +61,14 @@ void write_sink(JsonWriter& w, const SinkView& s, std::int64_t now_ms) {
   w.field("spool_backlog", s.spool_backlog);
   w.field("spool_bytes", s.spool_bytes);
   w.field("dropped", s.dropped);
+  w.key("dropped_by_reason");
+  w.begin_object();
+  w.field("overrun", s.dropped_overrun);
+  w.field("spool_full", s.dropped_spool_full);
+  w.field("disk_full", s.dropped_disk);
+  w.field("corrupt", s.dropped_corrupt);
+  w.end_object();
+  w.field("unattributable", s.unattributable);
   w.field("rejected", s.rejected);
   w.field("retries", s.retries);
   w.field("ring_lag", s.ring_lag);
@@ -135,6 +143,18 @@ std::string render_json(const GatewayView& v) {
   w.begin_array();
   for (const auto& s : v.sinks) write_sink(w, s, v.now_ms);
   w.end_array();
+
+  if (!v.disk.path.empty()) {
+    w.key("disk");
+    w.begin_object();
+    w.field("path", v.disk.path);
+    w.field("free_bytes", v.disk.free_bytes);
+    w.field("total_bytes", v.disk.total_bytes);
+    w.field("reserve_bytes", v.disk.reserve_bytes);
+    w.field("dropped", v.disk.dropped);
+    w.field("short_of_space", v.disk.short_of_space);
+    w.end_object();
+  }
 
   w.key("events");
   w.begin_array();

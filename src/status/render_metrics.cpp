@@ -200,8 +200,20 @@ void sink_families(std::string& o, const GatewayView& v) {
               [](S s) { return s.spooled; });
   sink_family(o, v, "pm500_sink_replayed_total", "counter", "Samples replayed from the spool.",
               [](S s) { return s.replayed; });
-  sink_family(o, v, "pm500_sink_dropped_total", "counter", "Samples lost (ring overrun or spool full).",
-              [](S s) { return s.dropped; });
+  {
+    Family f(o, "pm500_sink_dropped_total", "counter",
+             "Samples lost, by reason: overrun (the ring overtook the sink), spool_full (spool_max_mb), disk_full "
+             "(the disk under state_dir), corrupt (spool records that failed their CRC).");
+    for (const auto& s : v.sinks) {
+      f.sample({{"sink", s.name}, {"reason", "overrun"}}, s.dropped_overrun);
+      f.sample({{"sink", s.name}, {"reason", "spool_full"}}, s.dropped_spool_full);
+      f.sample({{"sink", s.name}, {"reason", "disk_full"}}, s.dropped_disk);
+      f.sample({{"sink", s.name}, {"reason", "corrupt"}}, s.dropped_corrupt);
+    }
+  }
+  sink_family(o, v, "pm500_sink_unattributable_total", "counter",
+              "Spooled samples whose device or fields were no longer configured at replay (dead-lettered).",
+              [](S s) { return s.unattributable; });
   sink_family(o, v, "pm500_sink_rejected_total", "counter", "Samples the destination refused (dead-lettered).",
               [](S s) { return s.rejected; });
   sink_family(o, v, "pm500_sink_retries_total", "counter", "Delivery attempts that failed and were retried.",
@@ -252,6 +264,12 @@ std::string render_metrics(const GatewayView& v) {
   gateway_families(o, v);
   device_families(o, v);
   sink_families(o, v);
+  if (!v.disk.path.empty()) {
+    Family(o, "pm500_disk_free_bytes", "gauge", "Free space on the filesystem under state_dir.")
+        .sample({}, v.disk.free_bytes);
+    Family(o, "pm500_disk_reserve_bytes", "gauge", "Space kept free there ([pipeline] disk_reserve_mb).")
+        .sample({}, v.disk.reserve_bytes);
+  }
   failure_families(o, v);
   return o;
 }

@@ -36,7 +36,17 @@ struct SinkView {
   std::int64_t state_since_ms = 0;
   std::uint64_t delivered = 0, spooled = 0, replayed = 0, spool_backlog = 0, spool_bytes = 0;
   std::uint64_t dropped = 0, rejected = 0, retries = 0, ring_lag = 0;
+  // dropped, by reason: ring overrun, spool_max_mb reached, disk full, corrupt records skipped.
+  std::uint64_t dropped_overrun = 0, dropped_spool_full = 0, dropped_disk = 0, dropped_corrupt = 0;
+  std::uint64_t unattributable = 0;  // spooled samples dead-lettered after a configuration change
   std::string last_error;
+};
+
+// The filesystem under state_dir (spools, dead letters, the file sink's output).
+struct DiskView {
+  std::string path;
+  std::uint64_t free_bytes = 0, total_bytes = 0, reserve_bytes = 0, dropped = 0;
+  bool short_of_space = false;  // pipeline.disk_full is raised
 };
 
 struct FailureView {
@@ -73,6 +83,7 @@ struct GatewayView {
   std::uint64_t rss_bytes = 0, memory_limit_bytes = 0;  // process memory vs cgroup limit (0: none)
   std::vector<DeviceView> devices;
   std::vector<SinkView> sinks;
+  DiskView disk;
   std::vector<FailureView> failures;  // active, most severe first
   std::vector<FailureCount> failure_counts;
   std::vector<EventView> events;      // newest last

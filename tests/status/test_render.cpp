@@ -176,7 +176,8 @@ TEST_CASE("render_metrics: passes the strict exposition parser") {
   CHECK(ex.family("pm500_sink_state")->value({{"sink", "influxdb"}, {"state", "delivering"}}) == 0);
   CHECK(ex.family("pm500_sink_spool_backlog_samples")->value({{"sink", "influxdb"}}) == 1800);
   CHECK(ex.family("pm500_sink_delivered_total")->value({{"sink", "file"}}) == 10800);
-  CHECK(ex.family("pm500_sink_dropped_total")->value({{"sink", "file"}}) == 0);
+  CHECK(ex.family("pm500_sink_dropped_total")->value({{"sink", "file"}, {"reason", "overrun"}}) == 0);
+  CHECK(ex.family("pm500_sink_dropped_total")->value({{"sink", "file"}, {"reason", "disk_full"}}) == 0);
 
   // Every known failure mode has a series, active or not.
   const auto* active = ex.family("pm500_failure_active");

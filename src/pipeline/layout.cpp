@@ -1,0 +1,104 @@
+#include "pipeline/layout.hpp"
+
+#include <charconv>
+#include <unordered_map>
+
+namespace pm500::layout {
+namespace {
+
+constexpr std::string_view kHeader = "pm500-layout 1\n";
+
+// Splits off the text up to `sep` (exclusive) and advances past it.
+std::string_view take(std::string_view& s, char sep) {
+  const std::size_t at = s.find(sep);
+  std::string_view head = s.substr(0, at);
+  s.remove_prefix(at == std::string_view::npos ? s.size() : at + 1);
+  return head;
+}
+
+}  // namespace
+
+std::string encode(const Catalog& catalog) {
+  std::string s(kHeader);
+  for (const DeviceMeta& d : catalog.devices) {
+    s += "device\t";
+    s += d.name;
+    s += '\n';
+    for (std::size_t a = 0; a < d.fields.size(); ++a) {
+      if (d.fields[a].empty()) continue;
+      s += "assembly\t";
+      s += std::to_string(100 + a);
+      s += '\t';
+      for (std::size_t i = 0; i < d.fields[a].size(); ++i) {
+        if (i) s += ',';
+        s += d.fields[a][i];
+      }
+      s += '\n';
+    }
+  }
+  return s;
+}
+
+std::uint64_t id_of(std::string_view text) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h == 0 ? 1 : h;
+}
+
+std::optional<Catalog> decode(std::string_view text) {
+  if (!text.starts_with(kHeader)) return std::nullopt;
+  text.remove_prefix(kHeader.size());
+  Catalog c;
+  while (!text.empty()) {
+    std::string_view line = take(text, '\n');
+    if (line.empty()) continue;
+    const std::string_view kind = take(line, '\t');
+    if (kind == "device") {
+      DeviceMeta d;
+      d.name = std::string(line);
+      c.devices.push_back(std::move(d));
+    } else if (kind == "assembly") {
+      if (c.devices.empty()) return std::nullopt;
+      const std::string_view num = take(line, '\t');
+      unsigned instance = 0;
+      auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), instance);
+      if (ec != std::errc() || p != num.data() + num.size() || instance < 100 || instance > 108) return std::nullopt;
+      auto& fields = c.devices.back().fields[instance - 100];
+      while (!line.empty()) fields.emplace_back(take(line, ','));
+    } else {
+      return std::nullopt;
+    }
+  }
+  return c;
+}
+
+Translation::Translation(const Catalog& from, const Catalog& to) : from_(from), entries_(from.devices.size()) {
+  std::unordered_map<std::string_view, std::size_t> by_name;
+  for (std::size_t i = 0; i < to.devices.size(); ++i) by_name.emplace(to.devices[i].name, i);
+  for (std::size_t i = 0; i < from_.devices.size(); ++i) {
+    auto it = by_name.find(from_.devices[i].name);
+    if (it == by_name.end()) continue;
+    Entry& e = entries_[i];
+    e.to = static_cast<std::int64_t>(it->second);
+    for (std::size_t a = 0; a < e.same_fields.size(); ++a)
+      e.same_fields[a] = from_.devices[i].fields[a] == to.devices[it->second].fields[a];
+  }
+}
+
+std::optional<std::string> Translation::map(Sample& s) const {
+  if (s.device >= entries_.size())
+    return "device index " + std::to_string(s.device) + " is not in the layout the sample was spooled under";
+  const Entry& e = entries_[s.device];
+  const std::string& name = from_.devices[s.device].name;
+  if (e.to < 0) return "device \"" + name + "\" is no longer configured";
+  if (s.assembly < 100 || s.assembly > 108 || !e.same_fields[s.assembly - 100])
+    return "the fields of device \"" + name + "\" assembly " + std::to_string(s.assembly) +
+           " changed since the sample was spooled (profile or assemblies changed)";
+  s.device = static_cast<std::uint32_t>(e.to);
+  return std::nullopt;
+}
+
+}  // namespace pm500::layout
