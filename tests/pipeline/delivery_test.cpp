@@ -275,7 +275,46 @@ TEST_CASE("delivery: a full spool drops oldest, counts exactly, and raises pipel
   const auto got = ts->received();
   CHECK(std::is_sorted(got.begin(), got.end()));
   CHECK(got.back() == kTotal - 1);
-  CHECK(rec.has("raise pipeline.spool_full test"));
+  // The warning's number is the counter's, not the first drop's.
+  const std::string e = rec.find_last("raise pipeline.spool_full test");
+  INFO(e);
+  CHECK(e.find(": " + std::to_string(st.dropped_spool_full) + " unsent samples deleted") != std::string::npos);
+}
+
+TEST_CASE("delivery: corrupt spool records are counted as dropped, and the warning says how many") {
+  test::TempDir tmp;
+  Recorder rec;
+  {
+    Ring ring(1024);
+    auto sink = std::make_unique<TestSink>();
+    sink->mode = TestSink::retry;
+    auto d = SinkDelivery::create(ring, std::move(sink), fast_options(tmp.path(), &rec));
+    (*d)->start();
+    for (std::uint64_t i = 0; i < 300; ++i) ring.push(make_sample(i));
+    (*d)->stop();
+  }
+  // Damage 11 records spread over the segment (one byte of each sample).
+  std::filesystem::path seg;
+  for (const auto& e : std::filesystem::directory_iterator(tmp / "sinks/test/spool"))
+    if (e.path().extension() == ".seg") seg = e.path();
+  REQUIRE(!seg.empty());
+  std::string bytes = test::read_file(seg);
+  for (std::size_t k = 0; k < 11; ++k) bytes[Spool::kHeaderSize + (5 + k * 25) * Spool::kRecordSize + 40] ^= 0x5a;
+  test::write_file(seg, bytes);
+
+  Ring ring(1024);
+  auto sink = std::make_unique<TestSink>();
+  TestSink* ts = sink.get();
+  auto d = SinkDelivery::create(ring, std::move(sink), fast_options(tmp.path(), &rec));
+  (*d)->start();
+  REQUIRE(test::eventually([&] { return ts->count() == 289; }, 5s));
+  (*d)->stop();
+  const SinkStats st = (*d)->stats();
+  CHECK(st.corrupt_skipped == 11);
+  CHECK(st.delivered + st.corrupt_skipped == 300);
+  const std::string e = rec.find_last("raise pipeline.spool_corrupt test");
+  INFO(e);
+  CHECK(e.find(": 11 torn or corrupt spool records skipped") != std::string::npos);
 }
 
 TEST_CASE("delivery: the restart reports the gap it can see per device") {
