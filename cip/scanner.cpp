@@ -79,4 +79,6 @@ std::vector<DeviceStatus> Scanner::snapshot() const { return engine_->snapshot()
 
 std::uint16_t Scanner::udp_port() const { return engine_->udp_port(); }
 
+RejectedDatagrams Scanner::rejected_datagrams() const { return engine_->rejected_datagrams(); }
+
 }  // namespace cip

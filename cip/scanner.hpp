@@ -152,6 +152,20 @@ struct DeviceStatus {
   std::int64_t last_packet_ns = 0;     // CLOCK_REALTIME of the last payload, 0 = none yet
 };
 
+// Datagrams on the Class 1 UDP port that the scanner threw away, by reason. Scanner-wide, not
+// per device: none of them can be trusted to name one. A steady rise of unknown_connection or
+// wrong_source is someone else's traffic (another scanner's multicast group, a device that
+// lost its connection, a spoofer); truncated, malformed and oversized are not Class 1 packets.
+struct RejectedDatagrams {
+  std::uint64_t unknown_connection = 0;  // no open connection has this T->O connection id (also the
+                                         // last datagrams of a connection that was just closed)
+  std::uint64_t wrong_source = 0;        // the id is one of ours, but the datagram came from another address
+  std::uint64_t truncated = 0;           // ends inside a field of the CPF items
+  std::uint64_t malformed = 0;           // not CPF 0x8002 + 0x00B1: item types, lengths or counts wrong
+  std::uint64_t oversized = 0;           // larger than the receive buffer (2048 bytes): no meter sends that
+  std::uint64_t total() const { return unknown_connection + wrong_source + truncated + malformed + oversized; }
+};
+
 class ScannerEvents {
  public:
   virtual ~ScannerEvents() = default;
@@ -191,6 +205,8 @@ class Scanner {
   std::vector<DeviceStatus> snapshot() const;
   // The UDP port actually bound (useful with udp_port = 0); 0 before start().
   std::uint16_t udp_port() const;
+  // Thread-safe: datagrams thrown away since construction, by reason (relaxed counters).
+  RejectedDatagrams rejected_datagrams() const;
 
  private:
   std::unique_ptr<detail::Engine> engine_;

@@ -45,7 +45,10 @@ std::size_t total_assemblies(const std::vector<DeviceSpec>& specs) {
 }  // namespace
 
 Engine::Engine(ScannerOptions options, std::vector<DeviceSpec> devices, ScannerEvents& events)
-    : opt_(std::move(options)), events_(events), table_(total_assemblies(devices) + 1) {
+    : opt_(std::move(options)),
+      events_(events),
+      table_(total_assemblies(devices) + 1),
+      open_ids_(total_assemblies(devices) + 1) {
   counters_ = std::make_unique<Counters[]>(devices.size());
   devices_.resize(devices.size());
   published_.resize(devices.size());

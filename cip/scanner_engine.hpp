@@ -137,6 +137,7 @@ class Engine {
   void request_stop();
   std::vector<DeviceStatus> snapshot() const;
   std::uint16_t udp_port() const { return bound_udp_port_.load(std::memory_order_relaxed); }
+  RejectedDatagrams rejected_datagrams() const;
 
  private:
   // Tags and tokens.
@@ -201,6 +202,7 @@ class Engine {
   void on_heartbeat_timer(Device& d, std::uint8_t conn, std::int64_t now);
   bool register_conn(Device& d, std::size_t i);
   void close_conn(Device& d, Conn& c);
+  void count_id(std::uint32_t t_o_id, bool add);
   int join_group(std::uint32_t group, std::uint32_t iface);
   void leave_group(std::uint32_t group, std::uint32_t iface);
 
@@ -210,6 +212,9 @@ class Engine {
   std::unique_ptr<Counters[]> counters_;
   EventLoop loop_;
   ConnTable table_;
+  // T->O connection ids open from any source (key: id and address 0; value: how many), so a
+  // datagram that misses table_ is told apart: wrong source or unknown id. Sized with table_.
+  ConnTable open_ids_;
   int udp_fd_ = -1;
   std::atomic<std::uint16_t> bound_udp_port_{0};
   std::uint32_t local_addr_ = 0;  // host order, 0 = any
@@ -246,7 +251,10 @@ class Engine {
   std::unique_ptr<RxSlot[]> rx_slots_;
   std::unique_ptr<struct mmsghdr[]> rx_msgs_;
   std::unique_ptr<struct iovec[]> rx_iov_;
-  std::uint64_t unknown_datagrams_ = 0;
+  // Datagrams thrown away, by reason: written by the scanner thread only, read by any.
+  struct Rejects {
+    std::atomic<std::uint64_t> unknown_connection{0}, wrong_source{0}, truncated{0}, malformed{0}, oversized{0};
+  } rejects_;
 
   std::array<std::uint8_t, 1024> out_{};  // every request and heartbeat is encoded here
 

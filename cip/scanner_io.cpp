@@ -76,7 +76,10 @@ void Engine::on_udp_readable() {
     for (int i = 0; i < n; ++i) {
       const auto k = static_cast<std::size_t>(i);
       msghdr& h = rx_msgs_[k].msg_hdr;
-      if (h.msg_flags & MSG_TRUNC) continue;  // larger than any assembly: not ours
+      if (h.msg_flags & MSG_TRUNC) {  // larger than any assembly: not ours
+        bump(rejects_.oversized);
+        continue;
+      }
       std::int64_t real = 0;
       for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
@@ -99,19 +102,25 @@ void Engine::on_udp_readable() {
 void Engine::on_datagram(bytes_view dg, std::uint32_t src, std::int64_t mono, std::int64_t real) {
   auto io = decode_io(dg, false);
   if (!io) {
-    ++unknown_datagrams_;
+    bump(io.error().code == Errc::truncated ? rejects_.truncated : rejects_.malformed);
     return;
   }
   const std::uint32_t slot = table_.find(io->connection_id, src);
   if (slot == ConnTable::npos) {
-    ++unknown_datagrams_;  // a closed connection's last datagrams, or someone else's group
+    // One of our ids from another address (a spoofer, or a meter whose address changed), or an
+    // id we do not have open: a closed connection's last datagrams, someone else's group.
+    bump(open_ids_.find(io->connection_id, 0) != ConnTable::npos ? rejects_.wrong_source
+                                                                  : rejects_.unknown_connection);
     return;
   }
   Device& d = devices_[slot >> 8];
   Conn& c = d.conns[slot & 0xFF];
   if (d.spec.run_idle_header) {
     io = decode_io(dg, true);
-    if (!io) return;
+    if (!io) {
+      bump(io.error().code == Errc::truncated ? rejects_.truncated : rejects_.malformed);
+      return;
+    }
   }
   c.last_rx_ns = mono;  // alive, whether or not the data is new
   Counters& k = counters_[d.index];
@@ -165,6 +174,7 @@ bool Engine::register_conn(Device& d, std::size_t i) {
     return false;
   }
   c.open = true;
+  count_id(c.t_o_id, true);
   Counters& k = counters_[d.index];
   k.conns_open.store(k.conns_open.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   return true;
@@ -173,6 +183,7 @@ bool Engine::register_conn(Device& d, std::size_t i) {
 void Engine::close_conn(Device& d, Conn& c) {
   if (!c.open) return;
   table_.erase(c.t_o_id, ntohl(d.addr.sin_addr.s_addr));
+  count_id(c.t_o_id, false);
   if (c.group != 0) leave_group(c.group, c.group_iface);
   c.group = 0;
   c.open = false;
@@ -180,6 +191,25 @@ void Engine::close_conn(Device& d, Conn& c) {
   Counters& k = counters_[d.index];
   const auto n = k.conns_open.load(std::memory_order_relaxed);
   k.conns_open.store(n > 0 ? n - 1 : 0, std::memory_order_relaxed);
+}
+
+void Engine::count_id(std::uint32_t id, bool add) {
+  // A multicast id is the target's choice, so two meters may share one: count the users. The
+  // table is sized for every connection at start, so nothing here allocates.
+  const std::uint32_t n = open_ids_.find(id, 0);
+  if (n != ConnTable::npos) open_ids_.erase(id, 0);
+  const std::uint32_t now = add ? (n == ConnTable::npos ? 1 : n + 1) : (n == ConnTable::npos || n <= 1 ? 0 : n - 1);
+  if (now > 0) open_ids_.insert(id, 0, now);
+}
+
+RejectedDatagrams Engine::rejected_datagrams() const {
+  RejectedDatagrams r;
+  r.unknown_connection = rejects_.unknown_connection.load(std::memory_order_relaxed);
+  r.wrong_source = rejects_.wrong_source.load(std::memory_order_relaxed);
+  r.truncated = rejects_.truncated.load(std::memory_order_relaxed);
+  r.malformed = rejects_.malformed.load(std::memory_order_relaxed);
+  r.oversized = rejects_.oversized.load(std::memory_order_relaxed);
+  return r;
 }
 
 int Engine::join_group(std::uint32_t group, std::uint32_t iface) {

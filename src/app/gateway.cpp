@@ -101,17 +101,19 @@ struct Gateway::Impl {
   // The status server's source: called on its worker threads.
   status::GatewayView view() {
     std::vector<cip::DeviceStatus> scan;
+    cip::RejectedDatagrams rejected;
     bool running = false;
     {
       std::lock_guard lock(scanner_mu);
       if (scanner) {
         scan = scanner->snapshot();
+        rejected = scanner->rejected_datagrams();
         running = true;
       }
     }
     std::lock_guard lock(view_mu);
     ViewSources src{cfg,        started_ms, restarts, devices.get(), std::move(scan), running, deliveries, health,
-                    ring ? ring->capacity() : 0, ring ? ring->head() : 0, alerts.get(), disk.get()};
+                    ring ? ring->capacity() : 0, ring ? ring->head() : 0, alerts.get(), disk.get(), rejected};
     return view_builder.build(src);
   }
 

@@ -56,6 +56,8 @@ status::GatewayView StatusViewBuilder::build(const ViewSources& src) {
   v.now_ms = now_ms();
   v.restarts = src.restarts;
   v.scanner_running = src.scanner_running;
+  const auto& rj = src.datagrams_rejected;
+  v.datagrams_rejected = {rj.unknown_connection, rj.wrong_source, rj.truncated, rj.malformed, rj.oversized};
   v.ring_capacity = src.ring_capacity;
   v.ring_head = src.ring_head;
   v.rss_bytes = resident_bytes();

@@ -26,6 +26,7 @@ struct ViewSources {
   std::uint64_t ring_capacity, ring_head;
   const health::AlertSender* alerts = nullptr;  // null: [alerts] disabled
   const DiskSpace* disk = nullptr;              // null: not known
+  cip::RejectedDatagrams datagrams_rejected{};  // scanner's counts (zero when no scanner)
 };
 
 class StatusViewBuilder {

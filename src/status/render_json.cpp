@@ -107,6 +107,15 @@ std::string render_json(const GatewayView& v) {
   w.field("uptime_s", v.now_ms > v.started_ms && v.started_ms > 0 ? (v.now_ms - v.started_ms) / 1000 : 0);
   w.field("restarts", v.restarts);
   w.field("scanner_running", v.scanner_running);
+  w.field("datagrams_rejected", v.datagrams_rejected.total());
+  w.key("datagrams_rejected_by_reason");
+  w.begin_object();
+  w.field("unknown_connection", v.datagrams_rejected.unknown_connection);
+  w.field("wrong_source", v.datagrams_rejected.wrong_source);
+  w.field("truncated", v.datagrams_rejected.truncated);
+  w.field("malformed", v.datagrams_rejected.malformed);
+  w.field("oversized", v.datagrams_rejected.oversized);
+  w.end_object();
   w.field("rss_bytes", v.rss_bytes);
   w.field("memory_limit_bytes", v.memory_limit_bytes);
   w.end_object();

@@ -114,6 +114,18 @@ void gateway_families(std::string& o, const GatewayView& v) {
       .sample({}, v.restarts);
   Family(o, "pm500_scanner_running", "gauge", "1 while the EtherNet/IP scanner thread runs.")
       .sample({}, v.scanner_running);
+  {
+    Family f(o, "pm500_scanner_datagrams_rejected_total", "counter",
+             "Datagrams on the Class 1 UDP port the scanner threw away, by reason: unknown_connection (no open "
+             "connection has that id), wrong_source (an open connection's id from another address), truncated, "
+             "malformed (not a Class 1 packet), oversized (larger than any assembly).");
+    const auto& r = v.datagrams_rejected;
+    f.sample({{"reason", "unknown_connection"}}, r.unknown_connection);
+    f.sample({{"reason", "wrong_source"}}, r.wrong_source);
+    f.sample({{"reason", "truncated"}}, r.truncated);
+    f.sample({{"reason", "malformed"}}, r.malformed);
+    f.sample({{"reason", "oversized"}}, r.oversized);
+  }
   Family(o, "pm500_ring_capacity_samples", "gauge", "Samples the ring between scanner and sinks holds.")
       .sample({}, v.ring_capacity);
   Family(o, "pm500_ring_written_samples_total", "counter", "Samples written into the ring since start.")

@@ -74,11 +74,20 @@ struct AlertsView {  // the [alerts] webhook
   std::string last_error;  // "" once a POST succeeded
 };
 
+// Datagrams the scanner threw away on its Class 1 UDP port, by reason (scanner-wide).
+struct RejectedDatagramsView {
+  std::uint64_t unknown_connection = 0;  // no open connection has that connection id
+  std::uint64_t wrong_source = 0;        // an open connection's id, from another address
+  std::uint64_t truncated = 0, malformed = 0, oversized = 0;  // not a Class 1 packet
+  std::uint64_t total() const { return unknown_connection + wrong_source + truncated + malformed + oversized; }
+};
+
 struct GatewayView {
   std::string version, site, config_file;
   std::int64_t started_ms = 0, now_ms = 0;
   std::uint64_t restarts = 0;        // from the restart history in the state directory
   bool scanner_running = false;
+  RejectedDatagramsView datagrams_rejected;
   std::uint64_t ring_capacity = 0, ring_head = 0;
   std::uint64_t rss_bytes = 0, memory_limit_bytes = 0;  // process memory vs cgroup limit (0: none)
   std::vector<DeviceView> devices;

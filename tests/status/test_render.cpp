@@ -191,6 +191,40 @@ TEST_CASE("render_metrics: passes the strict exposition parser") {
   CHECK(ex.family("pm500_failure_raised_total")->type == "counter");
 }
 
+TEST_CASE("datagrams the scanner rejected: /api/status by reason and in total, /metrics with a reason label") {
+  auto v = sample_view();
+  v.datagrams_rejected = {.unknown_connection = 3, .wrong_source = 2, .truncated = 4, .malformed = 1, .oversized = 5};
+  Json j(status::render_json(v));
+  element g = j.root["gateway"];
+  CHECK(uint64_t(g["datagrams_rejected"]) == 15);
+  element by = g["datagrams_rejected_by_reason"];
+  CHECK(uint64_t(by["unknown_connection"]) == 3);
+  CHECK(uint64_t(by["wrong_source"]) == 2);
+  CHECK(uint64_t(by["truncated"]) == 4);
+  CHECK(uint64_t(by["malformed"]) == 1);
+  CHECK(uint64_t(by["oversized"]) == 5);
+
+  std::string text = status::render_metrics(v);
+  auto ex = prom::parse(text);
+  for (const auto& e : ex.errors) FAIL_CHECK(e);
+  const auto* f = ex.family("pm500_scanner_datagrams_rejected_total");
+  REQUIRE(f);
+  CHECK(f->type == "counter");
+  CHECK(f->samples.size() == 5);
+  CHECK(f->value({{"reason", "unknown_connection"}}) == 3);
+  CHECK(f->value({{"reason", "wrong_source"}}) == 2);
+  CHECK(f->value({{"reason", "truncated"}}) == 4);
+  CHECK(f->value({{"reason", "malformed"}}) == 1);
+  CHECK(f->value({{"reason", "oversized"}}) == 5);
+
+  // Before anything was rejected (or without a scanner) every reason is still there, at 0, so
+  // `increase(...) > 0` alerts have a series to start from.
+  auto empty = prom::parse(status::render_metrics(status::GatewayView{}));
+  REQUIRE(empty.family("pm500_scanner_datagrams_rejected_total"));
+  CHECK(empty.family("pm500_scanner_datagrams_rejected_total")->value({{"reason", "wrong_source"}}) == 0);
+  CHECK(uint64_t(Json(status::render_json(status::GatewayView{})).root["gateway"]["datagrams_rejected"]) == 0);
+}
+
 TEST_CASE("render_metrics: label escaping, NaN, duplicates and an active mode missing from the counts") {
   auto v = sample_view();
   v.devices[0].name = "back\\slash \"quoted\"\nnew line";
