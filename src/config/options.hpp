@@ -118,10 +118,30 @@ class TableReader {
 
 // ---- option constructors -------------------------------------------------------------------
 
+// No configuration string may be longer than this (bytes, after ${VAR} substitution): paths,
+// URLs, tokens and templates are far shorter; a longer value is a mistake (a file pasted in, a
+// runaway variable), and it would be carried in every sample, log line or request.
+inline constexpr std::size_t kMaxStringBytes = 65536;
+// Names that become tag values, MQTT topic levels and metrics labels ([gateway] site,
+// [[devices]] name and asset): at most this many characters.
+inline constexpr std::size_t kMaxNameChars = 64;
+
 namespace detail {
+// Why `v` cannot be such a name ("" when it can), for the key `key_path`: valid UTF-8, 1..max_chars
+// characters (0 too when allow_empty), no control characters, none of / + # (MQTT topic level
+// separator and wildcards, which the MQTT sinks would replace by "_") or \ (line protocol's
+// escape), no space at either end. `example` is a good value, shown in the fix.
+std::string name_problem(const std::string& key_path, std::string_view v, std::size_t max_chars, bool allow_empty,
+                         std::string_view example);
+// Why `v` cannot be a one-line value such as an HTTP header field ("" when it can).
+std::string single_line_problem(const std::string& key_path, std::string_view v);
+// The first characters of `v`, quoted, with "..." when cut: for messages about huge values.
+std::string preview(std::string_view v);
 bool expect_type(const toml::node& n, toml::node_type want, Context& cx, const std::string& key_path);
 std::string show_double(double v);
-bool get_string(const toml::node& n, Context& cx, const std::string& key_path, std::string& out);
+// The string at `n` after ${VAR} substitution; longer than max_bytes is an error naming the key.
+bool get_string(const toml::node& n, Context& cx, const std::string& key_path, std::string& out,
+                std::size_t max_bytes = kMaxStringBytes);
 // "udp_port" from "scanner.udp_port", "assemblies[1]" from "devices[0].assemblies[1]".
 inline std::string leaf(const std::string& key_path) { return key_path.substr(key_path.rfind('.') + 1); }
 inline std::string out_of_range(const std::string& kp, const std::string& v, const std::string& lo, const std::string& hi) {
@@ -134,6 +154,26 @@ template <class T>
 Option<T> string(std::string key, std::string T::*m, std::string help) {
   return {key, "string", std::move(help), false, false,
           [m](T& t, const toml::node& n, Context& cx, const std::string& kp) { return detail::get_string(n, cx, kp, t.*m); },
+          [m](const T& t) { return quote(t.*m); }, {}};
+}
+
+// A name that becomes a tag value, an MQTT topic level and a metrics label (detail::name_problem).
+template <class T>
+Option<T> name_string(std::string key, std::string T::*m, bool allow_empty, std::string example, std::string help) {
+  std::string type = std::string("string of ") + (allow_empty ? "0" : "1") + ".." + std::to_string(kMaxNameChars) +
+                     " characters, no control characters, / + # or \\, no space at either end";
+  return {key, std::move(type), std::move(help), false, false,
+          [m, allow_empty, example](T& t, const toml::node& n, Context& cx, const std::string& kp) {
+            std::string v;
+            // No byte limit here: the character limit below is far tighter and says why.
+            if (!detail::get_string(n, cx, kp, v, std::string::npos)) return false;
+            if (auto why = detail::name_problem(kp, v, kMaxNameChars, allow_empty, example); !why.empty()) {
+              cx.error(n.source(), kp, std::move(why));
+              return false;
+            }
+            t.*m = std::move(v);
+            return true;
+          },
           [m](const T& t) { return quote(t.*m); }, {}};
 }
 

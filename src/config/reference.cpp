@@ -85,7 +85,8 @@ std::string markdown_reference(std::span<const SinkSchema> sinks) {
       "(a test compares this file with the program).\n\n"
       "One TOML file configures the gateway. Unknown keys are errors. Any string value may use "
       "`${VAR}` or `${VAR:-default}` to take text from the environment (`$$` is a literal `$`); a "
-      "missing variable without a default is an error naming it. Secrets are never printed.\n\n";
+      "missing variable without a default is an error naming it. No string may be longer than " +
+      std::to_string(kMaxStringBytes) + " bytes (after substitution). Secrets are never printed.\n\n";
   s += "## [gateway]\n\n" + table(describe(gateway_options()));
   s += "\n## [logging]\n\n" + table(describe(logging_options()));
   s += "\n## [scanner]\n\nThe EtherNet/IP scanner shared by all devices.\n\n" + table(describe(scanner_options()));

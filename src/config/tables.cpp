@@ -29,7 +29,7 @@ Option<S> ratio_option(std::string key, std::string S::*m,
 const Options<GatewaySection>& gateway_options() {
   using S = GatewaySection;
   static const Options<S> o{
-      string("site", &S::site, "Site name, written as tag \"site\" on every sample and in topics."),
+      name_string("site", &S::site, false, "plant-7", "Site name, written as tag \"site\" on every sample and in topics."),
       string("state_dir", &S::state_dir,
              "Folder for spools, acknowledged offsets and restart history. Must be writable and survive restarts "
              "(a volume in a container)."),
@@ -249,7 +249,14 @@ const Options<AlertsSection>& alerts_options() {
                        "without quotes. Empty = a JSON object with every field.",
                        parse_alert_template, [](const S& s) { return quote(s.body_template); })
           .eg("\"{\\\"text\\\": \\\"{{text}}\\\"}\""),
-      string("content_type", &S::content_type, "Content-Type of the request."),
+      custom_string<S>(
+          "content_type", "string, one line", "Content-Type of the request.",
+          [](S& s, const std::string& v) {
+            auto why = detail::single_line_problem("alerts.content_type", v);
+            if (why.empty()) s.content_type = v;
+            return why;
+          },
+          [](const S& s) { return quote(s.content_type); }),
       boolean("send_cleared", &S::send_cleared, "Also send an alert when a condition clears."),
       integer("timeout_ms", &S::timeout_ms, 100, 120000, "Longest one POST may take, connection included."),
       integer("retry_initial_ms", &S::retry_initial_ms, 10, 600000,
@@ -271,13 +278,14 @@ const Options<AlertsSection>& alerts_options() {
 const Options<DeviceSection>& device_options() {
   using S = DeviceSection;
   static const Options<S> o{
-      string("name", &S::name, "Stable name of the meter, used in logs, tags (\"device\") and topics.")
+      name_string("name", &S::name, false, "mcc-1", "Stable name of the meter, used in logs, tags (\"device\") and topics.")
           .must()
           .eg("\"mcc-1\""),
       string("address", &S::address, "IP address or host name of the meter, optionally with \":port\" (44818).")
           .must()
           .eg("\"192.168.10.21\""),
-      string("asset", &S::asset, "Tag \"asset\" (what the meter measures, e.g. \"mcc-1\"); defaults to name."),
+      name_string("asset", &S::asset, true, "main-incomer",
+                  "Tag \"asset\" (what the meter measures, e.g. \"mcc-1\"); defaults to name."),
       choice("connection", &S::connection, {"listen-only", "input-only", "explicit"},
              "How data is read. \"listen-only\" never competes with the plant PLC; it needs an owner connection "
              "(a PLC's input-only, multicast) to exist. \"input-only\" opens its own input connection; "

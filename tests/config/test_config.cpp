@@ -208,3 +208,89 @@ TEST_CASE("suggestions are only offered for near misses") {
   CHECK(suggestion("rpi", {"rpi_ms"}) == "");
   CHECK(suggestion("zzzz", {"token"}) == "");
 }
+
+TEST_CASE("names that become tags and topics are bounded and checked where they are written") {
+  SUBCASE("a 5 MB site is refused, naming file:line:column, the key, its length, the limit and a fix") {
+    const std::string huge(5 * 1024 * 1024, 'x');
+    auto r = load("[gateway]\nsite = \"" + huge + "\"\n");
+    REQUIRE_FALSE(r.has_value());
+    REQUIRE(r.error().size() == 1);
+    const std::string e = r.error().front().str();
+    CHECK(e.rfind("gateway.toml:2:8: [gateway] site = \"xxxxxxxxxxxxxxxxxxxxxxxx\"... is 5242880 characters long; "
+                  "at most 64 are allowed",
+                  0) == 0);
+    CHECK(e.find("shorten it; for example \"plant-7\"") != std::string::npos);
+    CHECK(e.size() < 400);  // the value is not repeated in the message
+  }
+  SUBCASE("64 characters pass, 65 do not (characters, not bytes)") {
+    CHECK(load("[gateway]\nsite = \"" + std::string(64, 's') + "\"\n" + kDevice).has_value());
+    CHECK(first_error("[gateway]\nsite = \"" + std::string(65, 's') + "\"\n").find("65 characters long") !=
+          std::string::npos);
+    std::string umlauts;
+    for (int i = 0; i < 64; ++i) umlauts += "\xC3\xBC";  // 64 x u-umlaut: 128 bytes
+    auto r = load("[gateway]\nsite = \"" + umlauts + "\"\n" + kDevice);
+    REQUIRE(r.has_value());
+    CHECK(r->gateway.site == umlauts);
+  }
+  SUBCASE("device name and asset") {
+    CHECK(first_error("[[devices]]\nname = \"" + std::string(100, 'n') + "\"\naddress = \"127.0.0.1\"\n")
+              .rfind("gateway.toml:2:8: [devices[0]] name = \"nnnnnnnnnnnnnnnnnnnnnnnn\"... is 100 characters long; "
+                     "at most 64 are allowed",
+                     0) == 0);
+    CHECK(first_error(std::string(kDevice) + "asset = \"" + std::string(65, 'a') + "\"\n")
+              .rfind("gateway.toml:4:9: [devices[0]] asset = ", 0) == 0);
+    CHECK(first_error("[[devices]]\nname = \"\"\naddress = \"127.0.0.1\"\n") ==
+          "gateway.toml:2:8: [devices[0]] name is empty: every sample is tagged with it and MQTT topics contain it; "
+          "for example \"mcc-1\"");
+    auto r = load(std::string(kDevice) + "asset = \"\"\n");  // empty asset: the name
+    REQUIRE(r.has_value());
+    CHECK(r->devices[0].asset == "mcc-1");
+  }
+  SUBCASE("characters that break line protocol, topics or labels") {
+    CHECK(first_error("[gateway]\nsite = \"north\\nplant\"\n") ==
+          "gateway.toml:2:8: [gateway] site = \"north\\nplant\" contains the control character U+000A "
+          "(character 6): line feeds, tabs and other control characters break InfluxDB line protocol and log "
+          "lines; remove it");
+    CHECK(first_error("[gateway]\nsite = \"a\\tb\"\n").find("U+0009") != std::string::npos);
+    for (const char* bad : {"mcc/1", "mcc+1", "mcc#1"}) {
+      CAPTURE(bad);
+      const std::string e = first_error(std::string("[[devices]]\nname = \"") + bad + "\"\naddress = \"127.0.0.1\"\n");
+      CHECK(e.rfind("gateway.toml:2:8: [devices[0]] name = ", 0) == 0);
+      CHECK(e.find("(character 4)") != std::string::npos);
+      CHECK(e.find("MQTT") != std::string::npos);
+    }
+    CHECK(first_error("[gateway]\nsite = 'a\\b'\n").find("contains a backslash (character 2)") != std::string::npos);
+    CHECK(first_error("[gateway]\nsite = \" plant\"\n") ==
+          "gateway.toml:2:8: [gateway] site = \" plant\" starts with a space, which tags and topics would carry "
+          "invisibly: remove it");
+    CHECK(first_error("[gateway]\nsite = \"plant \"\n").find("ends with a space") != std::string::npos);
+    // What the sinks escape themselves is fine: spaces inside, commas, equals signs, quotes, UTF-8.
+    auto r = load("[gateway]\nsite = \"Plant 7, north=\\\"A\\\" \xC3\xA9\"\n" + std::string(kDevice));
+    REQUIRE(r.has_value());
+  }
+  SUBCASE("the checks apply after ${VAR} substitution") {
+    g_env = {{"PM500_TEST_SITE", "bad/site"}, {"PM500_TEST_BIG", std::string(70000, 'b')}};
+    CHECK(first_error("[gateway]\nsite = \"${PM500_TEST_SITE}\"\n").find("contains \"/\"") != std::string::npos);
+    CHECK(first_error("[sinks.test]\nurl = \"${PM500_TEST_BIG}\"\n") ==
+          "gateway.toml:2:7: [sinks.test] url = \"bbbbbbbbbbbbbbbbbbbbbbbb\"... is 70000 bytes long (after ${VAR} "
+          "substitution); no configuration string may exceed 65536 bytes: shorten it (a file's content pasted in by "
+          "mistake? name the file instead)");
+    g_env.clear();
+  }
+}
+
+TEST_CASE("no configuration string may exceed 64 KiB; the alert Content-Type is one line") {
+  const std::string big(kMaxStringBytes + 1, 'p');
+  CHECK(first_error("[gateway]\nstate_dir = \"" + big + "\"\n")
+            .rfind("gateway.toml:2:13: [gateway] state_dir = \"pppppppppppppppppppppppp\"... is 65537 bytes long; no "
+                   "configuration string may exceed 65536 bytes",
+                   0) == 0);
+  CHECK(first_error("[alerts]\nheaders = [\"A: b\", \"" + big + "\"]\n").find("headers[1] = ") != std::string::npos);
+  CHECK(load("[gateway]\nstate_dir = \"" + std::string(kMaxStringBytes, 'p') + "\"\n" + kDevice).has_value());
+  CHECK(first_error("[alerts]\ncontent_type = \"text/plain\\r\\nX-Injected: 1\"\n") ==
+        "gateway.toml:2:16: [alerts] content_type = \"text/plain\\r\\nX-Injected: \"... contains the control character "
+        "U+000D (byte 11): it must be one line of text (it is sent as an HTTP header); remove it");
+  auto r = load("[alerts]\ncontent_type = \"application/json; charset=utf-8\"\n" + std::string(kDevice));
+  REQUIRE(r.has_value());
+  CHECK(r->alerts.content_type == "application/json; charset=utf-8");
+}
