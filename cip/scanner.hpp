@@ -191,6 +191,10 @@ class Engine;
 class Scanner {
  public:
   Scanner(ScannerOptions options, std::vector<DeviceSpec> devices, ScannerEvents& events);
+  // Scanner thread, after each turn of the event loop: the end of a batch of on_data() calls
+  // (at most a few hundred datagrams). A durable pipeline writes its journal here, with one
+  // system call per batch rather than one per sample.
+  virtual void on_batch_end() noexcept {}
   ~Scanner();  // stop()
   Scanner(const Scanner&) = delete;
   Scanner& operator=(const Scanner&) = delete;

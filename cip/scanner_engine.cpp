@@ -165,6 +165,7 @@ void Engine::run() {
         on_tcp_event(d, ev.events, now);
       }
     }
+    if (n > 0) events_.on_batch_end();
   }
   for (auto& d : devices_) {
     if (d.step != Step::stopped) finish_device(d);

@@ -1,5 +1,6 @@
 #include "app/commands.hpp"
 
+#include <csignal>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -55,6 +56,15 @@ void record_config_error(const std::string& file, const std::string& error) {
 }  // namespace
 
 int cmd_run(const Options& opt) {
+  // Block the stop signals before any thread starts (the logger's flusher is the first): every
+  // thread inherits the mask, so a SIGTERM during start-up waits for run_until_signalled's
+  // sigtimedwait and an orderly stop, instead of killing the process from whichever thread
+  // the kernel picked.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::string error;
   auto cfg = load(opt, &error);
   if (!cfg) {

@@ -118,6 +118,7 @@ void Devices::on_data(std::uint32_t device, std::uint16_t assembly, std::span<co
   st.scaler->apply(s);
   st.plausibility->check(s);
   ring_.push(s);
+  if (journal_) journal_->stage(s);
   st.counters->samples.fetch_add(1, std::memory_order_relaxed);
   st.counters->last_sample_ns.store(recv_time_ns, std::memory_order_relaxed);
   std::lock_guard lock(st.latest_mu);

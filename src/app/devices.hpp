@@ -18,6 +18,7 @@
 #include "device/settings.hpp"
 #include "pipeline/catalog.hpp"
 #include "pipeline/conditions.hpp"
+#include "pipeline/journal.hpp"
 #include "pipeline/ring.hpp"
 
 namespace pm500::app {
@@ -39,6 +40,13 @@ class Devices {
   // The scanner's data callback, for one payload. Scanner thread only; never allocates.
   void on_data(std::uint32_t device, std::uint16_t assembly, std::span<const std::uint8_t> data,
                std::int64_t recv_time_ns, std::uint16_t sequence, bool explicit_read) noexcept;
+  // End of a batch of on_data() calls (scanner thread): the journal, if any, writes it.
+  void on_batch_end() noexcept {
+    if (journal_) journal_->commit();
+  }
+  // Durable mode: every sample is staged in the journal as it enters the ring. Before the
+  // scanner starts.
+  void set_journal(Journal* journal) { journal_ = journal; }
   // The meter's attribute-4 size of an assembly, read at connect: checked against the profile.
   void on_assembly_size(std::uint32_t device, std::uint16_t assembly, std::uint16_t bytes);
 
@@ -61,6 +69,7 @@ class Devices {
   Devices(Ring& ring, ConditionSink& conditions);
 
   Ring& ring_;
+  Journal* journal_ = nullptr;
   ConditionSink& conditions_;
   Catalog catalog_;
   std::vector<std::unique_ptr<State>> state_;

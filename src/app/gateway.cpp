@@ -42,6 +42,7 @@ struct Gateway::Impl {
   std::unique_ptr<Devices> devices;
   std::vector<std::unique_ptr<SinkDelivery>> deliveries;
   std::unique_ptr<DiskSpace> disk;  // the reserve on state_dir's filesystem, shared by the spools
+  std::unique_ptr<Journal> journal;  // durability = "journal" only
   std::unique_ptr<sim::Simulator> simulator;
   std::unique_ptr<ScanEvents> scan_events;
   std::unique_ptr<cip::Scanner> scanner;
@@ -169,14 +170,26 @@ struct Gateway::Impl {
       // influxdb.write_error, ...) raises that, with the cause; pipeline.sink_unavailable is for
       // the others, so an outage is one condition, not two.
       o.raise_unavailable = !health::sink_has_own_failure_mode(section.type);
+      o.journal = journal.get();
       o.dead_letter_encoder = [](std::string& out, const Sample& sample, const DeviceMeta* device) {
         json::append_sample(out, sample, device);
       };
       auto d = SinkDelivery::create(*ring, std::move(*sink), std::move(o));
       if (!d) return pm500::unexpected("sink " + section.type + ": " + d.error());
-      (*d)->start();
-      log->info("sink {} started", section.type);
       deliveries.push_back(std::move(*d));
+    }
+    if (journal) {
+      // Every sink took back what the previous run had not secured: the journal starts afresh.
+      if (auto r = journal->recovered(); !r) return pm500::unexpected(r.error());
+      for (const auto& d : deliveries) journal->track(d->name(), &d->custody_position());
+      journal->start();
+      devices->set_journal(journal.get());
+      log->info("durable mode: every sample is journaled in {} before the sinks read it",
+                (std::filesystem::path(cfg.gateway.state_dir) / "journal").string());
+    }
+    for (const auto& d : deliveries) {
+      d->start();
+      log->info("sink {} started", d->name());
     }
     if (deliveries.empty()) log->warn("no sink is enabled: samples are read but not delivered anywhere");
     return {};
@@ -257,6 +270,18 @@ pm500::expected<void, std::string> Gateway::start() {
   auto devices = Devices::create(cfg, *g.ring, g.health);
   if (!devices) return pm500::unexpected(devices.error());
   g.devices = std::move(*devices);
+  if (cfg.pipeline.durability == "journal") {
+    Journal::Options jo;
+    jo.dir = std::filesystem::path(cfg.gateway.state_dir) / "journal";
+    jo.max_bytes = static_cast<std::uint64_t>(cfg.pipeline.journal_max_mb) << 20;
+    jo.fsync_interval = std::chrono::milliseconds(cfg.pipeline.journal_fsync_interval_ms);
+    jo.layout = layout::encode(g.devices->catalog());
+    jo.disk = g.disk.get();
+    jo.conditions = &g.health;
+    auto j = Journal::open(std::move(jo));
+    if (!j) return pm500::unexpected(j.error() + "; check [gateway] state_dir (writable, space free)");
+    g.journal = std::move(*j);
+  }
   if (auto r = g.start_sinks(); !r) return r;
   if (auto r = g.start_simulator(); !r) return r;
   if (auto r = g.start_scanner(); !r) return r;
@@ -286,6 +311,7 @@ void Gateway::stop(const std::string& reason) {
   }
   // Producer first (nothing new enters the ring), then every sink delivers or spools the rest,
   // all at once: each may take up to its stop timeout.
+  if (g.journal) g.journal->commit();  // what the stopped scanner staged last
   {
     std::vector<std::jthread> stoppers;
     for (auto& d : g.deliveries) stoppers.emplace_back([&d] { d->stop(); });
@@ -295,7 +321,9 @@ void Gateway::stop(const std::string& reason) {
     g.log->info("sink {} stopped: delivered {}, spooled {} (backlog {}), dropped {}", st.name, st.delivered,
                 st.spooled, st.spool_backlog, st.dropped_overrun + st.dropped_spool_full);
   }
+  if (g.journal) g.journal->stop();  // last sync; what every sink holds is deleted
   g.deliveries.clear();
+  g.journal.reset();
   g.ring.reset();
   {
     std::lock_guard lock(g.scanner_mu);

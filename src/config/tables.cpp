@@ -90,6 +90,18 @@ const Options<PipelineSection>& pipeline_options() {
     // Wrap the range check with the power-of-two rule.
     auto bind = o[0].bind;
     o[0].type = "integer 1024..16777216, a power of two";
+      choice("durability", &S::durability, {"memory", "journal"},
+             "\"memory\": a sample lives in memory until each sink has delivered or spooled it, so kill -9 or a "
+             "power loss loses what the sinks held then (up to a batch or linger per sink, and the ring's unread "
+             "samples). \"journal\": every received sample is first appended to state_dir/journal (one write per "
+             "batch of datagrams, fdatasync every journal_fsync_interval_ms), and sinks read only what is on disk: "
+             "kill -9 loses nothing received, a power loss at most that interval. Costs a write per batch and "
+             "about 184 bytes per sample written to disk (see BENCHMARKS.md)."),
+      integer("journal_max_mb", &S::journal_max_mb, 1, 1048576,
+              "Bound of the journal (durability = \"journal\"): it holds only what some sink has not secured yet "
+              "(seconds, normally); beyond the bound the oldest records are dropped (counted)."),
+      integer("journal_fsync_interval_ms", &S::journal_fsync_interval_ms, 10, 60000,
+              "How often the journal is fdatasync'ed: the most a power loss can take in durable mode."),
     o[0].bind = [bind](S& t, const toml::node& n, Context& cx, const std::string& kp) {
       if (!bind(t, n, cx, kp)) return false;
       if (!std::has_single_bit(static_cast<std::uint64_t>(t.ring_capacity))) {

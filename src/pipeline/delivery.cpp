@@ -107,9 +107,13 @@ pm500::expected<std::unique_ptr<SinkDelivery>, std::string> SinkDelivery::create
   so.disk = options.disk;
   auto spool = Spool::open(so);
   if (!spool) return pm500::unexpected("sink " + options.name + ": " + spool.error());
+  if (options.journal)
+    if (auto r = options.journal->recover_into(options.name, **spool); !r)
+      return pm500::unexpected("sink " + options.name + ": " + r.error());
   std::unique_ptr<SinkDelivery> d(new SinkDelivery(ring, std::move(sink), std::move(options)));
   d->spool_ = std::move(*spool);
   d->publish_cursor();
+  d->custody_pos_.store(d->cursor_.position(), std::memory_order_relaxed);
   d->watermarks_.load();
   d->tokens_ = static_cast<double>(d->replay_batch_);
   d->last_tokens_ = Clock::now();
@@ -158,7 +162,8 @@ void SinkDelivery::run() {
 }
 
 std::size_t SinkDelivery::read_ring(Buffer& into) {
-  const std::size_t n = cursor_.try_read(into.space());
+  const std::size_t n = opt_.journal ? cursor_.try_read_until(into.space(), opt_.journal->committed().load(std::memory_order_acquire))
+                                     : cursor_.try_read(into.space());
   into.size += n;
   if (n > 0) publish_cursor();
   return n;
@@ -510,9 +515,16 @@ void SinkDelivery::note_replay_memory() {
 }
 
 void SinkDelivery::housekeeping(Clock::time_point now) {
-  if (auto r = spool_->sync_if_due(now); !r) {
-    set_error(r.error());
-    conditions_->raise(condition::kSpoolError, r.error(), now, false);
+  // fdatasync at the spool's interval; what was taken before it is then held durably.
+  if (now - last_spool_sync_ >= milliseconds(std::max<std::int64_t>(opt_.delivery.spool_fsync_interval_ms, 0))) {
+    last_spool_sync_ = now;
+    const std::uint64_t taken = taken_position();
+    if (auto r = spool_->sync(); !r) {
+      set_error(r.error());
+      conditions_->raise(condition::kSpoolError, r.error(), now, false);
+    } else {
+      custody_pos_.store(taken, std::memory_order_release);
+    }
   }
   report_spool_losses(now);
   if (opt_.disk) opt_.disk->check(now);
@@ -584,6 +596,7 @@ void SinkDelivery::drain_on_stop() {
   check_overrun();
   // The replay batch in memory is still unacknowledged in the spool: the next run sends it.
   if (auto r = spool_->sync(); !r) spdlog::error("sink {}: {}", opt_.name, r.error());
+  else custody_pos_.store(taken_position(), std::memory_order_release);
   if (auto r = watermarks_.persist(); !r) spdlog::error("sink {}: {}", opt_.name, r.error());
   const DeliveryResult f = sink_->flush();
   if (f.kind != DeliveryResult::Kind::ok) spdlog::warn("sink {}: flush at shutdown: {}", opt_.name, f.reason);

@@ -40,6 +40,7 @@
 #include "pipeline/conditions.hpp"
 #include "pipeline/dead_letter.hpp"
 #include "pipeline/disk_space.hpp"
+#include "pipeline/journal.hpp"
 #include "pipeline/layout.hpp"
 #include "pipeline/ring.hpp"
 #include "pipeline/sink.hpp"
@@ -92,6 +93,9 @@ class SinkDelivery {
     // Raise pipeline.sink_unavailable during an outage. Off for sinks that raise their own
     // failure mode with the cause (mqtt.publish_failure, influxdb.write_error, ...).
     bool raise_unavailable = true;
+    // Durable mode: the sink reads only what the journal has on disk, takes back at create()
+    // what the previous run had not secured, and tells the journal what it now holds.
+    Journal* journal = nullptr;
     std::chrono::milliseconds poll_interval{5};  // sleep when the ring is empty (see ARCHITECTURE)
     std::chrono::milliseconds spool_after{2000};  // retrying -> spooling after this long
     std::chrono::milliseconds stop_timeout{5000};  // on stop, deliver for this long, then spool
@@ -114,6 +118,9 @@ class SinkDelivery {
   void stop();
 
   SinkStats stats() const;
+  // Ring position below which this sink holds every sample durably: delivered, refused, or in
+  // its spool as of the last fdatasync (what a journal may forget).
+  const std::atomic<std::uint64_t>& custody_position() const noexcept { return custody_pos_; }
   const std::string& name() const noexcept { return opt_.name; }
   Sink& sink() noexcept { return *sink_; }
 
@@ -148,6 +155,10 @@ class SinkDelivery {
   void check_overrun();
   void report_spool_losses(std::chrono::steady_clock::time_point now);
   void publish_cursor() noexcept;
+  // Ring position below which every sample read is delivered, refused or appended to the spool.
+  std::uint64_t taken_position() const noexcept {
+    return cursor_.position() - live_.size - pending_.size;
+  }
   std::uint64_t overrun_now() const noexcept;
   void housekeeping(std::chrono::steady_clock::time_point now);
   void set_state(SinkState s);
@@ -195,7 +206,8 @@ class SinkDelivery {
 
   // Counters (written by the delivery thread, read by stats()).
   std::atomic<SinkState> state_{SinkState::delivering};
-  std::atomic<std::uint64_t> cursor_pos_{0}, cursor_missed_{0};
+  std::atomic<std::uint64_t> cursor_pos_{0}, cursor_missed_{0}, custody_pos_{0};
+  std::chrono::steady_clock::time_point last_spool_sync_{};
   std::atomic<std::uint64_t> delivered_{0}, spooled_{0}, replayed_{0}, rejected_{0},
       retries_{0}, replay_bytes_{0}, replay_bytes_max_{0}, restart_gaps_{0}, ring_lag_{0}, unattributable_{0};
   mutable std::mutex error_mu_;

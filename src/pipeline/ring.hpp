@@ -85,9 +85,12 @@ class Ring {
 
     // Copies up to out.size() consecutive samples; returns how many (0: nothing new). Samples
     // lost to an overrun are skipped, counted in missed(), and never returned torn.
-    [[nodiscard]] std::size_t try_read(std::span<Sample> out) noexcept {
+    [[nodiscard]] std::size_t try_read(std::span<Sample> out) noexcept { return try_read_until(out, ~0ull); }
+    // The same, but only samples numbered below `end` (a durable pipeline's journal gate: what
+    // is not on disk yet is not read).
+    [[nodiscard]] std::size_t try_read_until(std::span<Sample> out, std::uint64_t end) noexcept {
       std::size_t n = 0;
-      while (n < out.size()) {
+      while (n < out.size() && next_ < end) {
         switch (copy_out(out[n])) {
           case Read::ok: ++n; ++next_; break;
           case Read::empty: return n;

@@ -224,8 +224,12 @@ pm500::expected<void, std::string> Spool::scan() {
 pm500::expected<void, std::string> Spool::write_layout() {
   if (opt_.layout.empty()) return {};
   layout_id_ = layout::id_of(opt_.layout);
+  return write_layout_file(layout_id_, opt_.layout);
+}
+
+pm500::expected<void, std::string> Spool::write_layout_file(std::uint64_t id, const std::string& text) {
   const fs::path dir = opt_.dir / kLayoutFolder;
-  const fs::path file = dir / hex16(layout_id_);
+  const fs::path file = dir / hex16(id);
   std::error_code ec;
   if (fs::exists(file, ec)) return {};
   fs::create_directories(dir, ec);
@@ -233,7 +237,7 @@ pm500::expected<void, std::string> Spool::write_layout() {
   const fs::path tmp = fs::path(file).concat(".tmp");
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) return pm500::unexpected(sys_error("cannot write", tmp));
-  const bool ok = write_all(fd, reinterpret_cast<const std::byte*>(opt_.layout.data()), opt_.layout.size()) &&
+  const bool ok = write_all(fd, reinterpret_cast<const std::byte*>(text.data()), text.size()) &&
                   ::fdatasync(fd) == 0;
   ::close(fd);
   if (!ok || ::rename(tmp.c_str(), file.c_str()) != 0) return pm500::unexpected(sys_error("cannot write", file));
@@ -375,6 +379,31 @@ pm500::expected<void, std::string> Spool::append(std::span<const Sample> samples
   }
 }
 
+pm500::expected<void, std::string> Spool::append_as(std::span<const Sample> samples, std::uint64_t layout_id,
+                                                    const std::string& layout_text) {
+  if (layout_id == layout_id_) return append(samples);
+  if (layout_id != 0)
+    if (auto r = write_layout_file(layout_id, layout_text); !r) return r;
+  // A segment of their own, under their layout; the next plain append starts another.
+  close_active();
+  const std::uint64_t own = layout_id_;
+  layout_id_ = layout_id;
+  auto r = append(samples);
+  close_active();
+  layout_id_ = own;
+  return r;
+}
+
+pm500::expected<Spool::ReadResult, std::string> Spool::read_at(std::uint64_t from, std::span<Sample> out) {
+  const std::uint64_t own = read_;
+  read_ = from;
+  if (!segments_.empty() && read_ < segments_.front().first) read_ = segments_.front().first;
+  auto r = read(out);
+  read_ = own;
+  publish_gauges();
+  return r;
+}
+
 // One write(2) of whole records to the active segment (started when there is none). On failure
 // nothing was appended and errno tells why.
 pm500::expected<void, std::string> Spool::write_batch(std::span<const Sample> samples) {
@@ -475,6 +504,12 @@ void Spool::ack(std::uint64_t end) {
   publish_gauges();
 }
 
+void Spool::discard_before(std::uint64_t index) {
+  index = std::min(index, write_);
+  if (index > read_) read_ = index;
+  ack(index);
+}
+
 pm500::expected<void, std::string> Spool::persist_ack() {
   std::byte b[24]{};
   std::memcpy(b, kAckMagic, 8);
@@ -507,6 +542,8 @@ pm500::expected<void, std::string> Spool::sync_if_due(std::chrono::steady_clock:
   }
   return result;
 }
+
+int Spool::dup_active_fd() const noexcept { return active_fd_ >= 0 ? ::fcntl(active_fd_, F_DUPFD_CLOEXEC, 0) : -1; }
 
 void Spool::publish_gauges() noexcept {
   backlog_.store(write_ - ack_, std::memory_order_relaxed);

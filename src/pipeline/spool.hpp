@@ -91,6 +91,10 @@ class Spool {
   // are deleted first and their unread records counted in dropped_full (see last_dropped()).
   // On error nothing was appended (a partial write is truncated away).
   pm500::expected<void, std::string> append(std::span<const Sample> samples);
+  // The same for records written under another layout (a journal's, recovered after a crash):
+  // they go to a segment of their own that names that layout, so replay translates them.
+  pm500::expected<void, std::string> append_as(std::span<const Sample> samples, std::uint64_t layout_id,
+                                               const std::string& layout_text);
 
   struct ReadResult {
     std::size_t count = 0;  // samples stored in out
@@ -104,9 +108,18 @@ class Spool {
   // Everything before `end` is delivered: it never needs to be read again. Deletes segments that
   // are wholly acknowledged. Persisted at the next sync.
   void ack(std::uint64_t end);
+  // Everything before `index` is no longer needed, read or not (a journal whose records every
+  // sink holds): the read position moves past it and it is acknowledged.
+  void discard_before(std::uint64_t index);
 
   // True when nothing is waiting to be read back.
   bool empty() const noexcept { return read_ == write_; }
+  // Index the next appended record gets (indices never repeat within a spool's folder).
+  std::uint64_t next_index() const noexcept { return write_; }
+  // Reads records [from, ...) into out without moving the read position (a journal's
+  // recovery; each sink starts from its own index). Stops where the layout changes.
+  pm500::expected<ReadResult, std::string> read_at(std::uint64_t from, std::span<Sample> out);
+
   std::uint64_t backlog() const noexcept { return write_ - read_; }
   // Unread records dropped by the most recent append() (0 when it dropped nothing).
   std::uint64_t last_dropped() const noexcept { return last_dropped_; }
@@ -122,6 +135,9 @@ class Spool {
 
   SpoolStats stats() const noexcept;
   const std::filesystem::path& dir() const noexcept { return opt_.dir; }
+  // A duplicate of the segment being appended to (-1: none), for a caller that fdatasyncs it
+  // on another thread without holding up the writer. The caller closes it.
+  int dup_active_fd() const noexcept;
 
  private:
   struct Segment {
@@ -140,6 +156,7 @@ class Spool {
   // dropped_disk when `for_disk`.
   void drop_oldest(bool for_disk = false);
   pm500::expected<void, std::string> write_layout();
+  pm500::expected<void, std::string> write_layout_file(std::uint64_t id, const std::string& text);
   void remove_unused_layouts();
   pm500::expected<void, std::string> write_batch(std::span<const Sample> samples);
   void remove_segment_front();

@@ -1,0 +1,111 @@
+// The durability guarantee, end to end: the gateway binary, an external simulated meter, the
+// file sink holding a large batch in memory, and kill -9. In durable mode (journal) every
+// sample the gateway had received arrives after the restart, exactly once; in the default
+// memory mode the samples the sink held are lost, as documented.
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <regex>
+#include <thread>
+
+#include "support/gateway.hpp"
+#include "support/support.hpp"
+
+using namespace pm500::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Plant {
+  TempDir dir;
+  int udp = free_udp_port();
+  int control = free_tcp_port();
+  std::string address;
+  Process sim;
+
+  Plant(std::string addr, const std::string& durability)
+      : address(std::move(addr)),
+        sim({binary("pm500-sim").string(), "--address", address, "--control-port", std::to_string(control),
+             "--log-format", "text"}) {
+    write_file(dir / "gateway.toml",
+               "[gateway]\nsite = \"e2e\"\nstate_dir = \"" + (dir / "state").string() +
+                   "\"\n[logging]\nformat = \"text\"\n[status]\nlisten = \"127.0.0.1:0\"\n[scanner]\nudp_port = " +
+                   std::to_string(udp) +
+                   "\nreconnect_initial_ms = 100\nreconnect_max_ms = 800\nconnect_timeout_ms = 800\n"
+                   "[pipeline]\ndurability = \"" + durability +
+                   "\"\njournal_fsync_interval_ms = 100\n"
+                   "[[devices]]\nname = \"mcc-1\"\naddress = \"" + address +
+                   "\"\nrpi_ms = 20\nassemblies = [101, 102, 107]\n"
+                   // A sink that keeps minutes of samples in memory before writing them.
+                   "[sinks.file]\npath = \"samples.lp\"\nbatch_size = 20000\nflush_interval_ms = 600000\n");
+    REQUIRE(wait_for_tcp(44818, 5s, address));
+  }
+  std::vector<std::string> args() const { return {gateway_binary(), "run", "-c", (dir / "gateway.toml").string()}; }
+  fs::path samples() const { return dir / "state" / "sinks" / "file" / "samples.lp"; }
+  std::size_t lines() const { return fs::exists(samples()) ? count_lines(samples()) : 0; }
+};
+
+// Samples the gateway has received from mcc-1 so far (/api/status), or -1.
+long long received(const std::string& base) {
+  const auto r = http_get(base + "/api/status");
+  std::smatch m;
+  static const std::regex re("\"name\":\"mcc-1\".*?\"samples\":([0-9]+)");
+  if (!std::regex_search(r.output, m, re)) return -1;
+  return std::stoll(m[1].str());
+}
+
+// Runs the gateway until the meter has sent a few hundred samples, stops the meter, reads how
+// many samples the gateway received, and kills it with SIGKILL. Returns that number.
+long long receive_then_kill(Plant& p) {
+  Process gw(p.args());
+  const std::string base = status_url(gw);
+  REQUIRE_MESSAGE(!base.empty(), gw.log());
+  REQUIRE_MESSAGE(eventually([&] { return received(base) >= 300; }, 15s), gw.log());
+  CHECK(sim_command(p.control, "fault stop-producing").rfind("ok", 0) == 0);
+  // Stable: nothing more arrives.
+  long long n = -1, again = -2;
+  REQUIRE(eventually(
+      [&] {
+        n = received(base);
+        std::this_thread::sleep_for(300ms);
+        again = received(base);
+        return n == again && n > 0;
+      },
+      10s));
+  CHECK(p.lines() == 0);  // the sink holds them all in memory
+  std::this_thread::sleep_for(300ms);  // past the journal's fsync interval
+  gw.signal(SIGKILL);
+  gw.wait(5s);
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("durability = journal: kill -9 loses nothing the gateway received, and sends it once") {
+  Plant p("127.0.6.1", "journal");
+  const long long n = receive_then_kill(p);
+  Process gw(p.args());
+  // The restarted gateway takes the journaled samples back and the file sink writes them.
+  REQUIRE_MESSAGE(eventually([&] { return gw.log().find("taken back from the journal") != std::string::npos; }, 10s),
+                  gw.log());
+  gw.signal(SIGTERM);
+  const auto code = gw.wait(15s);
+  INFO(gw.log());
+  INFO("exit code ", code.value_or(-1));
+  REQUIRE(code == std::optional<int>(0));
+  CHECK(static_cast<long long>(p.lines()) == n);
+}
+
+TEST_CASE("durability = memory (default): the same kill -9 loses what the sink held in memory") {
+  Plant p("127.0.6.2", "memory");
+  const long long n = receive_then_kill(p);
+  CHECK(n > 0);
+  Process gw(p.args());
+  REQUIRE(!status_url(gw).empty());
+  gw.signal(SIGTERM);
+  const auto code = gw.wait(15s);
+  INFO(gw.log());
+  INFO("exit code ", code.value_or(-1));
+  REQUIRE(code == std::optional<int>(0));
+  CHECK(p.lines() == 0);
+}
