@@ -298,7 +298,18 @@ std::string troubleshooting_markdown() {
       "(`pm500_failure_active{id=...}`), in the log (once when raised, once when cleared) and at the alert "
       "webhook.\n\n"
       "Escalation: L1 site operations (hardware, connectivity), L2 edge engineering (gateway, container), "
-      "L3 cloud integration (AWS IoT, Kinesis), L4 architect (documentation, cross-team).\n";
+      "L3 cloud integration (AWS IoT, Kinesis), L4 architect (documentation, cross-team).\n\n"
+      "**What can be lost, and when.** A sample is safe once each sink has delivered it or appended it to its "
+      "spool; an orderly stop (SIGTERM) delivers or spools everything and loses nothing. With the default "
+      "`[pipeline] durability = \"memory\"`, kill -9 loses, per sink, what was still in memory: the batch "
+      "waiting for `flush_interval_ms` or in flight, and the samples in the ring it had not read yet "
+      "(milliseconds' worth while it keeps up); a power loss also loses spool records written in the last "
+      "`spool_fsync_interval_ms`. With `durability = \"journal\"` every received sample is written to "
+      "`state_dir/journal` before any sink reads it: kill -9 loses nothing received, a power loss at most "
+      "`journal_fsync_interval_ms` of it. Either way delivery is at-least-once: after a restart a destination may "
+      "receive again what was delivered within the last `spool_fsync_interval_ms` before the stop (InfluxDB "
+      "points are idempotent). Every loss that does happen is counted (`pm500_sink_dropped_total{reason}`) and "
+      "raised as one of the `pipeline.*` conditions below.\n";
   std::string_view section;
   for (const auto& m : kModes) {
     if (m.section != section) {
