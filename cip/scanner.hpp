@@ -182,6 +182,10 @@ class ScannerEvents {
   virtual void on_identity(std::uint32_t /*device*/, const Identity& /*id*/) {}
   // Attribute 4 of each assembly, read at every connect (the app compares it with the profile).
   virtual void on_assembly_size(std::uint32_t /*device*/, std::uint16_t /*assembly*/, std::uint16_t /*bytes*/) {}
+  // Scanner thread, after each turn of the event loop: the end of a batch of on_data() calls
+  // (at most a few hundred datagrams). A durable pipeline writes its journal here, with one
+  // system call per batch rather than one per sample.
+  virtual void on_batch_end() noexcept {}
 };
 
 namespace detail {
@@ -191,10 +195,6 @@ class Engine;
 class Scanner {
  public:
   Scanner(ScannerOptions options, std::vector<DeviceSpec> devices, ScannerEvents& events);
-  // Scanner thread, after each turn of the event loop: the end of a batch of on_data() calls
-  // (at most a few hundred datagrams). A durable pipeline writes its journal here, with one
-  // system call per batch rather than one per sample.
-  virtual void on_batch_end() noexcept {}
   ~Scanner();  // stop()
   Scanner(const Scanner&) = delete;
   Scanner& operator=(const Scanner&) = delete;

@@ -99,10 +99,10 @@ struct AlertsSection {
 struct PipelineSection {
   std::int64_t ring_capacity = 65536;  // samples; power of two
   std::int64_t disk_reserve_mb = 64;   // free space kept on state_dir's filesystem; 0: none
-};
   std::string durability = "memory";   // memory | journal
   std::int64_t journal_max_mb = 256;
   std::int64_t journal_fsync_interval_ms = 1000;
+};
 
 struct DeviceSection {
   std::string name;     // required; stable id used in logs, tags and topics

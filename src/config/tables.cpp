@@ -85,11 +85,6 @@ const Options<PipelineSection>& pipeline_options() {
               "spools drop their oldest samples (counted) instead of filling the disk, and pipeline.disk_full is "
               "raised with the free space; the sinks keep delivering. At most a tenth of the filesystem is reserved "
               "(small volumes); 0: only the sinks' spool_max_mb bounds."),
-  };
-  static bool once = [] {
-    // Wrap the range check with the power-of-two rule.
-    auto bind = o[0].bind;
-    o[0].type = "integer 1024..16777216, a power of two";
       choice("durability", &S::durability, {"memory", "journal"},
              "\"memory\": a sample lives in memory until each sink has delivered or spooled it, so kill -9 or a "
              "power loss loses what the sinks held then (up to a batch or linger per sink, and the ring's unread "
@@ -102,6 +97,11 @@ const Options<PipelineSection>& pipeline_options() {
               "(seconds, normally); beyond the bound the oldest records are dropped (counted)."),
       integer("journal_fsync_interval_ms", &S::journal_fsync_interval_ms, 10, 60000,
               "How often the journal is fdatasync'ed: the most a power loss can take in durable mode."),
+  };
+  static bool once = [] {
+    // Wrap the range check with the power-of-two rule.
+    auto bind = o[0].bind;
+    o[0].type = "integer 1024..16777216, a power of two";
     o[0].bind = [bind](S& t, const toml::node& n, Context& cx, const std::string& kp) {
       if (!bind(t, n, cx, kp)) return false;
       if (!std::has_single_bit(static_cast<std::uint64_t>(t.ring_capacity))) {
