@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
 #include "sinks/common/json_sample.hpp"
 
 namespace pm500::sinks {
@@ -60,6 +62,21 @@ DeliveryResult FileSink::rotate() {
   return open_file();
 }
 
+bool FileSink::remove_oldest_rotated() {
+  std::error_code ec;
+  for (std::int64_t i = cfg_.max_files; i >= 1; --i) {
+    const fs::path f = fs::path(path_).concat("." + std::to_string(i));
+    if (!fs::exists(f, ec)) continue;
+    const auto bytes = fs::file_size(f, ec);
+    if (!fs::remove(f, ec)) return false;
+    spdlog::warn("sink file: the disk is full: removed the oldest rotated file {} ({} bytes) to keep writing {}",
+                 f.string(), bytes, path_.string());
+    ++rotated_removed_;
+    return true;
+  }
+  return false;
+}
+
 DeliveryResult FileSink::deliver(std::span<const Sample> batch) {
   buf_.clear();
   for (const Sample& s : batch) {
@@ -92,6 +109,7 @@ DeliveryResult FileSink::deliver(std::span<const Sample> batch) {
     if (auto r = rotate(); r.kind != DeliveryResult::Kind::ok) return r;
   const char* p = buf_.data();
   std::size_t left = buf_.size();
+  bool made_room = false;
   while (left > 0) {
     ssize_t w = ::write(fd_, p, left);
     if (w < 0 && errno == EINTR) continue;
@@ -101,6 +119,15 @@ DeliveryResult FileSink::deliver(std::span<const Sample> batch) {
       if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
         ::close(fd_);
         fd_ = -1;
+        return io_error("cannot write", err);
+      }
+      // A full disk: the oldest rotated file gives way to new samples, once per batch (the
+      // archive keeps the newest data, as the spools do).
+      if ((err == ENOSPC || err == EDQUOT) && !made_room && remove_oldest_rotated()) {
+        made_room = true;
+        p = buf_.data();
+        left = buf_.size();
+        continue;
       }
       return io_error("cannot write", err);
     }

@@ -35,6 +35,8 @@ class FileSink final : public Sink {
 
   const std::filesystem::path& path() const { return path_; }
   std::uint64_t skipped() const { return skipped_; }  // samples with no finite value
+  // Rotated files removed to make room on a full disk.
+  std::uint64_t rotated_removed() const { return rotated_removed_; }
 
  private:
   DeliveryResult open_file();
@@ -50,6 +52,8 @@ class FileSink final : public Sink {
   int fd_ = -1;
   std::uint64_t size_ = 0;
   std::uint64_t skipped_ = 0;
+  std::uint64_t rotated_removed_ = 0;
+  bool remove_oldest_rotated();
   std::string buf_;        // reused for every batch
   DeviceMeta unknown_;     // for a device index the catalog does not know
 };

@@ -55,6 +55,11 @@ const SinkPlugin file_sink_plugin{
       if (!cfg) return {{SinkProbeResult::Result::fail, "settings", "not read by the file sink's schema", ""}};
       return sinks::probe_file_sink(*cfg, env.state_dir);
     },
+    [](const config::SinkSection& section) -> std::uint64_t {
+      const auto* cfg = std::any_cast<sinks::FileSinkConfig>(&section.settings);
+      // The current file and max_files rotated ones, each up to max_mb.
+      return cfg ? static_cast<std::uint64_t>(cfg->max_mb) * static_cast<std::uint64_t>(cfg->max_files + 1) << 20 : 0;
+    },
 };
 
 }  // namespace pm500

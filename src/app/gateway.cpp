@@ -192,7 +192,37 @@ struct Gateway::Impl {
       log->info("sink {} started", d->name());
     }
     if (deliveries.empty()) log->warn("no sink is enabled: samples are read but not delivered anywhere");
+    warn_disk_budget();
     return {};
+  }
+
+  // The bounds of everything written under state_dir, against the size of its filesystem: said
+  // once at start, so a volume too small for the configured spools is known before an outage.
+  void warn_disk_budget() const {
+    struct statvfs v{};
+    if (::statvfs(cfg.gateway.state_dir.c_str(), &v) != 0) return;
+    const std::uint64_t size = static_cast<std::uint64_t>(v.f_blocks) * v.f_frsize;
+    std::uint64_t sum = disk ? disk->snapshot().reserve_bytes : 0;
+    std::string parts;
+    for (const auto& section : cfg.sinks) {
+      if (!section.delivery.enabled) continue;
+      sum += static_cast<std::uint64_t>(section.delivery.spool_max_mb) << 20;
+      parts += " spool of " + section.type + " " + std::to_string(section.delivery.spool_max_mb) + " MiB;";
+      if (const SinkPlugin* p = find_sink_plugin(section.type); p && p->disk_bound) {
+        const std::uint64_t b = p->disk_bound(section);
+        sum += b;
+        parts += " " + section.type + " output " + std::to_string(b >> 20) + " MiB;";
+      }
+    }
+    if (journal) {
+      sum += static_cast<std::uint64_t>(cfg.pipeline.journal_max_mb) << 20;
+      parts += " journal " + std::to_string(cfg.pipeline.journal_max_mb) + " MiB;";
+    }
+    if (sum > size)
+      log->warn("the configured disk bounds ({} MiB:{} reserve {} MiB) exceed the filesystem under {} ({} MiB): "
+                "during a long outage the disk fills first, and the spools then drop their oldest samples "
+                "(pipeline.disk_full); lower spool_max_mb (or the file sink's max_mb x max_files) to fit",
+                sum >> 20, parts, disk ? disk->snapshot().reserve_bytes >> 20 : 0, cfg.gateway.state_dir, size >> 20);
   }
 
   pm500::expected<void, std::string> start_simulator() {

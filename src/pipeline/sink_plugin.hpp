@@ -36,6 +36,10 @@ struct SinkPlugin {
   std::function<pm500::expected<std::unique_ptr<Sink>, std::string>(const config::SinkSection&, const SinkEnv&)> create;
   // `pm500-gateway check`; null when the sink has nothing to probe beyond its configuration.
   SinkProbe probe;
+  // The most disk its own output can take under state_dir's filesystem, in bytes (the file
+  // sink's rotated files); null: none. The gateway adds the spools' bounds and compares the sum
+  // with the filesystem at start-up.
+  std::function<std::uint64_t(const config::SinkSection&)> disk_bound{};
 };
 
 // Every sink compiled in, in folder order.

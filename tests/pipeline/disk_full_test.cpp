@@ -11,6 +11,7 @@
 
 #include "helpers.hpp"
 #include "pipeline/delivery.hpp"
+#include "sinks/file/file_sink.hpp"
 #include "support/support.hpp"
 #include "test_sinks.hpp"
 
@@ -166,4 +167,38 @@ TEST_CASE("disk full: another program fills the disk (ENOSPC): nothing stalls, l
   std::filesystem::remove(filler);
   CHECK(test::eventually([&] { return rec.has("clear pipeline.disk_full state_dir"); }, 6s));
   (*d)->stop();
+}
+
+TEST_CASE("disk full: the file sink gives up its oldest rotated file and keeps writing the newest samples") {
+  SmallDisk disk("3m");
+  Catalog catalog;
+  DeviceMeta meta;
+  meta.name = "mcc-1";
+  meta.site = "plant";
+  meta.asset = "mcc-1";
+  for (std::size_t i = 0; i < kMaxSampleValues; ++i) meta.fields[1].push_back("value_" + std::to_string(i));
+  catalog.devices.push_back(meta);
+  sinks::FileSinkConfig cfg;
+  cfg.max_mb = 1;
+  cfg.max_files = 5;  // 6 MiB of files configured on a 3 MiB disk
+  cfg.fsync = false;
+  const auto path = disk.dir() / "samples.lp";
+  sinks::FileSink sink(cfg, catalog, path);
+  std::vector<Sample> batch(200);
+  std::uint64_t n = 0;
+  // Until twice the disk has been written (the first batch tells the size of a batch).
+  std::uint64_t written = 0, per_batch = 0;
+  for (int b = 0; b < 5000 && written < (6u << 20); ++b) {
+    for (auto& s : batch) s = make_sample(n++);
+    const DeliveryResult r = sink.deliver(batch);
+    INFO("batch ", b, ": ", r.reason);
+    REQUIRE(r.kind == DeliveryResult::Kind::ok);
+    if (per_batch == 0) per_batch = std::filesystem::file_size(path);
+    written += per_batch;
+  }
+  CHECK(sink.rotated_removed() > 0);
+  // The newest sample is in the current file; the oldest rotated file went first.
+  const std::string current = test::read_file(path);
+  CHECK(current.find(" " + std::to_string(make_sample(n - 1).source_time_ns)) != std::string::npos);
+  CHECK(std::filesystem::exists(std::filesystem::path(path).concat(".1")));
 }
