@@ -51,6 +51,7 @@ const char* to_string(Fault::Kind k) {
     case Fault::Kind::explicit_read_failed: return "explicit_read_failed";
     case Fault::Kind::protocol_error: return "protocol_error";
     case Fault::Kind::socket_error: return "socket_error";
+    case Fault::Kind::session_unanswered: return "session_unanswered";
   }
   return "?";
 }

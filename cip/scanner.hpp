@@ -74,6 +74,13 @@ struct ScannerOptions {
   std::uint32_t reconnect_initial_ms = 500;
   std::uint32_t reconnect_max_ms = 30'000;
   std::uint32_t shutdown_timeout_ms = 2000;  // stop(): longest wait for Forward Close replies
+  // While Class 1 data flows the session carries no request of its own, so a session that stops
+  // answering would go unnoticed (and adapters close sessions idle for their encapsulation
+  // inactivity timeout, 120 s by default). Every session_check_ms one Get_Attribute_Single of
+  // Identity attribute 1 goes out on it, answered within request_timeout_ms or the fault
+  // session_unanswered is raised and a new session is registered; the I/O connections stay
+  // open meanwhile. 0 = no check.
+  std::uint32_t session_check_ms = 10'000;
   std::uint16_t originator_vendor = 0xFFFE;  // ours, in Forward Open/Close
   std::uint32_t originator_serial = 0x504D3500;
   std::uint64_t jitter_seed = 0;             // 0: random
@@ -106,8 +113,10 @@ struct Fault {
     explicit_read_failed,  // Get_Attribute_Single answered with an error status
     protocol_error,        // a reply that does not decode
     socket_error,          // a local error (socket(), multicast join, ...)
+    session_unanswered,    // the session stopped answering while Class 1 data keeps flowing: the I/O
+                           // connections stay open and a new session is registered, with backoff
   };
-  static constexpr std::size_t kind_count = 14;
+  static constexpr std::size_t kind_count = 15;
 
   Kind kind = Kind::socket_error;
   std::uint8_t general = 0;       // CIP general status, when one was received

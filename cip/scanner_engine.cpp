@@ -231,6 +231,7 @@ void Engine::on_timer(std::uint64_t token, std::int64_t deadline, std::int64_t n
     return;
   }
   d.timer_armed = false;
+  if (d.resession) return on_resession_timer(d, now);
   switch (d.step) {
     case Step::idle:
       begin_connect(d, now);
@@ -255,9 +256,23 @@ void Engine::on_timer(std::uint64_t token, std::int64_t deadline, std::int64_t n
     case Step::sizing:
     case Step::opening:
     case Step::running: {
+      if (d.step == Step::running && d.pending == Req::none) return send_session_check(d, now);  // due
+      if (d.pending == Req::session_check) {
+        bump(counters_[d.index].timeouts);
+        Fault f;
+        f.text = "Get_Attribute_Single (Identity attribute 1, the session check) to " + d.endpoint +
+                 " unanswered after " + std::to_string(opt_.request_timeout_ms) + " ms";
+        return session_down(d, std::move(f), now);
+      }
       Fault f;
-      static constexpr const char* names[] = {"",      "RegisterSession",  "ListIdentity", "Get_Attribute_Single (size)",
-                                              "Forward Open", "Get_Attribute_Single (data)", "Forward Close"};
+      static constexpr const char* names[] = {"",
+                                              "RegisterSession",
+                                              "ListIdentity",
+                                              "Get_Attribute_Single (size)",
+                                              "Forward Open",
+                                              "Get_Attribute_Single (data)",
+                                              "Forward Close",
+                                              "Get_Attribute_Single (session check)"};
       const char* what = names[static_cast<std::size_t>(d.pending)];
       f.kind = d.pending == Req::list_identity ? Fault::Kind::no_identity_reply : Fault::Kind::request_timeout;
       if (d.cursor < d.conns.size() && (d.pending == Req::size || d.pending == Req::forward_open || d.pending == Req::read)) {
@@ -292,7 +307,11 @@ void Engine::begin_connect(Device& d, std::int64_t now) {
   }
   d.step = Step::connecting;
   set_state(d, DeviceState::connecting);
+  open_tcp(d, now);
+}
 
+// A nonblocking TCP connect to the device, watched by epoll, with the connect timeout armed.
+void Engine::open_tcp(Device& d, std::int64_t now) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     Fault f;
@@ -341,6 +360,16 @@ void Engine::teardown(Device& d, bool send_closes) {
     if (send_closes && d.session != 0 && d.fd >= 0) send_forward_close(d, c, Req::forward_close);
     close_conn(d, c);
   }
+  close_session(d);
+  ++d.poll_gen;
+  d.closing_pending = 0;
+  d.resession = false;
+  counters_[d.index].conns_open.store(0, std::memory_order_relaxed);
+}
+
+// The TCP side only: UnRegisterSession, close. Class 1 connections are not touched (they
+// outlive their session: CIP Vol 2, only Class 3 connections end with it).
+void Engine::close_session(Device& d) {
   if (d.session != 0 && d.fd >= 0) send_unregister(d);
   if (d.fd >= 0) {
     loop_.remove(d.fd);
@@ -349,18 +378,18 @@ void Engine::teardown(Device& d, bool send_closes) {
   }
   ++d.fd_gen;
   disarm_device_timer(d);
-  ++d.poll_gen;
   d.session = 0;
   d.rx_len = 0;
   d.tx.clear();
   d.tx_off = 0;
   d.want_write = false;
   d.pending = Req::none;
-  d.closing_pending = 0;
-  counters_[d.index].conns_open.store(0, std::memory_order_relaxed);
 }
 
 void Engine::fail(Device& d, Fault f, std::int64_t now) {
+  // Setting up a new session while the I/O connections still deliver: a failure of the TCP
+  // side is that session's trouble, not a reason to drop data that keeps arriving.
+  if (d.resession && f.kind != Fault::Kind::io_timeout && !shutting_down_) return session_down(d, std::move(f), now);
   raise(d, std::move(f));
   teardown(d, true);
   if (shutting_down_) {

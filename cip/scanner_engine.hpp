@@ -44,7 +44,16 @@ enum class Step : std::uint8_t {
 };
 
 // Kinds of explicit request; the kind travels in the sender context and is checked on reply.
-enum class Req : std::uint8_t { none, register_session, list_identity, size, forward_open, read, forward_close };
+enum class Req : std::uint8_t {
+  none,
+  register_session,
+  list_identity,
+  size,
+  forward_open,
+  read,
+  forward_close,
+  session_check,  // Get_Attribute_Single of Identity attribute 1 while Class 1 data flows
+};
 
 // Relaxed atomics written by the scanner thread only, read by snapshot().
 struct Counters {
@@ -121,6 +130,10 @@ struct Device {
   std::size_t closing_pending = 0;
   std::int64_t poll_round_start = 0;
   bool data_seen = false;        // since the last (re)connect: the device is "running"
+  // The session stopped answering while Class 1 data flows: the I/O connections stay open and
+  // a new TCP connection and session are being set up (step connecting/registering), or the
+  // next try waits (step running, no socket).
+  bool resession = false;
 
   Backoff backoff{std::chrono::milliseconds(500), std::chrono::milliseconds(30'000), 0};
   std::uint32_t attempt = 0;     // connection attempts so far (faults remember theirs)
@@ -157,7 +170,9 @@ class Engine {
   void arm_device_timer(Device& d, std::int64_t deadline);
   static void disarm_device_timer(Device& d) { d.timer_armed = false; }
   void begin_connect(Device& d, std::int64_t now);
+  void open_tcp(Device& d, std::int64_t now);
   void teardown(Device& d, bool send_closes);
+  void close_session(Device& d);
   void fail(Device& d, Fault f, std::int64_t now);
   void schedule_reconnect(Device& d, std::int64_t now);
   void enter_wrong_device(Device& d, std::int64_t now);
@@ -193,6 +208,14 @@ class Engine {
   void on_open_reply(Device& d, const MrResponse& r, const SendData& sd, std::int64_t now);
   void on_read_reply(Device& d, const MrResponse& r, std::int64_t now);
   void on_refused(Device& d, Conn& c, const ConnectionFailure& f, std::int64_t now);
+  // The session check and its recovery while Class 1 data flows.
+  void arm_session_check(Device& d, std::int64_t now);
+  void send_session_check(Device& d, std::int64_t now);
+  void on_resession_timer(Device& d, std::int64_t now);
+  void session_down(Device& d, Fault f, std::int64_t now);
+  void reopen_session(Device& d, std::int64_t now);
+  void session_restored(Device& d, std::int64_t now);
+  std::string io_summary(const Device& d) const;
   void switch_path(Device& d, Mode m, std::string reason, std::int64_t now);
 
   // scanner_io.cpp: UDP.

@@ -351,6 +351,116 @@ void Engine::start_running(Device& d, std::int64_t now) {
     return schedule_reconnect(d, now);
   }
   if (d.conns.empty()) mark_running(d);  // identity-only device
+  arm_session_check(d, now);
+}
+
+// ---- the session while Class 1 data flows ----------------------------------------------------
+//
+// After the Forward Opens the session carries nothing, so a device whose explicit-message side
+// hangs (or a path that drops TCP 44818 but not UDP 2222) would go unnoticed until the next
+// reconnect needs it, and adapters close sessions idle past their encapsulation inactivity
+// timeout (TCP/IP Interface attribute 13, 120 s by default). So every session_check_ms one
+// Get_Attribute_Single of Identity attribute 1 (vendor id: an unconnected explicit request every
+// CIP device answers, unlike NOP, which has no reply, or ListIdentity, which needs no session)
+// goes out. Unanswered within request_timeout_ms: fault session_unanswered, and a new TCP
+// connection and session are set up with backoff while the I/O connections stay open -- their
+// data is as valid as before (a listen-only connection depends on the owner, not on our
+// session). A registered session clears the fault.
+
+void Engine::arm_session_check(Device& d, std::int64_t now) {
+  const bool class1 = d.path != Mode::explicit_poll &&
+                      std::any_of(d.conns.begin(), d.conns.end(), [](const Conn& c) { return c.open; });
+  if (opt_.session_check_ms == 0 || !class1 || d.step != Step::running) return;
+  arm_device_timer(d, now + std::int64_t{opt_.session_check_ms} * 1'000'000);
+}
+
+void Engine::send_session_check(Device& d, std::int64_t now) {
+  const bool class1 = d.path != Mode::explicit_poll &&
+                      std::any_of(d.conns.begin(), d.conns.end(), [](const Conn& c) { return c.open; });
+  if (!class1 || d.fd < 0 || d.session == 0) return;
+  d.pending = Req::session_check;
+  const SenderContext ctx = new_context(d, Req::session_check);
+  d.pending_ctx = ctx_value(ctx);
+  Writer w(out_);
+  auto m = begin_send_rr_data(w, d.session, ctx);
+  encode_get_attribute_single(w, object_class::identity, 1, 1);
+  end_send_rr_data(w, m);
+  if (!w.ok() || !send_bytes(d, w.written())) {
+    Fault f;
+    f.sys_errno = errno;
+    f.text = "the TCP session to " + d.endpoint + " failed while sending the session check: " + std::strerror(errno);
+    return session_down(d, std::move(f), now);
+  }
+  arm_device_timer(d, now + std::int64_t{opt_.request_timeout_ms} * 1'000'000);
+}
+
+std::string Engine::io_summary(const Device& d) const {
+  std::string list;
+  std::size_t n = 0;
+  for (const auto& c : d.conns) {
+    if (!c.open) continue;
+    list += (n++ ? ", " : "") + std::to_string(c.assembly);
+  }
+  return "Class 1 data for assembl" + std::string(n == 1 ? "y " : "ies ") + list + " (" + to_string(d.path) +
+         ") keeps arriving";
+}
+
+void Engine::session_down(Device& d, Fault f, std::int64_t now) {
+  // Backoff with jitter, but never longer than a healthy session's check interval: the fault
+  // clears at most that long after the device answers again.
+  std::chrono::milliseconds delay = d.backoff.next();
+  if (opt_.session_check_ms > 0) delay = std::min(delay, std::chrono::milliseconds(opt_.session_check_ms));
+  const auto delay_ms = std::chrono::duration_cast<std::chrono::milliseconds>(delay).count();
+  f.kind = Fault::Kind::session_unanswered;
+  f.assembly = 0;
+  f.text = "EtherNet/IP session with " + d.endpoint + " not answering: " + f.text + ", while " + io_summary(d) +
+           ". The meter's explicit-message side (TCP " + std::to_string(d.spec.port) +
+           ") stopped answering, or the network drops that port only; data keeps flowing on the open I/O "
+           "connections, and a new session is registered (next try in " +
+           std::to_string(delay_ms) + " ms)";
+  raise(d, std::move(f));
+  close_session(d);
+  d.resession = true;
+  d.step = Step::running;  // data flows; the device timer is the next try
+  arm_device_timer(d, now + std::chrono::duration_cast<std::chrono::nanoseconds>(delay).count());
+}
+
+void Engine::reopen_session(Device& d, std::int64_t now) {
+  close_session(d);
+  d.resession = true;
+  d.step = Step::connecting;  // the public state stays running: data flows
+  open_tcp(d, now);
+}
+
+void Engine::on_resession_timer(Device& d, std::int64_t now) {
+  switch (d.step) {
+    case Step::running:
+      return reopen_session(d, now);  // the wait after a failed try is over
+    case Step::connecting: {
+      Fault f;
+      f.sys_errno = ETIMEDOUT;
+      f.text = "a new TCP connection was not accepted within " + std::to_string(opt_.connect_timeout_ms) + " ms";
+      return session_down(d, std::move(f), now);
+    }
+    case Step::registering: {
+      bump(counters_[d.index].timeouts);
+      Fault f;
+      f.text = "RegisterSession on a new TCP connection unanswered after " + std::to_string(opt_.request_timeout_ms) +
+               " ms";
+      return session_down(d, std::move(f), now);
+    }
+    default:
+      return;
+  }
+}
+
+void Engine::session_restored(Device& d, std::int64_t now) {
+  d.resession = false;
+  d.step = Step::running;
+  d.pending = Req::none;
+  disarm_device_timer(d);
+  d.backoff.reset();
+  arm_session_check(d, now);
 }
 
 void Engine::next_read(Device& d, std::int64_t now) {
@@ -417,6 +527,8 @@ void Engine::handle_frame(Device& d, const Frame& f, std::int64_t now) {
       return fail(d, std::move(fl), now);
     }
     d.session = h.session;
+    clear(d, Fault::Kind::session_unanswered);  // the device answers its session again
+    if (d.resession) return session_restored(d, now);
     return send_list_identity(d, now);
   }
   if (h.command == Command::list_identity) return on_identity_reply(d, f, now);
@@ -460,6 +572,11 @@ void Engine::handle_frame(Device& d, const Frame& f, std::int64_t now) {
     case Req::size: return on_size_reply(d, *rsp, now);
     case Req::forward_open: return on_open_reply(d, *rsp, *sd, now);
     case Req::read: return on_read_reply(d, *rsp, now);
+    case Req::session_check:
+      // Any reply proves the session works, even an error status (a device without attribute 1).
+      d.pending = Req::none;
+      clear(d, Fault::Kind::session_unanswered);
+      return arm_session_check(d, now);
     default: return;
   }
 }

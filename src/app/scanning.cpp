@@ -17,6 +17,7 @@ pm500::expected<cip::ScannerOptions, std::string> scanner_options(const config::
   o.reconnect_max_ms = static_cast<std::uint32_t>(s.reconnect_max_ms);
   o.originator_vendor = static_cast<std::uint16_t>(s.originator_vendor);
   o.originator_serial = static_cast<std::uint32_t>(s.originator_serial);
+  o.session_check_ms = static_cast<std::uint32_t>(s.session_check_ms);
   return o;
 }
 
@@ -67,6 +68,7 @@ std::string_view failure_mode_for(const cip::Fault& f) {
                                 f.extended == 0x011A || f.extended == 0x0119))
         return "eip.ownership_conflict";
       return "eip.session_fault";
+    case K::session_unanswered:  // the session went silent while I/O data flows
     default:
       return "eip.session_fault";
   }

@@ -40,6 +40,7 @@ struct ScannerSection {
   std::int64_t reconnect_max_ms = 60000;
   std::int64_t originator_vendor = 0xFFF0;  // vendor id put in Forward Open (0xFFF0 = unassigned)
   std::int64_t originator_serial = 0x50050000;
+  std::int64_t session_check_ms = 10000;  // a request on the idle session while Class 1 data flows; 0 = off
 };
 
 // An embedded PowerMonitor 500 simulator (tools/pm500-sim) started inside the gateway: the demo

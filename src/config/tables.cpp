@@ -70,6 +70,11 @@ const Options<ScannerSection>& scanner_options() {
               "Vendor id the gateway puts in its Forward Open requests."),
       integer("originator_serial", &S::originator_serial, 0, 4294967295,
               "Originator serial number in Forward Open requests; unique per gateway on a network."),
+      integer("session_check_ms", &S::session_check_ms, 0, 600000,
+              "While I/O data flows the EtherNet/IP session carries nothing, so every this many ms the gateway "
+              "reads one Identity attribute over it (one small explicit request; it also keeps meters from "
+              "closing an idle session). Unanswered within connect_timeout_ms: eip.session_fault is raised, data "
+              "keeps flowing, and a new session is registered until it answers. 0 = no check."),
   };
   return o;
 }

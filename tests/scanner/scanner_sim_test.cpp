@@ -348,6 +348,68 @@ TEST_CASE("connect refused, connect timed out and a silent session are told apar
   ::close(lfd);
 }
 
+TEST_CASE("a session that stops answering while Class 1 data flows is reported once; data keeps flowing; it clears") {
+  Rig rig;
+  rig.start_sim("127.0.5.30", 1);
+  Recorder rec;
+  auto opt = options();
+  opt.session_check_ms = 200;
+  opt.request_timeout_ms = 400;
+  auto spec = rig.spec("127.0.5.30", {101, 102});
+  spec.timeout_multiplier = 2;  // 800 ms I/O timeout: headroom on a loaded machine
+  cip::Scanner scanner(opt, {spec}, rec);
+  REQUIRE(scanner.start());
+  REQUIRE(eventually([&] { return scanner_test::status(scanner, 0).state == DeviceState::running; }, 5s));
+  // A healthy session answers every check: nothing is raised.
+  std::this_thread::sleep_for(700ms);
+  INFO(scanner_test::describe(rec.faults(0)));
+  CHECK(rec.faults(0).empty());
+  CHECK(rig.sim->stats(0).sessions == 1);
+
+  // The meter's TCP side goes silent; its Class 1 production and our heartbeats go on.
+  CHECK(rig.sim->command("fault silent-tcp on").rfind("ok", 0) == 0);
+  REQUIRE(eventually([&] { return rec.fault(0, Fault::Kind::session_unanswered).has_value(); }, 3s));
+  const auto f = *rec.fault(0, Fault::Kind::session_unanswered);
+  CHECK(f.text.find("EtherNet/IP session with 127.0.5.30:") == 0);
+  CHECK(f.text.find("Get_Attribute_Single (Identity attribute 1, the session check)") != std::string::npos);
+  CHECK(f.text.find("unanswered after 400 ms") != std::string::npos);
+  CHECK(f.text.find("Class 1 data for assemblies 101, 102 (listen-only) keeps arriving") != std::string::npos);
+  CHECK(std::string(cip::to_string(f.kind)) == "session_unanswered");
+
+  // Several tries to register a new session fail meanwhile; none of it touches the data.
+  const auto before = rec.stream(0, 101).count;
+  std::this_thread::sleep_for(1500ms);
+  CHECK(rec.stream(0, 101).count >= before + 12);  // 50 ms RPI: about 30
+  CHECK(rec.stream(0, 101).in_order);
+  auto st = scanner_test::status(scanner, 0);
+  CHECK(st.state == DeviceState::running);
+  CHECK(st.connections_open == 2);
+  CHECK(st.reconnects == 0);
+  CHECK(rig.sim->stats(0).forward_open_ok == 2);  // never re-opened
+  CHECK_FALSE(rec.fault(0, Fault::Kind::io_timeout));
+  std::size_t raised = 0;
+  for (const auto& x : rec.faults(0)) raised += x.kind == Fault::Kind::session_unanswered;
+  CHECK(raised == 1);  // once, not once per try
+  CHECK_FALSE(rec.was_cleared(0, Fault::Kind::session_unanswered));
+
+  // The meter answers again: the next try registers a session and the fault clears.
+  CHECK(rig.sim->command("fault silent-tcp off").rfind("ok", 0) == 0);
+  REQUIRE(eventually([&] { return rec.was_cleared(0, Fault::Kind::session_unanswered); }, 3s));
+  REQUIRE(eventually([&] { return rig.sim->stats(0).sessions == 1; }, 2s));
+  st = scanner_test::status(scanner, 0);
+  CHECK(st.state == DeviceState::running);
+  CHECK(st.connections_open == 2);
+  CHECK(rig.sim->stats(0).forward_open_ok == 2);
+  // Checks go on on the new session without raising anything.
+  std::this_thread::sleep_for(600ms);
+  raised = 0;
+  for (const auto& x : rec.faults(0)) raised += x.kind == Fault::Kind::session_unanswered;
+  CHECK(raised == 1);
+  // stop() closes the connections on the new session.
+  scanner.stop();
+  REQUIRE(eventually([&] { return rig.sim->stats(0).forward_close == 2; }, 2s));
+}
+
 TEST_CASE("200 simulated meters, one scanner thread, all running") {
   Rig rig;
   constexpr std::size_t n = 200;
