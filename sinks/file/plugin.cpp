@@ -42,6 +42,11 @@ const SinkPlugin file_sink_plugin{
         },
         [](const std::any& a) { return config::dump(sinks::file_sink_options(), std::any_cast<const sinks::FileSinkConfig&>(a)); },
         [] { return config::describe(sinks::file_sink_options()); },
+        [] {
+          config::DeliverySection d;
+          d.flush_interval_ms = 200;  // each batch is one write and one fdatasync
+          return d;
+        }(),
     },
     [](const config::SinkSection& section, const SinkEnv& env) -> pm500::expected<std::unique_ptr<Sink>, std::string> {
       const auto* cfg = std::any_cast<sinks::FileSinkConfig>(&section.settings);

@@ -43,6 +43,7 @@ class Devices {
   // End of a batch of on_data() calls (scanner thread): the journal, if any, writes it.
   void on_batch_end() noexcept {
     if (journal_) journal_->commit();
+    ring_.notify();  // a system call only when a sink is asleep
   }
   // Durable mode: every sample is staged in the journal as it enters the ring. Before the
   // scanner starts.

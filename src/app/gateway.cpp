@@ -193,6 +193,18 @@ struct Gateway::Impl {
     }
     if (deliveries.empty()) log->warn("no sink is enabled: samples are read but not delivered anywhere");
     warn_disk_budget();
+    // A replay cap below what the meters produce: after an outage the backlog never drains.
+    double produced = 0;
+    for (const auto& d : cfg.devices) {
+      const std::int64_t period = d.connection == "explicit" && d.poll_interval_ms > 0 ? d.poll_interval_ms : d.rpi_ms;
+      if (period > 0) produced += static_cast<double>(d.assemblies.size()) * 1000.0 / static_cast<double>(period);
+    }
+    for (const auto& section : cfg.sinks)
+      if (section.delivery.enabled && section.delivery.replay_rate > 0 &&
+          static_cast<double>(section.delivery.replay_rate) < produced * 1.5)
+        log->warn("[sinks.{}] replay_rate = {} samples/s is below 1.5 x the {:.0f} samples/s the meters produce: after "
+                  "an outage the spool drains slowly or never; remove replay_rate (no cap) or raise it",
+                  section.type, section.delivery.replay_rate, produced);
     return {};
   }
 

@@ -130,12 +130,12 @@ struct DeviceSection {
 struct DeliverySection {
   bool enabled = true;
   std::int64_t batch_size = 500;             // samples per delivery
-  std::int64_t flush_interval_ms = 1000;     // deliver a partial batch after this long
+  std::int64_t flush_interval_ms = 2;        // linger: a partial batch waits at most this long
   std::int64_t retry_initial_ms = 500;
   std::int64_t retry_max_ms = 60000;
   std::int64_t spool_max_mb = 512;           // disk bound of this sink's spool; oldest dropped beyond
   std::int64_t spool_fsync_interval_ms = 1000;
-  std::int64_t replay_rate = 5000;           // samples/s replayed from the spool beside live data
+  std::int64_t replay_rate = 0;              // cap on samples/s replayed from the spool; 0 = none
 };
 
 // One [sinks.NAME] table: the common delivery keys plus the sink's own, parsed by its schema.
@@ -152,6 +152,9 @@ struct SinkSchema {
   std::function<std::any(TableReader&)> read;             // binds its keys, returns its config
   std::function<std::string(const std::any&)> dump;       // effective config, secrets redacted
   std::function<std::vector<OptionDoc>()> describe;       // for docs/configuration.md
+  // The delivery keys' defaults for this sink, where they differ from DeliverySection's (the
+  // file sink lingers longer: each of its batches is an fdatasync).
+  DeliverySection delivery_defaults{};
 };
 
 struct GatewayConfig {

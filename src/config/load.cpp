@@ -86,6 +86,7 @@ void read_sinks(TableReader& root, GatewayConfig& cfg, std::span<const SinkSchem
     TableReader r(cx, *node.as_table(), path);
     SinkSection s;
     s.type = name;
+    s.delivery = schema->delivery_defaults;
     r.read(delivery_options(), s.delivery);
     s.settings = schema->read(r);
     r.finish();

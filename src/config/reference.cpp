@@ -69,7 +69,7 @@ std::string example_toml(std::span<const SinkSchema> sinks) {
   s += "\n# One [[devices]] table per meter.\n[[devices]]\n" + keys(describe(device_options()));
   for (const auto& k : sinks) {
     s += "\n" + comment(k.summary) + "[sinks." + k.name + "]\n";
-    std::vector<OptionDoc> delivery = describe(delivery_options());
+    std::vector<OptionDoc> delivery = describe(delivery_options(), k.delivery_defaults);
     // The example keeps every sink switched off; turn on the ones you use.
     for (auto& d : delivery)
       if (d.key == "enabled") d.example = "false";

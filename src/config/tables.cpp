@@ -350,7 +350,11 @@ const Options<DeliverySection>& delivery_options() {
   static const Options<S> o{
       boolean("enabled", &S::enabled, "Set to false to keep the table but not run the sink."),
       integer("batch_size", &S::batch_size, 1, 100000, "Samples per delivery."),
-      integer("flush_interval_ms", &S::flush_interval_ms, 10, 600000, "A partial batch is delivered after this long."),
+      integer("flush_interval_ms", &S::flush_interval_ms, 0, 600000,
+              "Linger: how long a partial batch waits for more samples before it is sent. The delivery thread "
+              "is woken as soon as samples arrive, and what arrives while a request is in flight goes in the "
+              "next one, so batches grow with the load by themselves; raise it only for fewer, larger requests "
+              "(the file sink defaults to 200: each of its batches is an fdatasync). 0 = send at once."),
       integer("retry_initial_ms", &S::retry_initial_ms, 10, 600000,
               "First wait after a failed delivery; doubles per failure, with full jitter."),
       integer("retry_max_ms", &S::retry_max_ms, 100, 3600000, "Longest wait between delivery attempts."),
@@ -359,8 +363,10 @@ const Options<DeliverySection>& delivery_options() {
               "dropped, counted and reported."),
       integer("spool_fsync_interval_ms", &S::spool_fsync_interval_ms, 0, 60000,
               "How often spooled samples are forced to disk; 0 = every append (slow, safest)."),
-      integer("replay_rate", &S::replay_rate, 1, 10000000,
-              "Samples per second replayed from the spool after an outage, beside live data."),
+      integer("replay_rate", &S::replay_rate, 0, 10000000,
+              "Cap on the samples per second replayed from the spool after an outage. 0 (the default): as fast as "
+              "the destination acknowledges, so the sink always catches up when the destination is faster than "
+              "the input. A cap below the rate the meters produce means the backlog never drains (said at start)."),
   };
   return o;
 }

@@ -133,11 +133,8 @@ void SinkDelivery::start() {
 void SinkDelivery::stop() {
   if (stopped_) return;
   stopped_ = true;
-  {
-    std::lock_guard lk(wake_mu_);
-    stop_requested_.store(true, std::memory_order_relaxed);
-  }
-  wake_.notify_all();
+  stop_requested_.store(true, std::memory_order_relaxed);
+  ring_.wake_all();
   if (thread_.joinable()) {
     thread_.join();
   } else {
@@ -147,15 +144,52 @@ void SinkDelivery::stop() {
   }
 }
 
+// Sleeps until there is something to do: new samples in the ring (the producer's notify()
+// wakes this thread at once), the end of the current batch's linger, the next retry, or at
+// most poll_interval (housekeeping). Never polls the ring on a timer while data flows.
+void SinkDelivery::sleep(Clock::time_point now) {
+  auto until = now + opt_.poll_interval;
+  const SinkState st = state_.load(std::memory_order_relaxed);
+  bool wants_data = false;
+  switch (st) {
+    case SinkState::delivering:
+      wants_data = !live_.full();
+      if (!live_.empty()) until = std::min(until, live_since_ + milliseconds(opt_.delivery.flush_interval_ms));
+      break;
+    case SinkState::retrying: until = std::min(until, next_attempt_); break;
+    case SinkState::spooling:
+    case SinkState::replaying:
+      wants_data = now >= next_spool_retry_;
+      if (!replay_.empty()) {
+        auto at = next_attempt_;
+        if (opt_.delivery.replay_rate > 0 && tokens_ < static_cast<double>(replay_.size))
+          at = std::max(at, now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                                      (static_cast<double>(replay_.size) - tokens_) /
+                                      static_cast<double>(opt_.delivery.replay_rate))));
+        until = std::min(until, at);
+      }
+      break;
+    case SinkState::stopped: return;
+  }
+  if (until <= now || stop_requested_.load(std::memory_order_relaxed)) return;
+  const auto timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(until - now);
+  if (wants_data) {
+    const std::atomic<std::uint64_t>* gate = opt_.journal ? &opt_.journal->committed() : nullptr;
+    ring_.wait(cursor_.position(),
+               [this, gate] { return gate ? std::min(ring_.head(), gate->load(std::memory_order_acquire)) : ring_.head(); },
+               timeout);
+  } else {
+    // Data would not be read now: sleep on the clock (a notify() may still wake it early).
+    ring_.wait(0, [] { return std::uint64_t{0}; }, timeout);
+  }
+}
+
 void SinkDelivery::run() {
   while (!stop_requested_.load(std::memory_order_relaxed)) {
     const auto now = Clock::now();
     const bool busy = step(now);
     housekeeping(now);
-    if (!busy) {
-      std::unique_lock lk(wake_mu_);
-      wake_.wait_for(lk, opt_.poll_interval, [this] { return stop_requested_.load(std::memory_order_relaxed); });
-    }
+    if (!busy) sleep(now);
   }
   drain_on_stop();
   set_state(SinkState::stopped);

@@ -96,7 +96,9 @@ class SinkDelivery {
     // Durable mode: the sink reads only what the journal has on disk, takes back at create()
     // what the previous run had not secured, and tells the journal what it now holds.
     Journal* journal = nullptr;
-    std::chrono::milliseconds poll_interval{5};  // sleep when the ring is empty (see ARCHITECTURE)
+    // Longest sleep without a wake-up (the producer's Ring::notify() wakes the thread at once
+    // when samples arrive; this bounds housekeeping and the producers that do not notify).
+    std::chrono::milliseconds poll_interval{100};
     std::chrono::milliseconds spool_after{2000};  // retrying -> spooling after this long
     std::chrono::milliseconds stop_timeout{5000};  // on stop, deliver for this long, then spool
     std::chrono::milliseconds condition_hold{60000};  // event conditions clear after this quiet time
@@ -142,6 +144,7 @@ class SinkDelivery {
   class Conditions;
 
   void run();
+  void sleep(std::chrono::steady_clock::time_point now);
   bool step(std::chrono::steady_clock::time_point now);
   void drain_on_stop();
   std::size_t read_ring(Buffer& into);
@@ -199,8 +202,6 @@ class SinkDelivery {
   std::vector<Sample> unattributable_buf_;
 
   std::thread thread_;
-  std::mutex wake_mu_;
-  std::condition_variable wake_;
   std::atomic<bool> stop_requested_{false};
   bool started_ = false, stopped_ = false;
 

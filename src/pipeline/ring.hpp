@@ -29,6 +29,8 @@
 #include <array>
 #include <atomic>
 #include <bit>
+#include <chrono>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -37,6 +39,10 @@
 #include <stdexcept>
 
 #include "pipeline/sample.hpp"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace pm500 {
 
@@ -149,6 +155,39 @@ class Ring {
     std::uint64_t missed_ = 0;
   };
 
+  // Waking the consumers. push() never makes a system call: the producer calls notify() once
+  // per batch of pushes (the scanner: once per event-loop turn), and it costs a system call
+  // only when a consumer is asleep. A consumer sleeps in wait() until notify() or the timeout.
+  //
+  // No lost wake-up: the consumer registers as a sleeper (seq_cst) before it looks at head()
+  // a last time; the producer publishes head (in push) and then, after a seq_cst fence, looks
+  // at the sleepers. One of the two sees the other. The futex word changes on every wake, so a
+  // consumer that registered before a wake does not sleep through it either.
+  void notify() const noexcept {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (sleepers_.load(std::memory_order_relaxed) == 0) return;
+    wake_all();
+  }
+  // Wakes every waiting consumer unconditionally (stop, tests).
+  void wake_all() const noexcept {
+    wake_word_.fetch_add(1, std::memory_order_release);
+    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&wake_word_), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr,
+              nullptr, 0);
+  }
+  // Consumer: sleeps while `available()` (e.g. head(), or a journal's committed count) is at
+  // most `position`, until notify(), wake_all() or the timeout. Returns at once when data is
+  // there already.
+  template <class Available>
+  void wait(std::uint64_t position, Available available, std::chrono::nanoseconds timeout) const noexcept {
+    const std::uint32_t word = wake_word_.load(std::memory_order_acquire);
+    sleepers_.fetch_add(1, std::memory_order_seq_cst);
+    if (available() <= position && timeout.count() > 0) {
+      timespec ts{static_cast<time_t>(timeout.count() / 1'000'000'000), static_cast<long>(timeout.count() % 1'000'000'000)};
+      ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&wake_word_), FUTEX_WAIT_PRIVATE, word, &ts, nullptr, 0);
+    }
+    sleepers_.fetch_sub(1, std::memory_order_relaxed);
+  }
+
   // A cursor starting at the next sample to be pushed. Thread-safe with respect to push().
   [[nodiscard]] Cursor subscribe() const noexcept { return Cursor(this, head()); }
   // A cursor starting at a given sequence (tests; resuming within the same process).
@@ -173,6 +212,10 @@ class Ring {
   // Read by consumers only on resync and for lag; kept off the producer's private line.
   // (The class is padded to a whole line after it, so nothing else shares it either.)
   alignas(kCacheLine) std::atomic<std::uint64_t> head_{0};
+  // Consumers asleep in wait(), and the futex word they sleep on (their own line: the producer
+  // reads sleepers_ once per notify(), never per push).
+  alignas(kCacheLine) mutable std::atomic<std::uint32_t> sleepers_{0};
+  mutable std::atomic<std::uint32_t> wake_word_{0};
 
   static std::size_t checked(std::size_t capacity) {
     if (capacity < 2 || !std::has_single_bit(capacity))

@@ -418,3 +418,57 @@ TEST_CASE("pipeline: several sinks each get every sample; one sink's outage does
   CHECK(stats[0].spooled == 0);
   CHECK(stats[1].spooled > 0);
 }
+
+TEST_CASE("delivery: woken by the producer, not by a timer: a notified sample goes out at once") {
+  test::TempDir tmp;
+  Ring ring(1024);
+  auto sink = std::make_unique<TestSink>();
+  TestSink* ts = sink.get();
+  auto o = fast_options(tmp.path());
+  o.poll_interval = 10s;  // a timer would take this long
+  o.delivery.flush_interval_ms = 0;
+  auto d = SinkDelivery::create(ring, std::move(sink), o);
+  (*d)->start();
+  std::this_thread::sleep_for(50ms);  // asleep now
+  for (int k = 0; k < 3; ++k) {
+    const auto t0 = std::chrono::steady_clock::now();
+    ring.push(make_sample(static_cast<std::uint64_t>(k)));
+    ring.notify();
+    REQUIRE(test::eventually([&] { return ts->count() == static_cast<std::size_t>(k + 1); }, 5s));
+    CHECK(std::chrono::steady_clock::now() - t0 < 2s);  // far below the 10 s timer
+  }
+  (*d)->stop();
+}
+
+TEST_CASE("delivery: replay is not capped by default, and a sink that stalled catches up while input goes on") {
+  CHECK(config::DeliverySection{}.replay_rate == 0);
+  test::TempDir tmp;
+  Recorder rec;
+  Ring ring(1u << 16);
+  auto sink = std::make_unique<TestSink>();
+  TestSink* ts = sink.get();
+  auto o = fast_options(tmp.path(), &rec);
+  o.delivery.replay_rate = config::DeliverySection{}.replay_rate;
+  o.delivery.batch_size = 500;
+  auto d = SinkDelivery::create(ring, std::move(sink), o);
+  (*d)->start();
+  // About 20,000 samples/s for 3 s; the destination is down for the first second.
+  ts->mode = TestSink::retry;
+  std::uint64_t n = 0;
+  const auto start = std::chrono::steady_clock::now();
+  bool caught_up = false;
+  while (std::chrono::steady_clock::now() - start < 3s) {
+    for (int i = 0; i < 20; ++i) ring.push(make_sample(n++));
+    ring.notify();
+    std::this_thread::sleep_for(1ms);
+    if (ts->mode == TestSink::retry && std::chrono::steady_clock::now() - start > 1s) ts->mode = TestSink::accept;
+    const SinkStats st = (*d)->stats();
+    if (ts->mode == TestSink::accept && st.replayed > 0 && st.state == SinkState::delivering && st.spool_backlog == 0)
+      caught_up = true;
+  }
+  CHECK(caught_up);  // the backlog was gone while samples kept arriving
+  REQUIRE(test::eventually([&] { return ts->count() == n; }, 10s));
+  (*d)->stop();
+  CHECK(ts->received() == iota(0, n));
+  CHECK((*d)->stats().spooled > 0);
+}
