@@ -1,8 +1,25 @@
+// The status server: one epoll thread owns every socket, worker threads render views.
+//
+// Why not a thread per connection (cpp-httplib, which this replaced): a thread that reads a
+// request with blocking calls can bound each read, but not the whole request, so a client that
+// sends one header line every few seconds holds it for as long as it likes; a few such clients
+// take every worker, and a health probe then waits in the listen backlog behind them. Here no
+// thread ever waits for a client: the event loop reads whatever has arrived, keeps one deadline
+// per connection (whole request, keep-alive, whole answer) and hands only complete requests on.
 #include "status/server.hpp"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
+#include <zlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cerrno>
@@ -11,70 +28,25 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <unordered_map>
 #include <vector>
-
-#include <httplib.h>
 
 #include "log/log.hpp"
 
 namespace pm500::status {
 namespace {
 
-// httplib's own ThreadPool queues without limit; this one bounds the queue too. When it is full
-// the accepting thread waits, so further clients wait in the kernel's listen backlog instead of
-// in memory.
-class BoundedPool final : public httplib::TaskQueue {
- public:
-  BoundedPool(std::size_t threads, std::size_t max_queued) : max_queued_(max_queued) {
-    for (std::size_t i = 0; i < threads; ++i)
-      threads_.emplace_back([this] {
-        pthread_setname_np(pthread_self(), "pm500-http");
-        work();
-      });
-  }
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
 
-  void enqueue(std::function<void()> fn) override {
-    std::unique_lock lock(mu_);
-    space_.wait(lock, [&] { return jobs_.size() < max_queued_ || shutdown_; });
-    jobs_.push_back(std::move(fn));
-    ready_.notify_one();
-  }
-
-  void shutdown() override {
-    {
-      std::lock_guard lock(mu_);
-      shutdown_ = true;
-    }
-    ready_.notify_all();
-    space_.notify_all();
-    for (auto& t : threads_) t.join();
-  }
-
- private:
-  void work() {
-    for (;;) {
-      std::function<void()> fn;
-      {
-        std::unique_lock lock(mu_);
-        ready_.wait(lock, [&] { return !jobs_.empty() || shutdown_; });
-        // Jobs still queued at shutdown run anyway: each owns an accepted socket it must close.
-        if (jobs_.empty()) return;
-        fn = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      space_.notify_one();
-      fn();
-    }
-  }
-
-  std::size_t max_queued_;
-  std::mutex mu_;
-  std::condition_variable ready_, space_;
-  std::deque<std::function<void()>> jobs_;
-  bool shutdown_ = false;
-  std::vector<std::thread> threads_;
-};
+constexpr std::size_t kMaxHead = 8192;    // request line and headers
+constexpr std::size_t kMaxHeaders = 64;
+constexpr unsigned kMaxRequestsPerConnection = 1000;
+constexpr milliseconds kLinger{1000};     // reading what a client still sends after our last answer
+constexpr milliseconds kStopGrace{1000};  // answers in progress when stop() is called
+constexpr std::size_t kGzipMin = 1024;    // smaller bodies are sent as they are
 
 // "host:port" or "[v6]:port"; the configuration has validated the form already.
 bool split_listen(const std::string& listen, std::string& host, int& port) {
@@ -101,8 +73,7 @@ bool same_secret(std::string_view given, std::string_view secret) {
 }
 
 std::int64_t epoch_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 std::string error_json(std::string_view message) {
@@ -116,6 +87,351 @@ std::string error_json(std::string_view message) {
 constexpr const char* kPagePolicy =
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
     "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+// ---------------------------------------------------------------------------------------------
+// HTTP/1.1 requests: only what a read-only server needs (RFC 9112 request line and fields).
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Calls fn(token) for each comma-separated element of a field value.
+template <class Fn>
+void for_each_token(std::string_view v, Fn fn) {
+  while (!v.empty()) {
+    std::size_t comma = v.find(',');
+    fn(trim(v.substr(0, comma)));
+    if (comma == std::string_view::npos) break;
+    v.remove_prefix(comma + 1);
+  }
+}
+
+// Accept-Encoding names gzip (or *) with a quality above zero.
+bool accepts_gzip(std::string_view value) {
+  bool yes = false;
+  for_each_token(value, [&](std::string_view t) {
+    std::size_t semi = t.find(';');
+    std::string_view coding = trim(t.substr(0, semi));
+    if (!iequals(coding, "gzip") && coding != "*") return;
+    bool zero = false;
+    if (semi != std::string_view::npos) {
+      std::string_view params = t.substr(semi + 1);
+      std::size_t q = params.find("q=");
+      if (q != std::string_view::npos) {
+        std::string_view num = trim(params.substr(q + 2));
+        zero = !num.empty() && num.find_first_not_of("0.") == std::string_view::npos;
+      }
+    }
+    if (!zero) yes = true;
+  });
+  return yes;
+}
+
+struct Request {
+  std::string method;
+  std::string path;  // the target without query or fragment
+  bool keep_alive = true;
+  bool has_body = false;  // the connection closes after the answer; the body is never read
+  bool gzip = false;
+  std::string authorization;
+};
+
+// Where the head (request line and fields) ends: just past its empty line, or npos while it is
+// incomplete. `scanned` lets the next call resume instead of searching the buffer again.
+std::size_t head_end(std::string_view buf, std::size_t& scanned) {
+  std::size_t i = scanned;
+  for (std::size_t nl; (nl = buf.find('\n', i)) != std::string_view::npos; i = nl + 1) {
+    if (nl + 1 < buf.size() && buf[nl + 1] == '\n') return nl + 2;
+    if (nl + 2 < buf.size() && buf[nl + 1] == '\r' && buf[nl + 2] == '\n') return nl + 3;
+    if (nl + 2 >= buf.size()) {
+      scanned = nl;
+      return std::string_view::npos;
+    }
+  }
+  scanned = buf.size();
+  return std::string_view::npos;
+}
+
+bool is_token(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && std::strchr("!#$%&'*+-.^_`|~", c) == nullptr) return false;
+  return true;
+}
+
+// Parses a complete head. Returns 0, or the status to answer (400, 431, 505) before closing.
+int parse_head(std::string_view head, Request& r) {
+  std::vector<std::string_view> lines;
+  while (!head.empty()) {
+    std::size_t nl = head.find('\n');
+    std::string_view line = head.substr(0, nl);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) break;
+    lines.push_back(line);
+    if (nl == std::string_view::npos) break;
+    head.remove_prefix(nl + 1);
+  }
+  if (lines.empty()) return 400;
+  if (lines.size() > kMaxHeaders + 1) return 431;
+
+  std::string_view rl = lines[0];
+  std::size_t sp1 = rl.find(' ');
+  std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : rl.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || rl.find(' ', sp2 + 1) != std::string_view::npos) return 400;
+  std::string_view method = rl.substr(0, sp1), target = rl.substr(sp1 + 1, sp2 - sp1 - 1),
+                   version = rl.substr(sp2 + 1);
+  if (!is_token(method) || target.empty()) return 400;
+  if (version == "HTTP/1.1") {
+    r.keep_alive = true;
+  } else if (version == "HTTP/1.0") {
+    r.keep_alive = false;
+  } else {
+    return version.starts_with("HTTP/") ? 505 : 400;
+  }
+  r.method = std::string(method);
+  // Origin form "/path?query"; the absolute form "http://host/path" is allowed too (RFC 9112).
+  if (target.front() != '/') {
+    std::size_t scheme = target.find("://");
+    if (scheme != std::string_view::npos) {
+      std::size_t slash = target.find('/', scheme + 3);
+      target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    }
+  }
+  r.path = std::string(target.substr(0, target.find_first_of("?#")));
+
+  bool close = false, keep = false;
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    std::string_view line = lines[i];
+    if (line.front() == ' ' || line.front() == '\t') return 400;  // obsolete line folding
+    std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos || !is_token(line.substr(0, colon))) return 400;
+    std::string_view name = line.substr(0, colon), value = trim(line.substr(colon + 1));
+    if (iequals(name, "connection")) {
+      for_each_token(value, [&](std::string_view t) {
+        if (iequals(t, "close")) close = true;
+        if (iequals(t, "keep-alive")) keep = true;
+      });
+    } else if (iequals(name, "content-length")) {
+      if (value.empty() || value.find_first_not_of("0123456789") != std::string_view::npos) return 400;
+      if (value.find_first_not_of('0') != std::string_view::npos) r.has_body = true;
+    } else if (iequals(name, "transfer-encoding")) {
+      r.has_body = true;
+    } else if (iequals(name, "accept-encoding")) {
+      r.gzip = r.gzip || accepts_gzip(value);
+    } else if (iequals(name, "authorization")) {
+      if (r.authorization.empty()) r.authorization = std::string(value);
+    }
+  }
+  if (keep) r.keep_alive = true;  // HTTP/1.0 asking to keep the connection
+  if (close) r.keep_alive = false;
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Answers.
+
+std::string gzip(std::string_view in) {
+  z_stream z{};
+  if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
+  std::string out(deflateBound(&z, static_cast<uLong>(in.size())) + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  int rc = deflate(&z, Z_FINISH);
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) return {};
+  out.resize(z.total_out);
+  return out;
+}
+
+const char* reason_phrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+struct Reply {
+  int status = 200;
+  std::string_view type = "application/json";
+  std::string body;
+  std::string extra;      // further header lines, each ending in "\r\n"
+  bool gzipped = false;   // body is gzip already (the page, compressed once)
+};
+
+// The bytes on the wire. HEAD gets the headers GET would get, without the body.
+std::string wire(Reply r, bool head, bool gzip_ok, bool close, milliseconds keep_alive) {
+  if (gzip_ok && !r.gzipped && r.body.size() >= kGzipMin)
+    if (std::string z = gzip(r.body); !z.empty()) {
+      r.body = std::move(z);
+      r.gzipped = true;
+    }
+  std::string s;
+  s.reserve(320 + r.extra.size() + (head ? 0 : r.body.size()));
+  s += "HTTP/1.1 ";
+  s += std::to_string(r.status);
+  s += ' ';
+  s += reason_phrase(r.status);
+  s += "\r\n";
+  if (r.status != 204) {
+    s += "Content-Type: ";
+    s += r.type;
+    s += "\r\nContent-Length: ";
+    s += std::to_string(r.body.size());
+    s += "\r\n";
+    if (r.gzipped) s += "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n";
+  }
+  s += "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nReferrer-Policy: no-referrer\r\n"
+       "X-Frame-Options: DENY\r\n";
+  s += r.extra;
+  if (close) {
+    s += "Connection: close\r\n\r\n";
+  } else {
+    s += "Connection: keep-alive\r\nKeep-Alive: timeout=";
+    s += std::to_string(std::max<std::int64_t>(1, keep_alive.count() / 1000));
+    s += "\r\n\r\n";
+  }
+  if (!head && r.status != 204) s += r.body;
+  return s;
+}
+
+Reply error_reply(int status, std::string_view message, std::string extra = {}) {
+  Reply r;
+  r.status = status;
+  r.body = error_json(message);
+  r.extra = std::move(extra);
+  return r;
+}
+
+enum class Route { none, page, favicon, api, metrics, live, ready };
+
+Route route_of(std::string_view path) {
+  if (path == "/" || path == "/index.html") return Route::page;
+  if (path == "/favicon.ico") return Route::favicon;
+  if (path == "/api/status") return Route::api;
+  if (path == "/metrics") return Route::metrics;
+  if (path == "/health/live") return Route::live;
+  if (path == "/health/ready") return Route::ready;
+  return Route::none;
+}
+
+bool is_probe(Route r) { return r == Route::live || r == Route::ready; }
+
+// A client address as bytes (IPv4-mapped IPv6 as IPv4) for the per-address count, and as text.
+std::string address_key(const sockaddr_storage& ss) {
+  if (ss.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    return std::string(reinterpret_cast<const char*>(&a->sin_addr), 4);
+  }
+  if (ss.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    const char* b = reinterpret_cast<const char*>(&a->sin6_addr);
+    if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) return std::string(b + 12, 4);
+    return std::string(b, 16);
+  }
+  return {};
+}
+
+std::string address_text(const std::string& key) {
+  char text[INET6_ADDRSTRLEN] = "?";
+  if (key.size() == 4) inet_ntop(AF_INET, key.data(), text, sizeof text);
+  if (key.size() == 16) inet_ntop(AF_INET6, key.data(), text, sizeof text);
+  return text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Threads that may block (they call the source): a bounded queue each.
+
+struct Job {
+  std::uint64_t conn = 0;
+  Route route = Route::none;
+  bool head = false;
+  bool gzip = false;
+  bool close = false;
+};
+
+class JobQueue {
+ public:
+  explicit JobQueue(std::size_t capacity) : capacity_(capacity) {}
+
+  bool push(const Job& j) {
+    {
+      std::lock_guard lock(mu_);
+      if (closed_ || jobs_.size() >= capacity_) return false;
+      jobs_.push_back(j);
+    }
+    ready_.notify_one();
+    return true;
+  }
+  std::optional<Job> pop() {
+    std::unique_lock lock(mu_);
+    ready_.wait(lock, [&] { return closed_ || !jobs_.empty(); });
+    if (closed_) return std::nullopt;  // queued jobs are dropped: their connections are closed
+    Job j = jobs_.front();
+    jobs_.pop_front();
+    return j;
+  }
+  void close() {
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+    }
+    ready_.notify_all();
+  }
+
+ private:
+  std::size_t capacity_;
+  std::mutex mu_;
+  std::condition_variable ready_;
+  std::deque<Job> jobs_;
+  bool closed_ = false;
+};
+
+enum class Phase { reading, working, writing, draining };
+
+struct Conn {
+  int fd = -1;
+  std::uint64_t id = 0;
+  std::string key;          // client address (address_key)
+  bool over_limit = false;  // beyond a connection limit: only a health probe is answered
+  bool dead = false;        // closed; erased at the end of the loop iteration
+  Phase phase = Phase::reading;
+  std::string in;
+  std::size_t scanned = 0;
+  bool started = true;  // the current request's clock runs (from accept, or its first byte)
+  bool peer_closed = false;
+  Clock::time_point accepted_at;
+  Clock::time_point deadline = Clock::time_point::max();
+  std::string out;
+  std::size_t out_off = 0;
+  bool close_after = false;
+  unsigned served = 0;
+  std::uint32_t interest = 0;
+};
+
+constexpr std::uint64_t kListenId = 1;
+constexpr std::uint64_t kWakeId = 2;
+constexpr std::uint64_t kFirstConnId = 16;
 
 }  // namespace
 
@@ -133,27 +449,84 @@ struct Server::Impl {
   Tuning tuning;
   ReadyRule rule;
   std::shared_ptr<spdlog::logger> log = log::get("status");
-  httplib::Server http;
-  std::thread listener;
-  std::atomic<bool> listener_done{false};
   std::string host;
   int port = 0;
   bool started = false;
 
   // The last view, shared by the requests that arrive within tuning.min_refresh.
-  std::mutex view_mu;
+  std::mutex view_mu;   // guards view and view_at
+  std::mutex build_mu;  // held while the source runs: one call at a time; guards sink_since
   std::shared_ptr<const GatewayView> view;
-  std::chrono::steady_clock::time_point view_at;
+  Clock::time_point view_at;
   // Sink states as first seen, for views that do not say since when a sink is in its state.
   std::map<std::string, std::pair<std::string, std::int64_t>> sink_since;
+
+  std::string page_gz;  // the page, compressed once
+
+  // Sockets, owned by the loop thread.
+  int listen_fd = -1, epoll_fd = -1, wake_fd = -1;
+  std::thread loop;
+  std::atomic<bool> stopping{false};
+  std::unordered_map<std::uint64_t, std::unique_ptr<Conn>> conns;
+  std::vector<std::uint64_t> graveyard;
+  std::unordered_map<std::string, std::size_t> per_address;
+  std::size_t regular = 0, over = 0;
+  std::uint64_t next_id = kFirstConnId;
+  Clock::time_point next_due = Clock::time_point::max();
+  Clock::time_point accept_paused_until{};
+  bool accept_paused = false;
+  Clock::time_point last_refusal_log{}, last_accept_error_log{};
+  std::uint64_t refusals_unlogged = 0;
+
+  // Workers: /api/status and /metrics; one thread for the health probes.
+  std::unique_ptr<JobQueue> pages, probes;
+  std::vector<std::thread> workers;
+  std::mutex done_mu;
+  struct Done {
+    std::uint64_t conn;
+    std::string bytes;
+    bool close;
+  };
+  std::vector<Done> done;
+
+  struct Counters {
+    std::atomic<std::uint64_t> accepted{0}, open{0}, refused{0}, over_limit_probes{0}, timed_out{0}, busy{0};
+  } counters;
 
   Impl(const config::StatusSection& c, Source s, Tuning t)
       : cfg(c), source(std::move(s)), tuning(t), rule(ready_rule(c)) {}
 
-  std::shared_ptr<const GatewayView> snapshot() {
-    std::lock_guard lock(view_mu);
-    auto now = std::chrono::steady_clock::now();
-    if (view && now - view_at < tuning.min_refresh) return view;
+  ~Impl() { close_fds(); }
+
+  void close_fds() {
+    for (int* fd : {&listen_fd, &epoll_fd, &wake_fd})
+      if (*fd >= 0) {
+        ::close(*fd);
+        *fd = -1;
+      }
+  }
+
+  // --- views --------------------------------------------------------------------------------
+
+  // The current view. Requests for data wait for the source (`may_wait`); health probes take
+  // the previous view while another thread is calling it, so a slow source never delays them.
+  std::shared_ptr<const GatewayView> snapshot(bool may_wait) {
+    auto fresh = [&]() -> std::shared_ptr<const GatewayView> {
+      std::lock_guard lock(view_mu);
+      if (view && Clock::now() - view_at < tuning.min_refresh) return view;
+      return nullptr;
+    };
+    if (auto v = fresh()) return v;
+    std::unique_lock build(build_mu, std::try_to_lock);
+    if (!build.owns_lock()) {
+      if (!may_wait) {
+        std::lock_guard lock(view_mu);
+        if (view) return view;
+      }
+      build.lock();
+      if (auto v = fresh()) return v;  // built by the thread we waited for
+    }
+    auto at = Clock::now();
     GatewayView v = source();
     if (v.now_ms == 0) v.now_ms = epoch_ms();
     for (auto& s : v.sinks) {
@@ -162,19 +535,20 @@ struct Server::Impl {
       if (seen.first != s.state) seen = {s.state, v.now_ms};
       s.state_since_ms = seen.second;
     }
-    view = std::make_shared<const GatewayView>(std::move(v));
-    view_at = now;
-    return view;
+    auto shared = std::make_shared<const GatewayView>(std::move(v));
+    std::lock_guard lock(view_mu);
+    view = shared;
+    view_at = at;
+    return shared;
   }
 
-  bool is_public(const std::string& path) const {
-    if (path == "/" || path == "/index.html" || path == "/favicon.ico") return true;
-    return cfg.public_health && (path == "/health/live" || path == "/health/ready");
+  bool is_public(Route r) const {
+    if (r == Route::page || r == Route::favicon) return true;
+    return cfg.public_health && is_probe(r);
   }
 
-  bool authorized(const httplib::Request& req) const {
+  bool authorized(const std::string& h) const {
     if (cfg.token.empty()) return true;
-    std::string h = req.get_header_value("Authorization");
     constexpr std::string_view scheme = "bearer ";
     if (h.size() <= scheme.size()) return false;
     for (std::size_t i = 0; i < scheme.size(); ++i)
@@ -182,83 +556,510 @@ struct Server::Impl {
     return same_secret(std::string_view(h).substr(scheme.size()), cfg.token);
   }
 
-  void routes() {
-    http.set_default_headers({{"X-Content-Type-Options", "nosniff"},
-                              {"Cache-Control", "no-store"},
-                              {"Referrer-Policy", "no-referrer"},
-                              {"X-Frame-Options", "DENY"}});
-    // Shorter than the page's 2 s poll: a polling page reconnects (cheap on a LAN) instead of
-    // holding a worker between polls.
-    http.set_keep_alive_timeout(1);
-    http.set_keep_alive_max_count(100);
-    http.set_read_timeout(5, 0);
-    http.set_write_timeout(5, 0);
-    http.set_payload_max_length(16 * 1024);
-    // httplib sets SO_REUSEPORT, which lets a second gateway bind the same port and silently
-    // take half the requests. SO_REUSEADDR alone still allows a quick restart (TIME_WAIT).
-    http.set_socket_options([](socket_t sock) {
+  // Runs on a worker: the answers that need a view.
+  std::string answer(const Job& j) {
+    Reply r;
+    try {
+      switch (j.route) {
+        case Route::api:
+          r.body = render_json(*snapshot(true));
+          break;
+        case Route::metrics:
+          r.type = "text/plain; version=0.0.4; charset=utf-8";
+          r.body = render_metrics(*snapshot(true));
+          break;
+        case Route::live:
+        case Route::ready: {
+          auto v = snapshot(false);
+          HealthReport h = j.route == Route::live ? render_live(*v) : render_ready(*v, rule);
+          r.status = h.ok ? 200 : 503;
+          r.body = std::move(h.json);
+          break;
+        }
+        default:
+          r = error_reply(404, "not found");
+      }
+    } catch (const std::exception& e) {
+      log->warn("{} {} failed: {}", j.head ? "HEAD" : "GET", path_of(j.route), e.what());
+      r = error_reply(500, "the gateway could not build its status; see the log");
+    } catch (...) {
+      log->warn("{} {} failed: unknown exception", j.head ? "HEAD" : "GET", path_of(j.route));
+      r = error_reply(500, "the gateway could not build its status; see the log");
+    }
+    return wire(std::move(r), j.head, j.gzip, j.close, tuning.keep_alive_timeout);
+  }
+
+  static const char* path_of(Route r) {
+    switch (r) {
+      case Route::api: return "/api/status";
+      case Route::metrics: return "/metrics";
+      case Route::live: return "/health/live";
+      case Route::ready: return "/health/ready";
+      default: return "?";
+    }
+  }
+
+  void work(JobQueue& q) {
+    while (auto j = q.pop()) {
+      std::string bytes = answer(*j);
+      {
+        std::lock_guard lock(done_mu);
+        done.push_back({j->conn, std::move(bytes), j->close});
+      }
+      wake();
+    }
+  }
+
+  void wake() {
+    std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wake_fd, &one, sizeof one);
+  }
+
+  // --- the event loop -----------------------------------------------------------------------
+
+  void set_deadline(Conn& c, Clock::time_point t) {
+    c.deadline = t;
+    next_due = std::min(next_due, t);
+  }
+
+  void set_interest(Conn& c, std::uint32_t events) {
+    if (c.dead || c.interest == events) return;
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = c.id;
+    epoll_ctl(epoll_fd, EPOLL_CTL_MOD, c.fd, &ev);
+    c.interest = events;
+  }
+
+  void close_conn(Conn& c) {
+    if (c.dead) return;
+    c.dead = true;
+    ::close(c.fd);  // also removes it from the epoll set
+    c.fd = -1;
+    if (c.over_limit) {
+      --over;
+    } else {
+      --regular;
+      if (auto it = per_address.find(c.key); it != per_address.end() && --it->second == 0) per_address.erase(it);
+    }
+    counters.open = regular + over;
+    graveyard.push_back(c.id);
+  }
+
+  void note_refusal(const Conn& c, const char* why) {
+    counters.refused++;
+    refusals_unlogged++;
+    auto now = Clock::now();
+    if (last_refusal_log != Clock::time_point{} && now - last_refusal_log < std::chrono::seconds(60)) return;
+    log->warn("status server is refusing connections: the latest from {} ({}); {} refused since the last such "
+              "message (at most one a minute). Health probes are still answered",
+              address_text(c.key), why, refusals_unlogged);
+    refusals_unlogged = 0;
+    last_refusal_log = now;
+  }
+
+  std::string over_limit_text() const {
+    return "too many connections (at most " + std::to_string(tuning.max_per_address) + " from one address, " +
+           std::to_string(tuning.max_connections) +
+           " in all); only /health/live and /health/ready are answered on further connections";
+  }
+
+  // Answers 503 on an over-limit connection, as far as the socket takes it at once, and closes.
+  void refuse(Conn& c, const char* why) {
+    std::string bytes = wire(error_reply(503, over_limit_text(), "Retry-After: 1\r\n"), false, false, true,
+                             tuning.keep_alive_timeout);
+    [[maybe_unused]] ssize_t n = ::send(c.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    note_refusal(c, why);
+    close_conn(c);
+  }
+
+  void accept_ready() {
+    for (int i = 0; i < 64; ++i) {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof ss;
+      int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        // Out of descriptors or memory: stop accepting for a moment instead of spinning on a
+        // listen socket that stays readable.
+        if (auto now = Clock::now();
+            last_accept_error_log == Clock::time_point{} || now - last_accept_error_log >= std::chrono::seconds(60)) {
+          log->warn("status server cannot accept connections: {}; retrying every 100 ms", std::strerror(errno));
+          last_accept_error_log = now;
+        }
+        epoll_ctl(epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr);
+        accept_paused = true;
+        accept_paused_until = Clock::now() + milliseconds(100);
+        next_due = std::min(next_due, accept_paused_until);
+        return;
+      }
+      counters.accepted++;
+      auto c = std::make_unique<Conn>();
+      c->fd = fd;
+      c->id = next_id++;
+      c->key = address_key(ss);
+      c->accepted_at = Clock::now();
+      std::size_t& from_here = per_address[c->key];
+      c->over_limit = regular >= tuning.max_connections || from_here >= tuning.max_per_address;
+      if (from_here == 0 && c->over_limit) per_address.erase(c->key);
+      if (c->over_limit && !make_room_over_limit()) {
+        counters.refused++;
+        ::close(fd);  // no room even for a probe: the cheapest refusal
+        continue;
+      }
+      if (c->over_limit) {
+        ++over;
+      } else {
+        ++from_here;
+        ++regular;
+      }
+      counters.open = regular + over;
       int yes = 1;
-      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    });
-
-    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (req.method != "GET" && req.method != "HEAD") {
-        res.status = 405;
-        res.set_header("Allow", "GET, HEAD");
-        res.set_content(error_json("read-only: only GET and HEAD are allowed"), "application/json");
-        return httplib::Server::HandlerResponse::Handled;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u64 = c->id;
+      if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        close_conn(*c);
+        graveyard.pop_back();
+        continue;
       }
-      if (!is_public(req.path) && !authorized(req)) {
-        res.status = 401;
-        res.set_header("WWW-Authenticate", "Bearer realm=\"pm500-gateway\"");
-        res.set_content(error_json("a bearer token is required ([status] token)"), "application/json");
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      return httplib::Server::HandlerResponse::Unhandled;
-    });
+      c->interest = EPOLLIN;
+      set_deadline(*c, c->accepted_at + (c->over_limit ? tuning.refuse_after : tuning.request_timeout));
+      Conn& ref = *c;
+      conns.emplace(ref.id, std::move(c));
+      // The request often arrives with the connection: read it now, saving a trip through epoll.
+      read_ready(ref);
+      advance(ref);
+    }
+  }
 
-    auto page = [](const httplib::Request&, httplib::Response& res) {
-      std::string_view p = page_html();
-      res.set_header("Content-Security-Policy", kPagePolicy);
-      res.set_content(p.data(), p.size(), "text/html; charset=utf-8");
+  // Over-limit connections are held only briefly and only `over_limit_slots` at a time; when
+  // they are all taken, the oldest one still waiting for its request gives way. It is read
+  // once more first: a probe that has just arrived is answered rather than thrown away.
+  bool make_room_over_limit() {
+    for (int tries = 0; tries < 4 && over >= tuning.over_limit_slots; ++tries) {
+      Conn* oldest = nullptr;
+      for (auto& [id, c] : conns)
+        if (!c->dead && c->over_limit && c->phase == Phase::reading &&
+            (!oldest || c->accepted_at < oldest->accepted_at))
+          oldest = c.get();
+      if (!oldest) return false;
+      read_ready(*oldest);
+      if (!oldest->dead && oldest->phase == Phase::reading) advance(*oldest);
+      if (!oldest->dead && oldest->phase == Phase::reading)
+        refuse(*oldest, "over the connection limit, replaced by a newer connection");
+    }
+    return over < tuning.over_limit_slots;
+  }
+
+  void read_ready(Conn& c) {
+    char scratch[4096];
+    for (;;) {
+      if (c.phase == Phase::draining) {
+        ssize_t n = ::recv(c.fd, scratch, sizeof scratch, 0);
+        if (n > 0) continue;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        close_conn(c);
+        return;
+      }
+      if (c.in.size() > kMaxHead + 4096) return;  // enough to tell that the head is too large
+      std::size_t old = c.in.size();
+      c.in.resize(old + 4096);
+      ssize_t n = ::recv(c.fd, c.in.data() + old, 4096, 0);
+      c.in.resize(old + static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
+      if (n > 0) {
+        if (!c.started) {
+          c.started = true;
+          set_deadline(c, Clock::now() + tuning.request_timeout);
+        }
+        continue;
+      }
+      if (n == 0) {
+        c.peer_closed = true;
+        return;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      close_conn(c);
+      return;
+    }
+  }
+
+  // Handles the complete requests in the buffer, one at a time, while the connection is free.
+  void advance(Conn& c) {
+    while (!c.dead && c.phase == Phase::reading) {
+      std::size_t lead = 0;  // empty lines before a request line are ignored (RFC 9112 2.2)
+      while (lead < c.in.size() && (c.in[lead] == '\r' || c.in[lead] == '\n')) ++lead;
+      if (lead > 0) {
+        c.in.erase(0, lead);
+        c.scanned = 0;
+      }
+      std::size_t end = head_end(c.in, c.scanned);
+      if (end == std::string::npos && c.in.size() <= kMaxHead) {
+        if (c.peer_closed) close_conn(c);  // gone before finishing a request
+        return;
+      }
+      if (end == std::string::npos || end > kMaxHead) {
+        respond(c, wire(error_reply(431, "request head larger than 8 KiB"), false, false, true,
+                        tuning.keep_alive_timeout),
+                true);
+        return;
+      }
+      Request req;
+      int bad = parse_head(std::string_view(c.in).substr(0, end), req);
+      c.in.erase(0, end);
+      c.scanned = 0;
+      if (bad != 0) {
+        respond(c, wire(error_reply(bad, "malformed request"), false, false, true, tuning.keep_alive_timeout), true);
+        return;
+      }
+      dispatch(c, req);
+    }
+  }
+
+  void dispatch(Conn& c, const Request& req) {
+    bool head = req.method == "HEAD";
+    bool close = !req.keep_alive || req.has_body || c.over_limit || c.peer_closed || stopping ||
+                 c.served + 1 >= kMaxRequestsPerConnection;
+    auto reply = [&](Reply r) {
+      respond(c, wire(std::move(r), head, req.gzip, close, tuning.keep_alive_timeout), close);
     };
-    http.Get("/", page);
-    http.Get("/index.html", page);
-    http.Get("/favicon.ico", [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
-    http.Get("/api/status", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(render_json(*snapshot()), "application/json");
-    });
-    http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(render_metrics(*snapshot()), "text/plain; version=0.0.4; charset=utf-8");
-    });
-    http.Get("/health/live", [this](const httplib::Request&, httplib::Response& res) {
-      auto r = render_live(*snapshot());
-      res.status = r.ok ? 200 : 503;
-      res.set_content(r.json, "application/json");
-    });
-    http.Get("/health/ready", [this](const httplib::Request&, httplib::Response& res) {
-      auto r = render_ready(*snapshot(), rule);
-      res.status = r.ok ? 200 : 503;
-      res.set_content(r.json, "application/json");
-    });
-
-    http.set_error_handler(httplib::Server::Handler([](const httplib::Request&, httplib::Response& res) {
-      if (res.body.empty())
-        res.set_content(error_json(res.status == 404 ? "not found" : "request failed"), "application/json");
-    }));
-    // httplib would put the exception's text in a response header; keep it in the log instead.
-    http.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-      std::string what = "unknown exception";
-      try {
-        if (ep) std::rethrow_exception(ep);
-      } catch (const std::exception& e) {
-        what = e.what();
-      } catch (...) {
+    Route route = route_of(req.path);
+    if (c.over_limit && !((req.method == "GET" || head) && is_probe(route))) {
+      refuse(c, "over the connection limit");
+      return;
+    }
+    if (req.method != "GET" && !head)
+      return reply(error_reply(405, "read-only: only GET and HEAD are allowed", "Allow: GET, HEAD\r\n"));
+    if (route == Route::none) return reply(error_reply(404, "not found"));
+    if (!is_public(route) && !authorized(req.authorization))
+      return reply(error_reply(401, "a bearer token is required ([status] token)",
+                               "WWW-Authenticate: Bearer realm=\"pm500-gateway\"\r\n"));
+    if (route == Route::favicon) {
+      Reply r;
+      r.status = 204;
+      return reply(std::move(r));
+    }
+    if (route == Route::page) {
+      Reply r;
+      r.type = "text/html; charset=utf-8";
+      r.extra = std::string("Content-Security-Policy: ") + kPagePolicy + "\r\n";
+      if (req.gzip && !page_gz.empty()) {
+        r.body = page_gz;
+        r.gzipped = true;
+      } else {
+        r.body = std::string(page_html());
       }
-      log->warn("{} {} failed: {}", req.method, req.path, what);
-      res.status = 500;
-      res.set_content(error_json("the gateway could not build its status; see the log"), "application/json");
-    });
+      return reply(std::move(r));
+    }
+    Job j{c.id, route, head, req.gzip, close};
+    if (!(is_probe(route) ? probes : pages)->push(j)) {
+      counters.busy++;
+      return reply(error_reply(503, "busy: too many requests in progress; try again", "Retry-After: 1\r\n"));
+    }
+    if (c.over_limit) counters.over_limit_probes++;
+    c.phase = Phase::working;
+    c.close_after = close;
+    set_interest(c, 0);
+    c.deadline = Clock::time_point::max();  // the worker's time is not the client's
+  }
+
+  void respond(Conn& c, std::string bytes, bool close) {
+    c.out = std::move(bytes);
+    c.out_off = 0;
+    c.close_after = c.close_after || close;
+    c.phase = Phase::writing;
+    set_deadline(c, Clock::now() + tuning.write_timeout);
+    flush(c);
+  }
+
+  void flush(Conn& c) {
+    while (c.out_off < c.out.size()) {
+      ssize_t n = ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+      if (n > 0) {
+        c.out_off += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        set_interest(c, EPOLLOUT);
+        return;
+      }
+      close_conn(c);
+      return;
+    }
+    finished(c);
+  }
+
+  // The answer is out: read the next request, or close.
+  void finished(Conn& c) {
+    c.out.clear();
+    c.out.shrink_to_fit();
+    c.out_off = 0;
+    c.served++;
+    if (c.close_after || c.peer_closed || stopping) {
+      if (c.peer_closed) return close_conn(c);
+      // Half-close and read what the client still sends (a request body we never read), so
+      // that closing does not reset the connection before the client has read the answer.
+      ::shutdown(c.fd, SHUT_WR);
+      c.phase = Phase::draining;
+      c.in.clear();
+      set_interest(c, EPOLLIN);
+      set_deadline(c, Clock::now() + kLinger);
+      return;
+    }
+    c.phase = Phase::reading;
+    c.close_after = false;
+    c.started = !c.in.empty();
+    set_deadline(c, Clock::now() + (c.started ? tuning.request_timeout : tuning.keep_alive_timeout));
+    set_interest(c, EPOLLIN);
+  }
+
+  void on_conn_event(Conn& c, std::uint32_t events) {
+    if (events & (EPOLLERR | EPOLLHUP)) {
+      close_conn(c);
+      return;
+    }
+    if ((events & EPOLLOUT) && c.phase == Phase::writing) {
+      flush(c);
+      if (!c.dead && c.phase == Phase::reading) advance(c);
+      return;
+    }
+    if (events & EPOLLIN) {
+      read_ready(c);
+      if (!c.dead && c.phase == Phase::reading) advance(c);
+    }
+  }
+
+  void on_wake() {
+    std::uint64_t n;
+    [[maybe_unused]] ssize_t r = ::read(wake_fd, &n, sizeof n);
+    std::vector<Done> ready;
+    {
+      std::lock_guard lock(done_mu);
+      ready.swap(done);
+    }
+    for (auto& d : ready) {
+      auto it = conns.find(d.conn);
+      if (it == conns.end() || it->second->dead || it->second->phase != Phase::working) continue;
+      Conn& c = *it->second;
+      respond(c, std::move(d.bytes), d.close);
+      if (!c.dead && c.phase == Phase::reading) advance(c);
+    }
+  }
+
+  // Closes the connections whose deadline has passed; returns the next deadline.
+  void sweep(Clock::time_point now) {
+    next_due = Clock::time_point::max();
+    if (accept_paused) {
+      if (now >= accept_paused_until && !stopping) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u64 = kListenId;
+        epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev);
+        accept_paused = false;
+      } else {
+        next_due = accept_paused_until;
+      }
+    }
+    for (auto& [id, cp] : conns) {
+      Conn& c = *cp;
+      if (c.dead) continue;
+      if (now < c.deadline) {
+        next_due = std::min(next_due, c.deadline);
+        continue;
+      }
+      switch (c.phase) {
+        case Phase::reading:
+          if (c.over_limit) {
+            refuse(c, "over the connection limit, no health probe in time");
+          } else {
+            counters.timed_out++;
+            if (c.started && !c.in.empty()) {
+              // A request begun but not finished in time (a client trickling its headers).
+              std::string bytes = wire(error_reply(408, "the request took too long"), false, false, true,
+                                       tuning.keep_alive_timeout);
+              [[maybe_unused]] ssize_t n = ::send(c.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            }
+            close_conn(c);
+          }
+          break;
+        case Phase::writing:
+          counters.timed_out++;
+          close_conn(c);
+          break;
+        case Phase::draining:
+          close_conn(c);
+          break;
+        case Phase::working:
+          break;
+      }
+    }
+  }
+
+  void bury() {
+    for (auto id : graveyard) conns.erase(id);
+    graveyard.clear();
+  }
+
+  void run() {
+    pthread_setname_np(pthread_self(), "pm500-http-io");
+    std::vector<epoll_event> events(128);
+    bool stop_begun = false;
+    Clock::time_point stop_deadline{};
+    for (;;) {
+      auto now = Clock::now();
+      int timeout = -1;
+      if (next_due != Clock::time_point::max()) {
+        auto wait = std::chrono::ceil<milliseconds>(next_due - now).count();
+        timeout = static_cast<int>(std::clamp<std::int64_t>(wait, 0, 60'000));
+      }
+      if (stop_begun) timeout = std::min(timeout < 0 ? 50 : timeout, 50);
+      int n = epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), timeout);
+      if (n < 0 && errno != EINTR) {
+        log->error("status server event loop failed: {}", std::strerror(errno));
+        break;
+      }
+      // New connections last: the requests already on open ones (a probe among them) come first,
+      // before a burst of new connections can push an over-limit one out.
+      bool accept_now = false;
+      for (int i = 0; i < n; ++i) {
+        std::uint64_t id = events[static_cast<std::size_t>(i)].data.u64;
+        if (id == kListenId) {
+          accept_now = !stop_begun;
+        } else if (id == kWakeId) {
+          on_wake();
+        } else if (auto it = conns.find(id); it != conns.end() && !it->second->dead) {
+          on_conn_event(*it->second, events[static_cast<std::size_t>(i)].events);
+        }
+      }
+      if (accept_now) accept_ready();
+      now = Clock::now();
+      if (now >= next_due) sweep(now);
+      bury();
+
+      if (stopping && !stop_begun) {
+        // Stop accepting (the port is free at once); let answers in progress finish.
+        stop_begun = true;
+        stop_deadline = now + kStopGrace;
+        epoll_ctl(epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr);
+        ::close(listen_fd);
+        listen_fd = -1;
+        for (auto& [id, c] : conns)
+          if (c->phase == Phase::reading || c->phase == Phase::draining) close_conn(*c);
+        bury();
+      }
+      if (stop_begun) {
+        bool busy = false;
+        for (auto& [id, c] : conns) busy = busy || c->phase == Phase::working || c->phase == Phase::writing;
+        if (!busy || now >= stop_deadline) break;
+      }
+    }
+    for (auto& [id, c] : conns) close_conn(*c);
+    bury();
   }
 };
 
@@ -274,36 +1075,73 @@ pm500::expected<void, std::string> Server::start() {
   if (s.started) return {};
   if (!split_listen(s.cfg.listen, s.host, s.port))
     return pm500::unexpected("[status] listen = \"" + s.cfg.listen + "\" is not \"host:port\"");
-  std::size_t threads = static_cast<std::size_t>(std::max<std::int64_t>(1, s.cfg.threads));
-  std::size_t queued = std::max<std::size_t>(1, s.tuning.max_queued);
-  s.http.new_task_queue = [threads, queued] { return new BoundedPool(threads, queued); };
-  s.routes();
-
-  bool bound;
-  errno = 0;
-  if (s.port == 0) {
-    int p = s.http.bind_to_any_port(s.host);
-    bound = p > 0;
-    if (bound) s.port = p;
-  } else {
-    bound = s.http.bind_to_port(s.host, s.port);
-  }
-  if (!bound) {
-    int err = errno;
-    return pm500::unexpected("status server cannot listen on " + s.cfg.listen + ": " +
-                             (err ? std::string(std::strerror(err)) : std::string("address not usable")) +
+  auto cannot_listen = [&](const std::string& why) {
+    s.close_fds();
+    return pm500::unexpected("status server cannot listen on " + s.cfg.listen + ": " + why +
                              "; another program may use the port, or the address is not on this machine: set "
                              "[status] listen (or enabled = false)");
+  };
+
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  std::string service = std::to_string(s.port);
+  if (int rc = getaddrinfo(s.host.empty() ? nullptr : s.host.c_str(), service.c_str(), &hints, &found); rc != 0)
+    return cannot_listen(gai_strerror(rc));
+  int err = 0;
+  for (addrinfo* a = found; a && s.listen_fd < 0; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) {
+      err = errno;
+      continue;
+    }
+    // SO_REUSEADDR allows a quick restart (TIME_WAIT). Never SO_REUSEPORT: it would let a second
+    // gateway bind the same port and silently take half the requests.
+    int yes = 1, no = 0;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    if (a->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &no, sizeof no);  // "::" takes IPv4 too
+    if (::bind(fd, a->ai_addr, a->ai_addrlen) != 0 || ::listen(fd, std::max(1, s.tuning.backlog)) != 0) {
+      err = errno;
+      ::close(fd);
+      continue;
+    }
+    s.listen_fd = fd;
   }
-  s.listener_done = false;
-  s.listener = std::thread([&s] {
-    pthread_setname_np(pthread_self(), "pm500-http-acc");
-    if (!s.http.listen_after_bind()) s.log->error("status server on {} stopped accepting", s.cfg.listen);
-    s.listener_done = true;
+  freeaddrinfo(found);
+  if (s.listen_fd < 0) return cannot_listen(err ? std::strerror(err) : "address not usable");
+  sockaddr_storage bound{};
+  socklen_t len = sizeof bound;
+  getsockname(s.listen_fd, reinterpret_cast<sockaddr*>(&bound), &len);
+  s.port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                             : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+
+  s.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  s.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (s.epoll_fd < 0 || s.wake_fd < 0) return cannot_listen(std::strerror(errno));
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kListenId;
+  epoll_ctl(s.epoll_fd, EPOLL_CTL_ADD, s.listen_fd, &ev);
+  ev.data.u64 = kWakeId;
+  epoll_ctl(s.epoll_fd, EPOLL_CTL_ADD, s.wake_fd, &ev);
+
+  if (s.page_gz.empty()) s.page_gz = gzip(page_html());
+  s.stopping = false;
+  s.pages = std::make_unique<JobQueue>(std::max<std::size_t>(1, s.tuning.max_queued));
+  s.probes = std::make_unique<JobQueue>(64);
+  std::size_t threads = static_cast<std::size_t>(std::max<std::int64_t>(1, s.cfg.threads));
+  for (std::size_t i = 0; i < threads; ++i)
+    s.workers.emplace_back([&s] {
+      pthread_setname_np(pthread_self(), "pm500-http");
+      s.work(*s.pages);
+    });
+  s.workers.emplace_back([&s] {
+    pthread_setname_np(pthread_self(), "pm500-http-hp");
+    s.work(*s.probes);
   });
-  // httplib's stop() does nothing until its accept loop runs; wait for it so that a stop()
-  // right after start() cannot leave the listener running (and the join hanging).
-  while (!s.http.is_running() && !s.listener_done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  s.loop = std::thread([&s] { s.run(); });
   s.started = true;
   s.log->info("status page on {}{}", url(), s.cfg.token.empty() ? "" : " (bearer token required for the API)");
   return {};
@@ -312,8 +1150,16 @@ pm500::expected<void, std::string> Server::start() {
 void Server::stop() {
   Impl& s = *impl_;
   if (!s.started) return;
-  s.http.stop();
-  if (s.listener.joinable()) s.listener.join();
+  s.stopping = true;
+  s.wake();
+  if (s.loop.joinable()) s.loop.join();
+  s.pages->close();
+  s.probes->close();
+  for (auto& t : s.workers) t.join();
+  s.workers.clear();
+  s.done.clear();
+  s.close_fds();
+  s.counters.open = 0;
   s.started = false;
 }
 
@@ -323,6 +1169,12 @@ std::string Server::url() const {
   const std::string& h = impl_->host;
   std::string shown = h.find(':') != std::string::npos ? "[" + h + "]" : h;
   return "http://" + shown + ":" + std::to_string(impl_->port);
+}
+
+Server::Stats Server::stats() const {
+  const auto& c = impl_->counters;
+  return {c.accepted.load(), c.open.load(), c.refused.load(), c.over_limit_probes.load(), c.timed_out.load(),
+          c.busy.load()};
 }
 
 }  // namespace pm500::status

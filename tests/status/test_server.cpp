@@ -3,6 +3,11 @@
 // never called concurrently.
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <thread>
 
@@ -32,6 +37,32 @@ status::Server::Tuning no_cache() {
   status::Server::Tuning t;
   t.min_refresh = std::chrono::milliseconds(0);
   return t;
+}
+
+// Sends `bytes` on a new connection to 127.0.0.1:port and returns everything the server sends
+// until it closes the connection (or 3 s pass).
+std::string exchange(int port, const std::string& bytes) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  timeval tv{3, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
+  std::string got;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) got.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return got;
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
 }
 
 bool valid_json(const std::string& text) {
@@ -126,7 +157,7 @@ TEST_CASE("bearer token: 401 without it or with a wrong one, 200 with it; never 
   REQUIRE(server.start());
   httplib::Client c("127.0.0.1", server.port());
 
-  for (const char* path : {"/api/status", "/metrics", "/nope"}) {
+  for (const char* path : {"/api/status", "/metrics"}) {
     INFO(path);
     auto none = c.Get(path);
     REQUIRE(none);
@@ -140,6 +171,15 @@ TEST_CASE("bearer token: 401 without it or with a wrong one, 200 with it; never 
   REQUIRE(ok);
   CHECK(ok->status == 200);
   CHECK(c.Get("/metrics", {{"Authorization", "bearer " + token}})->status == 200);  // scheme is case-insensitive
+
+  // An unknown path is 404 with or without a token, as without one (docs/status-api.md).
+  for (const auto& headers : {httplib::Headers{}, httplib::Headers{{"Authorization", "Bearer " + token}}}) {
+    auto missing = c.Get("/nope", headers);
+    REQUIRE(missing);
+    CHECK(missing->status == 404);
+    CHECK(missing->body == "{\"error\":\"not found\"}");
+    CHECK(missing->get_header_value("WWW-Authenticate").empty());
+  }
 
   // The page (it holds no data) and, with public_health, the probes need no token.
   CHECK(c.Get("/")->status == 200);
@@ -285,4 +325,92 @@ TEST_CASE("stop() right after start() returns, and the port is free again") {
   }
   status::Server again(cfg, [] { return status::GatewayView{}; });
   CHECK(again.start());
+}
+
+TEST_CASE("HTTP/1.1: keep-alive, pipelining, gzip, HEAD, queries, malformed and oversized requests") {
+  auto view = sample_view();
+  view.sinks[0].state_since_ms = kNowMs - 1000;  // known, so the server passes the view on unchanged
+  status::Server server(loopback(), [&] { return view; });
+  REQUIRE(server.start());
+
+  SUBCASE("a kept-alive connection serves many requests") {
+    httplib::Client c("127.0.0.1", server.port());
+    c.set_keep_alive(true);
+    for (int i = 0; i < 5; ++i) {
+      auto r = c.Get("/health/live");
+      REQUIRE(r);
+      CHECK(r->status == 200);
+      CHECK(r->get_header_value("Connection") == "keep-alive");
+    }
+    CHECK(server.stats().accepted == 1);
+  }
+  SUBCASE("pipelined requests are answered in order on one connection") {
+    std::string got = exchange(server.port(),
+                               "GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n"
+                               "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+                               "GET /health/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    CHECK(count(got, "HTTP/1.1 ") == 3);
+    std::size_t live = got.find("HTTP/1.1 200"), nope = got.find("HTTP/1.1 404"), ready = got.rfind("HTTP/1.1 200");
+    CHECK(live < nope);
+    CHECK(nope < ready);
+    CHECK(got.find("\"status\":\"ready\"") > nope);
+  }
+  SUBCASE("gzip when the client asks, for the page and the data") {
+    httplib::Client c("127.0.0.1", server.port());  // inflates gzip itself
+    for (const char* path : {"/", "/api/status", "/metrics"}) {
+      INFO(path);
+      auto r = c.Get(path, {{"Accept-Encoding", "gzip"}});
+      REQUIRE(r);
+      CHECK(r->status == 200);
+      CHECK(r->get_header_value("Content-Encoding") == "gzip");
+    }
+    CHECK(c.Get("/", {{"Accept-Encoding", "gzip"}})->body == std::string(status::page_html()));
+    CHECK(c.Get("/api/status", {{"Accept-Encoding", "gzip"}})->body == status::render_json(view));
+    auto plain = c.Get("/", {{"Accept-Encoding", "gzip;q=0, identity"}});
+    CHECK(plain->get_header_value("Content-Encoding").empty());
+    CHECK(plain->body == std::string(status::page_html()));
+  }
+  SUBCASE("HEAD announces the length GET would send") {
+    std::string got = exchange(server.port(), "HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    CHECK(got.find("Content-Length: " + std::to_string(status::page_html().size()) + "\r\n") != std::string::npos);
+    CHECK(got.find("Content-Security-Policy: default-src 'none'") != std::string::npos);
+    CHECK(got.ends_with("\r\n\r\n"));  // and no body
+  }
+  SUBCASE("a query string does not change the route") {
+    httplib::Client c("127.0.0.1", server.port());
+    CHECK(c.Get("/health/live?from=probe")->status == 200);
+  }
+  SUBCASE("malformed, oversized and HTTP/2 requests are refused and the connection closed") {
+    std::string bad = exchange(server.port(), "GET /health/live\r\n\r\n");
+    CHECK(bad.starts_with("HTTP/1.1 400 "));
+    CHECK(bad.find("Connection: close") != std::string::npos);
+    CHECK(exchange(server.port(), "GET / HTTP/2.0\r\n\r\n").starts_with("HTTP/1.1 505 "));
+    CHECK(exchange(server.port(), "GET / HTTP/1.1\r\n folded: x\r\n\r\n").starts_with("HTTP/1.1 400 "));
+    std::string huge = "GET / HTTP/1.1\r\nX-Big: " + std::string(9000, 'a') + "\r\n\r\n";
+    CHECK(exchange(server.port(), huge).starts_with("HTTP/1.1 431 "));
+    // A POST with a body: 405, and the answer arrives intact although the body is never read.
+    std::string post = exchange(server.port(), "POST /api/status HTTP/1.1\r\nHost: x\r\nContent-Length: 20000\r\n\r\n" +
+                                                   std::string(20000, 'x'));
+    CHECK(post.starts_with("HTTP/1.1 405 "));
+    CHECK(post.find("Allow: GET, HEAD") != std::string::npos);
+  }
+  // Whatever came before, the server still answers.
+  httplib::Client c("127.0.0.1", server.port());
+  CHECK(c.Get("/health/ready")->status == 200);
+}
+
+TEST_CASE("SO_REUSEADDR without SO_REUSEPORT: a second server cannot share the port") {
+  status::Server first(loopback(), [] { return status::GatewayView{}; });
+  REQUIRE(first.start());
+  // A socket that sets SO_REUSEPORT itself still cannot bind: the listener did not set it.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int yes = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &yes, sizeof yes);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(first.port()));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0);
+  ::close(fd);
 }
