@@ -194,11 +194,7 @@ struct Gateway::Impl {
     if (deliveries.empty()) log->warn("no sink is enabled: samples are read but not delivered anywhere");
     warn_disk_budget();
     // A replay cap below what the meters produce: after an outage the backlog never drains.
-    double produced = 0;
-    for (const auto& d : cfg.devices) {
-      const std::int64_t period = d.connection == "explicit" && d.poll_interval_ms > 0 ? d.poll_interval_ms : d.rpi_ms;
-      if (period > 0) produced += static_cast<double>(d.assemblies.size()) * 1000.0 / static_cast<double>(period);
-    }
+    const double produced = config::samples_per_second(cfg);
     for (const auto& section : cfg.sinks)
       if (section.delivery.enabled && section.delivery.replay_rate > 0 &&
           static_cast<double>(section.delivery.replay_rate) < produced * 1.5)
@@ -301,7 +297,7 @@ pm500::expected<void, std::string> Gateway::start() {
   g.record_start();
   g.log->info("pm500-gateway starting: site {}, {} device(s), state directory {}, start {} here", cfg.gateway.site,
               cfg.devices.size(), cfg.gateway.state_dir, g.restarts + 1);
-  g.ring = std::make_unique<Ring>(static_cast<std::size_t>(cfg.pipeline.ring_capacity));
+  g.ring = std::make_unique<Ring>(config::ring_capacity_for(cfg));
   {
     std::uint64_t reserve = static_cast<std::uint64_t>(cfg.pipeline.disk_reserve_mb) << 20;
     struct statvfs v{};

@@ -117,6 +117,9 @@ status::GatewayView StatusViewBuilder::build(const ViewSources& src) {
     s.dropped_corrupt = st.corrupt_skipped;
     s.dropped = s.dropped_overrun + s.dropped_spool_full + s.dropped_disk + s.dropped_corrupt;
     s.unattributable = st.unattributable;
+    s.replay_per_s = st.replay_per_s;
+    s.drain_per_s = st.drain_per_s;
+    s.catch_up_s = st.spool_backlog == 0 ? 0 : st.catch_up_s;
     s.rejected = st.rejected;
     s.retries = st.retries;
     s.ring_lag = st.ring_lag;

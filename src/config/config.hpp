@@ -98,7 +98,7 @@ struct AlertsSection {
 };
 
 struct PipelineSection {
-  std::int64_t ring_capacity = 65536;  // samples; power of two
+  std::int64_t ring_capacity = 0;      // samples; power of two; 0 = sized from the devices
   std::int64_t disk_reserve_mb = 64;   // free space kept on state_dir's filesystem; 0: none
   std::string durability = "memory";   // memory | journal
   std::int64_t journal_max_mb = 256;
@@ -175,6 +175,13 @@ using LoadResult = pm500::expected<GatewayConfig, std::vector<Diagnostic>>;
 LoadResult load_file(const std::string& path, std::span<const SinkSchema> sinks, EnvLookup env = nullptr);
 LoadResult load_string(std::string_view text, const std::string& name, std::span<const SinkSchema> sinks,
                        EnvLookup env = nullptr);
+
+// The ring's capacity: [pipeline] ring_capacity, or when it is 0, 2 s of what the devices
+// produce (assemblies x 1000 / rpi_ms, or the poll interval for explicit reads), a power of
+// two from 4096 to 4194304.
+std::size_t ring_capacity_for(const GatewayConfig& cfg);
+// Samples per second the configured devices produce (assemblies x 1000 / period).
+double samples_per_second(const GatewayConfig& cfg);
 
 // The state directory a configuration file names ([gateway] state_dir, when it is a plain string),
 // else the default; read leniently, for recording a configuration error in the restart history.

@@ -1,3 +1,6 @@
+#include <algorithm>
+#include <cmath>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -155,6 +158,21 @@ LoadResult load_file(const std::string& path, std::span<const SinkSchema> sinks,
   std::stringstream ss;
   ss << in.rdbuf();
   return load_string(ss.str(), path, sinks, std::move(env));
+}
+
+double samples_per_second(const GatewayConfig& cfg) {
+  double per_second = 0;
+  for (const auto& d : cfg.devices) {
+    const std::int64_t period = d.connection == "explicit" && d.poll_interval_ms > 0 ? d.poll_interval_ms : d.rpi_ms;
+    if (period > 0) per_second += static_cast<double>(d.assemblies.size()) * 1000.0 / static_cast<double>(period);
+  }
+  return per_second;
+}
+
+std::size_t ring_capacity_for(const GatewayConfig& cfg) {
+  if (cfg.pipeline.ring_capacity > 0) return static_cast<std::size_t>(cfg.pipeline.ring_capacity);
+  const auto want = static_cast<std::uint64_t>(std::ceil(samples_per_second(cfg) * 2.0));
+  return static_cast<std::size_t>(std::bit_ceil(std::clamp<std::uint64_t>(want, 4096, 4194304)));
 }
 
 std::string state_dir_hint(const std::string& path) {

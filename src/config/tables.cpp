@@ -82,9 +82,11 @@ const Options<ScannerSection>& scanner_options() {
 const Options<PipelineSection>& pipeline_options() {
   using S = PipelineSection;
   static Options<S> o{
-      integer("ring_capacity", &S::ring_capacity, 1024, 16777216,
+      integer("ring_capacity", &S::ring_capacity, 0, 16777216,
               "Samples held in memory between the scanner and the sinks (a power of two). A sink that falls this "
-              "far behind spools to disk instead."),
+              "far behind spools to disk instead. 0 (the default): sized from the devices -- 2 s of what they "
+              "produce (assemblies x 1000 / rpi_ms), at least 4096, at most 4194304 -- so 10 meters cost under "
+              "a megabyte and memory follows the plant."),
       integer("disk_reserve_mb", &S::disk_reserve_mb, 0, 1048576,
               "Free space (MiB) kept on the filesystem under state_dir. When spooling would cut into it, the "
               "spools drop their oldest samples (counted) instead of filling the disk, and pipeline.disk_full is "
@@ -106,10 +108,15 @@ const Options<PipelineSection>& pipeline_options() {
   static bool once = [] {
     // Wrap the range check with the power-of-two rule.
     auto bind = o[0].bind;
-    o[0].type = "integer 1024..16777216, a power of two";
+    o[0].type = "0 (automatic) or integer 1024..16777216, a power of two";
     o[0].bind = [bind](S& t, const toml::node& n, Context& cx, const std::string& kp) {
       if (!bind(t, n, cx, kp)) return false;
-      if (!std::has_single_bit(static_cast<std::uint64_t>(t.ring_capacity))) {
+      if (t.ring_capacity != 0 && t.ring_capacity < 1024) {
+        cx.error(n.source(), kp, "ring_capacity = " + std::to_string(t.ring_capacity) +
+                                     " is too small: 0 (sized from the devices) or at least 1024");
+        return false;
+      }
+      if (t.ring_capacity != 0 && !std::has_single_bit(static_cast<std::uint64_t>(t.ring_capacity))) {
         cx.error(n.source(), kp, "ring_capacity = " + std::to_string(t.ring_capacity) + " is not a power of two (try " +
                                      std::to_string(std::bit_ceil(static_cast<std::uint64_t>(t.ring_capacity))) + ")");
         return false;
@@ -185,7 +192,8 @@ const Options<StatusSection>& status_options() {
               "Answer /health/live and /health/ready without the token, so container and load-balancer probes need "
               "no secret. They show states only, never values."),
       integer("threads", &S::threads, 1, 64,
-              "Worker threads answering requests; further connections wait in a bounded queue."),
+              "Worker threads building /api/status and /metrics answers; further such requests wait in a queue of "
+              "64, beyond which they get 503. Health probes and the page never wait for them (docs/status-api.md)."),
       integer("ready_max_spooling_s", &S::ready_max_spooling_s, 1, 604800,
               "/health/ready answers 503 when a sink has not been delivering (retrying, spooling, stopped) for "
               "longer than this many seconds."),

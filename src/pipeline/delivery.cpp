@@ -562,6 +562,7 @@ void SinkDelivery::housekeeping(Clock::time_point now) {
   }
   report_spool_losses(now);
   if (opt_.disk) opt_.disk->check(now);
+  measure_progress(now);
   // The watermarks follow the spool's fsync cadence: a crash loses at most that much of them,
   // which only makes a reported restart gap that much longer.
   if (now - last_watermark_persist_ >= milliseconds(std::max<std::int64_t>(opt_.delivery.spool_fsync_interval_ms, 100))) {
@@ -590,6 +591,30 @@ void SinkDelivery::report_spool_losses(Clock::time_point now) {
                            spool_->dir().string() + "; the sink's counter dropped{reason=\"corrupt\"}",
                        now, true);
   }
+}
+
+void SinkDelivery::measure_progress(Clock::time_point now) {
+  if (progress_at_ == Clock::time_point{}) {
+    progress_at_ = now;
+    progress_replayed_ = replayed_.load(std::memory_order_relaxed);
+    progress_backlog_ = spool_->backlog();
+    return;
+  }
+  const double dt = std::chrono::duration<double>(now - progress_at_).count();
+  if (dt < 1.0) return;
+  const std::uint64_t replayed = replayed_.load(std::memory_order_relaxed);
+  const std::uint64_t backlog = spool_->backlog();
+  // A short moving average (half the weight on the last second) keeps the estimate steady.
+  const double replay_now = static_cast<double>(replayed - progress_replayed_) / dt;
+  const double drain_now = (static_cast<double>(progress_backlog_) - static_cast<double>(backlog)) / dt;
+  const double replay = backlog == 0 ? 0 : 0.5 * replay_per_s_.load(std::memory_order_relaxed) + 0.5 * replay_now;
+  const double drain = backlog == 0 ? 0 : 0.5 * drain_per_s_.load(std::memory_order_relaxed) + 0.5 * drain_now;
+  replay_per_s_.store(replay, std::memory_order_relaxed);
+  drain_per_s_.store(drain, std::memory_order_relaxed);
+  catch_up_s_.store(backlog == 0 ? 0 : drain > 0 ? static_cast<double>(backlog) / drain : -1, std::memory_order_relaxed);
+  progress_at_ = now;
+  progress_replayed_ = replayed;
+  progress_backlog_ = backlog;
 }
 
 void SinkDelivery::drain_on_stop() {
@@ -655,6 +680,9 @@ SinkStats SinkDelivery::stats() const {
   s.dropped_spool_full = ss.dropped_full;
   s.dropped_disk = ss.dropped_disk;
   s.unattributable = unattributable_.load(std::memory_order_relaxed);
+  s.replay_per_s = replay_per_s_.load(std::memory_order_relaxed);
+  s.drain_per_s = drain_per_s_.load(std::memory_order_relaxed);
+  s.catch_up_s = catch_up_s_.load(std::memory_order_relaxed);
   s.corrupt_skipped = ss.corrupt_skipped;
   s.spool_backlog = ss.backlog;
   s.spool_bytes = ss.bytes;

@@ -76,6 +76,9 @@ struct SinkStats {
   std::uint64_t replay_bytes_held_max = 0;  // its high-water mark
   std::uint64_t restart_gaps = 0;           // devices whose first sample after a restart left a gap
   std::string last_error;                   // the current retry/spool error; "" once delivering again
+  // While a backlog drains: replayed samples per second, how fast the backlog shrinks (replay
+  // less what is spooled behind it), and the time to catch up at that pace (< 0: not draining).
+  double replay_per_s = 0, drain_per_s = 0, catch_up_s = -1;
 };
 
 class SinkDelivery {
@@ -209,6 +212,11 @@ class SinkDelivery {
   std::atomic<SinkState> state_{SinkState::delivering};
   std::atomic<std::uint64_t> cursor_pos_{0}, cursor_missed_{0}, custody_pos_{0};
   std::chrono::steady_clock::time_point last_spool_sync_{};
+  // Replay progress, measured once a second by the delivery thread.
+  std::chrono::steady_clock::time_point progress_at_{};
+  std::uint64_t progress_replayed_ = 0, progress_backlog_ = 0;
+  std::atomic<double> replay_per_s_{0}, drain_per_s_{0}, catch_up_s_{-1};
+  void measure_progress(std::chrono::steady_clock::time_point now);
   std::atomic<std::uint64_t> delivered_{0}, spooled_{0}, replayed_{0}, rejected_{0},
       retries_{0}, replay_bytes_{0}, replay_bytes_max_{0}, restart_gaps_{0}, ring_lag_{0}, unattributable_{0};
   mutable std::mutex error_mu_;

@@ -69,6 +69,14 @@ void write_sink(JsonWriter& w, const SinkView& s, std::int64_t now_ms) {
   w.field("corrupt", s.dropped_corrupt);
   w.end_object();
   w.field("unattributable", s.unattributable);
+  w.key("replay");
+  w.begin_object();
+  w.field("rate_per_s", s.replay_per_s);
+  w.field("drain_per_s", s.drain_per_s);
+  w.key("catch_up_s");
+  if (s.catch_up_s >= 0) w.value(s.catch_up_s);
+  else w.null();
+  w.end_object();
   w.field("rejected", s.rejected);
   w.field("retries", s.retries);
   w.field("ring_lag", s.ring_lag);

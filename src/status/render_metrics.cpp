@@ -223,6 +223,11 @@ void sink_families(std::string& o, const GatewayView& v) {
       f.sample({{"sink", s.name}, {"reason", "corrupt"}}, s.dropped_corrupt);
     }
   }
+  sink_family(o, v, "pm500_sink_replay_rate", "gauge", "Samples per second replayed from the spool right now.",
+              [](S s) { return s.replay_per_s; });
+  sink_family(o, v, "pm500_sink_catch_up_seconds", "gauge",
+              "Estimated seconds until the spool backlog is gone at the current pace (-1: not draining).",
+              [](S s) { return s.catch_up_s; });
   sink_family(o, v, "pm500_sink_unattributable_total", "counter",
               "Spooled samples whose device or fields were no longer configured at replay (dead-lettered).",
               [](S s) { return s.unattributable; });

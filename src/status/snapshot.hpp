@@ -39,6 +39,9 @@ struct SinkView {
   // dropped, by reason: ring overrun, spool_max_mb reached, disk full, corrupt records skipped.
   std::uint64_t dropped_overrun = 0, dropped_spool_full = 0, dropped_disk = 0, dropped_corrupt = 0;
   std::uint64_t unattributable = 0;  // spooled samples dead-lettered after a configuration change
+  // Backlog progress: replayed samples/s, backlog shrink rate, seconds to catch up (< 0: not
+  // draining; 0: no backlog).
+  double replay_per_s = 0, drain_per_s = 0, catch_up_s = 0;
   std::string last_error;
 };
 

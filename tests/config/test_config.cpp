@@ -71,7 +71,7 @@ TEST_CASE("a minimal file loads with defaults filled in") {
   CHECK(r->devices[0].poll_interval_ms == 1000);  // poll interval defaults to the RPI
   CHECK(r->devices[0].connection == "listen-only");
   CHECK(r->scanner.udp_port == 2222);
-  CHECK(r->pipeline.ring_capacity == 65536);
+  CHECK(r->pipeline.ring_capacity == 0);  // sized from the devices
 }
 
 TEST_CASE("an unknown key names the line, the table and the nearest known key") {
@@ -293,4 +293,24 @@ TEST_CASE("no configuration string may exceed 64 KiB; the alert Content-Type is 
   auto r = load("[alerts]\ncontent_type = \"application/json; charset=utf-8\"\n" + std::string(kDevice));
   REQUIRE(r.has_value());
   CHECK(r->alerts.content_type == "application/json; charset=utf-8");
+}
+
+TEST_CASE("the ring is sized from the devices: 2 s of their samples, a power of two, within bounds") {
+  auto r = load(kDevice);
+  REQUIRE(r.has_value());
+  // One meter, 3 assemblies at 1 s: the floor.
+  CHECK(ring_capacity_for(*r) == 4096);
+  auto many = *r;
+  many.devices.clear();
+  for (int i = 0; i < 1000; ++i) {
+    auto d = r->devices[0];
+    d.rpi_ms = 100;
+    many.devices.push_back(d);
+  }
+  // 1000 meters x 3 assemblies at 100 ms = 30,000 samples/s: 60,000 -> 65,536.
+  CHECK(samples_per_second(many) == doctest::Approx(30000));
+  CHECK(ring_capacity_for(many) == 65536);
+  many.pipeline.ring_capacity = 8192;  // an explicit value wins
+  CHECK(ring_capacity_for(many) == 8192);
+  CHECK(first_error("[pipeline]\nring_capacity = 512\n").find("too small") != std::string::npos);
 }

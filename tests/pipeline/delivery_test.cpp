@@ -472,3 +472,29 @@ TEST_CASE("delivery: replay is not capped by default, and a sink that stalled ca
   CHECK(ts->received() == iota(0, n));
   CHECK((*d)->stats().spooled > 0);
 }
+
+TEST_CASE("delivery: while a backlog drains, the replay rate and the time to catch up are shown") {
+  test::TempDir tmp;
+  Ring ring(1u << 15);
+  auto sink = std::make_unique<TestSink>();
+  TestSink* ts = sink.get();
+  ts->mode = TestSink::retry;
+  auto d = SinkDelivery::create(ring, std::move(sink), fast_options(tmp.path()));
+  (*d)->start();
+  for (std::uint64_t i = 0; i < 20'000; ++i) ring.push(make_sample(i));
+  REQUIRE(test::eventually([&] { return (*d)->stats().spool_backlog == 20'000; }, 5s));
+  ts->delay_ms = 10;  // 100 samples per 10 ms: about 10,000/s, a 2 s drain
+  ts->mode = TestSink::accept;
+  bool seen = false;
+  REQUIRE(test::eventually(
+      [&] {
+        const SinkStats st = (*d)->stats();
+        if (st.spool_backlog > 0 && st.replay_per_s > 1000 && st.catch_up_s > 0 && st.catch_up_s < 60) seen = true;
+        return st.spool_backlog == 0;
+      },
+      20s));
+  CHECK(seen);
+  ts->delay_ms = 0;
+  REQUIRE(test::eventually([&] { return (*d)->stats().replay_per_s == 0 && (*d)->stats().catch_up_s == 0; }, 5s));
+  (*d)->stop();
+}
