@@ -1,8 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <regex>
 #include <set>
 
 #include "health/registry.hpp"
+#include "support/support.hpp"
 
 using namespace pm500::health;
 
@@ -78,4 +80,28 @@ TEST_CASE("subjects are independent and the most severe level comes first") {
 TEST_CASE("the generated troubleshooting matrix names every mode") {
   std::string md = troubleshooting_markdown();
   for (const auto& m : failure_modes()) CHECK(md.find("`" + std::string(m.id) + "`") != std::string::npos);
+}
+
+TEST_CASE("every condition the pipeline raises is a registered failure mode, with symptom, cause, fix and level") {
+  // The ids are the string constants of src/pipeline/conditions.hpp: read from the source, so a
+  // new condition without a registry entry fails here.
+  const std::string text = pm500::test::read_file(pm500::test::source_dir() / "src/pipeline/conditions.hpp");
+  const std::regex id_re("\"(pipeline\\.[a-z_]+)\"");
+  int found = 0;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), id_re); it != std::sregex_iterator(); ++it) {
+    const std::string id = (*it)[1].str();
+    ++found;
+    const FailureMode* m = find_failure_mode(id);
+    REQUIRE_MESSAGE(m != nullptr, id);
+    CHECK_MESSAGE(!m->symptom.empty(), id);
+    CHECK_MESSAGE(!m->cause.empty(), id);
+    CHECK_MESSAGE(!m->resolution.empty(), id);
+    CHECK_MESSAGE(troubleshooting_markdown().find("`" + id + "`") != std::string::npos, id);
+  }
+  CHECK(found >= 9);  // overrun, spool_full, spool_error, spool_corrupt, sink_unavailable, ...
+  // Sinks with their own outage mode do not get pipeline.sink_unavailable beside it.
+  CHECK(sink_has_own_failure_mode("mqtt"));
+  CHECK(sink_has_own_failure_mode("influxdb"));
+  CHECK(sink_has_own_failure_mode("aws_iot"));
+  CHECK_FALSE(sink_has_own_failure_mode("file"));
 }
