@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Datagram -> broker latency with default settings: N simulated meters (pm500-sim, loopback),
+# 3 assemblies at RPI R ms, the gateway's MQTT sink (QoS 1) into a mosquitto on loopback, and a
+# subscriber that stamps each message on receipt (mosquitto_sub %U) and compares it with the
+# sample's source time (time_ms: when the datagram reached the gateway). Prints p50/p99/max.
+#
+#   bench/latency/run.sh [BUILD_DIR] [METERS] [RPI_MS] [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build=${1:-build/release}
+meters=${2:-34}
+rpi=${3:-100}
+seconds=${4:-20}
+gw="$build/src/app/pm500-gateway"
+sim="$build/tools/pm500-sim/pm500-sim"
+[ -x "$gw" ] && [ -x "$sim" ] || { echo "build $build first" >&2; exit 2; }
+command -v mosquitto >/dev/null && command -v mosquitto_sub >/dev/null || { echo "needs mosquitto and mosquitto-clients" >&2; exit 2; }
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+port=$((18000 + RANDOM % 1000))
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" >"$work/mosquitto.conf"
+mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
+first=127.0.9.141
+"$sim" --address "$first" --meters "$meters" --log-level warn >"$work/sim.log" 2>&1 &
+sleep 1
+{
+  printf '[gateway]\nsite = "bench"\nstate_dir = "%s/state"\n[logging]\nlevel = "warn"\n[status]\nenabled = false\n' "$work"
+  printf '[scanner]\nudp_port = 24%03d\n' $((RANDOM % 900 + 100))
+  printf '[sinks.mqtt]\nurl = "mqtt://127.0.0.1:%s"\nclient_id = "bench"\nqos = 1\n' "$port"
+  python3 - "$meters" "$first" "$rpi" <<'PY'
+import sys, ipaddress
+n, first, rpi = int(sys.argv[1]), ipaddress.ip_address(sys.argv[2]), int(sys.argv[3])
+for i in range(n):
+    print(f'[[devices]]\nname = "m{i}"\naddress = "{first + i}"\nrpi_ms = {rpi}\nassemblies = [101, 102, 107]')
+PY
+} >"$work/gateway.toml"
+"$gw" run -c "$work/gateway.toml" >"$work/gateway.log" 2>&1 &
+sleep 4  # connections up
+timeout "$seconds" mosquitto_sub -h 127.0.0.1 -p "$port" -t 'pm500/bench/#' -F '%U %p' >"$work/received" || true
+python3 - "$work/received" "$seconds" <<'PY'
+import sys, re, statistics
+lat = []
+for line in open(sys.argv[1]):
+    stamp, _, payload = line.partition(' ')
+    m = re.search(r'"time_ms":(\d+)', payload)
+    if not m:
+        continue
+    lat.append(float(stamp) * 1000.0 - int(m.group(1)))
+lat.sort()
+if not lat:
+    sys.exit("no messages received")
+pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+print(f"messages {len(lat)} ({len(lat) / float(sys.argv[2]):.0f}/s)  latency ms: p50 {pick(0.5):.1f}  p99 {pick(0.99):.1f}  max {lat[-1]:.1f}")
+PY
