@@ -1,6 +1,9 @@
 // Line-protocol encoding of a batch of PowerMonitor 500 samples (18 values each):
 // sinks/common/line_protocol.hpp into a reused buffer, vs a naive std::ostringstream encoder
 // (the way the Node-RED flow's JavaScript built its lines), and the cost of gzip on top.
+// `_before` rows run the encoders as they were before the names were cached and numbers
+// formatted in-house (sinks/common/tests/reference_encoders.cpp), in the same run. The JSON rows
+// are the MQTT / AWS IoT documents (sinks/common/json_sample.hpp).
 #include <benchmark/benchmark.h>
 
 #include <charconv>
@@ -12,7 +15,9 @@
 #include <vector>
 
 #include "pm500/number_text.hpp"
+#include "sinks/common/json_sample.hpp"
 #include "sinks/common/line_protocol.hpp"
+#include "sinks/common/tests/reference_encoders.hpp"
 #include "sinks/influxdb/transport.hpp"
 
 using namespace pm500;
@@ -34,8 +39,9 @@ Catalog catalog() {
   return c;
 }
 
-// `meter_floats`: values as the meter sends them (REAL, float32, the default ratios_applied_by =
-// "meter"); otherwise values with double precision (scaled in the gateway).
+// `meter_floats`: float32 values, as the meter sends them (REAL) and as the gateway publishes them
+// after CT/PT scaling (rounded to float, src/device/scaling.hpp); otherwise values with double
+// precision, as scaled values were before that (and as energy counters still are).
 std::vector<Sample> batch(bool meter_floats = false) {
   std::vector<Sample> v(kBatch);
   for (std::size_t n = 0; n < kBatch; ++n) {
@@ -77,20 +83,33 @@ std::string naive_encode(const std::vector<Sample>& b, const Catalog& cat, const
   return os.str();
 }
 
-void encode_line_protocol(benchmark::State& st, bool meter_floats) {
+enum class Lp { encoder, free_function, before };
+
+void encode_line_protocol(benchmark::State& st, bool meter_floats, Lp how = Lp::encoder) {
   const Catalog cat = catalog();
   const auto b = batch(meter_floats);
   lp::Options o;
+  lp::Encoder enc(o);
   std::string buf;
   for (auto _ : st) {
     buf.clear();
-    for (const Sample& s : b) (void)lp::append_sample(buf, s, cat.devices[s.device], o);
+    switch (how) {
+      case Lp::encoder:
+        for (const Sample& s : b) (void)enc.append(buf, s, cat.devices[s.device]);
+        break;
+      case Lp::free_function:
+        for (const Sample& s : b) (void)lp::append_sample(buf, s, cat.devices[s.device], o);
+        break;
+      case Lp::before:
+        for (const Sample& s : b) (void)reference::lp_append_sample(buf, s, cat.devices[s.device], o);
+        break;
+    }
     benchmark::DoNotOptimize(buf.data());
   }
   st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * kBatch));
   st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * buf.size()));
   st.counters["bytes_per_point"] = static_cast<double>(buf.size()) / kBatch;
-  if (meter_floats) {
+  if (meter_floats && how == Lp::encoder) {
     // What the same points took when every value was written as a double (64.12857055664062).
     std::size_t extra = 0;
     char a[32], d[32];
@@ -102,9 +121,46 @@ void encode_line_protocol(benchmark::State& st, bool meter_floats) {
   }
 }
 
+// Values with double precision (before values scaled in the gateway were rounded to float).
 void BM_encode_line_protocol(benchmark::State& st) { encode_line_protocol(st, false); }
-// The same with float32 values from the meter: written at float precision (pm500/number_text.hpp).
+void BM_encode_line_protocol_before(benchmark::State& st) { encode_line_protocol(st, false, Lp::before); }
+// Float32 values, as from the meter or scaled in the gateway: written at float precision.
 void BM_encode_line_protocol_meter_floats(benchmark::State& st) { encode_line_protocol(st, true); }
+void BM_encode_line_protocol_meter_floats_before(benchmark::State& st) { encode_line_protocol(st, true, Lp::before); }
+// lp::append_sample(), which renders the names per call (for one-off lines).
+void BM_encode_line_protocol_meter_floats_uncached(benchmark::State& st) {
+  encode_line_protocol(st, true, Lp::free_function);
+}
+
+enum class Js { encoder, free_function, before };
+
+// JSON documents as the MQTT sink (one per sample) and the file sink (format = "json") write them.
+void encode_json(benchmark::State& st, Js how) {
+  const Catalog cat = catalog();
+  const auto b = batch(true);
+  json::Encoder enc;
+  std::string buf;
+  for (auto _ : st) {
+    buf.clear();
+    for (const Sample& s : b) {
+      const DeviceMeta* m = &cat.devices[s.device];
+      switch (how) {
+        case Js::encoder: enc.append_sample(buf, s, m); break;
+        case Js::free_function: json::append_sample(buf, s, m); break;
+        case Js::before: reference::json_append_sample(buf, s, m); break;
+      }
+      buf += '\n';
+    }
+    benchmark::DoNotOptimize(buf.data());
+  }
+  st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * kBatch));
+  st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * buf.size()));
+  st.counters["bytes_per_point"] = static_cast<double>(buf.size()) / kBatch;
+}
+
+void BM_encode_json(benchmark::State& st) { encode_json(st, Js::encoder); }
+void BM_encode_json_uncached(benchmark::State& st) { encode_json(st, Js::free_function); }
+void BM_encode_json_before(benchmark::State& st) { encode_json(st, Js::before); }
 
 void BM_encode_naive_iostream(benchmark::State& st) {
   const Catalog cat = catalog();
@@ -123,12 +179,12 @@ void BM_encode_naive_iostream(benchmark::State& st) {
 void BM_encode_line_protocol_gzip(benchmark::State& st) {
   const Catalog cat = catalog();
   const auto b = batch();
-  lp::Options o;
+  lp::Encoder enc;
   std::string buf, gz;
   influx::Gzip gzip(1);
   for (auto _ : st) {
     buf.clear();
-    for (const Sample& s : b) (void)lp::append_sample(buf, s, cat.devices[s.device], o);
+    for (const Sample& s : b) (void)enc.append(buf, s, cat.devices[s.device]);
     gzip.compress(buf, gz);
     benchmark::DoNotOptimize(gz.data());
   }
@@ -140,6 +196,12 @@ void BM_encode_line_protocol_gzip(benchmark::State& st) {
 }  // namespace
 
 BENCHMARK(BM_encode_line_protocol);
+BENCHMARK(BM_encode_line_protocol_before);
 BENCHMARK(BM_encode_line_protocol_meter_floats);
+BENCHMARK(BM_encode_line_protocol_meter_floats_before);
+BENCHMARK(BM_encode_line_protocol_meter_floats_uncached);
+BENCHMARK(BM_encode_json);
+BENCHMARK(BM_encode_json_uncached);
+BENCHMARK(BM_encode_json_before);
 BENCHMARK(BM_encode_naive_iostream);
 BENCHMARK(BM_encode_line_protocol_gzip);

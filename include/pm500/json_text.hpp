@@ -40,7 +40,14 @@ inline std::size_t utf8_sequence(std::string_view s, std::size_t i) {
 // so the document is always valid JSON and valid UTF-8.
 inline void append_escaped(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  for (std::size_t i = 0; i < s.size();) {
+  std::size_t plain = 0;  // most text needs no escaping: copy it in one piece
+  while (plain < s.size()) {
+    const auto c = static_cast<unsigned char>(s[plain]);
+    if (c < 0x20 || c == '"' || c == '\\' || c >= 0x7F) break;
+    ++plain;
+  }
+  out.append(s.substr(0, plain));
+  for (std::size_t i = plain; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       const std::size_t n = detail::utf8_sequence(s, i);

@@ -127,7 +127,8 @@ DeliveryResult AwsIotSink::deliver(std::span<const Sample> batch) {
   check_lag(Clock::now());
   if (auto e = ensure_connected()) return failed(std::move(*e));
 
-  pack_documents(batch, catalog_, cfg_.thing_name, static_cast<std::size_t>(cfg_.max_payload_kb) * 1024, docs_);
+  pack_documents(batch, catalog_, cfg_.thing_name, static_cast<std::size_t>(cfg_.max_payload_kb) * 1024, docs_,
+                 encoder_);
   out_.resize(docs_.size());
   std::uint64_t bytes = 0;
   for (std::size_t i = 0; i < docs_.size(); ++i) {

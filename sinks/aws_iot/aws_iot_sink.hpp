@@ -57,6 +57,7 @@ class AwsIotSink final : public Sink {
   TokenBucket bucket_;
   ThroughputMeter meter_;
   std::vector<Document> docs_;          // reused between batches
+  json::Encoder encoder_;               // device identities and keys rendered once
   std::vector<mqttc::Outgoing> out_;
   std::uint64_t documents_ = 0;
   std::uint64_t shadow_published_version_ = ~0ull;

@@ -7,13 +7,14 @@ namespace pm500::sinks::aws_iot {
 
 namespace {
 
-void open_document(Document& d, std::string_view thing, const Sample& s, const DeviceMeta* meta) {
+void open_document(Document& d, std::string_view thing, const Sample& s, const DeviceMeta* meta,
+                   json::Encoder& encoder) {
   d.device = s.device;
   d.samples = 0;
   d.payload = "{\"thing\":";
   json::append_string(d.payload, thing);
   d.payload += ',';
-  json::append_device_identity(d.payload, s.device, meta);
+  encoder.append_device_identity(d.payload, s.device, meta);
   d.payload += ",\"samples\":[";
 }
 
@@ -21,6 +22,12 @@ void open_document(Document& d, std::string_view thing, const Sample& s, const D
 
 void pack_documents(std::span<const Sample> batch, const Catalog& catalog, std::string_view thing, std::size_t max_bytes,
                     std::vector<Document>& out) {
+  json::Encoder encoder;
+  pack_documents(batch, catalog, thing, max_bytes, out, encoder);
+}
+
+void pack_documents(std::span<const Sample> batch, const Catalog& catalog, std::string_view thing, std::size_t max_bytes,
+                    std::vector<Document>& out, json::Encoder& encoder) {
   out.clear();
   std::vector<std::uint32_t> devices;  // in order of first appearance
   for (const Sample& s : batch) {
@@ -35,13 +42,13 @@ void pack_documents(std::span<const Sample> batch, const Catalog& catalog, std::
     for (const Sample& s : batch) {
       if (s.device != device) continue;
       body.clear();
-      json::append_sample_body(body, s, meta);
+      encoder.append_sample_body(body, s, meta);
       if (cur.samples > 0 && cur.payload.size() + 1 + body.size() + 2 > max_bytes) {
         cur.payload += "]}";
         out.push_back(std::move(cur));
         cur = Document{};
       }
-      if (cur.samples == 0) open_document(cur, thing, s, meta);
+      if (cur.samples == 0) open_document(cur, thing, s, meta, encoder);
       else cur.payload += ',';
       cur.payload += body;
       ++cur.samples;

@@ -13,6 +13,7 @@
 
 #include "pipeline/catalog.hpp"
 #include "pipeline/sample.hpp"
+#include "sinks/common/json_sample.hpp"
 
 namespace pm500::sinks::aws_iot {
 
@@ -26,5 +27,8 @@ struct Document {
 // in source order; no document exceeds max_bytes unless a single sample does.
 void pack_documents(std::span<const Sample> batch, const Catalog& catalog, std::string_view thing,
                     std::size_t max_bytes, std::vector<Document>& out);
+// The same with the sink's encoder, which keeps each device's identity and keys rendered.
+void pack_documents(std::span<const Sample> batch, const Catalog& catalog, std::string_view thing,
+                    std::size_t max_bytes, std::vector<Document>& out, json::Encoder& encoder);
 
 }  // namespace pm500::sinks::aws_iot

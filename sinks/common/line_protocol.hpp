@@ -1,9 +1,15 @@
 // InfluxDB line protocol for Samples.
 //
+//   lp::Encoder enc(opts);                 // one per sink: caches the escaped names
 //   std::string buf;                       // reused for every batch
 //   for (const Sample& s : batch)
-//     if (auto r = lp::append_sample(buf, s, *catalog.device(s.device), opts); !r) ...;
+//     if (auto r = enc.append(buf, s, *catalog.device(s.device)); !r) ...;
 //   // powermonitor_500,asset=feeder\ 1,device=mcc-1,site=plant voltage_l1_n_v=230.5,... 1714564800123000000
+//
+// Everything in a line but the numbers is constant per device and assembly: the Encoder escapes
+// and renders it once (the measurement and tag set; each field key with its separator and '=')
+// and per sample only copies it and writes the values (pm500/number_text.hpp) and the
+// timestamp, into the caller's buffer, without allocating once that buffer has grown.
 //
 // Escaping (InfluxDB 1.x/2.x line protocol reference, "Special characters"):
 //   measurement            comma, space, backslash
@@ -14,7 +20,9 @@
 // Double quotes in names need no escaping and are written as they are.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,8 +66,40 @@ void append_float(std::string& out, double v);          // shortest round-trip t
 void append_integer(std::string& out, std::int64_t v);  // with the `i` suffix
 std::int64_t timestamp(std::int64_t source_time_ns, Precision p);
 
-// Appends one line (with '\n'). On error `out` is left exactly as it was.
+// Appends one line (with '\n'). On error `out` is left exactly as it was. Renders the names
+// afresh on every call: for a stream of samples use an Encoder, which writes the same bytes.
 pm500::expected<void, EncodeError> append_sample(std::string& out, const Sample& s, const DeviceMeta& meta,
                                                  const Options& opt);
+
+// append_sample() with the constant parts of each (device, assembly) rendered once, on first use,
+// and kept. The same bytes and errors as append_sample(out, s, meta, options()).
+//
+// The cache is keyed by s.device and s.assembly and remembers which DeviceMeta it was built
+// from: pass the same DeviceMeta (the Catalog's entry; the Catalog is immutable during a run)
+// for a device index every time, and do not change it while the Encoder lives. Another
+// DeviceMeta object for the same index rebuilds that device's entry.
+class Encoder {
+ public:
+  Encoder();
+  explicit Encoder(Options opt);
+  Encoder(Encoder&&) noexcept;
+  Encoder& operator=(Encoder&&) noexcept;
+  ~Encoder();
+
+  const Options& options() const { return opt_; }
+
+  // Appends one line (with '\n'). On error `out` is left exactly as it was.
+  pm500::expected<void, EncodeError> append(std::string& out, const Sample& s, const DeviceMeta& meta);
+
+  struct Parts;  // the constant text of one (device, assembly)
+
+ private:
+  struct Device;
+  const Parts& parts(const Sample& s, const DeviceMeta& meta);
+
+  Options opt_;
+  std::vector<std::unique_ptr<Device>> devices_;  // by device index, up to kMaxCachedDevices
+  std::unique_ptr<Parts> spare_;                  // rebuilt per sample for a larger index
+};
 
 }  // namespace pm500::lp

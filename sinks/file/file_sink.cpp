@@ -24,6 +24,7 @@ FileSink::FileSink(FileSinkConfig cfg, const Catalog& catalog, fs::path path)
   lp_.measurement = cfg_.measurement;
   lp_.precision = lp::parse_precision(cfg_.precision).value_or(lp::Precision::ns);
   lp_.sequence_field = cfg_.sequence_field;
+  lp_encoder_ = lp::Encoder(lp_);
 }
 
 FileSink::~FileSink() {
@@ -82,7 +83,7 @@ DeliveryResult FileSink::deliver(std::span<const Sample> batch) {
   for (const Sample& s : batch) {
     const DeviceMeta* meta = catalog_.device(s.device);
     if (json_) {
-      json::append_sample(buf_, s, meta);
+      json_encoder_.append_sample(buf_, s, meta);
       buf_ += '\n';
       continue;
     }
@@ -90,7 +91,7 @@ DeliveryResult FileSink::deliver(std::span<const Sample> batch) {
       unknown_.name = "device-" + std::to_string(s.device);
       meta = &unknown_;
     }
-    if (auto r = lp::append_sample(buf_, s, *meta, lp_); !r) {
+    if (auto r = lp_encoder_.append(buf_, s, *meta); !r) {
       if (r.error() == lp::EncodeError::no_fields) {
         ++skipped_;
         continue;

@@ -9,6 +9,7 @@
 
 #include "config/options.hpp"
 #include "pipeline/sink.hpp"
+#include "sinks/common/json_sample.hpp"
 #include "sinks/common/line_protocol.hpp"
 
 namespace pm500::sinks {
@@ -47,6 +48,8 @@ class FileSink final : public Sink {
   const Catalog& catalog_;
   std::filesystem::path path_;
   lp::Options lp_;
+  lp::Encoder lp_encoder_;      // lp_, with the names escaped once per device and assembly
+  json::Encoder json_encoder_;  // the JSON lines, likewise
   bool json_;
   std::uint64_t max_bytes_;
   int fd_ = -1;

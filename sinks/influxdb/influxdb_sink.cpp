@@ -41,6 +41,7 @@ InfluxSink::InfluxSink(InfluxSinkConfig cfg, const Catalog& catalog, ConditionSi
   lp_.sequence_field = cfg_.sequence_field;
   lp_.device_tag = cfg_.device_tag;
   if (auto t = parse_tags(cfg_.tags)) lp_.extra_tags = std::move(*t);
+  encoder_ = lp::Encoder(lp_);
 
   write_headers_.push_back("Content-Type: text/plain; charset=utf-8");
   if (cfg_.gzip) write_headers_.push_back("Content-Encoding: gzip");
@@ -84,7 +85,7 @@ DeliveryResult InfluxSink::encode(std::span<const Sample> batch) {
       meta = &unknown_;
     }
     const std::size_t mark = lines_.size();
-    if (auto r = lp::append_sample(lines_, s, *meta, lp_); !r) {
+    if (auto r = encoder_.append(lines_, s, *meta); !r) {
       if (r.error() == lp::EncodeError::no_fields) {
         ++n_.skipped;
         continue;

@@ -63,6 +63,7 @@ class InfluxSink final : public Sink {
   ConditionSink* conditions_;
   std::string name_;
   lp::Options lp_;
+  lp::Encoder encoder_;  // lp_, with the names escaped once per device and assembly
   InfluxEndpoint ep_;
   std::vector<std::string> write_headers_;
   influx::HttpClient http_;
