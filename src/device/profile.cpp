@@ -484,6 +484,12 @@ RatioUse ratio_use(Quantity q) {
   }
 }
 
+bool keeps_double_after_scaling(Quantity q) {
+  return q == Quantity::active_energy || q == Quantity::reactive_energy || q == Quantity::apparent_energy;
+}
+
+bool float_after_scaling(const Element& e) { return e.type == WireType::REAL && !keeps_double_after_scaling(e.kind); }
+
 std::string ProfileError::str() const {
   std::string s = file;
   if (line) s += ":" + std::to_string(line) + ":" + std::to_string(column);

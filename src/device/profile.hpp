@@ -69,6 +69,11 @@ std::size_t wire_size(WireType t);
 enum class RatioUse : std::uint8_t { none, pt, ct, ct_pt };
 RatioUse ratio_use(Quantity q);
 
+// Energy counters (active_energy, reactive_energy, apparent_energy): consumers subtract
+// successive readings, so after CT x PT scaling they keep every digit of the double product
+// (float's 24-bit mantissa would round an 11-digit kWh counter to a multiple of 1024).
+bool keeps_double_after_scaling(Quantity q);
+
 struct Element {
   std::string name;  // stable snake_case field name ending in its unit: "voltage_l1_n_v"
   WireType type = WireType::REAL;
@@ -81,6 +86,12 @@ struct Element {
   double si = 1.0;           // engineering value x si = SI value (kW -> 1000); from the unit
   std::uint32_t offset = 0;  // byte offset in the assembly, computed
 };
+
+// Whether the gateway rounds this element's value to float after multiplying it by the ratios:
+// a REAL (float32) element that is not an energy counter. The product then has the precision
+// the meter measured with, and is written as the shortest float text (233.8281, not
+// 233.82808685302734: pm500/number_text.hpp writes a value that is exactly a float that way).
+bool float_after_scaling(const Element& e);
 
 struct Assembly {
   std::uint16_t instance = 0;  // 0 = not described by the profile

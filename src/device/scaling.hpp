@@ -2,6 +2,11 @@
 // gateway multiplies voltages by PT, currents by CT, powers and energies by CT x PT -- exactly
 // once (kSampleScaled marks a scaled sample; applying again does nothing).
 //
+// The product is computed in double. For a float32 (REAL) element it is then rounded to float,
+// the precision the meter measured with (current_l2_a = 233.82809, not 233.82808685302734: a
+// float's digits times a ratio printed as a double), except for energy counters, which keep the
+// double product (float_after_scaling() in profile.hpp).
+//
 //   Scaler scaler(profile, settings);          // once per device, precomputes the factors
 //   scaler.apply(sample);                      // per datagram, no allocation
 #pragma once
@@ -31,6 +36,7 @@ class Scaler {
  private:
   bool active_ = false;
   std::array<std::array<double, kMaxSampleValues>, kAssemblySlots> factors_{};
+  std::array<std::array<bool, kMaxSampleValues>, kAssemblySlots> to_float_{};  // float_after_scaling()
 };
 
 }  // namespace pm500::device

@@ -1,8 +1,11 @@
 #include <doctest/doctest.h>
 
 #include <array>
+#include <charconv>
 #include <cmath>
+#include <string>
 
+#include "pm500/number_text.hpp"
 #include "rig.hpp"
 
 using namespace pm500::device;
@@ -123,7 +126,11 @@ TEST_CASE("scaling: each quantity kind, ratios applied by the gateway or by the 
           }
         }
         CHECK(factor == want_factor);
-        CHECK(s.values[i] == raw.values[i] * want_factor);
+        // In double; a float32 measurement rounded back to float, an energy counter not.
+        const double product = raw.values[i] * want_factor;
+        const bool to_float = scaler.active() && float_after_scaling(e);
+        CHECK(to_float == (scaler.active() && e.type == WireType::REAL && !keeps_double_after_scaling(e.kind)));
+        CHECK(s.values[i] == (to_float ? static_cast<double>(static_cast<float>(product)) : product));
         // The gateway publishes the primary value whichever side applies the ratios.
         if (e.type == WireType::REAL) CHECK(s.values[i] == doctest::Approx(m.primary(inst, i)).epsilon(1e-6));
       }
@@ -148,4 +155,61 @@ TEST_CASE("energy counters keep full precision after scaling") {
   // 11.36e9 kWh: a float would round this to a multiple of 1024; the double keeps every bit.
   CHECK(s.values[0] == static_cast<double>(raw) * 92000.0);
   CHECK(s.values[0] != static_cast<double>(static_cast<float>(s.values[0])));
+}
+
+TEST_CASE("scaled float32 values keep the meter's precision: rounded to float, written as the shortest float text") {
+  const Profile& p = builtin_profile();
+  const DeviceSettings d = settings("gateway", "3PN", 480, "400:5", "480:120");  // CT 80, PT 4
+  Scaler scaler(p, d);
+  auto text = [](double v) {
+    char buf[pm500::kNumberTextRoom];
+    return std::string(buf, pm500::write_measured(buf, v));
+  };
+  pm500::Sample s{};
+  s.assembly = 101;
+  s.count = 12;
+  const float secondary = 2.922851085662842f;  // current_l2_a on the CT's secondary side, as the meter sends it
+  s.values[7] = secondary;
+  s.values[0] = 69.25f;  // voltage_l1_n_v
+  scaler.apply(s);
+  // 2.922851085662842 x 80 = 233.82808685302734 in double: its float is 233.82809448242188, whose
+  // shortest text is 233.8281 (it reads back to the same float).
+  CHECK(static_cast<double>(secondary) * 80.0 == 233.82808685302734);
+  CHECK(s.values[7] == static_cast<double>(static_cast<float>(233.82808685302734)));
+  CHECK(text(s.values[7]) == "233.8281");
+  CHECK(static_cast<float>(std::stod("233.8281")) == static_cast<float>(233.82808685302734));
+  CHECK(text(s.values[0]) == "277");
+
+  // Power (102) is a float32 measurement too: kW x CT x PT rounded to float.
+  pm500::Sample pw{};
+  pw.assembly = 102;
+  pw.count = 18;
+  pw.values[0] = 12.345678f;  // active_power_l1_kw
+  scaler.apply(pw);
+  CHECK(pw.values[0] == static_cast<double>(static_cast<float>(static_cast<double>(12.345678f) * 320.0)));
+  CHECK(text(pw.values[0]).size() <= 9);
+
+  // An energy counter above 2^24 after scaling keeps every digit of the double product.
+  pm500::Sample e{};
+  e.assembly = 107;
+  e.count = 18;
+  const float kwh = 123456.789f;  // secondary kWh
+  e.values[0] = kwh;
+  scaler.apply(e);
+  const double exact = static_cast<double>(kwh) * 320.0;  // 39506172.5 kWh
+  CHECK(exact > 16777216.0);
+  CHECK(e.values[0] == exact);
+  CHECK(e.values[0] != static_cast<double>(static_cast<float>(exact)));
+  char buf[32];
+  CHECK(text(e.values[0]) == std::string(buf, std::to_chars(buf, buf + sizeof buf, exact).ptr));
+  CHECK(std::stod(text(e.values[0])) == exact);
+
+  // Ratios applied by the meter: nothing is scaled, the meter's floats stay as they are.
+  Scaler off(p, settings("meter"));
+  pm500::Sample m{};
+  m.assembly = 101;
+  m.count = 12;
+  m.values[7] = secondary;
+  off.apply(m);
+  CHECK(m.values[7] == static_cast<double>(secondary));
 }
