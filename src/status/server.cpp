@@ -34,15 +34,18 @@
 #include <vector>
 
 #include "log/log.hpp"
+#include "status/detail/http_request.hpp"
 
 namespace pm500::status {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+using detail::head_end;
+using detail::kMaxHead;
+using detail::parse_head;
+using detail::Request;
 
-constexpr std::size_t kMaxHead = 8192;    // request line and headers
-constexpr std::size_t kMaxHeaders = 64;
 constexpr unsigned kMaxRequestsPerConnection = 1000;
 constexpr milliseconds kLinger{1000};     // reading what a client still sends after our last answer
 constexpr milliseconds kStopGrace{1000};  // answers in progress when stop() is called
@@ -87,154 +90,6 @@ std::string error_json(std::string_view message) {
 constexpr const char* kPagePolicy =
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
     "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-// ---------------------------------------------------------------------------------------------
-// HTTP/1.1 requests: only what a read-only server needs (RFC 9112 request line and fields).
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// Calls fn(token) for each comma-separated element of a field value.
-template <class Fn>
-void for_each_token(std::string_view v, Fn fn) {
-  while (!v.empty()) {
-    std::size_t comma = v.find(',');
-    fn(trim(v.substr(0, comma)));
-    if (comma == std::string_view::npos) break;
-    v.remove_prefix(comma + 1);
-  }
-}
-
-// Accept-Encoding names gzip (or *) with a quality above zero.
-bool accepts_gzip(std::string_view value) {
-  bool yes = false;
-  for_each_token(value, [&](std::string_view t) {
-    std::size_t semi = t.find(';');
-    std::string_view coding = trim(t.substr(0, semi));
-    if (!iequals(coding, "gzip") && coding != "*") return;
-    bool zero = false;
-    if (semi != std::string_view::npos) {
-      std::string_view params = t.substr(semi + 1);
-      std::size_t q = params.find("q=");
-      if (q != std::string_view::npos) {
-        std::string_view num = trim(params.substr(q + 2));
-        zero = !num.empty() && num.find_first_not_of("0.") == std::string_view::npos;
-      }
-    }
-    if (!zero) yes = true;
-  });
-  return yes;
-}
-
-struct Request {
-  std::string method;
-  std::string path;  // the target without query or fragment
-  bool keep_alive = true;
-  bool has_body = false;  // the connection closes after the answer; the body is never read
-  bool gzip = false;
-  std::string authorization;
-};
-
-// Where the head (request line and fields) ends: just past its empty line, or npos while it is
-// incomplete. `scanned` lets the next call resume instead of searching the buffer again.
-std::size_t head_end(std::string_view buf, std::size_t& scanned) {
-  std::size_t i = scanned;
-  for (std::size_t nl; (nl = buf.find('\n', i)) != std::string_view::npos; i = nl + 1) {
-    if (nl + 1 < buf.size() && buf[nl + 1] == '\n') return nl + 2;
-    if (nl + 2 < buf.size() && buf[nl + 1] == '\r' && buf[nl + 2] == '\n') return nl + 3;
-    if (nl + 2 >= buf.size()) {
-      scanned = nl;
-      return std::string_view::npos;
-    }
-  }
-  scanned = buf.size();
-  return std::string_view::npos;
-}
-
-bool is_token(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && std::strchr("!#$%&'*+-.^_`|~", c) == nullptr) return false;
-  return true;
-}
-
-// Parses a complete head. Returns 0, or the status to answer (400, 431, 505) before closing.
-int parse_head(std::string_view head, Request& r) {
-  std::vector<std::string_view> lines;
-  while (!head.empty()) {
-    std::size_t nl = head.find('\n');
-    std::string_view line = head.substr(0, nl);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) break;
-    lines.push_back(line);
-    if (nl == std::string_view::npos) break;
-    head.remove_prefix(nl + 1);
-  }
-  if (lines.empty()) return 400;
-  if (lines.size() > kMaxHeaders + 1) return 431;
-
-  std::string_view rl = lines[0];
-  std::size_t sp1 = rl.find(' ');
-  std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : rl.find(' ', sp1 + 1);
-  if (sp2 == std::string_view::npos || rl.find(' ', sp2 + 1) != std::string_view::npos) return 400;
-  std::string_view method = rl.substr(0, sp1), target = rl.substr(sp1 + 1, sp2 - sp1 - 1),
-                   version = rl.substr(sp2 + 1);
-  if (!is_token(method) || target.empty()) return 400;
-  if (version == "HTTP/1.1") {
-    r.keep_alive = true;
-  } else if (version == "HTTP/1.0") {
-    r.keep_alive = false;
-  } else {
-    return version.starts_with("HTTP/") ? 505 : 400;
-  }
-  r.method = std::string(method);
-  // Origin form "/path?query"; the absolute form "http://host/path" is allowed too (RFC 9112).
-  if (target.front() != '/') {
-    std::size_t scheme = target.find("://");
-    if (scheme != std::string_view::npos) {
-      std::size_t slash = target.find('/', scheme + 3);
-      target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-    }
-  }
-  r.path = std::string(target.substr(0, target.find_first_of("?#")));
-
-  bool close = false, keep = false;
-  for (std::size_t i = 1; i < lines.size(); ++i) {
-    std::string_view line = lines[i];
-    if (line.front() == ' ' || line.front() == '\t') return 400;  // obsolete line folding
-    std::size_t colon = line.find(':');
-    if (colon == std::string_view::npos || !is_token(line.substr(0, colon))) return 400;
-    std::string_view name = line.substr(0, colon), value = trim(line.substr(colon + 1));
-    if (iequals(name, "connection")) {
-      for_each_token(value, [&](std::string_view t) {
-        if (iequals(t, "close")) close = true;
-        if (iequals(t, "keep-alive")) keep = true;
-      });
-    } else if (iequals(name, "content-length")) {
-      if (value.empty() || value.find_first_not_of("0123456789") != std::string_view::npos) return 400;
-      if (value.find_first_not_of('0') != std::string_view::npos) r.has_body = true;
-    } else if (iequals(name, "transfer-encoding")) {
-      r.has_body = true;
-    } else if (iequals(name, "accept-encoding")) {
-      r.gzip = r.gzip || accepts_gzip(value);
-    } else if (iequals(name, "authorization")) {
-      if (r.authorization.empty()) r.authorization = std::string(value);
-    }
-  }
-  if (keep) r.keep_alive = true;  // HTTP/1.0 asking to keep the connection
-  if (close) r.keep_alive = false;
-  return 0;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Answers.
