@@ -83,6 +83,9 @@ int parse_head(std::string_view head, Request& r) {
     std::string_view line = head.substr(0, nl);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) break;
+    // A bare CR or a NUL inside a line is invalid (RFC 9112 2.2, RFC 9110 5.5): reject it rather
+    // than carry it into the method, path or a field value (found by fuzz_http_request).
+    if (line.find_first_of(std::string_view("\r\0", 2)) != std::string_view::npos) return 400;
     lines.push_back(line);
     if (nl == std::string_view::npos) break;
     head.remove_prefix(nl + 1);
