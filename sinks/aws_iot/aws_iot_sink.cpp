@@ -121,13 +121,86 @@ void AwsIotSink::publish_shadow_if_changed() {
   }
 }
 
+namespace {
+
+// Marks acknowledged[i] for every sample of `batch` whose document is acknowledged. Documents
+// come per device in order of first appearance, each device's samples in batch order, split by
+// size (documents.hpp), so each document holds the next `samples` samples of its device.
+void mark_acknowledged(std::span<const Sample> batch, const std::vector<Document>& docs,
+                       const std::vector<std::uint8_t>& doc_acked, std::span<std::uint8_t> acknowledged) {
+  // Documents that do not account for the batch exactly: mark nothing (the retry sends all).
+  std::size_t total = 0;
+  for (const auto& d : docs) total += d.samples;
+  if (total != batch.size() || doc_acked.size() != docs.size()) return;
+  std::vector<std::pair<std::uint32_t, std::size_t>> next;  // device -> where its next sample is searched
+  for (std::size_t k = 0; k < docs.size(); ++k) {
+    std::size_t* from = nullptr;
+    for (auto& [device, pos] : next)
+      if (device == docs[k].device) from = &pos;
+    if (!from) {
+      next.emplace_back(docs[k].device, 0);
+      from = &next.back().second;
+    }
+    std::size_t i = *from;
+    for (std::size_t taken = 0; taken < docs[k].samples && i < batch.size(); ++i) {
+      if (batch[i].device != docs[k].device) continue;
+      if (doc_acked[k]) acknowledged[i] = 1;
+      ++taken;
+    }
+    *from = i;
+  }
+}
+
+}  // namespace
+
 DeliveryResult AwsIotSink::deliver(std::span<const Sample> batch) {
   // Holds expire on every attempt, also while the broker is away: a rule error from before an
   // outage must not stay raised for the whole outage.
   check_lag(Clock::now());
-  if (auto e = ensure_connected()) return failed(std::move(*e));
 
-  pack_documents(batch, catalog_, cfg_.thing_name, static_cast<std::size_t>(cfg_.max_payload_kb) * 1024, docs_,
+  // QoS 1: a retry of a failed batch publishes only the samples whose documents were not
+  // acknowledged (matched by content: a batch that comes back different is safe).
+  const bool track = cfg_.qos >= 1;
+  std::span<const Sample> todo = batch;
+  std::size_t skipped = 0;
+  if (track && !acked_.empty()) {
+    skipped = acked_.match(batch, skip_);
+    if (skipped > 0) {
+      todo_.clear();
+      for (std::size_t i = 0; i < batch.size(); ++i)
+        if (!skip_[i]) todo_.push_back(batch[i]);
+      todo = todo_;
+    }
+  }
+  // The attempt failed: remember what is acknowledged by now (skipped, or confirmed this time).
+  auto remember = [&](bool published) {
+    if (!track) return;
+    if (skipped == 0) skip_.assign(batch.size(), 0);
+    if (published) {
+      std::vector<std::uint8_t> now(todo.size(), 0);
+      mark_acknowledged(todo, docs_, document_acked_, now);
+      for (std::size_t i = 0, j = 0; i < batch.size(); ++i) {
+        if (skip_[i]) continue;
+        if (now[j++]) skip_[i] = 1;
+      }
+    }
+    acked_.remember(batch, skip_);
+  };
+
+  if (todo.empty()) {
+    // Every sample's document was acknowledged by earlier attempts.
+    acked_.forget_matched();
+    skipped_ += skipped;
+    connect_condition_.clear();
+    if (session_.connected()) publish_shadow_if_changed();
+    return DeliveryResult::ok();
+  }
+  if (auto e = ensure_connected()) {
+    remember(false);
+    return failed(std::move(*e));
+  }
+
+  pack_documents(todo, catalog_, cfg_.thing_name, static_cast<std::size_t>(cfg_.max_payload_kb) * 1024, docs_,
                  encoder_);
   out_.resize(docs_.size());
   std::uint64_t bytes = 0;
@@ -143,11 +216,16 @@ DeliveryResult AwsIotSink::deliver(std::span<const Sample> batch) {
   // The token bucket paces each publish: AWS IoT allows 100 publishes/s per connection and
   // throttles (or disconnects) beyond it.
   std::size_t acked = 0;
-  auto e = session_.publish(out_, &acked, [this](const mqttc::Outgoing&) {
-    std::this_thread::sleep_for(bucket_.take(Clock::now()));
-  });
-  if (e) return failed(std::move(*e));
+  auto e = session_.publish(
+      out_, &acked, [this](const mqttc::Outgoing&) { std::this_thread::sleep_for(bucket_.take(Clock::now())); },
+      track ? &document_acked_ : nullptr);
+  if (e) {
+    remember(true);
+    return failed(std::move(*e));
+  }
   documents_ += out_.size();
+  skipped_ += skipped;
+  if (track) acked_.forget_matched();
   connect_condition_.clear();
   const auto now = Clock::now();
   meter_.add(now, out_.size(), bytes);

@@ -19,6 +19,7 @@
 #include "sinks/aws_iot/rule_error.hpp"
 #include "sinks/aws_iot/shadow.hpp"
 #include "sinks/common/condition_latch.hpp"
+#include "sinks/common/mqtt/acked_samples.hpp"
 #include "sinks/common/mqtt/session.hpp"
 #include "sinks/common/mqtt/topic_template.hpp"
 
@@ -37,6 +38,8 @@ class AwsIotSink final : public Sink {
   void set_report_source(std::function<GatewayReport()> source) { report_ = std::move(source); }
   std::shared_ptr<ShadowState> shadow_handle() { return shadow_; }
   std::uint64_t documents_published() const { return documents_; }
+  // Samples not published again on a retry because AWS IoT had acknowledged their document.
+  std::uint64_t skipped_acknowledged() const { return skipped_; }
   std::uint64_t rule_errors() const { return rule_errors_.load(); }
   std::uint64_t shadow_updates() const { return shadow_updates_; }
 
@@ -59,7 +62,12 @@ class AwsIotSink final : public Sink {
   std::vector<Document> docs_;          // reused between batches
   json::Encoder encoder_;               // device identities and keys rendered once
   std::vector<mqttc::Outgoing> out_;
-  std::uint64_t documents_ = 0;
+  std::uint64_t documents_ = 0, skipped_ = 0;
+  // QoS 1: which samples of a failed batch are in acknowledged documents, so the retry skips them.
+  mqttc::AckedSamples acked_;
+  std::vector<std::uint8_t> skip_;           // per sample of the batch: acknowledged before
+  std::vector<Sample> todo_;                 // the samples still to publish (when some are skipped)
+  std::vector<std::uint8_t> document_acked_;  // per document: acknowledged by this attempt
   std::uint64_t shadow_published_version_ = ~0ull;
   std::uint64_t shadow_updates_ = 0;
   std::set<std::string> shadow_devices_;

@@ -61,15 +61,18 @@ MqttSink::~MqttSink() {
 
 void MqttSink::build(std::span<const Sample> batch) {
   out_.resize(0);
+  message_of_.resize(batch.size());
   const int qos = static_cast<int>(cfg_.qos);
   if (!cfg_.pack) {
     if (out_.capacity() < batch.size()) out_.reserve(batch.size());
-    for (const Sample& s : batch) {
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const Sample& s = batch[i];
       mqttc::Outgoing m;
       m.qos = qos;
       const DeviceMeta* meta = catalog_.device(s.device);
       topic_.render(m.topic, meta, s.device, s.assembly);
       json::append_sample(m.payload, s, meta);
+      message_of_[i] = static_cast<std::uint32_t>(i);
       out_.push_back(std::move(m));
     }
     return;
@@ -77,7 +80,8 @@ void MqttSink::build(std::span<const Sample> batch) {
   // Packed: one document per (topic, device) in order of first appearance, so a consumer sees
   // each device's samples in source order inside one message.
   std::vector<std::pair<std::string, std::uint32_t>> keys;
-  for (const Sample& s : batch) {
+  for (std::size_t j = 0; j < batch.size(); ++j) {
+    const Sample& s = batch[j];
     const DeviceMeta* meta = catalog_.device(s.device);
     std::string topic;
     topic_.render(topic, meta, s.device, s.assembly);
@@ -96,6 +100,7 @@ void MqttSink::build(std::span<const Sample> batch) {
       out_[i].payload += ',';
     }
     json::append_sample_body(out_[i].payload, s, meta);
+    message_of_[j] = static_cast<std::uint32_t>(i);
   }
   for (auto& m : out_) m.payload += "]}";
 }
@@ -106,15 +111,64 @@ DeliveryResult MqttSink::failed(const mqttc::Error& e) {
 }
 
 DeliveryResult MqttSink::deliver(std::span<const Sample> batch) {
-  build(batch);
+  // QoS 1: a retry of a failed batch publishes only what the broker has not acknowledged yet
+  // (AckedSamples matches samples by content, so a batch that comes back different is safe).
+  // QoS 0 has no acknowledgement to go by.
+  const bool track = cfg_.qos >= 1;
+  std::span<const Sample> todo = batch;
+  std::size_t skipped = 0;
+  if (track && !acked_.empty()) {
+    skipped = acked_.match(batch, skip_);
+    if (skipped > 0) {
+      todo_.clear();
+      for (std::size_t i = 0; i < batch.size(); ++i)
+        if (!skip_[i]) todo_.push_back(batch[i]);
+      todo = todo_;
+    }
+  }
+  // The attempt failed: remember what is acknowledged by now (skipped, or confirmed this time).
+  auto remember = [&](bool any_acked_now) {
+    if (!track) return;
+    if (skipped == 0 && !any_acked_now) {
+      acked_.clear();
+      return;
+    }
+    if (skipped == 0) skip_.assign(batch.size(), 0);  // match() did not run or marked nothing
+    if (any_acked_now)
+      for (std::size_t i = 0, j = 0; i < batch.size(); ++i) {
+        if (skip_[i]) continue;
+        if (message_acked_[message_of_[j]]) skip_[i] = 1;
+        ++j;
+      }
+    acked_.remember(batch, skip_);
+  };
+
+  if (todo.empty()) {
+    // Every sample was acknowledged by earlier attempts.
+    acked_.forget_matched();
+    skipped_ += skipped;
+    condition_.clear();
+    return DeliveryResult::ok();
+  }
+  build(todo);
   if (!session_.connected() && (!cfg_.cert_file.empty() || !cfg_.ca_file.empty())) {
     // Files first: "key_file does not match cert_file" beats a vague TLS failure.
-    if (auto f = mqttc::check_cert_files({cfg_.cert_file, cfg_.key_file, cfg_.key_password, cfg_.ca_file}))
+    if (auto f = mqttc::check_cert_files({cfg_.cert_file, cfg_.key_file, cfg_.key_password, cfg_.ca_file})) {
+      remember(false);
       return failed(f->error);
+    }
   }
   std::size_t acked = 0;
-  if (auto e = session_.publish(out_, &acked)) return failed(*e);
+  if (auto e = session_.publish(out_, &acked, nullptr, track ? &message_acked_ : nullptr)) {
+    bool any = false;
+    if (track)
+      for (auto a : message_acked_) any = any || a != 0;
+    remember(any);
+    return failed(*e);
+  }
   published_ += out_.size();
+  skipped_ += skipped;
+  if (track) acked_.forget_matched();
   condition_.clear();
   return DeliveryResult::ok();
 }

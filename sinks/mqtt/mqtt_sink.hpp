@@ -1,7 +1,8 @@
 // The MQTT sink: every sample as a JSON message (or one message per device and topic per batch
 // when packed) on a topic from a template, QoS 1 by default, with a retained online/offline
-// status topic whose "offline" is the last will. deliver() answers ok only once every publish of
-// the batch is acknowledged, so the pipeline's spool offset advances only on PUBACK.
+// status topic whose "offline" is the last will. deliver() answers ok only once every sample of
+// the batch is acknowledged, so the pipeline's spool offset advances only on PUBACK; a retry of a
+// batch publishes only the samples an earlier attempt did not get acknowledged (QoS 1).
 #pragma once
 
 #include <chrono>
@@ -13,6 +14,7 @@
 #include "config/options.hpp"
 #include "pipeline/sink.hpp"
 #include "sinks/common/condition_latch.hpp"
+#include "sinks/common/mqtt/acked_samples.hpp"
 #include "sinks/common/mqtt/session.hpp"
 #include "sinks/common/mqtt/topic_template.hpp"
 
@@ -59,6 +61,10 @@ class MqttSink final : public Sink {
   DeliveryResult flush() override;
 
   std::uint64_t published() const { return published_; }
+  // Samples not published again on a retry because the broker had acknowledged them already.
+  std::uint64_t skipped_acknowledged() const { return skipped_; }
+  // Samples of the last failed batch that the broker acknowledged (what a retry will skip).
+  std::size_t remembered_acknowledged() const { return acked_.size(); }
   mqttc::Session& session() { return session_; }
 
  private:
@@ -71,7 +77,13 @@ class MqttSink final : public Sink {
   mqttc::Session session_;
   ConditionLatch condition_;
   std::vector<mqttc::Outgoing> out_;  // reused between batches
-  std::uint64_t published_ = 0;
+  std::uint64_t published_ = 0, skipped_ = 0;
+  // QoS 1: which samples of a failed batch the broker acknowledged, so the retry skips them.
+  mqttc::AckedSamples acked_;
+  std::vector<std::uint8_t> skip_;           // per sample of the batch: acknowledged before
+  std::vector<Sample> todo_;                 // the samples still to publish (when some are skipped)
+  std::vector<std::uint32_t> message_of_;    // per sample of todo: the index of its message in out_
+  std::vector<std::uint8_t> message_acked_;  // per message: acknowledged by this attempt
 };
 
 }  // namespace pm500::sinks::mqtt

@@ -254,9 +254,11 @@ Error Session::classify_publish_failure(const Outgoing& m, int rc, int reason, c
   return Error{ErrorKind::other, "publish to \"" + m.topic + "\" failed", paho_evidence(rc, reason, message)};
 }
 
-std::optional<Error> Session::publish(std::span<const Outgoing> messages, std::size_t* acked, const Pacer& pace) {
+std::optional<Error> Session::publish(std::span<const Outgoing> messages, std::size_t* acked, const Pacer& pace,
+                                     std::vector<std::uint8_t>* acknowledged) {
   std::size_t done = 0;
   if (acked) *acked = 0;
+  if (acknowledged) acknowledged->assign(messages.size(), 0);
   if (!connected())
     if (auto e = connect()) return e;
 
@@ -282,6 +284,7 @@ std::optional<Error> Session::publish(std::span<const Outgoing> messages, std::s
       return classify_publish_failure(messages[f.index], e.get_return_code(), e.get_reason_code(), e.get_message(),
                                       false, f.sent);
     }
+    if (acknowledged) (*acknowledged)[f.index] = 1;
     window.pop_front();
     ++done;
     if (acked) *acked = done;
@@ -289,6 +292,18 @@ std::optional<Error> Session::publish(std::span<const Outgoing> messages, std::s
   };
 
   auto fail = [&](Error e) -> std::optional<Error> {
+    // The oldest publish failed, but the ones behind it may have their acknowledgement already
+    // (a broker that stalled for a moment answers in order, a PUBACK lost in a slow broker's
+    // queue holds up only itself): note each one that completed without error, before the
+    // connection goes and takes the rest with it.
+    if (acknowledged)
+      for (const InFlight& f : window) {
+        try {
+          if (f.token->try_wait()) (*acknowledged)[f.index] = 1;
+        } catch (const mqtt::exception&) {
+          // Failed or refused: not acknowledged.
+        }
+      }
     // After a refusal the connection is fine; after anything else it is not worth trusting.
     if (e.kind != ErrorKind::publish_refused) {
       try {

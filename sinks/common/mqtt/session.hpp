@@ -66,8 +66,11 @@ class Session {
   // Publishes in order with at most max_inflight unacknowledged, and returns once each one is
   // acknowledged (QoS 1: PUBACK; QoS 0: written) or at the first failure. Connects first when
   // needed. *acked (optional) receives how many leading messages were acknowledged.
+  // *acknowledged (optional; resized to messages.size()) gets 1 for every message whose
+  // acknowledgement arrived, also those behind a failed one: after a PUBACK timeout the window
+  // is checked once more before the connection is dropped, so a retry need not repeat them.
   std::optional<Error> publish(std::span<const Outgoing> messages, std::size_t* acked = nullptr,
-                               const Pacer& pace = nullptr);
+                               const Pacer& pace = nullptr, std::vector<std::uint8_t>* acknowledged = nullptr);
   // Remembered and renewed on every connect; the handler runs on paho's thread.
   void subscribe(std::string topic_filter, int qos, MessageHandler handler);
   // Publishes `last` (e.g. the retained offline status) and disconnects cleanly.

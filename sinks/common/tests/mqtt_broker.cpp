@@ -112,16 +112,21 @@ void Mosquitto::start() {
   if (proc_) return;
   proc_ = std::make_unique<Process>(
       std::vector<std::string>{which("mosquitto").value_or("/usr/sbin/mosquitto"), "-c", (dir_ / "mosquitto.conf").string()});
+  pid_ = proc_->pid();
   if (!wait_for_tcp(port_, 10s)) throw std::runtime_error("mosquitto did not listen on " + std::to_string(port_) + ": " + proc_->log());
 }
+
+bool Mosquitto::signal(int sig) const { return pid_ > 0 && ::kill(pid_, sig) == 0; }
 
 void Mosquitto::stop() {
   if (!proc_) return;
   // Keep what it printed across restarts: the test reads the broker's log for evidence.
   std::ofstream(dir_ / "previous.log", std::ios::app) << proc_->log();
+  proc_->signal(SIGCONT);  // a test may have left it stopped (SIGSTOP)
   proc_->signal(SIGTERM);
   proc_->wait(5s);
   proc_.reset();
+  pid_ = -1;
 }
 
 std::string Mosquitto::url(const std::string& host) const {

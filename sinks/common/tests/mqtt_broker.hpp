@@ -54,6 +54,10 @@ class Mosquitto {
   ~Mosquitto();
   void start();  // starts (again, on the same port) and waits until it listens
   void stop();   // SIGTERM and wait (the persistence file is written)
+  // Sends a signal to the running broker (SIGSTOP / SIGCONT: a broker that stalls); false when
+  // it is not running. Async-signal-safe (may be called from a client library's callback).
+  bool signal(int sig) const;
+  pid_t pid() const { return pid_; }
   int port() const { return port_; }
   std::string url(const std::string& host = "localhost") const;
   std::string log() const;
@@ -65,6 +69,7 @@ class Mosquitto {
   BrokerOptions opt_;
   int port_;
   std::unique_ptr<Process> proc_;
+  pid_t pid_ = -1;
 };
 
 // mosquitto_sub writing "topic payload" lines; it reconnects by itself after a broker restart
