@@ -43,6 +43,19 @@ std::optional<CertFinding> check_readable(const std::string& key, const std::str
 
 Owned<BIO> open_bio(const std::string& file) { return Owned<BIO>(BIO_new_file(file.c_str(), "r")); }
 
+// An encrypted PEM key says so in its armour (PKCS#8 "BEGIN ENCRYPTED PRIVATE KEY" or the
+// traditional "Proc-Type: 4,ENCRYPTED" header). OpenSSL's error text cannot tell a wrong
+// password apart: about one wrong password in 256 passes the CBC padding check and then fails
+// as an ASN.1 decoding error instead of "bad decrypt".
+bool pem_key_is_encrypted(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::string head(4096, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  return head.find("BEGIN ENCRYPTED PRIVATE KEY") != std::string::npos ||
+         head.find("Proc-Type: 4,ENCRYPTED") != std::string::npos;
+}
+
 std::string asn1_time_text(const ASN1_TIME* t) {
   Owned<BIO> mem(BIO_new(BIO_s_mem()));
   ASN1_TIME_print(mem.get(), t);
@@ -73,11 +86,12 @@ std::optional<CertFinding> check_cert_files(const CertFiles& f, std::chrono::sys
     Owned<EVP_PKEY> key(kbio ? PEM_read_bio_PrivateKey(kbio.get(), nullptr, detail::password_cb, &pw) : nullptr);
     if (!key) {
       const std::string errs = detail::drain_errors();
-      const bool pw_problem = errs.find("bad decrypt") != std::string::npos || errs.find("interrupted or cancelled") != std::string::npos;
-      return finding(CertProblem::not_a_key, f.key_key, f.key_file,
-                     pw_problem ? "cannot decrypt the private key: check key_password"
-                                : "is not a PEM private key",
-                     errs);
+      if (pem_key_is_encrypted(f.key_file))
+        return finding(CertProblem::not_a_key, f.key_key, f.key_file,
+                       f.key_password.empty() ? "is an encrypted private key: set key_password"
+                                              : "cannot decrypt the private key: check key_password",
+                       errs);
+      return finding(CertProblem::not_a_key, f.key_key, f.key_file, "is not a PEM private key", errs);
     }
     if (X509_check_private_key(cert.get(), key.get()) != 1) {
       ERR_clear_error();
