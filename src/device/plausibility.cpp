@@ -113,6 +113,21 @@ double Plausibility::s_floor() const {
   return i_floor() * v;
 }
 
+// Mirrors update(): a bad verdict now would make this the raising sample (the counter reaches
+// raise_after and no other assembly has raised the kind already).
+bool Plausibility::raise_due(FindingKind k, std::size_t a) const noexcept {
+  const auto ki = static_cast<std::size_t>(k);
+  const Counter& c = counters_[ki][a];
+  return !c.active && active_slots_[ki] == 0 && c.bad + 1 >= thresholds_.raise_after;
+}
+
+template <class Check>
+void Plausibility::judge(FindingKind k, std::size_t a, Check&& run) noexcept {
+  describe_ = raise_due(k, a);
+  update(k, a, run());
+  describe_ = false;
+}
+
 void Plausibility::update(FindingKind k, std::size_t a, Verdict v) noexcept {
   if (v == Verdict::skip) return;
   const auto ki = static_cast<std::size_t>(k);
@@ -167,9 +182,9 @@ void Plausibility::check(pm500::Sample& s) noexcept {
   const std::size_t n = std::min<std::size_t>({s.count, a->elements.size(), kMaxSampleValues});
   now_ns_ = s.source_time_ns;
 
-  update(FindingKind::non_finite, as, check_non_finite(*a, s));
-  update(FindingKind::power_factor_range, as, check_pf_range(*a, s));
-  if (a->role == Role::energy) update(FindingKind::energy_backwards, as, check_energy(*a, s));
+  judge(FindingKind::non_finite, as, [&] { return check_non_finite(*a, s); });
+  judge(FindingKind::power_factor_range, as, [&] { return check_pf_range(*a, s); });
+  if (a->role == Role::energy) judge(FindingKind::energy_backwards, as, [&] { return check_energy(*a, s); });
 
   if (a->role == Role::realtime) {
     for (std::size_t i = 0; i < n; ++i) {
@@ -181,16 +196,16 @@ void Plausibility::check(pm500::Sample& s) noexcept {
     // Each check runs when the sample carries its leading quantity, so a check is counted once
     // per arrival of that quantity even when its other inputs come from another assembly.
     const std::uint32_t in = kinds_in_[as];
-    update(FindingKind::frequency_range, as, check_frequency(*a, s));
+    judge(FindingKind::frequency_range, as, [&] { return check_frequency(*a, s); });
     if (in & (bit(Quantity::voltage_ln) | bit(Quantity::voltage_ll)))
-      update(FindingKind::voltage_vs_nominal, as, check_voltage());
-    if (in & bit(Quantity::current)) update(FindingKind::current_vs_ct, as, check_current());
+      judge(FindingKind::voltage_vs_nominal, as, [&] { return check_voltage(); });
+    if (in & bit(Quantity::current)) judge(FindingKind::current_vs_ct, as, [&] { return check_current(); });
     if (in & bit(Quantity::apparent_power)) {
-      update(FindingKind::apparent_vs_vi, as, check_apparent());
-      update(FindingKind::power_triangle, as, check_triangle());
+      judge(FindingKind::apparent_vs_vi, as, [&] { return check_apparent(); });
+      judge(FindingKind::power_triangle, as, [&] { return check_triangle(); });
     }
-    if (in & bit(Quantity::power_factor)) update(FindingKind::power_factor_vs_ps, as, check_pf());
-    if (in & bit(Quantity::active_power)) update(FindingKind::phase_sum, as, check_phase_sum());
+    if (in & bit(Quantity::power_factor)) judge(FindingKind::power_factor_vs_ps, as, [&] { return check_pf(); });
+    if (in & bit(Quantity::active_power)) judge(FindingKind::phase_sum, as, [&] { return check_phase_sum(); });
   }
   if (any_active()) s.flags = static_cast<std::uint16_t>(s.flags | pm500::kSampleSuspect);
 }
@@ -204,6 +219,7 @@ Plausibility::Verdict Plausibility::check_non_finite(const Assembly& a, const pm
   for (std::size_t i = 0; i < n; ++i)
     if (!std::isfinite(s.values[i]) && bad++ == 0) first = i;
   if (!bad) return Verdict::good;
+  if (!describe_) return Verdict::bad;
   const Element& e = a.elements[first];
   say("%s: assembly %u %s is %s%s: the meter sends no number there -- profile element types or order wrong "
       "(REAL read as an integer?), or a meter fault",
@@ -221,6 +237,7 @@ Plausibility::Verdict Plausibility::check_pf_range(const Assembly& a, const pm50
     if (e.kind != Quantity::power_factor) continue;
     any = true;
     if (std::abs(s.values[i]) > thresholds_.pf_limit) {
+      if (!describe_) return Verdict::bad;
       say("%s: %s = %.3f, outside -1..1: impossible for any power factor -- profile element order or scale "
           "wrong (another quantity in the PF slot?)",
           settings_.name.c_str(), e.name.c_str(), s.values[i]);
@@ -246,6 +263,7 @@ Plausibility::Verdict Plausibility::check_frequency(const Assembly& a, const pm5
     }
     const double vref = settings_.nominal_voltage > 0 ? settings_.nominal_voltage : 100;
     if (!(vmax > 0.1 * vref) && f == 0) return Verdict::skip;
+    if (!describe_) return Verdict::bad;
     say("%s: frequency %.2f Hz outside %.0f..%.0f Hz: no grid runs there -- profile element order wrong "
         "(another quantity in the frequency slot?) or a meter fault",
         settings_.name.c_str(), f, thresholds_.frequency_min_hz, thresholds_.frequency_max_hz);
@@ -279,7 +297,7 @@ Plausibility::Verdict Plausibility::check_energy(const Assembly& a, const pm500:
     const double eps = 1e-6 * std::abs(c.high);
     const bool reset = e.partial && x <= 0.01 * c.high;  // an operator reset of a partial counter
     if (x < c.high - eps && !reset) {
-      if (v != Verdict::bad) {
+      if (v != Verdict::bad && describe_) {
         // A drop by exactly a ratio is a scaling change, not a meter fault: the ratio used to be
         // applied (or applied twice) and no longer is.
         const double f = x > 0 ? c.high / x : 0;
@@ -372,6 +390,7 @@ Plausibility::Verdict Plausibility::check_voltage() noexcept {
     }
   }
   if (ok == count) return Verdict::good;
+  if (!describe_) return Verdict::bad;
   const double mean = sum / count;
   const double r = mean / nominal;
   const double kpt = settings_.pt.value();
@@ -454,15 +473,23 @@ Plausibility::Verdict Plausibility::check_current() noexcept {
   const double ip = settings_.ct_primary_a();
   const double kct = settings_.ct.value();
   const double limit = thresholds_.current_limit * ip;
+  const double isec = ip / kct;
+  // Within the 5 A secondary range: a 400:5 CT carrying real load reads tens to hundreds of
+  // amps; all phases staying this low means the readings are secondary amps (or the feeder idles).
+  const bool secondary_amps = imax <= limit && thresholds_.detect_missing_ct &&
+                              kct >= thresholds_.missing_ct_min_ratio && imax > 0.02 * isec &&
+                              imax <= thresholds_.current_limit * isec;
+  if (imax <= limit && !secondary_amps) return Verdict::good;
+  if (!describe_) return Verdict::bad;
   const bool gw = settings_.applied_by == AppliedBy::gateway;
   const std::string ct = settings_.ct.str();
   const char* dev = settings_.name.c_str();
-  const char* assumed = settings_.ct.pair ? "" : " (assuming a 5 A secondary; write ct = \"primary:secondary\")";
-  char f[16];
   const char* ph = kmax == 0 ? "L1" : kmax == 1 ? "L2" : "L3";
-  evidence("quantity=current phase=%s expected<=%.1f A seen=%.1f A ct_primary=%.1f A ct=%s applied_by=%s", ph, limit,
-           imax, ip, ct.c_str(), gw ? "gateway" : "meter");
   if (imax > limit) {
+    const char* assumed = settings_.ct.pair ? "" : " (assuming a 5 A secondary; write ct = \"primary:secondary\")";
+    char f[16];
+    evidence("quantity=current phase=%s expected<=%.1f A seen=%.1f A ct_primary=%.1f A ct=%s applied_by=%s", ph, limit,
+             imax, ip, ct.c_str(), gw ? "gateway" : "meter");
     const double r = imax / ip;
     // Applied twice: far beyond any sustained overload (3x), and divided by the ratio it is a
     // load between 10 % and the limit. A smaller excess is an overload or a smaller CT.
@@ -481,20 +508,12 @@ Plausibility::Verdict Plausibility::check_current() noexcept {
     }
     return Verdict::bad;
   }
-  const double isec = ip / kct;
-  if (thresholds_.detect_missing_ct && kct >= thresholds_.missing_ct_min_ratio && imax > 0.02 * isec &&
-      imax <= thresholds_.current_limit * isec) {
-    // A 400:5 CT carrying real load reads tens to hundreds of amps; all phases staying within
-    // the 5 A secondary range means the readings are secondary amps (or the feeder idles).
-    say("%s: currents at most %.2f A on a %s CT (primary %.0f A): readings look like CT secondary amps -- CT ratio "
-        "%s not applied%s (or the feeder is almost idle)?",
-        dev, imax, ct.c_str(), ip, ct.c_str(),
-        gw ? "" : "; set the CT ratio on the meter, or ratios_applied_by = \"gateway\"");
-    evidence("quantity=current phase=%s expected>%.2f A seen=%.3f A ct_secondary=%.0f A ct=%s applied_by=%s", ph,
-             thresholds_.current_limit * isec, imax, isec, ct.c_str(), gw ? "gateway" : "meter");
-    return Verdict::bad;
-  }
-  return Verdict::good;
+  say("%s: currents at most %.2f A on a %s CT (primary %.0f A): readings look like CT secondary amps -- CT ratio "
+      "%s not applied%s (or the feeder is almost idle)?",
+      dev, imax, ct.c_str(), ip, ct.c_str(), gw ? "" : "; set the CT ratio on the meter, or ratios_applied_by = \"gateway\"");
+  evidence("quantity=current phase=%s expected>%.2f A seen=%.3f A ct_secondary=%.0f A ct=%s applied_by=%s", ph,
+           thresholds_.current_limit * isec, imax, isec, ct.c_str(), gw ? "gateway" : "meter");
+  return Verdict::bad;
 }
 
 // ---- (c) internal consistency --------------------------------------------------------------
@@ -522,7 +541,7 @@ Plausibility::Verdict Plausibility::check_apparent() noexcept {
         v = Verdict::bad;
       }
     }
-    if (v != Verdict::bad) return v;
+    if (v != Verdict::bad || !describe_) return v;
     const char* ph = wk == 0 ? "L1" : wk == 1 ? "L2" : "L3";
     ratio_cause(cause, sizeof cause, ratio_of(ws, wvi));
     say("%s: apparent power %s %.1f kVA but V x I = %.1f kVA (%.2fx, tolerance %.0f%%): %s", dev, ph, ws / 1e3,
@@ -546,6 +565,7 @@ Plausibility::Verdict Plausibility::check_apparent() noexcept {
   const double vi = kSqrt3 * (u / n) * (i / n);
   const double dev_rel = std::abs(s - vi) / std::max({std::abs(s), vi, 1e-9});
   if (dev_rel <= thresholds_.consistency_tolerance) return Verdict::good;
+  if (!describe_) return Verdict::bad;
   ratio_cause(cause, sizeof cause, ratio_of(s, vi));
   say("%s: apparent power total %.1f kVA but sqrt(3) x V x I = %.1f kVA (%.2fx, tolerance %.0f%%): %s", dev, s / 1e3,
       vi / 1e3, s / vi, 100 * thresholds_.consistency_tolerance, cause);
@@ -567,6 +587,7 @@ Plausibility::Verdict Plausibility::check_triangle() noexcept {
     const double t = std::hypot(pw, q);
     const char* ph = p == Phase::total ? "total" : k == 0 ? "L1" : k == 1 ? "L2" : "L3";
     if (t > s * (1 + thresholds_.consistency_tolerance)) {
+      if (!describe_) return Verdict::bad;
       say("%s: active and reactive power exceed apparent power %s (P %.1f kW, Q %.1f kvar, S %.1f kVA; P^2 + Q^2 "
           "must not exceed S^2): impossible for a real load -- profile element order or units wrong, or a meter fault?",
           settings_.name.c_str(), ph, pw / 1e3, q / 1e3, s / 1e3);
@@ -574,6 +595,7 @@ Plausibility::Verdict Plausibility::check_triangle() noexcept {
       return Verdict::bad;
     }
     if (t < s * (1 - thresholds_.distortion_tolerance)) {
+      if (!describe_) return Verdict::bad;
       say("%s: apparent power %s %.1f kVA but sqrt(P^2 + Q^2) = %.1f kVA: apparent power does not fit P and Q -- "
           "profile element order or units wrong, or extreme harmonic distortion?",
           settings_.name.c_str(), ph, s / 1e3, t / 1e3);
@@ -598,6 +620,7 @@ Plausibility::Verdict Plausibility::check_pf() noexcept {
     const double expect = std::abs(pw) / s;
     // Sign conventions for PF differ between meters (import/export, lead/lag), so magnitudes.
     if (std::abs(std::abs(pf) - expect) > thresholds_.pf_tolerance) {
+      if (!describe_) return Verdict::bad;
       const char* ph = p == Phase::total ? "total" : k == 0 ? "L1" : k == 1 ? "L2" : "L3";
       say("%s: power factor %s is %.3f but P / S = %.3f (P %.1f kW, S %.1f kVA): profile element order wrong "
           "(another quantity in the PF slot?) or inconsistent powers",
@@ -630,6 +653,7 @@ Plausibility::Verdict Plausibility::check_phase_sum() noexcept {
     if (!ok) continue;
     if (v == Verdict::skip) v = Verdict::good;
     if (std::abs(sum - total) > thresholds_.consistency_tolerance * ssum) {
+      if (!describe_) return Verdict::bad;
       const bool active = q == Quantity::active_power;
       say("%s: total %s power %.1f %s is not the sum of the phases %.1f %s: the meter's wiring setting differs from "
           "%s (a phase left out of the total?), or profile element order wrong",

@@ -4,9 +4,11 @@
 //   mcc-1: currents 40x above CT primary 400 A (seen 16000 A): CT ratio 400:5 applied by both meter and gateway?
 //
 // One Plausibility per device, fed every sample after decode and scaling, on the scanner
-// thread. No allocation per sample (messages are formatted into fixed buffers, and only when a
-// check fails). A finding is raised after Thresholds::raise_after consecutive failing
-// evaluations and cleared after clear_after consecutive healthy ones, so it never flaps.
+// thread. No allocation and no formatting per sample: a finding's message and evidence are
+// formatted (into fixed buffers) only for the sample that raises it, the only text anyone sees;
+// a healthy sample, and a failing one that does not raise, only computes its verdict. A
+// finding is raised after Thresholds::raise_after consecutive failing evaluations and cleared
+// after clear_after consecutive healthy ones, so it never flaps.
 // Findings feed the failure mode meter.erratic_readings through FindingListener.
 //
 //   Plausibility check(profile, settings, Thresholds{}, &listener);
@@ -123,6 +125,11 @@ class Plausibility {
   static constexpr std::size_t kSlots = 15 * 10;
 
   double get(Quantity k, Phase p) const;  // latest fresh real-time value in SI, or NaN
+  // Runs one check (a callable returning its Verdict) and counts the verdict; the check
+  // formats its text only when describe_ says a failure now would raise the finding.
+  template <class Check>
+  void judge(FindingKind k, std::size_t assembly_slot, Check&& run) noexcept;
+  bool raise_due(FindingKind k, std::size_t assembly_slot) const noexcept;
   void update(FindingKind k, std::size_t assembly_slot, Verdict v) noexcept;
   void say(const char* fmt, ...) noexcept __attribute__((format(printf, 2, 3)));
   void evidence(const char* fmt, ...) noexcept __attribute__((format(printf, 2, 3)));
@@ -156,6 +163,7 @@ class Plausibility {
   std::array<std::uint8_t, kFindingKinds> active_slots_{};
   std::vector<std::array<CounterState, kMaxSampleValues>> energy_;  // per assembly slot, sized once
 
+  bool describe_ = false;  // the running check's failure would raise its finding: format the text
   std::array<char, 384> scratch_message_{};
   std::array<char, 256> scratch_evidence_{};
 
