@@ -1,6 +1,7 @@
 // Decoding a Class 1 datagram, and encoding any message into a caller's buffer, must not touch
-// the heap: the scanner does it for every packet of thousands of connections. Counted by
-// replacing the global allocation functions in this test executable only.
+// the heap or format text: the scanner does it for every packet of thousands of connections.
+// Counted by replacing the global allocation functions and the printf family in this test
+// executable only.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -9,6 +10,7 @@
 
 #include "cip/cip.hpp"
 #include "golden.hpp"
+#include "support/format_counter.hpp"
 
 namespace {
 std::atomic<long> allocations{0};
@@ -22,8 +24,10 @@ void* operator new(std::size_t n) {
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
-TEST_CASE("the I/O path and the encoders do not allocate") {
+TEST_CASE("the I/O path and the encoders do not allocate or format") {
   std::array<std::uint8_t, 512> buf{};
+  pm500::test::watch_formatting();
+  const long formatted = pm500::test::formatting_calls();
   long before = allocations.load();
   std::uint16_t last = 0;
   int fresh = 0;
@@ -55,4 +59,5 @@ TEST_CASE("the I/O path and the encoders do not allocate") {
   long after = allocations.load();
   CHECK(fresh == 1);
   CHECK(after - before == 0);
+  CHECK(pm500::test::formatting_calls() == formatted);
 }

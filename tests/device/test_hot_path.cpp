@@ -1,5 +1,7 @@
 // decode, scale and check run per datagram on the scanner thread: they must not allocate,
-// healthy or not. Global operator new is replaced to count.
+// healthy or not, and must not format text except for the sample that raises a finding.
+// Global operator new is replaced to count allocations; format_counter.cpp counts snprintf
+// and its family.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -7,6 +9,7 @@
 #include <new>
 
 #include "rig.hpp"
+#include "support/format_counter.hpp"
 
 namespace {
 std::atomic<long> g_allocations{0};
@@ -67,4 +70,75 @@ TEST_CASE("decode, scale and plausibility allocate nothing per sample") {
   const long before = g_allocations.load();
   CHECK(!decode(p, 101, std::span<const std::uint8_t>(bytes[1].data(), 47), s));
   CHECK(g_allocations.load() == before);
+}
+
+TEST_CASE("decode, scale and plausibility format text only for the sample that raises a finding") {
+  pm500::test::watch_formatting();
+  {  // the counter sees this executable's formatting at all
+    char buf[8];
+    volatile int one = 1;
+    const long before = pm500::test::formatting_calls();
+    std::snprintf(buf, sizeof buf, "%d", one);
+    REQUIRE(pm500::test::formatting_calls() == before + 1);
+  }
+  Rig rig(builtin_profile(), meter(settings("gateway")), 3, Thresholds{.raise_after = 3, .clear_after = 3});
+  // One RPI (9 assemblies); returns the formatting calls it made and the findings it raised.
+  auto round = [&] {
+    const long calls = pm500::test::formatting_calls();
+    const std::size_t events = rig.recorder.events.size();
+    rig.run(1);
+    int raised = 0;
+    for (std::size_t i = events; i < rig.recorder.events.size(); ++i) raised += rig.recorder.events[i].raised;
+    return std::pair{pm500::test::formatting_calls() - calls, raised};
+  };
+
+  long healthy = 0;
+  for (int i = 0; i < 200; ++i) healthy += round().first;
+  CHECK(healthy == 0);
+  CHECK(rig.recorder.events.empty());
+
+  // Failing samples that do not raise, the raising one, then failing samples while raised.
+  rig.model.faults().ct_applied_twice = true;
+  rig.model.faults().nan_values = true;
+  rig.model.faults().energy_backwards = true;
+  int raising_rounds = 0;
+  long quiet_while_failing = 0;
+  for (int i = 0; i < 100; ++i) {
+    const auto [calls, raised] = round();
+    CAPTURE(i);
+    if (raised > 0) {
+      ++raising_rounds;
+      CHECK(calls >= 2 * raised);  // a message and its evidence per finding
+    } else {
+      quiet_while_failing += calls;
+    }
+  }
+  CHECK(raising_rounds >= 1);
+  CHECK(quiet_while_failing == 0);
+  CHECK(rig.check.active(FindingKind::current_vs_ct));
+  CHECK(rig.check.active(FindingKind::non_finite));
+  CHECK(rig.check.active(FindingKind::energy_backwards));
+  const Event* ct = rig.recorder.first(FindingKind::current_vs_ct);
+  REQUIRE(ct != nullptr);
+  CHECK(ct->message.find("CT ratio 400:5 applied by both meter and gateway?") != std::string::npos);
+  CHECK(ct->evidence.find("quantity=current phase=") == 0);
+  // The status page's copy is the text made when raised, not formatted again.
+  const long before_snapshot = pm500::test::formatting_calls();
+  bool found = false;
+  for (const auto& f : rig.check.snapshot())
+    if (f.kind == FindingKind::current_vs_ct) {
+      found = true;
+      CHECK(f.message == ct->message);
+      CHECK(f.evidence == ct->evidence);
+    }
+  CHECK(found);
+  CHECK(pm500::test::formatting_calls() == before_snapshot);
+
+  // Clearing formats nothing either.
+  rig.model.faults() = Faults{};
+  long clearing = 0;
+  for (int i = 0; i < 50; ++i) clearing += round().first;
+  CHECK(clearing == 0);
+  CHECK(rig.check.snapshot().empty());
+  CHECK(rig.recorder.events.back().raised == false);
 }

@@ -1,7 +1,8 @@
-// The scanner thread allocates nothing in steady state: every Class 1 datagram, heartbeat,
-// timer and explicit poll runs on buffers sized at start. Allocations are counted by replacing
-// the global operator new in this executable, for the scanner thread only (the simulator and
-// the test thread allocate freely), over a window after the devices reached "running".
+// The scanner thread allocates nothing and formats no text in steady state: every Class 1
+// datagram, heartbeat, timer and explicit poll runs on buffers sized at start. Allocations are
+// counted by replacing the global operator new in this executable, formatting by replacing the
+// printf family (support/format_counter.cpp), for the scanner thread only (the simulator and
+// the test thread allocate and format freely), over a window after the devices reached "running".
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -9,6 +10,7 @@
 
 #include "cip/scanner.hpp"
 #include "simulator.hpp"
+#include "support/format_counter.hpp"
 #include "support/support.hpp"
 
 using namespace std::chrono_literals;
@@ -26,6 +28,7 @@ class Quiet : public cip::ScannerEvents {
   void on_data(std::uint32_t, std::uint16_t, std::span<const std::uint8_t> data, std::int64_t, std::uint16_t,
                bool explicit_read) noexcept override {
     watched.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    pm500::test::watch_formatting();
     (explicit_read ? explicit_ : class1_).fetch_add(1, std::memory_order_relaxed);
     bytes_.fetch_add(data.size(), std::memory_order_relaxed);
   }
@@ -74,14 +77,18 @@ TEST_CASE("no allocation on the scanner thread in steady state (Class 1 and expl
       5s));
   std::this_thread::sleep_for(300ms);  // past the first heartbeats and poll rounds
   const long before = allocations.load();
+  const long formatted = pm500::test::formatting_calls();
   const long c1 = events.class1_.load(), ex = events.explicit_.load();
   std::this_thread::sleep_for(1s);
   const long during = allocations.load() - before;
+  const long formatting = pm500::test::formatting_calls() - formatted;
   const long c1_n = events.class1_.load() - c1, ex_n = events.explicit_.load() - ex;
   scanner.stop();
-  MESSAGE("in 1 s: " << c1_n << " Class 1 payloads, " << ex_n << " explicit reads, " << during << " allocations");
+  MESSAGE("in 1 s: " << c1_n << " Class 1 payloads, " << ex_n << " explicit reads, " << during << " allocations, "
+                     << formatting << " formatting calls");
   CHECK(c1_n > 500);
   CHECK(ex_n > 50);
   CHECK(events.faults_.load() == 0);
   CHECK(during == 0);
+  CHECK(formatting == 0);
 }
