@@ -2,3 +2,7 @@
 pm500_bench(pipeline_bench
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/ring_bench.cpp ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/spool_bench.cpp
   DEPS pm500_pipeline benchmark::benchmark_main)
+
+# Stall and recover (a plain program, not a Google Benchmark): see BENCHMARKS.md.
+add_executable(catchup_bench ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/catchup.cpp)
+target_link_libraries(catchup_bench PRIVATE pm500_build_flags pm500_pipeline)

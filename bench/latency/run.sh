@@ -5,6 +5,10 @@
 # sample's source time (time_ms: when the datagram reached the gateway). Prints p50/p99/max.
 #
 #   bench/latency/run.sh [BUILD_DIR] [METERS] [RPI_MS] [SECONDS]
+#
+# BROKER_NODELAY=1 (default) runs mosquitto with set_tcp_nodelay true; BROKER_NODELAY=0 keeps
+# mosquitto's default (Nagle on), where PUBACKs queued behind one unacknowledged segment wait for
+# the gateway's delayed ACK (up to 40 ms on Linux): see "Latency" in sinks/mqtt/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build/release}
@@ -19,6 +23,7 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 port=$((18000 + RANDOM % 1000))
 printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" >"$work/mosquitto.conf"
+[ "${BROKER_NODELAY:-1}" = 1 ] && echo 'set_tcp_nodelay true' >>"$work/mosquitto.conf"
 mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
 first=127.0.9.141
 "$sim" --address "$first" --meters "$meters" --log-level warn >"$work/sim.log" 2>&1 &
