@@ -161,42 +161,17 @@ DeliveryResult AwsIotSink::deliver(std::span<const Sample> batch) {
   // QoS 1: a retry of a failed batch publishes only the samples whose documents were not
   // acknowledged (matched by content: a batch that comes back different is safe).
   const bool track = cfg_.qos >= 1;
-  std::span<const Sample> todo = batch;
-  std::size_t skipped = 0;
-  if (track && !acked_.empty()) {
-    skipped = acked_.match(batch, skip_);
-    if (skipped > 0) {
-      todo_.clear();
-      for (std::size_t i = 0; i < batch.size(); ++i)
-        if (!skip_[i]) todo_.push_back(batch[i]);
-      todo = todo_;
-    }
-  }
-  // The attempt failed: remember what is acknowledged by now (skipped, or confirmed this time).
-  auto remember = [&](bool published) {
-    if (!track) return;
-    if (skipped == 0) skip_.assign(batch.size(), 0);
-    if (published) {
-      std::vector<std::uint8_t> now(todo.size(), 0);
-      mark_acknowledged(todo, docs_, document_acked_, now);
-      for (std::size_t i = 0, j = 0; i < batch.size(); ++i) {
-        if (skip_[i]) continue;
-        if (now[j++]) skip_[i] = 1;
-      }
-    }
-    acked_.remember(batch, skip_);
-  };
-
+  const std::span<const Sample> todo = retry_.start(batch, track);
   if (todo.empty()) {
     // Every sample's document was acknowledged by earlier attempts.
-    acked_.forget_matched();
-    skipped_ += skipped;
+    retry_.finished();
+    skipped_ += retry_.skipped();
     connect_condition_.clear();
     if (session_.connected()) publish_shadow_if_changed();
     return DeliveryResult::ok();
   }
   if (auto e = ensure_connected()) {
-    remember(false);
+    retry_.failed({});
     return failed(std::move(*e));
   }
 
@@ -220,12 +195,15 @@ DeliveryResult AwsIotSink::deliver(std::span<const Sample> batch) {
       out_, &acked, [this](const mqttc::Outgoing&) { std::this_thread::sleep_for(bucket_.take(Clock::now())); },
       track ? &document_acked_ : nullptr);
   if (e) {
-    remember(true);
+    // The attempt failed: remember what is acknowledged by now (skipped, or confirmed this time).
+    todo_acked_.assign(todo.size(), 0);
+    if (track) mark_acknowledged(todo, docs_, document_acked_, todo_acked_);
+    retry_.failed(todo_acked_);
     return failed(std::move(*e));
   }
   documents_ += out_.size();
-  skipped_ += skipped;
-  if (track) acked_.forget_matched();
+  skipped_ += retry_.skipped();
+  retry_.finished();
   connect_condition_.clear();
   const auto now = Clock::now();
   meter_.add(now, out_.size(), bytes);

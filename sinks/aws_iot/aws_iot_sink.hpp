@@ -64,9 +64,8 @@ class AwsIotSink final : public Sink {
   std::vector<mqttc::Outgoing> out_;
   std::uint64_t documents_ = 0, skipped_ = 0;
   // QoS 1: which samples of a failed batch are in acknowledged documents, so the retry skips them.
-  mqttc::AckedSamples acked_;
-  std::vector<std::uint8_t> skip_;           // per sample of the batch: acknowledged before
-  std::vector<Sample> todo_;                 // the samples still to publish (when some are skipped)
+  mqttc::RetryFilter retry_;
+  std::vector<std::uint8_t> todo_acked_;      // per sample published: acknowledged by this attempt
   std::vector<std::uint8_t> document_acked_;  // per document: acknowledged by this attempt
   std::uint64_t shadow_published_version_ = ~0ull;
   std::uint64_t shadow_updates_ = 0;

@@ -112,41 +112,14 @@ DeliveryResult MqttSink::failed(const mqttc::Error& e) {
 
 DeliveryResult MqttSink::deliver(std::span<const Sample> batch) {
   // QoS 1: a retry of a failed batch publishes only what the broker has not acknowledged yet
-  // (AckedSamples matches samples by content, so a batch that comes back different is safe).
+  // (RetryFilter matches samples by content, so a batch that comes back different is safe).
   // QoS 0 has no acknowledgement to go by.
   const bool track = cfg_.qos >= 1;
-  std::span<const Sample> todo = batch;
-  std::size_t skipped = 0;
-  if (track && !acked_.empty()) {
-    skipped = acked_.match(batch, skip_);
-    if (skipped > 0) {
-      todo_.clear();
-      for (std::size_t i = 0; i < batch.size(); ++i)
-        if (!skip_[i]) todo_.push_back(batch[i]);
-      todo = todo_;
-    }
-  }
-  // The attempt failed: remember what is acknowledged by now (skipped, or confirmed this time).
-  auto remember = [&](bool any_acked_now) {
-    if (!track) return;
-    if (skipped == 0 && !any_acked_now) {
-      acked_.clear();
-      return;
-    }
-    if (skipped == 0) skip_.assign(batch.size(), 0);  // match() did not run or marked nothing
-    if (any_acked_now)
-      for (std::size_t i = 0, j = 0; i < batch.size(); ++i) {
-        if (skip_[i]) continue;
-        if (message_acked_[message_of_[j]]) skip_[i] = 1;
-        ++j;
-      }
-    acked_.remember(batch, skip_);
-  };
-
+  const std::span<const Sample> todo = retry_.start(batch, track);
   if (todo.empty()) {
     // Every sample was acknowledged by earlier attempts.
-    acked_.forget_matched();
-    skipped_ += skipped;
+    retry_.finished();
+    skipped_ += retry_.skipped();
     condition_.clear();
     return DeliveryResult::ok();
   }
@@ -154,21 +127,22 @@ DeliveryResult MqttSink::deliver(std::span<const Sample> batch) {
   if (!session_.connected() && (!cfg_.cert_file.empty() || !cfg_.ca_file.empty())) {
     // Files first: "key_file does not match cert_file" beats a vague TLS failure.
     if (auto f = mqttc::check_cert_files({cfg_.cert_file, cfg_.key_file, cfg_.key_password, cfg_.ca_file})) {
-      remember(false);
+      retry_.failed({});
       return failed(f->error);
     }
   }
   std::size_t acked = 0;
   if (auto e = session_.publish(out_, &acked, nullptr, track ? &message_acked_ : nullptr)) {
-    bool any = false;
+    // The attempt failed: remember what is acknowledged by now (skipped, or confirmed this time).
+    todo_acked_.assign(todo.size(), 0);
     if (track)
-      for (auto a : message_acked_) any = any || a != 0;
-    remember(any);
+      for (std::size_t j = 0; j < todo.size(); ++j) todo_acked_[j] = message_acked_[message_of_[j]];
+    retry_.failed(todo_acked_);
     return failed(*e);
   }
   published_ += out_.size();
-  skipped_ += skipped;
-  if (track) acked_.forget_matched();
+  skipped_ += retry_.skipped();
+  retry_.finished();
   condition_.clear();
   return DeliveryResult::ok();
 }

@@ -64,7 +64,7 @@ class MqttSink final : public Sink {
   // Samples not published again on a retry because the broker had acknowledged them already.
   std::uint64_t skipped_acknowledged() const { return skipped_; }
   // Samples of the last failed batch that the broker acknowledged (what a retry will skip).
-  std::size_t remembered_acknowledged() const { return acked_.size(); }
+  std::size_t remembered_acknowledged() const { return retry_.remembered(); }
   mqttc::Session& session() { return session_; }
 
  private:
@@ -79,9 +79,8 @@ class MqttSink final : public Sink {
   std::vector<mqttc::Outgoing> out_;  // reused between batches
   std::uint64_t published_ = 0, skipped_ = 0;
   // QoS 1: which samples of a failed batch the broker acknowledged, so the retry skips them.
-  mqttc::AckedSamples acked_;
-  std::vector<std::uint8_t> skip_;           // per sample of the batch: acknowledged before
-  std::vector<Sample> todo_;                 // the samples still to publish (when some are skipped)
+  mqttc::RetryFilter retry_;
+  std::vector<std::uint8_t> todo_acked_;     // per sample published: acknowledged by this attempt
   std::vector<std::uint32_t> message_of_;    // per sample of todo: the index of its message in out_
   std::vector<std::uint8_t> message_acked_;  // per message: acknowledged by this attempt
 };

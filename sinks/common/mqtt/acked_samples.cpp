@@ -52,4 +52,39 @@ void AckedSamples::clear() {
   matched_ = 0;
 }
 
+std::span<const Sample> RetryFilter::start(std::span<const Sample> batch, bool track) {
+  batch_ = batch;
+  track_ = track;
+  skipped_ = 0;
+  if (!track_ || acked_.empty()) return batch;
+  skipped_ = acked_.match(batch, skip_);
+  if (skipped_ == 0) return batch;
+  todo_.clear();
+  for (std::size_t i = 0; i < batch.size(); ++i)
+    if (!skip_[i]) todo_.push_back(batch[i]);
+  return todo_;
+}
+
+void RetryFilter::failed(std::span<const std::uint8_t> todo_acked) {
+  if (!track_) return;
+  bool any_now = false;
+  for (auto a : todo_acked) any_now = any_now || a != 0;
+  if (skipped_ == 0 && !any_now) {
+    acked_.clear();
+    return;
+  }
+  if (skipped_ == 0) skip_.assign(batch_.size(), 0);  // match() did not run or marked nothing
+  if (any_now)
+    for (std::size_t i = 0, j = 0; i < batch_.size(); ++i) {
+      if (skip_[i]) continue;
+      if (j < todo_acked.size() && todo_acked[j]) skip_[i] = 1;
+      ++j;
+    }
+  acked_.remember(batch_, skip_);
+}
+
+void RetryFilter::finished() {
+  if (track_) acked_.forget_matched();
+}
+
 }  // namespace pm500::mqttc

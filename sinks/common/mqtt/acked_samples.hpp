@@ -74,4 +74,37 @@ class AckedSamples {
   std::size_t matched_ = 0;  // samples the last match() skipped
 };
 
+// One sink's use of AckedSamples across deliver() calls: which samples of a batch still need
+// publishing, and what to remember when the attempt fails. Both QoS 1 sinks (MQTT, AWS IoT)
+// go through it:
+//
+//   std::span<const Sample> todo = retry_.start(batch, qos >= 1);
+//   if (todo.empty()) { retry_.finished(); return ok; }     // all acknowledged before
+//   ... publish todo ...
+//   failed:  retry_.failed(todo_acked);   // todo_acked[j]: todo[j] acknowledged now (or empty)
+//   ok:      retry_.finished();
+class RetryFilter {
+ public:
+  // Starts an attempt at `batch`. Returns the samples to publish: the batch itself, or the
+  // samples an earlier attempt did not get acknowledged (valid until the next start()).
+  std::span<const Sample> start(std::span<const Sample> batch, bool track);
+  // Samples the current attempt skips because an earlier one got them acknowledged.
+  std::size_t skipped() const noexcept { return skipped_; }
+  // The attempt failed. todo_acked (empty, or one entry per sample start() returned) says
+  // which of them this attempt got acknowledged.
+  void failed(std::span<const std::uint8_t> todo_acked);
+  // The attempt succeeded (or was refused for good): the acknowledgements it used are spent.
+  void finished();
+  // Acknowledged samples remembered.
+  std::size_t remembered() const noexcept { return acked_.size(); }
+
+ private:
+  AckedSamples acked_;
+  std::span<const Sample> batch_;
+  std::vector<std::uint8_t> skip_;  // per sample of the batch: acknowledged before
+  std::vector<Sample> todo_;        // the samples still to publish (when some are skipped)
+  std::size_t skipped_ = 0;
+  bool track_ = false;
+};
+
 }  // namespace pm500::mqttc
