@@ -50,7 +50,8 @@ long formatting_calls() { return g_calls.load(std::memory_order_relaxed); }
 
 }  // namespace pm500::test
 
-// The fortified variants' flag and object size are checks this counter does not repeat.
+// Only vsnprintf and vsprintf count; the others forward to them. The fortified variants' flag
+// and object size are checks this counter does not repeat.
 extern "C" {
 int __vsnprintf_chk(char* s, std::size_t n, int flag, std::size_t slen, const char* fmt, va_list ap) noexcept;
 int __snprintf_chk(char* s, std::size_t n, int flag, std::size_t slen, const char* fmt, ...) noexcept;
@@ -62,53 +63,45 @@ int vsnprintf(char* __restrict s, std::size_t n, const char* __restrict fmt, va_
   return real_vsnprintf(s, n, fmt, ap);
 }
 
-int snprintf(char* __restrict s, std::size_t n, const char* __restrict fmt, ...) noexcept {
-  count();
-  va_list ap;
-  va_start(ap, fmt);
-  const int r = real_vsnprintf(s, n, fmt, ap);
-  va_end(ap);
-  return r;
-}
-
 int vsprintf(char* __restrict s, const char* __restrict fmt, va_list ap) noexcept {
   count();
   return real_vsprintf(s, fmt, ap);
 }
 
-int sprintf(char* __restrict s, const char* __restrict fmt, ...) noexcept {
-  count();
-  va_list ap;
-  va_start(ap, fmt);
-  const int r = real_vsprintf(s, fmt, ap);
-  va_end(ap);
-  return r;
+int __vsnprintf_chk(char* s, std::size_t n, int, std::size_t, const char* fmt, va_list ap) noexcept {
+  return vsnprintf(s, n, fmt, ap);
 }
 
-int __vsnprintf_chk(char* s, std::size_t n, int, std::size_t, const char* fmt, va_list ap) noexcept {
-  count();
-  return real_vsnprintf(s, n, fmt, ap);
+int __vsprintf_chk(char* s, int, std::size_t, const char* fmt, va_list ap) noexcept { return vsprintf(s, fmt, ap); }
+
+int snprintf(char* __restrict s, std::size_t n, const char* __restrict fmt, ...) noexcept {
+  va_list ap;
+  va_start(ap, fmt);
+  const int r = vsnprintf(s, n, fmt, ap);
+  va_end(ap);
+  return r;
 }
 
 int __snprintf_chk(char* s, std::size_t n, int, std::size_t, const char* fmt, ...) noexcept {
-  count();
   va_list ap;
   va_start(ap, fmt);
-  const int r = real_vsnprintf(s, n, fmt, ap);
+  const int r = vsnprintf(s, n, fmt, ap);
   va_end(ap);
   return r;
 }
 
-int __vsprintf_chk(char* s, int, std::size_t, const char* fmt, va_list ap) noexcept {
-  count();
-  return real_vsprintf(s, fmt, ap);
+int sprintf(char* __restrict s, const char* __restrict fmt, ...) noexcept {
+  va_list ap;
+  va_start(ap, fmt);
+  const int r = vsprintf(s, fmt, ap);
+  va_end(ap);
+  return r;
 }
 
 int __sprintf_chk(char* s, int, std::size_t, const char* fmt, ...) noexcept {
-  count();
   va_list ap;
   va_start(ap, fmt);
-  const int r = real_vsprintf(s, fmt, ap);
+  const int r = vsprintf(s, fmt, ap);
   va_end(ap);
   return r;
 }
