@@ -4,8 +4,8 @@
 //
 // Each benchmark runs a fixed number of samples (kSamples, one iteration each) so that
 // callgrind can count instructions per sample: the measured work is in the noinline
-// functions pm500_bench_check() and pm500_bench_datagram(), for --toggle-collect (the
-// exact commands are in BENCHMARKS.md).
+// functions pm500_bench_check() and pm500_bench_datagram(), for --toggle-collect
+// (bench/device/run.sh; results in BENCHMARKS.md).
 #include <benchmark/benchmark.h>
 
 #include <array>
