@@ -30,6 +30,7 @@ pm500::expected<void, std::string> EventLoop::init() {
   if (!add(wake_fd_, EPOLLIN, {Token::wake}) || !add(timer_fd_, EPOLLIN, {Token::timer}))
     return pm500::unexpected("event loop: epoll_ctl: " + std::string(std::strerror(errno)));
   heap_.reserve(1024);
+  produce_heap_.reserve(1024);
   events_.resize(256);
   return {};
 }
@@ -53,8 +54,9 @@ void EventLoop::remove(int fd) {
 }
 
 void EventLoop::schedule(std::int64_t deadline_ns, Token t) {
-  heap_.push_back({deadline_ns, t.pack()});
-  std::push_heap(heap_.begin(), heap_.end(), later);
+  auto& heap = t.kind == Token::produce ? produce_heap_ : heap_;
+  heap.push_back({deadline_ns, t.pack()});
+  std::push_heap(heap.begin(), heap.end(), later);
 }
 
 void EventLoop::wake() {
@@ -78,16 +80,27 @@ void EventLoop::wait(std::vector<Ready>& ready) {
   }
 }
 
+bool EventLoop::pop_from(std::vector<Entry>& heap, std::int64_t now_ns, Token& out) {
+  if (heap.empty() || heap.front().deadline > now_ns) return false;
+  std::pop_heap(heap.begin(), heap.end(), later);
+  out = Token::unpack(heap.back().token);
+  heap.pop_back();
+  return true;
+}
+
 bool EventLoop::pop_due(std::int64_t now_ns, Token& out) {
-  if (heap_.empty() || heap_.front().deadline > now_ns) return false;
-  std::pop_heap(heap_.begin(), heap_.end(), later);
-  out = Token::unpack(heap_.back().token);
-  heap_.pop_back();
+  if (pop_from(heap_, now_ns, out)) return true;
+  if (!pop_from(produce_heap_, now_ns, out)) return false;
+  last_produce_turn_ = now_ns;
   return true;
 }
 
 void EventLoop::arm() {
   std::int64_t next = heap_.empty() ? 0 : std::max<std::int64_t>(heap_.front().deadline, 1);
+  if (!produce_heap_.empty()) {
+    const std::int64_t produce = std::max(produce_heap_.front().deadline, last_produce_turn_ + kProduceSlackNs);
+    if (next == 0 || produce < next) next = std::max<std::int64_t>(produce, 1);
+  }
   if (next == armed_) return;
   itimerspec its{};
   its.it_value.tv_sec = next / 1'000'000'000;

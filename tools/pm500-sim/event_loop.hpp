@@ -3,6 +3,12 @@
 // timerfd and no thread each. Timers cannot be cancelled: their owner bumps a generation
 // number and ignores stale ones, which keeps the heap a plain vector (no allocation once it has
 // grown to the number of live timers).
+//
+// Production timers are paced: they live in a heap of their own, and the loop wakes for them at
+// most once per kProduceSlackNs, so every datagram due in that time leaves in one turn (and one
+// sendmmsg, see send_batch.hpp) instead of one wake-up each. A datagram leaves at most that late;
+// its stream's rate stays exact because the next deadline follows the previous one, not the
+// send. Every other timer (inactivity checks) keeps its exact deadline.
 #pragma once
 
 #include <cstdint>
@@ -60,6 +66,9 @@ class EventLoop {
 
   void schedule(std::int64_t deadline_ns, Token t);
 
+  // How late a production timer may fire so that it shares a turn with others.
+  static constexpr std::int64_t kProduceSlackNs = 500'000;
+
   // Wakes a wait() from another thread.
   void wake();
 
@@ -71,7 +80,8 @@ class EventLoop {
   void wait(std::vector<Ready>& ready);
   // Pops the next timer due at `now_ns`, if any.
   bool pop_due(std::int64_t now_ns, Token& out);
-  // Arms the timerfd for the earliest deadline (call after handling events and timers).
+  // Arms the timerfd for the earliest deadline, production timers no earlier than
+  // kProduceSlackNs after the last turn that produced (call after handling events and timers).
   void arm();
 
  private:
@@ -84,7 +94,10 @@ class EventLoop {
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   int timer_fd_ = -1;
-  std::vector<Entry> heap_;
+  static bool pop_from(std::vector<Entry>& heap, std::int64_t now_ns, Token& out);
+  std::vector<Entry> heap_;          // inactivity checks and every other exact timer
+  std::vector<Entry> produce_heap_;  // production timers, paced
+  std::int64_t last_produce_turn_ = 0;
   std::int64_t armed_ = -1;
   std::vector<epoll_event> events_;
 };

@@ -830,7 +830,7 @@ void Meter::on_udp_list() {
   }
 }
 
-void Meter::on_produce(std::uint16_t slot, std::uint16_t gen, std::int64_t now) {
+void Meter::on_produce(std::uint16_t slot, std::uint16_t gen, std::int64_t now, SendBatch& out) {
   if (slot >= streams_.size()) return;
   Stream& s = streams_[slot];
   if (!s.used || s.gen != gen) return;
@@ -850,13 +850,10 @@ void Meter::on_produce(std::uint16_t slot, std::uint16_t gen, std::int64_t now) 
   // Cyclic production of a value that is measured anew every RPI: every datagram is new data.
   p.cip_sequence = ++s.cip_seq;
   p.data = cip::bytes_view(data_.data(), *n);
-  cip::Writer w(out_);
+  cip::Writer w(out.reserve());
   cip::encode(w, p);
   if (!w.ok()) return;
-  if (::sendto(udp_io_fd_, w.written().data(), w.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&s.dest),
-               sizeof s.dest) > 0) {
-    ++stats_.packets_sent;
-  }
+  out.commit(udp_io_fd_, address_, opt_.udp_port, s.dest, w.size(), &stats_.packets_sent);
 }
 
 void Meter::on_supervise(std::uint16_t slot, std::uint16_t gen, std::int64_t now) {

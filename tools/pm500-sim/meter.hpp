@@ -17,6 +17,7 @@
 #include "cip/cip.hpp"
 #include "device/feeder_model.hpp"
 #include "event_loop.hpp"
+#include "send_batch.hpp"
 #include "simulator.hpp"
 
 namespace pm500::sim::detail {
@@ -51,7 +52,8 @@ class Meter {
   void on_tcp_client(std::uint16_t slot, std::uint16_t gen, std::uint32_t events);
   void on_udp_io(std::int64_t now);
   void on_udp_list();
-  void on_produce(std::uint16_t slot, std::uint16_t gen, std::int64_t now);
+  // Queues the stream's next datagram in `out`, which the event loop sends at the end of the turn.
+  void on_produce(std::uint16_t slot, std::uint16_t gen, std::int64_t now, SendBatch& out);
   void on_supervise(std::uint16_t slot, std::uint16_t gen, std::int64_t now);
 
   LinkFaults& link_faults() { return faults_; }

@@ -19,6 +19,7 @@
 #include "event_loop.hpp"
 #include "log/log.hpp"
 #include "meter.hpp"
+#include "send_batch.hpp"
 
 namespace pm500::sim {
 
@@ -70,6 +71,7 @@ struct Simulator::Impl {
 
   mutable std::mutex mu;  // held by the loop thread while it handles events, and by command()/stats()
   detail::EventLoop loop;
+  detail::SendBatch batch;  // the T->O datagrams of one turn, every meter's
   std::list<device::Profile> profiles;  // loaded profile files; FeederModel keeps references
   std::vector<std::unique_ptr<detail::Meter>> meters;
   std::shared_ptr<spdlog::logger> log;
@@ -205,9 +207,10 @@ struct Simulator::Impl {
       Token t;
       while (loop.pop_due(now, t)) {
         if (t.meter >= meters.size()) continue;
-        if (t.kind == Token::produce) meters[t.meter]->on_produce(t.slot, t.gen, now);
+        if (t.kind == Token::produce) meters[t.meter]->on_produce(t.slot, t.gen, now, batch);
         if (t.kind == Token::supervise) meters[t.meter]->on_supervise(t.slot, t.gen, now);
       }
+      batch.flush();
       loop.arm();
     }
   }
