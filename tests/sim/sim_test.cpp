@@ -482,3 +482,22 @@ TEST_CASE("start() refuses what a loopback simulator cannot be") {
   CHECK_FALSE(Simulator::start(Options{{m}, 0}).has_value());
   CHECK_FALSE(Simulator::start(Options{}).has_value());
 }
+
+TEST_CASE("a private address needs private_netns, and a named network namespace") {
+  MeterOptions m;
+  m.address = "10.250.3.4";
+  auto r = Simulator::start(Options{{m}, 0});
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().find("private_netns") != std::string::npos);
+  // The flag alone is not enough: outside a namespace made with `ip netns add` the address is
+  // refused as before (inside one it would be refused too, since no interface has it).
+  Options o{{m}, 0};
+  o.private_netns = true;
+  CHECK_FALSE(Simulator::start(std::move(o)).has_value());
+  m.address = "192.0.2.7";  // not private: never, whatever the flag
+  Options p{{m}, 0};
+  p.private_netns = true;
+  auto q = Simulator::start(std::move(p));
+  REQUIRE_FALSE(q.has_value());
+  CHECK(q.error().find("private_netns") == std::string::npos);
+}

@@ -50,6 +50,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   app.add_option("--control-port", control_port, "Control protocol on 127.0.0.1:PORT (0 = none)");
+  bool private_netns = false;
+  app.add_flag("--private-netns", private_netns,
+               "Accept private (RFC 1918) meter addresses; only inside a named network namespace (ip netns), "
+               "e.g. for scale runs across a veth pair (bench/scale/run.sh)");
   app.add_option("--profile", base.profile_path, "Device profile file (default: the built-in PowerMonitor 500 one)");
   app.add_option("--seed", base.seed, "Noise seed of the first meter (meter i uses seed + i)")->capture_default_str();
   app.add_option("--nominal-voltage", nominal_voltage, "Line-to-line voltage at the primary")->capture_default_str();
@@ -91,6 +95,7 @@ int main(int argc, char** argv) {
 
   auto options = pm500::sim::Options::range(address, meters, base);
   options.control_port = control_port;
+  options.private_netns = private_netns;
 
   // Blocked before the event-loop thread starts, so only sigwait() below sees them.
   sigset_t set;

@@ -4,11 +4,13 @@
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <list>
 #include <map>
 #include <mutex>
@@ -227,12 +229,37 @@ void Simulator::stop() {
 
 namespace {
 
-pm500::expected<void, std::string> check(const MeterOptions& m) {
+bool is_private(std::uint32_t host_order) {
+  return (host_order >> 24) == 10 || (host_order >> 20) == 0xAC1 || (host_order >> 16) == 0xC0A8;
+}
+
+// True when this process runs in a named network namespace (`ip netns add NAME`, a file under
+// /run/netns), i.e. not in the host's or a container's own one, where the simulator stays on
+// loopback.
+bool in_own_netns() {
+  struct stat self{};
+  if (::stat("/proc/self/ns/net", &self) != 0) return false;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/run/netns", ec)) {
+    struct stat named{};
+    if (::stat(entry.path().c_str(), &named) == 0 && named.st_ino == self.st_ino && named.st_dev == self.st_dev)
+      return true;
+  }
+  return false;
+}
+
+pm500::expected<void, std::string> check(const MeterOptions& m, bool private_ok) {
   in_addr a{};
   if (inet_pton(AF_INET, m.address.c_str(), &a) != 1)
     return pm500::unexpected("'" + m.address + "' is not an IPv4 address");
   // The simulator is a test device: it must never answer on a real network.
-  if ((ntohl(a.s_addr) >> 24) != 127) return pm500::unexpected(m.address + " is not a loopback address (127.0.0.0/8)");
+  const std::uint32_t host = ntohl(a.s_addr);
+  if ((host >> 24) != 127 && !(private_ok && is_private(host))) {
+    return pm500::unexpected(m.address + " is not a loopback address (127.0.0.0/8)" +
+                             (is_private(host) ? "; a private address needs private_netns (--private-netns) and a "
+                                                 "network namespace of the simulator's own"
+                                               : ""));
+  }
   if (m.product_code < 4 || m.product_code > 9) {
     return pm500::unexpected(m.address + ": product code " + std::to_string(m.product_code) +
                              " is not a PowerMonitor 500 with EtherNet/IP (4..9)");
@@ -266,11 +293,12 @@ pm500::expected<std::unique_ptr<Simulator>, std::string> Simulator::start(Option
   if (auto r = impl->loop.init(); !r) return pm500::unexpected(r.error());
   raise_fd_limit(options.meters.size());
 
+  const bool private_ok = options.private_netns && in_own_netns();
   std::map<std::string, const device::Profile*> loaded;
   impl->meters.reserve(options.meters.size());
   for (std::size_t i = 0; i < options.meters.size(); ++i) {
     auto& m = options.meters[i];
-    if (auto r = check(m); !r) return pm500::unexpected(r.error());
+    if (auto r = check(m, private_ok); !r) return pm500::unexpected(r.error());
     const device::Profile* profile = nullptr;
     if (m.profile_path.empty()) {
       profile = &device::builtin_profile();

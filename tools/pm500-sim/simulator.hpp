@@ -40,6 +40,10 @@ struct MeterOptions {
 struct Options {
   std::vector<MeterOptions> meters;
   std::uint16_t control_port = 0;  // 0 = no control socket; listens on 127.0.0.1
+  // Also accept private (RFC 1918) meter addresses, but only while the simulator runs in a
+  // named network namespace of its own (`ip netns add`, e.g. one end of a veth pair for scale
+  // runs); elsewhere start() refuses them as before.
+  bool private_netns = false;
 
   // `count` copies of `base` on consecutive addresses from `first_address` (127.0.0.254 is
   // followed by 127.0.0.255, then 127.0.1.0); seeds are base.seed + i, and a non-zero base
