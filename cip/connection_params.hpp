@@ -50,6 +50,14 @@ TransportTrigger decode_transport(std::uint8_t byte);
 // are treated as 7.
 std::chrono::microseconds connection_timeout(std::uint32_t rpi_us, std::uint8_t multiplier);
 
+// O->T RPI of a connection whose O->T direction only carries heartbeats (listen-only, input-only):
+// it feeds nothing but the target's watchdog (O->T API x 4 x 2^multiplier), so it is chosen apart
+// from the T->O RPI. 1 s sends one heartbeat per ten datagrams received at a T->O RPI of 100 ms;
+// 1 ms .. 3.2 s is the range adapters commonly accept (cip/README.md, "O->T heartbeat RPI").
+inline constexpr std::uint32_t heartbeat_rpi_default_us = 1'000'000;
+inline constexpr std::uint32_t heartbeat_rpi_min_us = 1'000;
+inline constexpr std::uint32_t heartbeat_rpi_max_us = 3'200'000;
+
 // Unconnected request timeout of Forward Open/Close/Unconnected_Send (Vol 1, Connection Manager
 // "Priority/Time_tick" and "Time-out_ticks"):
 // 2^(priority_tick bits 0-3) ms per tick, times timeout_ticks.

@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "cip/connection_params.hpp"
 #include "pm500/expected.hpp"
 
 namespace cip {
@@ -54,8 +55,12 @@ struct DeviceSpec {
   Mode mode = Mode::listen_only;
   Fallback fallback = Fallback::explicit_poll;
   bool multicast = true;                  // T->O connection type asked for
-  std::uint32_t rpi_us = 100'000;
-  std::uint8_t timeout_multiplier = 1;    // connection timeout = RPI x 4 x 2^multiplier
+  std::uint32_t rpi_us = 100'000;         // T->O: how often the meter produces
+  // O->T RPI of the heartbeat (heartbeat_rpi_min_us .. heartbeat_rpi_max_us). Heartbeats go out
+  // every O->T API the reply names (normally this value); the meter drops the connection after
+  // O->T API x 4 x 2^timeout_multiplier without one.
+  std::uint32_t heartbeat_rpi_us = heartbeat_rpi_default_us;
+  std::uint8_t timeout_multiplier = 1;    // connection timeout = RPI x 4 x 2^multiplier, both directions
   std::uint32_t poll_interval_ms = 1000;  // explicit_poll (and the explicit fallback)
   std::vector<std::uint16_t> assemblies{};        // e.g. {101, 102, 107}; at most 255
   std::uint16_t product_code = 0;         // 0: any of 4..9 (1420-V1-ENT .. 1420-V2A-ENT)

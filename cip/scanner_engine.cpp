@@ -96,6 +96,11 @@ pm500::expected<void, std::string> Engine::prepare() {
     if (s.assemblies.size() > 255) return pm500::unexpected(who + ": more than 255 assemblies");
     if (s.rpi_us == 0) return pm500::unexpected(who + ": rpi_us must be above 0");
     if (s.timeout_multiplier > 7) return pm500::unexpected(who + ": timeout_multiplier above 7 is reserved");
+    if (s.heartbeat_rpi_us < heartbeat_rpi_min_us || s.heartbeat_rpi_us > heartbeat_rpi_max_us) {
+      return pm500::unexpected(who + ": heartbeat_rpi_us " + std::to_string(s.heartbeat_rpi_us) + " is outside " +
+                               std::to_string(heartbeat_rpi_min_us) + ".." + std::to_string(heartbeat_rpi_max_us) +
+                               " (what adapters accept as an O->T RPI)");
+    }
     if (s.mode == Mode::explicit_poll && s.poll_interval_ms == 0) {
       return pm500::unexpected(who + ": poll_interval_ms must be above 0");
     }

@@ -81,6 +81,7 @@ struct Conn {
   std::uint32_t o_t_id = 0;
   std::uint32_t t_o_id = 0;
   std::uint32_t o_t_api_us = 0;
+  std::int64_t next_heartbeat_ns = 0;  // monotonic: when the next O->T heartbeat is due
   std::int64_t timeout_ns = 0;
   std::int64_t last_rx_ns = 0;   // monotonic: any datagram of this connection, new or not
   std::uint32_t encap_seq = 0;   // O->T heartbeats sent
@@ -222,7 +223,8 @@ class Engine {
   pm500::expected<void, std::string> open_udp();
   void on_udp_readable();
   void on_datagram(bytes_view dg, std::uint32_t src, std::int64_t mono, std::int64_t real);
-  void on_heartbeat_timer(Device& d, std::uint8_t conn, std::int64_t now);
+  void on_heartbeat_timer(Device& d, std::uint8_t conn, std::int64_t now);  // heartbeat and I/O timeout
+  void send_heartbeat(Device& d, Conn& c);
   bool register_conn(Device& d, std::size_t i);
   void close_conn(Device& d, Conn& c);
   void count_id(std::uint32_t t_o_id, bool add);

@@ -1,12 +1,13 @@
 // The scanner's UDP side: one socket for every device. Class 1 datagrams are received in
 // batches (recvmmsg) into buffers allocated once, stamped by the kernel (SO_TIMESTAMPNS),
 // decoded in place (cip::decode_io) and demultiplexed by (connection id, source address)
-// through ConnTable; nothing on this path allocates, logs or takes a lock. O->T heartbeats and
-// the I/O timeout check share one timer per connection, at the O->T packet interval.
+// through ConnTable; nothing on this path allocates, logs or takes a lock. O->T heartbeats (at
+// the O->T API, apart from the T->O RPI) and the I/O timeout check share one timer per connection.
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -152,6 +153,18 @@ void Engine::on_heartbeat_timer(Device& d, std::uint8_t ci, std::int64_t now) {
     bump(counters_[d.index].timeouts);
     return fail(d, std::move(f), now);
   }
+  // One timer per connection serves both duties: it fires when the next heartbeat is due or
+  // when the I/O timeout would expire if nothing arrives meanwhile, whichever is first, so a
+  // heartbeat interval longer than the I/O timeout does not delay noticing lost data.
+  if (now >= c.next_heartbeat_ns) {
+    send_heartbeat(d, c);
+    c.next_heartbeat_ns = now + std::int64_t{c.o_t_api_us} * 1000;
+  }
+  const std::int64_t at = std::min(c.next_heartbeat_ns, c.last_rx_ns + c.timeout_ns);
+  loop_.timers().push(at, timer_token(TimerKind::heartbeat, d.index, ci, c.gen));
+}
+
+void Engine::send_heartbeat(Device& d, Conn& c) {
   // The O->T heartbeat: sequenced address + a connected data item holding only the sequence
   // count (CIP Vol 2, 3-2 "Class 0/1 over UDP"); the meter times the connection out without it.
   IoPacket hb;
@@ -165,7 +178,6 @@ void Engine::on_heartbeat_timer(Device& d, std::uint8_t ci, std::int64_t now) {
              sizeof c.o_t_dest);
     bump(counters_[d.index].heartbeats);
   }
-  loop_.timers().push(now + std::int64_t{c.o_t_api_us} * 1000, timer_token(TimerKind::heartbeat, d.index, ci, c.gen));
 }
 
 bool Engine::register_conn(Device& d, std::size_t i) {

@@ -303,7 +303,9 @@ void Engine::next_open(Device& d, std::int64_t now) {
   fo.originator_vendor = opt_.originator_vendor;
   fo.originator_serial = opt_.originator_serial;
   fo.timeout_multiplier = d.spec.timeout_multiplier;
-  fo.o_t_rpi_us = d.spec.rpi_us;
+  // O->T carries only heartbeats, which feed the meter's watchdog: their own, longer RPI
+  // (cip/README.md, "O->T heartbeat RPI") rather than one heartbeat per datagram received.
+  fo.o_t_rpi_us = d.spec.heartbeat_rpi_us;
   fo.t_o_rpi_us = d.spec.rpi_us;
   // O->T is a heartbeat: the 2-byte sequence count and no data (the meter consumes nothing).
   fo.o_t_params = {.size = 2, .type = ConnectionType::point_to_point};
@@ -652,7 +654,8 @@ void Engine::on_open_reply(Device& d, const MrResponse& r, const SendData& sd, s
   const auto& ok = std::get<ForwardOpenReply>(*res);
   c.o_t_id = ok.o_t_connection_id;
   c.t_o_id = ok.t_o_connection_id;
-  c.o_t_api_us = ok.o_t_api_us != 0 ? ok.o_t_api_us : d.spec.rpi_us;
+  // Heartbeats follow the target's O->T API, which its watchdog is based on, not what we asked.
+  c.o_t_api_us = ok.o_t_api_us != 0 ? ok.o_t_api_us : d.spec.heartbeat_rpi_us;
   c.timeout_ns = io_timeout_ns(std::max(d.spec.rpi_us, ok.t_o_api_us), d.spec.timeout_multiplier);
   c.o_t_dest = d.addr;
   c.o_t_dest.sin_port = htons(d.spec.udp_port);
@@ -700,6 +703,7 @@ void Engine::on_open_reply(Device& d, const MrResponse& r, const SendData& sd, s
   c.last_rx_ns = now;
   c.have_seq = false;
   c.encap_seq = 0;
+  c.next_heartbeat_ns = now;
   // First heartbeat at once: the target's inactivity timer started with its reply.
   loop_.timers().push(now, timer_token(TimerKind::heartbeat, d.index, static_cast<std::uint8_t>(d.cursor), c.gen));
   ++d.cursor;

@@ -38,6 +38,7 @@ const std::vector<std::string> fields = {
     "cip.class",         "cip.instance",        "cip.attribute",      "cip.cm.otrpi",
     "_ws.malformed",     "_ws.expert.severity", "_ws.expert.message", "_ws.col.Protocol",
     "_ws.col.Info",      "cip.cm.ext127_size",  "cip.cm.ext128_size", "enip.lsr.servicename",
+    "cip.cm.torpi",      "cip.cm.otapi",        "cip.cm.toapi",       "cip.cm.timeout_multiplier",
 };
 
 using Row = std::map<std::string, std::string>;
@@ -49,7 +50,7 @@ ForwardOpen listen_only_open(std::uint16_t serial) {
   fo.originator_vendor = 0xBEEF;
   fo.originator_serial = 42;
   fo.timeout_multiplier = 1;
-  fo.o_t_rpi_us = 100'000;
+  fo.o_t_rpi_us = heartbeat_rpi_default_us;  // heartbeats only: the scanner's own O->T RPI
   fo.o_t_params = {.size = 2, .type = ConnectionType::point_to_point};
   fo.t_o_rpi_us = 100'000;
   fo.t_o_params = {.size = 50, .type = ConnectionType::multicast};
@@ -93,7 +94,7 @@ void write_capture(const std::filesystem::path& file, std::uint16_t tcp_port, st
 
   // Then accepted.
   pcap.tcp(true, rr(0, [](Writer& w) { encode(w, listen_only_open(7)); }));           // 12
-  ForwardOpenReply ok{o_t_id, t_o_id, 7, 0xBEEF, 42, 100'000, 100'000, {}};
+  ForwardOpenReply ok{o_t_id, t_o_id, 7, 0xBEEF, 42, heartbeat_rpi_default_us, 100'000, {}};
   pcap.tcp(false, rr(0, [&](Writer& w) { encode_forward_open_reply(w, ok); }));        // 13
 
   // Explicit read of the assembly size.
@@ -243,7 +244,9 @@ TEST_CASE("tshark decodes everything the codec writes on the standard ports, fie
   expect(rows, 10, "cip.cm.ot_net_params", "0x4802");
   expect(rows, 10, "cip.cm.to_net_params", "0x2832");
   expect(rows, 10, "cip.cm.conn_serial_num", "0x0006");
-  expect(rows, 10, "cip.cm.otrpi", "100000");
+  expect(rows, 10, "cip.cm.otrpi", "1000000");  // the heartbeat RPI, apart from T->O
+  expect(rows, 10, "cip.cm.torpi", "100000");
+  expect(rows, 10, "cip.cm.timeout_multiplier", "1");
   expect(rows, 10, "cip.class", "0x06,0x04");        // Connection Manager, then the assembly
   expect(rows, 10, "cip.instance", "0x01,0x01");
   expect(rows, 11, "cip.genstat", "0x01");
@@ -254,6 +257,8 @@ TEST_CASE("tshark decodes everything the codec writes on the standard ports, fie
   expect(rows, 13, "cip.cm.ot_connid", "0x20000001");
   expect(rows, 13, "cip.cm.to_connid", "0x12345678");
   expect(rows, 13, "cip.cm.conn_serial_num", "0x0007");
+  expect(rows, 13, "cip.cm.otapi", "1000000");
+  expect(rows, 13, "cip.cm.toapi", "100000");
 
   // Get_Attribute_Single assembly 101 attribute 4.
   expect(rows, 14, "cip.sc", "0x0e");

@@ -131,10 +131,13 @@ TEST_CASE("listen-only is accepted while an owner exists: data at the RPI, seque
     CHECK(st.path_in_use == cip::Mode::listen_only);
     CHECK(st.path_reason == "listen-only as configured");
     CHECK(st.connections_open == 2);
-    CHECK(st.heartbeats >= 30);
+    // Heartbeats at the default O->T RPI of 1 s, not the 50 ms T->O RPI: one per connection at
+    // once, then one a second (about 40 datagrams arrived meanwhile).
+    CHECK(st.heartbeats >= 2);
+    CHECK(st.heartbeats <= 8);
     const auto sim = rig.sim->stats(0);
     CHECK(sim.listeners == 2);
-    CHECK(sim.heartbeats_received >= 30);
+    CHECK(sim.heartbeats_received >= 2);
     CHECK(rec.faults(0).empty());
     // Timestamps are the kernel's receive time on CLOCK_REALTIME: close to now.
     timespec now{};
