@@ -194,6 +194,7 @@ FoResult Client::forward_open(const FoSpec& s) {
     r.o_t_id = ok->o_t_connection_id;
     r.t_o_id = ok->t_o_connection_id;
     r.t_o_api_us = ok->t_o_api_us;
+    r.o_t_api_us = ok->o_t_api_us;
   } else {
     r.wanted_size = std::get<cip::ConnectionFailure>(*res).wanted_size;
   }

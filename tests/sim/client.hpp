@@ -50,6 +50,7 @@ struct FoResult {
   // on success
   std::uint32_t o_t_id = 0;
   std::uint32_t t_o_id = 0;
+  std::uint32_t o_t_api_us = 0;
   std::uint32_t t_o_api_us = 0;
   std::optional<cip::SockAddr> t_o_addr;
   std::optional<cip::SockAddr> o_t_addr;

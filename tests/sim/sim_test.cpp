@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "client.hpp"
+#include "rig.hpp"
 #include "device/profile.hpp"
 #include "support/support.hpp"
 #include "tools/pm500-sim/simulator.hpp"
@@ -30,33 +31,10 @@ std::string next_address() {
   return "127.78." + std::to_string(getpid() % 200 + 20) + "." + std::to_string(10 + n++);
 }
 
-struct Rig {
-  std::string address = next_address();
-  std::uint16_t tcp = static_cast<std::uint16_t>(pm500::test::free_tcp_port());
-  std::uint16_t udp = static_cast<std::uint16_t>(pm500::test::free_udp_port());
-  std::unique_ptr<Simulator> sim;
-
-  explicit Rig(bool owner = true, std::uint16_t control_port = 0, std::size_t max_connections = 32) {
-    MeterOptions m;
-    m.address = address;
-    m.tcp_port = tcp;
-    m.udp_port = udp;
-    m.owner = owner;
-    m.max_connections = max_connections;
-    Options o;
-    o.meters.push_back(m);
-    o.control_port = control_port;
-    auto s = Simulator::start(std::move(o));
-    REQUIRE_MESSAGE(s.has_value(), (s ? "" : s.error()));
-    sim = std::move(*s);
-  }
-  std::unique_ptr<Client> client() {
-    auto c = std::make_unique<Client>(address, tcp);
-    REQUIRE(c->connected());
-    REQUIRE(c->register_session() != 0);
-    return c;
-  }
-  MeterStats stats() const { return sim->stats(0); }
+// A meter on the next address of this suite.
+struct Rig : MeterRig {
+  explicit Rig(bool owner = true, std::uint16_t control_port = 0, std::size_t max_connections = 32)
+      : MeterRig(next_address(), owner, control_port, max_connections) {}
 };
 
 // Point-to-point T->O to `rx`, the way a scanner sharing the host asks for it.

@@ -75,7 +75,7 @@ std::string execute(std::string_view line, std::vector<std::unique_ptr<Meter>>& 
     return "ok status [m] | fault refuse <general> [<extended>|-] [m] | fault stop-producing|resume-producing [m] | "
            "fault silent-tcp on|off [m] | fault identity <vendor> <device_type> <product_code> [m] | "
            "fault identity reset [m] | fault ctpt ct-twice|ct-missing|pt-twice|pt-missing|none [m] | "
-           "fault clear [m] | owner on|off [m]";
+           "fault o-t-api <percent> [m] | fault clear [m] | owner on|off [m]";
   }
   if (cmd == "status") {
     if (auto e = take_meter(1)) return *e;
@@ -113,6 +113,14 @@ std::string execute(std::string_view line, std::vector<std::unique_ptr<Meter>>& 
       f.refuse_general = static_cast<std::uint8_t>(*general);
       f.refuse_extended = extended;
     });
+    return "ok";
+  }
+  if (kind == "o-t-api") {
+    if (args.size() < 3) return "error usage: fault o-t-api <percent of the O->T RPI> [m]";
+    if (auto e = take_meter(3)) return *e;
+    auto percent = number(args[2], 100'000);
+    if (!percent || *percent == 0) return "error percent '" + std::string(args[2]) + "' must be 1..100000";
+    each([&](Meter& m) { m.link_faults().o_t_api_percent = static_cast<std::uint32_t>(*percent); });
     return "ok";
   }
   if (kind == "stop-producing" || kind == "resume-producing") {

@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -55,9 +57,14 @@ constexpr std::uint16_t kHeartbeatSize = 2;
 // The T->O data: sequence count + assembly bytes, no 32-bit run/idle header (an adapter's
 // produced data is "modeless"; the real meter's choice is unknown, see README.md).
 constexpr std::uint16_t kSeqCountSize = 2;
-// Accepted RPI range (the real meter's limits are unknown; the manual tested 100 ms).
+// Accepted T->O RPI range (the real meter's limits are unknown; the manual tested 100 ms). The
+// O->T (heartbeat) RPI must lie in cip::heartbeat_rpi_min_us .. heartbeat_rpi_max_us, the range
+// cip/README.md documents as what adapters commonly accept.
 constexpr std::uint32_t kMinRpiUs = 1'000;
 constexpr std::uint32_t kMaxRpiUs = 10'000'000;
+// Connection timeout multipliers 0..7 mean x4 .. x512; 8..255 are reserved (CIP Vol 1, ch. 3).
+constexpr std::uint8_t kMaxTimeoutMultiplier = 7;
+constexpr std::uint8_t kInvalidParameter = 0x20;  // CIP general status "invalid parameter"
 constexpr std::size_t kMaxFrame = 4096;
 // Low bits of a connection id that name the connection's slot, so a heartbeat finds its
 // connection without a search.
@@ -157,6 +164,9 @@ pm500::expected<void, std::string> Meter::open() {
     err += " (udp port " + std::to_string(opt_.udp_port) + ")";
     return fail();
   }
+  // Kernel receive times for the O->T watchdog (see arrival_ns).
+  int stamp = 1;
+  setsockopt(udp_io_fd_, SOL_SOCKET, SO_TIMESTAMPNS, &stamp, sizeof stamp);
   // Multicast T->O must work on loopback: leave through the meter's own address, loop back to
   // local receivers, and never leave the host (TTL 1).
   in_addr ifaddr{htonl(address_)};
@@ -653,9 +663,11 @@ void Meter::forward_open(const Client& c, const cip::MrRequest& req, const cip::
       (t_o_type != cip::ConnectionType::point_to_point && t_o_type != cip::ConnectionType::multicast)) {
     return refuse(gs::connection_failure, ext::bad_net_params);
   }
-  for (std::uint32_t rpi : {fo->o_t_rpi_us, fo->t_o_rpi_us}) {
-    if (rpi < kMinRpiUs || rpi > kMaxRpiUs) return refuse(gs::connection_failure, ext::rpi_not_supported);
+  if (fo->t_o_rpi_us < kMinRpiUs || fo->t_o_rpi_us > kMaxRpiUs ||
+      fo->o_t_rpi_us < cip::heartbeat_rpi_min_us || fo->o_t_rpi_us > cip::heartbeat_rpi_max_us) {
+    return refuse(gs::connection_failure, ext::rpi_not_supported);
   }
+  if (fo->timeout_multiplier > kMaxTimeoutMultiplier) return refuse(kInvalidParameter, std::nullopt);
   if (fo->o_t_params.size != kHeartbeatSize && fo->o_t_params.size != 0) {
     return refuse(gs::connection_failure, ext::bad_o_t_size, kHeartbeatSize);
   }
@@ -727,6 +739,9 @@ void Meter::forward_open(const Client& c, const cip::MrRequest& req, const cip::
   conn.t_o_id = s.id;
   conn.point = point;
   conn.stream = static_cast<std::uint16_t>(stream);
+  // The O->T watchdog, as an adapter keeps it: O->T API (we grant the RPI asked for) x 4 x 2^n,
+  // restarted by every O->T datagram and started by this reply. An adapter may wait up to 10 s
+  // for the first one; this one does not, which is stricter.
   conn.timeout_ns = std::chrono::nanoseconds(cip::connection_timeout(fo->o_t_rpi_us, fo->timeout_multiplier)).count();
   conn.last_heard = now;
   loop_.schedule(now + conn.timeout_ns, {Token::supervise, index_, static_cast<std::uint16_t>(slot), conn.gen});
@@ -742,7 +757,8 @@ void Meter::forward_open(const Client& c, const cip::MrRequest& req, const cip::
   rep.connection_serial = fo->connection_serial;
   rep.originator_vendor = fo->originator_vendor;
   rep.originator_serial = fo->originator_serial;
-  rep.o_t_api_us = fo->o_t_rpi_us;
+  // A test hook ("fault o-t-api"): announce another O->T API than the watchdog is based on.
+  rep.o_t_api_us = static_cast<std::uint32_t>(std::uint64_t{fo->o_t_rpi_us} * faults_.o_t_api_percent / 100);
   rep.t_o_api_us = static_cast<std::uint32_t>(s.rpi_ns / 1000);
   cip::encode_forward_open_reply(w, rep, large);
   if (s.multicast) {
@@ -783,11 +799,40 @@ void Meter::forward_close(const cip::MrRequest& req, cip::Writer& w) {
 // ---------------------------------------------------------------------------------------------
 // UDP.
 
-void Meter::on_udp_io(std::int64_t now) {
+namespace {
+
+// When a datagram arrived, on the monotonic clock of the watchdog: the kernel's receive time
+// (SO_TIMESTAMPNS, CLOCK_REALTIME) moved back by its age, so time spent queued in the socket
+// counts neither for nor against the sender. `now` (monotonic, taken after the receive) when
+// the stamp is missing.
+std::int64_t arrival_ns(const msghdr& msg, std::int64_t now) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&msg), c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+    timespec stamp{};
+    std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
+    timespec real{};
+    ::clock_gettime(CLOCK_REALTIME, &real);
+    const std::int64_t age = (real.tv_sec - stamp.tv_sec) * 1'000'000'000LL + (real.tv_nsec - stamp.tv_nsec);
+    return now - std::max<std::int64_t>(age, 0);
+  }
+  return now;
+}
+
+}  // namespace
+
+void Meter::on_udp_io(std::int64_t /*loop_now*/) {
   // Bounded, so one busy meter cannot starve the others in the same loop iteration.
   for (int i = 0; i < 64; ++i) {
-    ssize_t n = ::recv(udp_io_fd_, in_.data(), in_.size(), MSG_DONTWAIT);
+    iovec iov{in_.data(), in_.size()};
+    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(timespec))> control{};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    ssize_t n = ::recvmsg(udp_io_fd_, &msg, MSG_DONTWAIT);
     if (n < 0) return;
+    const std::int64_t at = arrival_ns(msg, monotonic_ns());
     auto cpf = cip::decode_cpf(cip::bytes_view(in_.data(), static_cast<std::size_t>(n)));
     if (!cpf) continue;
     const auto* item = cpf->find(cip::ItemType::sequenced_address);
@@ -798,7 +843,13 @@ void Meter::on_udp_io(std::int64_t now) {
     if (slot >= conns_.size()) continue;
     Conn& c = conns_[slot];
     if (!c.used || c.o_t_id != addr->connection_id) continue;
-    c.last_heard = now;
+    // Exact, whatever the order the loop handles sockets and timers in: a datagram that arrived
+    // after the watchdog expired finds the connection already gone.
+    if (at - c.last_heard > c.timeout_ns) {
+      time_out(slot, at);
+      continue;
+    }
+    c.last_heard = std::max(c.last_heard, at);
     ++stats_.heartbeats_received;
   }
 }
@@ -860,14 +911,25 @@ void Meter::on_supervise(std::uint16_t slot, std::uint16_t gen, std::int64_t now
   if (slot >= conns_.size()) return;
   Conn& c = conns_[slot];
   if (!c.used || c.gen != gen) return;
-  const std::int64_t deadline = c.last_heard + c.timeout_ns;
-  if (now < deadline) {
-    loop_.schedule(deadline, {Token::supervise, index_, slot, gen});
+  if (now <= c.last_heard + c.timeout_ns) {
+    loop_.schedule(c.last_heard + c.timeout_ns + 1, {Token::supervise, index_, slot, gen});
     return;
   }
+  // A heartbeat may have arrived in time and still wait in the socket: read it before judging.
+  on_udp_io(now);
+  if (!c.used || c.gen != gen) return;
+  if (now <= c.last_heard + c.timeout_ns) {
+    loop_.schedule(c.last_heard + c.timeout_ns + 1, {Token::supervise, index_, slot, gen});
+    return;
+  }
+  time_out(slot, now);
+}
+
+void Meter::time_out(std::size_t slot, std::int64_t now) {
+  Conn& c = conns_[slot];
   const bool owner = !c.listen_only;
-  log_->info("{}: connection {:#010x} to assembly {} timed out: no O->T heartbeat for {} ms", endpoint(), c.o_t_id,
-             c.point, (now - c.last_heard) / 1'000'000);
+  log_->info("{}: connection {:#010x} to assembly {} timed out: no O->T heartbeat for {} ms (watchdog {} ms)",
+             endpoint(), c.o_t_id, c.point, (now - c.last_heard) / 1'000'000, c.timeout_ns / 1'000'000);
   close_conn(slot, "timeout");
   ++stats_.timeouts;
   if (owner) drop_orphaned_listeners();

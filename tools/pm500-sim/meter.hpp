@@ -33,6 +33,10 @@ struct LinkFaults {
   std::uint16_t vendor = 0;
   std::uint16_t device_type = 0;
   std::uint16_t product_code = 0;
+  // The O->T API a Forward Open reply announces, in percent of the O->T RPI asked for, while the
+  // watchdog stays at that RPI x 4 x 2^n: above 100 x 4 x 2^n an originator that heartbeats at
+  // the announced API is timed out (a test of heartbeat timing, "fault o-t-api").
+  std::uint32_t o_t_api_percent = 100;
 };
 
 class Meter {
@@ -119,6 +123,8 @@ class Meter {
   // Connections.
   bool has_owner(std::uint16_t point) const;
   void close_conn(std::size_t slot, const char* why);
+  // The O->T watchdog expired: close the connection (and the listeners left without owner).
+  void time_out(std::size_t slot, std::int64_t now);
   void drop_orphaned_listeners();
   int find_conn(std::uint16_t serial, std::uint16_t vendor, std::uint32_t originator_serial) const;
   std::size_t open_conns() const;
