@@ -438,8 +438,8 @@ void report_device(std::vector<CheckLine>& out, const config::DeviceSection& dc,
     rep.warn("Forward Close",
              "sent for " + std::to_string(open) + " connection(s), but not every reply came within " +
                  std::to_string(scan.shutdown_timeout_ms) +
-                 " ms; the meter frees a connection it did not close only when its timeout expires (RPI x 4 x 2^"
-                 "timeout_multiplier)" +
+                 " ms; the meter frees a connection it did not close only when its watchdog expires "
+                 "(heartbeat_interval_ms x 4 x 2^timeout_multiplier)" +
                  sim_note,
              "eip.session_fault");
   }

@@ -45,6 +45,7 @@ pm500::expected<cip::DeviceSpec, std::string> device_spec(const config::DeviceSe
   spec.multicast = d.transport == "multicast";
   spec.rpi_us = static_cast<std::uint32_t>(d.rpi_ms * 1000);
   spec.timeout_multiplier = static_cast<std::uint8_t>(d.timeout_multiplier);
+  spec.heartbeat_rpi_us = static_cast<std::uint32_t>(d.heartbeat_interval_ms * 1000);
   spec.poll_interval_ms = static_cast<std::uint32_t>(d.poll_interval_ms);
   for (auto a : d.assemblies) spec.assemblies.push_back(static_cast<std::uint16_t>(a));
   spec.product_code = static_cast<std::uint16_t>(d.product_code);

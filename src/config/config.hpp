@@ -114,6 +114,7 @@ struct DeviceSection {
   std::string transport = "multicast";     // T->O: multicast or point-to-point
   std::int64_t rpi_ms = 1000;
   std::int64_t timeout_multiplier = 2;     // connection timeout = RPI x 4 x 2^multiplier
+  std::int64_t heartbeat_interval_ms = 1000;  // O->T RPI of the heartbeat (listen-only, input-only)
   std::int64_t poll_interval_ms = 0;       // explicit reads; 0 = rpi_ms
   std::vector<std::int64_t> assemblies = {101, 102, 107};
   std::int64_t product_code = 0;           // 0 = any PowerMonitor 500 (4..9)

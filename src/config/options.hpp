@@ -196,14 +196,17 @@ Option<T> choice(std::string key, std::string T::*m, std::vector<std::string> wo
           [m](const T& t) { return quote(t.*m); }, {}};
 }
 
+// `why` (optional) follows the range in the error: why the limits are there and what to write.
 template <class T, class I>
-Option<T> integer(std::string key, I T::*m, std::int64_t lo, std::int64_t hi, std::string help) {
+Option<T> integer(std::string key, I T::*m, std::int64_t lo, std::int64_t hi, std::string help, std::string why = {}) {
   return {key, "integer " + std::to_string(lo) + ".." + std::to_string(hi), std::move(help), false, false,
-          [m, lo, hi](T& t, const toml::node& n, Context& cx, const std::string& kp) {
+          [m, lo, hi, why](T& t, const toml::node& n, Context& cx, const std::string& kp) {
             if (!detail::expect_type(n, toml::node_type::integer, cx, kp)) return false;
             std::int64_t v = n.as_integer()->get();
             if (v < lo || v > hi) {
-              cx.error(n.source(), kp, detail::out_of_range(kp, std::to_string(v), std::to_string(lo), std::to_string(hi)));
+              cx.error(n.source(), kp,
+                       detail::out_of_range(kp, std::to_string(v), std::to_string(lo), std::to_string(hi)) +
+                           (why.empty() ? "" : ": " + why));
               return false;
             }
             t.*m = static_cast<I>(v);

@@ -323,6 +323,15 @@ const Options<DeviceSection>& device_options() {
       integer("rpi_ms", &S::rpi_ms, 10, 60000, "Requested packet interval of the I/O connection."),
       integer("timeout_multiplier", &S::timeout_multiplier, 0, 7,
               "Connection timeout = RPI x 4 x 2^multiplier."),
+      integer("heartbeat_interval_ms", &S::heartbeat_interval_ms, 10, 3200,
+              "O->T RPI of a listen-only or input-only connection: how often the gateway tells the meter it is "
+              "still there (the meter sends nothing back for it). The meter closes the connection after "
+              "heartbeat_interval_ms x 4 x 2^timeout_multiplier without one, so a lost heartbeat or two does no "
+              "harm; 1000 sends one per ten datagrams at rpi_ms = 100. Apart from rpi_ms; heartbeats follow the "
+              "interval the meter's Forward Open reply grants. A meter that refuses it (0x01/0x0111 RPI not "
+              "supported) needs a value in its own range.",
+              "adapters commonly accept an O->T RPI of at most 3.2 s, and one below 10 ms only costs traffic; "
+              "write a value in 10..3200, or leave the key out for 1000"),
       integer("poll_interval_ms", &S::poll_interval_ms, 0, 3600000,
               "Interval of explicit reads; 0 means rpi_ms."),
       integer_list("assemblies", &S::assemblies, 100, 108,

@@ -106,6 +106,23 @@ TEST_CASE("an out-of-range value names the range") {
         "gateway.toml:2:17: [pipeline] ring_capacity = 5000 is not a power of two (try 8192)");
 }
 
+TEST_CASE("heartbeat_interval_ms: apart from rpi_ms, 1000 by default, a bad value names the limit and the fix") {
+  auto r = load(std::string(kDevice) + "rpi_ms = 100\n");
+  REQUIRE(r.has_value());
+  CHECK(r->devices[0].heartbeat_interval_ms == 1000);
+  r = load(std::string(kDevice) + "rpi_ms = 100\nheartbeat_interval_ms = 3200\n");
+  REQUIRE(r.has_value());
+  CHECK(r->devices[0].heartbeat_interval_ms == 3200);
+  CHECK(r->devices[0].rpi_ms == 100);
+  const std::string fix =
+      ": adapters commonly accept an O->T RPI of at most 3.2 s, and one below 10 ms only costs traffic; write a "
+      "value in 10..3200, or leave the key out for 1000";
+  CHECK(first_error(std::string(kDevice) + "heartbeat_interval_ms = 5000\n") ==
+        "gateway.toml:4:25: [devices[0]] heartbeat_interval_ms = 5000 is out of range 10..3200" + fix);
+  CHECK(first_error(std::string(kDevice) + "heartbeat_interval_ms = 9\n") ==
+        "gateway.toml:4:25: [devices[0]] heartbeat_interval_ms = 9 is out of range 10..3200" + fix);
+}
+
 TEST_CASE("a word outside its set is named with the choices and a suggestion") {
   CHECK(first_error(std::string(kDevice) + "connection = \"listen_only\"\n") ==
         "gateway.toml:4:14: [devices[0]] connection = \"listen_only\" is not one of \"listen-only\", \"input-only\", "
