@@ -82,4 +82,6 @@ std::uint16_t Scanner::udp_port() const { return engine_->udp_port(); }
 
 RejectedDatagrams Scanner::rejected_datagrams() const { return engine_->rejected_datagrams(); }
 
+ReceiveStats Scanner::receive_stats() const { return engine_->receive_stats(); }
+
 }  // namespace cip

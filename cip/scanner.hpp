@@ -89,7 +89,21 @@ struct ScannerOptions {
   std::uint16_t originator_vendor = 0xFFFE;  // ours, in Forward Open/Close
   std::uint32_t originator_serial = 0x504D3500;
   std::uint64_t jitter_seed = 0;             // 0: random
+  // SO_RCVBUF of the Class 1 socket. 0: sized from the devices, receive_buffer_ms of the
+  // datagrams they produce together (assemblies / RPI), at receive_buffer_datagram_bytes of
+  // kernel memory each; the kernel caps it at net.core.rmem_max (ReceiveStats says so).
+  std::uint32_t receive_buffer_bytes = 0;
+  std::uint32_t receive_buffer_ms = 500;
+  // Batched receive: when datagrams arrive faster than 2,000 per second, the
+  // loop waits up to receive_hold_us after a read before the next one, so each recvmmsg returns
+  // a batch instead of one or two datagrams (ARCHITECTURE.md, "Batched receive"). 0 = read
+  // as soon as epoll reports data. Bounds the added time to the ring.
+  std::uint32_t receive_hold_us = 1800;
 };
+
+// What the kernel costs each queued datagram against SO_RCVBUF (its skb truesize: payload plus
+// the buffer head: 832 bytes measured on loopback for datagrams up to ~200 bytes, 1,280 at 250).
+inline constexpr std::uint32_t receive_buffer_datagram_bytes = 1280;
 
 enum class DeviceState : std::uint8_t {
   connecting,    // TCP connect, RegisterSession
@@ -145,6 +159,20 @@ struct Identity {
   std::string product_name;
 };
 
+// One open Class 1 connection as its Forward Open reply set it up (for commissioning and
+// diagnostics; the data path never reads this).
+struct ConnectionInfo {
+  std::uint16_t assembly = 0;
+  std::uint32_t o_t_id = 0;       // O->T connection id (the heartbeats)
+  std::uint32_t t_o_id = 0;       // T->O connection id (the data)
+  std::uint32_t o_t_api_us = 0;   // actual packet intervals the target granted
+  std::uint32_t t_o_api_us = 0;
+  std::uint32_t t_o_group = 0;    // multicast group the target produces to (host order); 0 = point-to-point
+  std::uint16_t t_o_port = 0;     // UDP port its reply says it produces to (Sockaddr Info T->O); 0 = not said
+  std::uint32_t o_t_address = 0;  // where the heartbeats go (host order)
+  std::uint16_t o_t_port = 0;
+};
+
 struct DeviceStatus {
   std::uint32_t device = 0;            // index into the DeviceSpec vector
   std::string endpoint;                // "10.1.2.3:44818"
@@ -164,6 +192,8 @@ struct DeviceStatus {
   std::uint64_t forward_open_failures = 0;
   std::uint64_t heartbeats = 0;        // O->T datagrams sent
   std::int64_t last_packet_ns = 0;     // CLOCK_REALTIME of the last payload, 0 = none yet
+  std::vector<ConnectionInfo> connections;  // open Class 1 connections, as of the last transition
+                                            // or Forward Open
 };
 
 // Datagrams on the Class 1 UDP port that the scanner threw away, by reason. Scanner-wide, not
@@ -178,6 +208,22 @@ struct RejectedDatagrams {
   std::uint64_t malformed = 0;           // not CPF 0x8002 + 0x00B1: item types, lengths or counts wrong
   std::uint64_t oversized = 0;           // larger than the receive buffer (2048 bytes): no meter sends that
   std::uint64_t total() const { return unknown_connection + wrong_source + truncated + malformed + oversized; }
+};
+
+// The Class 1 receive socket (one for every device): how batched the reads are, what the kernel
+// dropped and the scanner thread's CPU. Relaxed counters, readable from any thread.
+struct ReceiveStats {
+  std::uint64_t kernel_drops = 0;     // datagrams the kernel dropped on the socket (receive buffer
+                                      // full): SO_RXQ_OVFL on every batch, SO_MEMINFO in between,
+                                      // so it equals the kernel's own count (/proc/net/udp "drops")
+  std::uint64_t receive_calls = 0;    // recvmmsg calls
+  std::uint64_t datagrams = 0;        // datagrams they returned (every datagram, rejected or not)
+  std::uint64_t delay_ns_sum = 0;     // kernel receive time -> handed to on_data, summed over datagrams
+  std::int64_t delay_ns_max = 0;      // the longest of those in the last completed second
+  std::uint64_t cpu_ns = 0;           // scanner thread CPU time (user + system), sampled every 250 ms
+  std::uint32_t buffer_wanted = 0;    // SO_RCVBUF asked for (bytes)
+  std::uint32_t buffer_granted = 0;   // what the kernel granted of it (its getsockopt value / 2);
+                                      // below buffer_wanted: net.core.rmem_max capped it
 };
 
 class ScannerEvents {
@@ -225,6 +271,8 @@ class Scanner {
   std::uint16_t udp_port() const;
   // Thread-safe: datagrams thrown away since construction, by reason (relaxed counters).
   RejectedDatagrams rejected_datagrams() const;
+  // Thread-safe: the receive socket's counters (zero before start()).
+  ReceiveStats receive_stats() const;
 
  private:
   std::unique_ptr<detail::Engine> engine_;

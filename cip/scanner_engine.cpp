@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <random>
 
 #include "cip/status.hpp"
@@ -150,9 +151,29 @@ void Engine::run() {
     if (!shutting_down_ && stop_requested_.load(std::memory_order_acquire)) begin_shutdown(now);
     if (shutting_down_ && (all_stopped() || now >= shutdown_deadline_)) break;
 
+    receive_housekeeping(now);
+    // A loop that comes late to its timers (a stalled thread, a loaded host) first reads what
+    // the socket queued meanwhile: a connection is not judged silent while its data waits in
+    // our own receive buffer.
+    bool drained = false;
+    if (auto first = loop_.timers().next_deadline(); first && now - *first > late_timer_ns && udp_fd_ >= 0) {
+      drain_udp(1024);
+      drained = true;
+      now = EventLoop::monotonic_ns();
+    }
+    update_overload(now);
     TimerQueue::Entry due;
     while (loop_.timers().pop_due(now, due)) on_timer(due.token, due.deadline_ns, now);
 
+    if (read_not_before_ > now && !shutting_down_) {
+      // Batched receive: let the socket gather a batch (see on_udp_readable), but no timer waits.
+      std::int64_t until = read_not_before_;
+      if (auto first = loop_.timers().next_deadline(); first && *first < until) until = *first;
+      if (until > now) {
+        const timespec ts{static_cast<time_t>(until / 1'000'000'000), static_cast<long>(until % 1'000'000'000)};
+        ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+      }
+    }
     const int n = loop_.wait(events, EventLoop::monotonic_ns(), shutting_down_ ? 20 : 1000);
     now = EventLoop::monotonic_ns();
     for (int i = 0; i < n; ++i) {
@@ -170,7 +191,7 @@ void Engine::run() {
         on_tcp_event(d, ev.events, now);
       }
     }
-    if (n > 0) events_.on_batch_end();
+    if (n > 0 || drained) events_.on_batch_end();
   }
   for (auto& d : devices_) {
     if (d.step != Step::stopped) finish_device(d);
@@ -446,6 +467,10 @@ void Engine::mark_running(Device& d) {
 }
 
 void Engine::set_state(Device& d, DeviceState s) {
+  // The state shown follows the data: once a connection of this connect delivers, the device is
+  // running while its other connections open (their Forward Open replies may come after the
+  // first datagrams when the loop is busy), not `opening` again, with nothing left to move it on.
+  if (d.data_seen && (s == DeviceState::opening || s == DeviceState::identifying)) s = DeviceState::running;
   if (d.state == s) return;
   d.state = s;
   publish(d);
@@ -472,6 +497,10 @@ DeviceStatus Engine::status_of(const Device& d) const {
   s.forward_open_failures = c.fo_fail.load(std::memory_order_relaxed);
   s.heartbeats = c.heartbeats.load(std::memory_order_relaxed);
   s.last_packet_ns = c.last_packet_ns.load(std::memory_order_relaxed);
+  for (const Conn& k : d.conns)
+    if (k.open)
+      s.connections.push_back({k.assembly, k.o_t_id, k.t_o_id, k.o_t_api_us, k.t_o_api_us, k.group, k.t_o_port,
+                               ntohl(k.o_t_dest.sin_addr.s_addr), ntohs(k.o_t_dest.sin_port)});
   return s;
 }
 

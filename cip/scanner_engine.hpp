@@ -81,9 +81,15 @@ struct Conn {
   std::uint32_t o_t_id = 0;
   std::uint32_t t_o_id = 0;
   std::uint32_t o_t_api_us = 0;
+  std::uint32_t t_o_api_us = 0;  // as the Forward Open reply granted it
+  std::uint16_t t_o_port = 0;    // the reply's Sockaddr Info T->O port, 0 = none
   std::int64_t next_heartbeat_ns = 0;  // monotonic: when the next O->T heartbeat is due
   std::int64_t timeout_ns = 0;
   std::int64_t last_rx_ns = 0;   // monotonic: any datagram of this connection, new or not
+  // While our own socket drops datagrams, timeout_ns is stretched (Engine::update_overload);
+  // base_timeout_ns keeps the negotiated value meanwhile.
+  std::int64_t base_timeout_ns = 0;
+  bool stretched = false;
   std::uint32_t encap_seq = 0;   // O->T heartbeats sent
   std::uint32_t group = 0;       // multicast group joined for T->O (host order), 0 = none
   std::uint32_t group_iface = 0;
@@ -152,6 +158,7 @@ class Engine {
   std::vector<DeviceStatus> snapshot() const;
   std::uint16_t udp_port() const { return bound_udp_port_.load(std::memory_order_relaxed); }
   RejectedDatagrams rejected_datagrams() const;
+  ReceiveStats receive_stats() const;
 
  private:
   // Tags and tokens.
@@ -222,6 +229,15 @@ class Engine {
   // scanner_io.cpp: UDP.
   pm500::expected<void, std::string> open_udp();
   void on_udp_readable();
+  // Reads until the socket is empty (or `max_batches` batches): before timers judge silence
+  // after the loop was late, so data queued meanwhile counts.
+  void drain_udp(int max_batches);
+  int read_udp_batch(std::int64_t& mono);  // one recvmmsg: datagrams handled, or <= 0
+  void note_drops(std::uint32_t kernel_count);
+  void receive_housekeeping(std::int64_t now);  // every 250 ms: CPU, SO_MEMINFO drops, delay max
+  void update_overload(std::int64_t now);       // stretches or restores the I/O timeouts
+  void stretch_timeout(Conn& c);
+  std::uint64_t class1_rate() const;            // datagrams/s the devices produce together
   void on_datagram(bytes_view dg, std::uint32_t src, std::int64_t mono, std::int64_t real);
   void on_heartbeat_timer(Device& d, std::uint8_t conn, std::int64_t now);  // heartbeat and I/O timeout
   void send_heartbeat(Device& d, Conn& c);
@@ -265,8 +281,8 @@ class Engine {
   std::vector<Membership> memberships_;
   std::vector<Helper> helpers_;
 
-  // Receive path: reused buffers for recvmmsg, with room for SO_TIMESTAMPNS.
-  static constexpr std::size_t rx_batch = 32;
+  // Receive path: reused buffers for recvmmsg, with room for SO_TIMESTAMPNS and SO_RXQ_OVFL.
+  static constexpr std::size_t rx_batch = 64;
   static constexpr std::size_t rx_size = 2048;  // > any PowerMonitor 500 assembly + headers
   struct RxSlot {
     std::array<std::uint8_t, rx_size> data{};
@@ -280,6 +296,32 @@ class Engine {
   struct Rejects {
     std::atomic<std::uint64_t> unknown_connection{0}, wrong_source{0}, truncated{0}, malformed{0}, oversized{0};
   } rejects_;
+  // Receive counters (scanner thread writes, any thread reads) and the batching state.
+  struct Receive {
+    std::atomic<std::uint64_t> drops{0}, calls{0}, datagrams{0}, delay_sum{0}, cpu_ns{0};
+    std::atomic<std::int64_t> delay_max{0};
+    std::atomic<std::uint32_t> wanted{0}, granted{0};
+  } recv_;
+  std::uint32_t last_ovfl_ = 0;        // the kernel's 32-bit drop count as last seen
+  std::int64_t delay_max_window_ = 0;  // longest receive delay in the current second
+  std::int64_t delay_window_end_ = 0;
+  std::int64_t housekeeping_at_ = 0;
+  // Batching: the arrival rate over windows of >= 20 ms, and when the next read may happen.
+  std::int64_t rate_window_start_ = 0;
+  std::uint64_t rate_window_count_ = 0;
+  std::uint64_t rate_per_s_ = 0;
+  std::int64_t read_not_before_ = 0;
+  static constexpr std::uint64_t hold_target_batch = 48;  // datagrams a held read aims at
+  static constexpr std::uint64_t hold_min_rate = 2000;    // below this, no hold: nothing to batch
+  static constexpr std::int64_t late_timer_ns = 10'000'000;  // timers this late: drain the socket first
+  // Overload: the kernel dropped datagrams on our socket within the last overload_hold_ns. A
+  // connection's silence may then be our own loss, not the device's, so I/O timeouts are
+  // overload_timeout_factor times longer meanwhile (a dead device is still noticed, later),
+  // rather than tearing connections down and adding reconnects to an overloaded scanner.
+  std::int64_t last_drop_ns_ = 0;
+  bool overloaded_ = false;
+  static constexpr std::int64_t overload_hold_ns = 2'000'000'000;
+  static constexpr std::int64_t overload_timeout_factor = 4;
 
   std::array<std::uint8_t, 1024> out_{};  // every request and heartbeat is encoded here
 

@@ -4,12 +4,14 @@
 // through ConnTable; nothing on this path allocates, logs or takes a lock. O->T heartbeats (at
 // the O->T API, apart from the T->O RPI) and the I/O timeout check share one timer per connection.
 #include <arpa/inet.h>
+#include <linux/sock_diag.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "cip/io.hpp"
 #include "cip/scanner_engine.hpp"
@@ -21,11 +23,28 @@ pm500::expected<void, std::string> Engine::open_udp() {
   if (udp_fd_ < 0) return pm500::unexpected(std::string("UDP socket: ") + std::strerror(errno));
   int one = 1;
   ::setsockopt(udp_fd_, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+  ::setsockopt(udp_fd_, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);  // the drop count on every datagram
   ::setsockopt(udp_fd_, IPPROTO_IP, IP_MULTICAST_ALL, &one, sizeof one);
-  // Thousands of connections at 10 ms RPI are bursts of tens of thousands of datagrams per
-  // second; the kernel caps this at net.core.rmem_max unless that is raised.
-  int rcvbuf = 8 << 20;
+  // Room for receive_buffer_ms of what every device produces, so a stall of the scanner thread
+  // that long (a loaded host) loses nothing. The kernel caps SO_RCVBUF at net.core.rmem_max;
+  // SO_RCVBUFFORCE passes the cap with CAP_NET_ADMIN. The kernel reports twice what it granted
+  // (the other half is its bookkeeping).
+  std::uint64_t want = opt_.receive_buffer_bytes;
+  if (want == 0) {
+    want = class1_rate() * receive_buffer_datagram_bytes * opt_.receive_buffer_ms / 1000;
+    want = std::clamp<std::uint64_t>(want, std::uint64_t{1} << 20, std::uint64_t{1} << 30);
+  }
+  int rcvbuf = static_cast<int>(want);
   ::setsockopt(udp_fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  int granted = 0;
+  socklen_t glen = sizeof granted;
+  ::getsockopt(udp_fd_, SOL_SOCKET, SO_RCVBUF, &granted, &glen);
+  if (opt_.receive_buffer_bytes == 0 && static_cast<std::uint64_t>(granted) / 2 < want &&
+      ::setsockopt(udp_fd_, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) == 0) {
+    ::getsockopt(udp_fd_, SOL_SOCKET, SO_RCVBUF, &granted, &glen);
+  }
+  recv_.wanted.store(static_cast<std::uint32_t>(want), std::memory_order_relaxed);
+  recv_.granted.store(static_cast<std::uint32_t>(granted / 2), std::memory_order_relaxed);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(opt_.udp_port);
@@ -63,41 +82,167 @@ pm500::expected<void, std::string> Engine::open_udp() {
 void Engine::on_udp_readable() {
   // Bounded per turn so the TCP sessions and timers are served between bursts; epoll is
   // level-triggered, so what is left is read on the next turn.
+  std::int64_t mono = 0;
+  std::uint64_t got = 0;
   for (int turn = 0; turn < 8; ++turn) {
-    for (std::size_t i = 0; i < rx_batch; ++i) {
-      msghdr& h = rx_msgs_[i].msg_hdr;
-      h.msg_namelen = sizeof(sockaddr_in);
-      h.msg_controllen = rx_slots_[i].control.size();
-      h.msg_flags = 0;
-    }
-    const int n = ::recvmmsg(udp_fd_, rx_msgs_.get(), static_cast<unsigned>(rx_batch), MSG_DONTWAIT, nullptr);
-    if (n <= 0) return;
-    const std::int64_t mono = EventLoop::monotonic_ns();
-    std::int64_t real_fallback = 0;
-    for (int i = 0; i < n; ++i) {
-      const auto k = static_cast<std::size_t>(i);
-      msghdr& h = rx_msgs_[k].msg_hdr;
-      if (h.msg_flags & MSG_TRUNC) {  // larger than any assembly: not ours
-        bump(rejects_.oversized);
-        continue;
-      }
-      std::int64_t real = 0;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-          timespec ts{};
-          std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
-          real = std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-        }
-      }
-      if (real == 0) {
-        if (real_fallback == 0) real_fallback = EventLoop::realtime_ns();
-        real = real_fallback;
-      }
-      on_datagram(bytes_view(rx_slots_[k].data.data(), rx_msgs_[k].msg_len), ntohl(rx_slots_[k].from.sin_addr.s_addr),
-                   mono, real);
-    }
-    if (static_cast<std::size_t>(n) < rx_batch) return;
+    const int n = read_udp_batch(mono);
+    if (n <= 0) break;
+    got += static_cast<std::uint64_t>(n);
+    if (static_cast<std::size_t>(n) < rx_batch) break;
   }
+  if (mono == 0) return;
+  // Batching (ARCHITECTURE.md, "Batched receive"): at a high arrival rate the next read waits
+  // until about hold_target_batch datagrams are queued, never longer than receive_hold_us, so
+  // one recvmmsg returns a batch rather than the one or two datagrams that arrived since the
+  // last wake-up. Below hold_min_rate a datagram is read as soon as it arrives.
+  rate_window_count_ += got;
+  if (rate_window_start_ == 0) rate_window_start_ = mono;
+  if (const std::int64_t span = mono - rate_window_start_; span >= 20'000'000) {
+    rate_per_s_ = rate_window_count_ * 1'000'000'000 / static_cast<std::uint64_t>(span);
+    rate_window_start_ = mono;
+    rate_window_count_ = 0;
+  }
+  read_not_before_ = 0;
+  if (opt_.receive_hold_us > 0 && rate_per_s_ >= hold_min_rate) {
+    const std::int64_t hold = std::min<std::int64_t>(std::int64_t{opt_.receive_hold_us} * 1000,
+                                                     static_cast<std::int64_t>(hold_target_batch * 1'000'000'000 / rate_per_s_));
+    read_not_before_ = mono + hold;
+  }
+}
+
+void Engine::drain_udp(int max_batches) {
+  std::int64_t mono = 0;
+  for (int i = 0; i < max_batches; ++i) {
+    const int n = read_udp_batch(mono);
+    if (n <= 0 || static_cast<std::size_t>(n) < rx_batch) return;
+  }
+}
+
+int Engine::read_udp_batch(std::int64_t& mono) {
+  for (std::size_t i = 0; i < rx_batch; ++i) {
+    msghdr& h = rx_msgs_[i].msg_hdr;
+    h.msg_namelen = sizeof(sockaddr_in);
+    h.msg_controllen = rx_slots_[i].control.size();
+    h.msg_flags = 0;
+  }
+  const int n = ::recvmmsg(udp_fd_, rx_msgs_.get(), static_cast<unsigned>(rx_batch), MSG_DONTWAIT, nullptr);
+  bump(recv_.calls);
+  if (n <= 0) return n;
+  mono = EventLoop::monotonic_ns();
+  const std::int64_t real_now = EventLoop::realtime_ns();
+  recv_.datagrams.store(recv_.datagrams.load(std::memory_order_relaxed) + static_cast<std::uint64_t>(n),
+                        std::memory_order_relaxed);
+  std::uint64_t delay_sum = 0;
+  bool have_ovfl = false;
+  std::uint32_t ovfl = 0;
+  for (int i = 0; i < n; ++i) {
+    const auto k = static_cast<std::size_t>(i);
+    msghdr& h = rx_msgs_[k].msg_hdr;
+    std::int64_t real = 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+      if (c->cmsg_level != SOL_SOCKET) continue;
+      if (c->cmsg_type == SCM_TIMESTAMPNS) {
+        timespec ts{};
+        std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+        real = std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+      } else if (c->cmsg_type == SO_RXQ_OVFL) {
+        // The socket's drop count when this datagram was queued (absent while it is 0).
+        std::memcpy(&ovfl, CMSG_DATA(c), sizeof ovfl);
+        have_ovfl = true;
+      }
+    }
+    if (real == 0) real = real_now;
+    const std::int64_t delay = real_now > real ? real_now - real : 0;
+    delay_sum += static_cast<std::uint64_t>(delay);
+    if (delay > delay_max_window_) delay_max_window_ = delay;
+    if (h.msg_flags & MSG_TRUNC) {  // larger than any assembly: not ours
+      bump(rejects_.oversized);
+      continue;
+    }
+    on_datagram(bytes_view(rx_slots_[k].data.data(), rx_msgs_[k].msg_len), ntohl(rx_slots_[k].from.sin_addr.s_addr),
+                mono, real);
+  }
+  recv_.delay_sum.store(recv_.delay_sum.load(std::memory_order_relaxed) + delay_sum, std::memory_order_relaxed);
+  if (have_ovfl) note_drops(ovfl);
+  return n;
+}
+
+void Engine::note_drops(std::uint32_t kernel_count) {
+  // The kernel's count is 32 bits and only grows; values read earlier (a datagram queued before
+  // an SO_MEMINFO read) are older, not smaller counts, so only a step forward is taken.
+  const auto step = static_cast<std::int32_t>(kernel_count - last_ovfl_);
+  if (step <= 0) return;
+  last_ovfl_ = kernel_count;
+  recv_.drops.store(recv_.drops.load(std::memory_order_relaxed) + static_cast<std::uint32_t>(step),
+                    std::memory_order_relaxed);
+  last_drop_ns_ = EventLoop::monotonic_ns();
+}
+
+void Engine::update_overload(std::int64_t now) {
+  const bool over = last_drop_ns_ != 0 && now - last_drop_ns_ < overload_hold_ns;
+  if (over == overloaded_) return;
+  overloaded_ = over;
+  // O(connections), at the start and the end of an overload only.
+  for (auto& d : devices_) {
+    for (auto& c : d.conns) {
+      if (over && c.open) {
+        stretch_timeout(c);
+      } else if (!over && c.stretched) {
+        c.timeout_ns = c.base_timeout_ns;
+        c.stretched = false;
+      }
+    }
+  }
+}
+
+void Engine::stretch_timeout(Conn& c) {
+  if (c.stretched) return;
+  c.base_timeout_ns = c.timeout_ns;
+  c.timeout_ns *= overload_timeout_factor;
+  c.stretched = true;
+}
+
+void Engine::receive_housekeeping(std::int64_t now) {
+  if (now < housekeeping_at_) return;
+  housekeeping_at_ = now + 250'000'000;
+  timespec ts{};
+  if (::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0) {
+    recv_.cpu_ns.store(static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<std::uint64_t>(ts.tv_nsec),
+                       std::memory_order_relaxed);
+  }
+  // Drops after the last datagram read carry no SO_RXQ_OVFL yet: the kernel's count directly.
+  std::uint32_t mem[SK_MEMINFO_VARS] = {};
+  socklen_t len = sizeof mem;
+  if (::getsockopt(udp_fd_, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 && len > SK_MEMINFO_DROPS * sizeof(std::uint32_t)) {
+    note_drops(mem[SK_MEMINFO_DROPS]);
+  }
+  if (now >= delay_window_end_) {
+    recv_.delay_max.store(delay_max_window_, std::memory_order_relaxed);
+    delay_max_window_ = 0;
+    delay_window_end_ = now + 1'000'000'000;
+  }
+}
+
+std::uint64_t Engine::class1_rate() const {
+  std::uint64_t per_s = 0;
+  for (const auto& d : devices_) {
+    if (d.spec.mode == Mode::explicit_poll || d.spec.rpi_us == 0) continue;
+    per_s += d.conns.size() * 1'000'000 / d.spec.rpi_us;
+  }
+  return per_s;
+}
+
+ReceiveStats Engine::receive_stats() const {
+  ReceiveStats r;
+  r.kernel_drops = recv_.drops.load(std::memory_order_relaxed);
+  r.receive_calls = recv_.calls.load(std::memory_order_relaxed);
+  r.datagrams = recv_.datagrams.load(std::memory_order_relaxed);
+  r.delay_ns_sum = recv_.delay_sum.load(std::memory_order_relaxed);
+  r.delay_ns_max = recv_.delay_max.load(std::memory_order_relaxed);
+  r.cpu_ns = recv_.cpu_ns.load(std::memory_order_relaxed);
+  r.buffer_wanted = recv_.wanted.load(std::memory_order_relaxed);
+  r.buffer_granted = recv_.granted.load(std::memory_order_relaxed);
+  return r;
 }
 
 void Engine::on_datagram(bytes_view dg, std::uint32_t src, std::int64_t mono, std::int64_t real) {
@@ -186,6 +331,8 @@ bool Engine::register_conn(Device& d, std::size_t i) {
     return false;
   }
   c.open = true;
+  c.stretched = false;  // timeout_ns was just negotiated
+  if (overloaded_) stretch_timeout(c);
   count_id(c.t_o_id, true);
   Counters& k = counters_[d.index];
   k.conns_open.store(k.conns_open.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);

@@ -48,6 +48,10 @@ class ScriptedTarget {
     ::close(listen_fd_);
   }
   void forget() { forget_ = true; }
+  // Forward Open replies after the first wait until release(): the reply of a meter's next
+  // assembly arriving after its first assembly's data, as on a busy network or scanner.
+  void hold_later_opens() { hold_opens_ = true; }
+  void release() { hold_opens_ = false; }
   // The T->O connection id of the last accepted Forward Open (point-to-point: the originator's).
   std::uint32_t t_o_id() const { return t_o_id_; }
   int accepted() const { return accepted_; }
@@ -115,6 +119,8 @@ class ScriptedTarget {
         if (req->service == cip::service::forward_open) {
           auto fo = cip::decode_forward_open(*req);
           REQUIRE(fo);
+          if (++opens_ > 1)
+            while (hold_opens_ && !stop_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
           cip::ForwardOpenReply r;
           r.o_t_connection_id = 0x0A0B0C0D;
           r.t_o_connection_id = fo->t_o_connection_id;
@@ -158,7 +164,8 @@ class ScriptedTarget {
 
   int listen_fd_ = -1;
   std::thread thread_;
-  std::atomic<bool> stop_{false}, forget_{false};
+  std::atomic<bool> stop_{false}, forget_{false}, hold_opens_{false};
+  int opens_ = 0;
   std::atomic<int> accepted_{0}, registrations_{0}, invalid_{0};
   std::atomic<std::uint32_t> t_o_id_{0};
   std::uint32_t session_ = 0;
@@ -306,6 +313,56 @@ TEST_CASE("hostile datagrams on the Class 1 port are counted by reason while the
   CHECK(rec.stream(0, 101).in_order);
   CHECK(scanner_test::status(scanner, 0).state == cip::DeviceState::running);
   CHECK(rec.faults(0).empty());
+  producing = false;
+  producer.join();
+  scanner.stop();
+}
+
+TEST_CASE("data that arrives before the next Forward Open reply: the meter is shown running, never opening again") {
+  const auto port = static_cast<std::uint16_t>(pm500::test::free_tcp_port());
+  ScriptedTarget target("127.0.24.2", port);
+  target.hold_later_opens();
+  Udp meter_udp("127.0.24.2");
+  scanner_test::Recorder rec;
+  cip::DeviceSpec spec;
+  spec.host = "127.0.24.2";
+  spec.port = port;
+  spec.udp_port = meter_udp.port;
+  spec.mode = cip::Mode::listen_only;
+  spec.multicast = false;
+  spec.rpi_us = 50'000;
+  spec.timeout_multiplier = 3;
+  spec.assemblies = {101, 102, 107};  // 102's reply comes after 101's data; 107 is opened after it
+  cip::ScannerOptions opt;
+  opt.udp_port = 0;
+  opt.request_timeout_ms = 3000;  // the held reply is not a timeout
+  cip::Scanner scanner(opt, {spec}, rec);
+  REQUIRE(scanner.start());
+  REQUIRE(eventually([&] { return target.t_o_id() != 0; }, 5s));
+  const std::uint32_t id = target.t_o_id();  // assembly 101's; 102's reply is held
+
+  std::atomic<bool> producing{true};
+  std::thread producer([&] {
+    for (std::uint16_t seq = 1; producing && seq < 500; ++seq) {
+      meter_udp.send_to(scanner.udp_port(), class1(id, seq));
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+  REQUIRE(eventually([&] { return rec.stream(0, 101).count >= 3; }, 3s));
+  CHECK(scanner_test::status(scanner, 0).state == cip::DeviceState::running);
+  target.release();
+  REQUIRE(eventually([&] { return scanner_test::status(scanner, 0).connections_open == 3; }, 3s));
+  std::this_thread::sleep_for(50ms);
+  // Data flows, so running -- the old scanner went back to `opening` here and stayed there.
+  CHECK(scanner_test::status(scanner, 0).state == cip::DeviceState::running);
+  const auto states = rec.states(0);
+  REQUIRE(!states.empty());
+  CHECK(states.back().state == cip::DeviceState::running);
+  bool ran = false;
+  for (const auto& st : states) {
+    if (st.state == cip::DeviceState::running) ran = true;
+    CHECK_MESSAGE(!(ran && st.state == cip::DeviceState::opening), "opening after running");
+  }
   producing = false;
   producer.join();
   scanner.stop();
