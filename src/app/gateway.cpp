@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "app/devices.hpp"
+#include "app/overload.hpp"
 #include "app/scanning.hpp"
 #include "app/simulation.hpp"
 #include "app/status_view.hpp"
@@ -18,6 +19,7 @@
 #include "health/registry.hpp"
 #include "health/restart_history.hpp"
 #include "log/log.hpp"
+#include "pipeline/conditions.hpp"
 #include "pipeline/delivery.hpp"
 #include "pipeline/ring.hpp"
 #include "pipeline/sink_plugin.hpp"
@@ -56,6 +58,8 @@ struct Gateway::Impl {
   std::uint64_t restarts = 0;
   std::optional<health::RestartHistory> history;
   bool restart_loop_raised = false, memory_raised = false;
+  OverloadWatch overload;  // gateway.overload, judged every tick
+  std::uint64_t rmem_max = 0;
 
   // ops.restart_loop: this many starts after unclean exits within the window raise it; it clears
   // once this run has stayed up for the whole window.
@@ -99,22 +103,43 @@ struct Gateway::Impl {
     }
   }
 
+  // Called once a second: kernel drops on the Class 1 socket or a saturated scanner thread raise
+  // gateway.overload with the evidence; it clears (after clear_hold_ms) once neither is seen.
+  void check_overload() {
+    cip::ReceiveStats rx;
+    {
+      std::lock_guard lock(scanner_mu);
+      if (!scanner) return;
+      rx = scanner->receive_stats();
+    }
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now().time_since_epoch())
+                         .count();
+    if (auto evidence = overload.evaluate(rx, now, rmem_max))
+      health.raise(condition::kOverload, "", *evidence);
+    else
+      health.clear(condition::kOverload, "");
+  }
+
   // The status server's source: called on its worker threads.
   status::GatewayView view() {
     std::vector<cip::DeviceStatus> scan;
     cip::RejectedDatagrams rejected;
+    cip::ReceiveStats receive;
     bool running = false;
     {
       std::lock_guard lock(scanner_mu);
       if (scanner) {
         scan = scanner->snapshot();
         rejected = scanner->rejected_datagrams();
+        receive = scanner->receive_stats();
         running = true;
       }
     }
     std::lock_guard lock(view_mu);
     ViewSources src{cfg,        started_ms, restarts, devices.get(), std::move(scan), running, deliveries, health,
-                    ring ? ring->capacity() : 0, ring ? ring->head() : 0, alerts.get(), disk.get(), rejected};
+                    ring ? ring->capacity() : 0, ring ? ring->head() : 0, alerts.get(), disk.get(), rejected,
+                    receive};
     return view_builder.build(src);
   }
 
@@ -272,6 +297,8 @@ struct Gateway::Impl {
                                "host may own UDP 2222)");
     log->info("scanner started: {} device(s), Class 1 I/O on {}:{}", cfg.devices.size(), cfg.scanner.local_address,
               scanner->udp_port());
+    rmem_max = read_rmem_max();
+    if (auto w = receive_buffer_warning(scanner->receive_stats(), rmem_max); !w.empty()) log->warn("{}", w);
     return {};
   }
 };
@@ -329,6 +356,7 @@ pm500::expected<void, std::string> Gateway::start() {
 
 void Gateway::tick() {
   impl_->check_resources();
+  impl_->check_overload();
   impl_->health.tick();
 }
 

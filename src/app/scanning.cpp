@@ -18,6 +18,8 @@ pm500::expected<cip::ScannerOptions, std::string> scanner_options(const config::
   o.originator_vendor = static_cast<std::uint16_t>(s.originator_vendor);
   o.originator_serial = static_cast<std::uint32_t>(s.originator_serial);
   o.session_check_ms = static_cast<std::uint32_t>(s.session_check_ms);
+  o.receive_buffer_ms = static_cast<std::uint32_t>(s.receive_buffer_ms);
+  o.receive_hold_us = static_cast<std::uint32_t>(s.receive_hold_us);
   return o;
 }
 

@@ -58,6 +58,10 @@ status::GatewayView StatusViewBuilder::build(const ViewSources& src) {
   v.scanner_running = src.scanner_running;
   const auto& rj = src.datagrams_rejected;
   v.datagrams_rejected = {rj.unknown_connection, rj.wrong_source, rj.truncated, rj.malformed, rj.oversized};
+  const auto& rx = src.receive;
+  v.receive = {rx.kernel_drops, rx.receive_calls, rx.datagrams, static_cast<double>(rx.delay_ns_sum) / 1e9,
+               static_cast<double>(rx.delay_ns_max) / 1e9, static_cast<double>(rx.cpu_ns) / 1e9, rx.buffer_granted,
+               rx.buffer_wanted};
   v.ring_capacity = src.ring_capacity;
   v.ring_head = src.ring_head;
   v.rss_bytes = resident_bytes();

@@ -27,6 +27,7 @@ struct ViewSources {
   const health::AlertSender* alerts = nullptr;  // null: [alerts] disabled
   const DiskSpace* disk = nullptr;              // null: not known
   cip::RejectedDatagrams datagrams_rejected{};  // scanner's counts (zero when no scanner)
+  cip::ReceiveStats receive{};                  // the scanner's receive socket (zero when no scanner)
 };
 
 class StatusViewBuilder {

@@ -41,6 +41,8 @@ struct ScannerSection {
   std::int64_t originator_vendor = 0xFFF0;  // vendor id put in Forward Open (0xFFF0 = unassigned)
   std::int64_t originator_serial = 0x50050000;
   std::int64_t session_check_ms = 10000;  // a request on the idle session while Class 1 data flows; 0 = off
+  std::int64_t receive_buffer_ms = 500;   // SO_RCVBUF holds this long of the devices' datagrams
+  std::int64_t receive_hold_us = 1800;    // batched receive: longest wait for a batch at a high rate; 0 = off
 };
 
 // An embedded PowerMonitor 500 simulator (tools/pm500-sim) started inside the gateway: the demo

@@ -75,6 +75,14 @@ const Options<ScannerSection>& scanner_options() {
               "reads one Identity attribute over it (one small explicit request; it also keeps meters from "
               "closing an idle session). Unanswered within connect_timeout_ms: eip.session_fault is raised, data "
               "keeps flowing, and a new session is registered until it answers. 0 = no check."),
+      integer("receive_buffer_ms", &S::receive_buffer_ms, 50, 10000,
+              "The Class 1 receive buffer (SO_RCVBUF) is sized to hold this long of the datagrams every device "
+              "produces together, so a scanner stalled that long loses nothing. Linux caps it at "
+              "net.core.rmem_max: the gateway says at start when it does, with the sysctl to raise."),
+      integer("receive_hold_us", &S::receive_hold_us, 0, 2000,
+              "Batched receive: above 2,000 datagrams/s the scanner waits up to this long after a read so the next "
+              "one returns a batch (fewer system calls per datagram); it adds at most this much to a sample's "
+              "time to the sinks. 0 = read each datagram as soon as it arrives."),
   };
   return o;
 }

@@ -240,6 +240,19 @@ constexpr std::array kModes{
                 "corrected copy of etc/profiles/powermonitor500.toml (Appendix A of the meter manual).",
                 L::l2_edge_engineering, "Assembly attribute 4 (size) read at connect vs the profile", "",
                 "tests/device: profile size mismatch"},
+    FailureMode{"gateway.overload", "Gateway", "The scanner cannot keep up: datagrams dropped or its thread saturated",
+                "More Class 1 datagrams than the scanner thread reads: too many meters or too short an RPI for this "
+                "host, other work taking its CPU, or a receive buffer too small (net.core.rmem_max) for a stall",
+                "Read the evidence. When it says net.core.rmem_max caps the receive buffer, raise it with the sysctl "
+                "quoted (`sysctl -w net.core.rmem_max=N`, persisted in /etc/sysctl.d/) and restart. A saturated "
+                "scanner thread needs fewer meters per gateway, a longer rpi_ms or more CPU. Meters keep running "
+                "meanwhile; what the kernel dropped is counted in pm500_scanner_kernel_drops_total.",
+                L::l2_edge_engineering, "The Class 1 socket's kernel drop count (SO_RXQ_OVFL) grew in the last "
+                "second, or the scanner thread used more than 90% of a core; cleared after clear_hold_ms without "
+                "either", "",
+                "tests/scanner/overload_test.cpp (a burst overflows a small receive buffer: drops counted exactly, "
+                "every meter running again); tests/app/test_overload.cpp (raised with drops/s, CPU and the sysctl; "
+                "cleared)"},
     FailureMode{"pipeline.restart_gap", "Gateway", "Samples missed across a restart",
                 "The gateway was killed or down while the meter kept producing",
                 "Find why it stopped (restart history); the gap is reported with its size.",

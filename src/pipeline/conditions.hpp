@@ -29,6 +29,9 @@ inline constexpr std::string_view kDiskFull = "pipeline.disk_full";
 // Spooled samples whose device or field layout is no longer configured went to the dead-letter
 // file instead of being written under another device's name.
 inline constexpr std::string_view kUnattributable = "pipeline.unattributable";
+// The scanner cannot keep up: the kernel drops Class 1 datagrams on its receive socket, or its
+// thread is saturated (drops/s, CPU and the sysctl to raise in evidence). Raised by the gateway.
+inline constexpr std::string_view kOverload = "gateway.overload";
 }  // namespace condition
 
 // Receives condition transitions. Called from delivery threads: implementations must be

@@ -124,6 +124,20 @@ std::string render_json(const GatewayView& v) {
   w.field("malformed", v.datagrams_rejected.malformed);
   w.field("oversized", v.datagrams_rejected.oversized);
   w.end_object();
+  const auto& rx = v.receive;
+  w.key("receive");
+  w.begin_object();
+  w.field("kernel_drops", rx.kernel_drops);
+  w.field("receive_calls", rx.receive_calls);
+  w.field("datagrams", rx.datagrams);
+  w.field("datagrams_per_call",
+          rx.receive_calls ? static_cast<double>(rx.datagrams) / static_cast<double>(rx.receive_calls) : 0.0);
+  w.field("delay_avg_ms", rx.datagrams ? rx.delay_seconds_sum * 1000.0 / static_cast<double>(rx.datagrams) : 0.0);
+  w.field("delay_max_ms", rx.delay_max_seconds * 1000.0);
+  w.field("cpu_seconds", rx.cpu_seconds);
+  w.field("buffer_bytes", rx.buffer_bytes);
+  w.field("buffer_wanted_bytes", rx.buffer_wanted_bytes);
+  w.end_object();
   w.field("rss_bytes", v.rss_bytes);
   w.field("memory_limit_bytes", v.memory_limit_bytes);
   w.end_object();

@@ -126,6 +126,32 @@ void gateway_families(std::string& o, const GatewayView& v) {
     f.sample({{"reason", "malformed"}}, r.malformed);
     f.sample({{"reason", "oversized"}}, r.oversized);
   }
+  const auto& rx = v.receive;
+  Family(o, "pm500_scanner_kernel_drops_total", "counter",
+         "Class 1 datagrams the kernel dropped on the scanner's receive socket because its buffer was full "
+         "(SO_RXQ_OVFL; equals the socket's drops in /proc/net/udp).")
+      .sample({}, rx.kernel_drops);
+  Family(o, "pm500_scanner_receive_calls_total", "counter", "recvmmsg calls on the Class 1 socket.")
+      .sample({}, rx.receive_calls);
+  Family(o, "pm500_scanner_datagrams_received_total", "counter",
+         "Datagrams those calls returned (rejected ones included); divided by the calls: the batch size.")
+      .sample({}, rx.datagrams);
+  Family(o, "pm500_scanner_receive_delay_seconds_total", "counter",
+         "Kernel receive time to the scanner's read, summed over datagrams (divide by "
+         "pm500_scanner_datagrams_received_total for the mean).")
+      .sample({}, rx.delay_seconds_sum);
+  Family(o, "pm500_scanner_receive_delay_max_seconds", "gauge",
+         "The longest kernel receive to read time in the last completed second.")
+      .sample({}, rx.delay_max_seconds);
+  Family(o, "pm500_scanner_cpu_seconds_total", "counter", "CPU time of the scanner thread (user and system).")
+      .sample({}, rx.cpu_seconds);
+  Family(o, "pm500_scanner_receive_buffer_bytes", "gauge",
+         "SO_RCVBUF of the Class 1 socket as granted; below pm500_scanner_receive_buffer_wanted_bytes when "
+         "net.core.rmem_max caps it.")
+      .sample({}, rx.buffer_bytes);
+  Family(o, "pm500_scanner_receive_buffer_wanted_bytes", "gauge",
+         "SO_RCVBUF the scanner asked for: the devices' datagram rate times [scanner] receive_buffer_ms.")
+      .sample({}, rx.buffer_wanted_bytes);
   Family(o, "pm500_ring_capacity_samples", "gauge", "Samples the ring between scanner and sinks holds.")
       .sample({}, v.ring_capacity);
   Family(o, "pm500_ring_written_samples_total", "counter", "Samples written into the ring since start.")

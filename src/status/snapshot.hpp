@@ -85,12 +85,25 @@ struct RejectedDatagramsView {
   std::uint64_t total() const { return unknown_connection + wrong_source + truncated + malformed + oversized; }
 };
 
+// The scanner's Class 1 receive socket (one socket receives every device's I/O data).
+struct ReceiveView {
+  std::uint64_t kernel_drops = 0;     // dropped by the kernel: the receive buffer was full
+  std::uint64_t receive_calls = 0;    // recvmmsg calls
+  std::uint64_t datagrams = 0;        // datagrams they returned
+  double delay_seconds_sum = 0;       // kernel receive -> read by the scanner, summed over datagrams
+  double delay_max_seconds = 0;       // the longest of those in the last completed second
+  double cpu_seconds = 0;             // scanner thread CPU time
+  std::uint64_t buffer_bytes = 0;     // SO_RCVBUF granted
+  std::uint64_t buffer_wanted_bytes = 0;  // SO_RCVBUF asked for (more than granted: rmem_max caps it)
+};
+
 struct GatewayView {
   std::string version, site, config_file;
   std::int64_t started_ms = 0, now_ms = 0;
   std::uint64_t restarts = 0;        // from the restart history in the state directory
   bool scanner_running = false;
   RejectedDatagramsView datagrams_rejected;
+  ReceiveView receive;
   std::uint64_t ring_capacity = 0, ring_head = 0;
   std::uint64_t rss_bytes = 0, memory_limit_bytes = 0;  // process memory vs cgroup limit (0: none)
   std::vector<DeviceView> devices;

@@ -86,7 +86,7 @@ TEST_CASE("every condition the pipeline raises is a registered failure mode, wit
   // The ids are the string constants of src/pipeline/conditions.hpp: read from the source, so a
   // new condition without a registry entry fails here.
   const std::string text = pm500::test::read_file(pm500::test::source_dir() / "src/pipeline/conditions.hpp");
-  const std::regex id_re("\"(pipeline\\.[a-z_]+)\"");
+  const std::regex id_re("\"((?:pipeline|gateway)\\.[a-z_]+)\"");
   int found = 0;
   for (auto it = std::sregex_iterator(text.begin(), text.end(), id_re); it != std::sregex_iterator(); ++it) {
     const std::string id = (*it)[1].str();
@@ -98,7 +98,7 @@ TEST_CASE("every condition the pipeline raises is a registered failure mode, wit
     CHECK_MESSAGE(!m->resolution.empty(), id);
     CHECK_MESSAGE(troubleshooting_markdown().find("`" + id + "`") != std::string::npos, id);
   }
-  CHECK(found >= 9);  // overrun, spool_full, spool_error, spool_corrupt, sink_unavailable, ...
+  CHECK(found >= 10);  // overrun, spool_full, spool_error, spool_corrupt, sink_unavailable, ..., gateway.overload
   // Sinks with their own outage mode do not get pipeline.sink_unavailable beside it.
   CHECK(sink_has_own_failure_mode("mqtt"));
   CHECK(sink_has_own_failure_mode("influxdb"));

@@ -225,6 +225,38 @@ TEST_CASE("datagrams the scanner rejected: /api/status by reason and in total, /
   CHECK(uint64_t(Json(status::render_json(status::GatewayView{})).root["gateway"]["datagrams_rejected"]) == 0);
 }
 
+TEST_CASE("the receive socket: kernel drops, batching, delay and buffer in /api/status and /metrics") {
+  auto v = sample_view();
+  v.receive = {.kernel_drops = 1234, .receive_calls = 100, .datagrams = 2500, .delay_seconds_sum = 2.5,
+               .delay_max_seconds = 0.0019, .cpu_seconds = 3.25, .buffer_bytes = 4194304,
+               .buffer_wanted_bytes = 8000000};
+  Json j(status::render_json(v));
+  element r = j.root["gateway"]["receive"];
+  CHECK(uint64_t(r["kernel_drops"]) == 1234);
+  CHECK(uint64_t(r["receive_calls"]) == 100);
+  CHECK(uint64_t(r["datagrams"]) == 2500);
+  CHECK(double(r["datagrams_per_call"]) == doctest::Approx(25.0));
+  CHECK(double(r["delay_avg_ms"]) == doctest::Approx(1.0));
+  CHECK(double(r["delay_max_ms"]) == doctest::Approx(1.9));
+  CHECK(uint64_t(r["buffer_bytes"]) == 4194304);
+  CHECK(uint64_t(r["buffer_wanted_bytes"]) == 8000000);
+
+  auto ex = prom::parse(status::render_metrics(v));
+  for (const auto& e : ex.errors) FAIL_CHECK(e);
+  REQUIRE(ex.family("pm500_scanner_kernel_drops_total"));
+  CHECK(ex.family("pm500_scanner_kernel_drops_total")->type == "counter");
+  CHECK(ex.family("pm500_scanner_kernel_drops_total")->value() == 1234);
+  CHECK(ex.family("pm500_scanner_receive_calls_total")->value() == 100);
+  CHECK(ex.family("pm500_scanner_datagrams_received_total")->value() == 2500);
+  CHECK(ex.family("pm500_scanner_receive_delay_seconds_total")->value() == doctest::Approx(2.5));
+  CHECK(ex.family("pm500_scanner_cpu_seconds_total")->value() == doctest::Approx(3.25));
+  CHECK(ex.family("pm500_scanner_receive_buffer_bytes")->value() == 4194304);
+  CHECK(ex.family("pm500_scanner_receive_buffer_wanted_bytes")->value() == 8000000);
+  // Without a scanner: zeros, and no division by zero in the JSON.
+  Json e(status::render_json(status::GatewayView{}));
+  CHECK(double(e.root["gateway"]["receive"]["datagrams_per_call"]) == 0.0);
+}
+
 TEST_CASE("render_metrics: label escaping, NaN, duplicates and an active mode missing from the counts") {
   auto v = sample_view();
   v.devices[0].name = "back\\slash \"quoted\"\nnew line";
