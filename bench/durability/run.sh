@@ -8,13 +8,12 @@
 #   bench/durability/run.sh build/release 100 100 30
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/common.sh
 build=${1:-build/release}
 meters=${2:-100}
 rpi=${3:-100}
 seconds=${4:-30}
-gw="$build/src/app/pm500-gateway"
-sim="$build/tools/pm500-sim/pm500-sim"
-[ -x "$gw" ] && [ -x "$sim" ] || { echo "build $build first (cmake --preset release && cmake --build --preset release)" >&2; exit 2; }
+bench_binaries "$build"
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -30,12 +29,7 @@ for mode in memory journal; do
     printf '[gateway]\nsite = "bench"\nstate_dir = "%s"\n[logging]\nlevel = "warn"\n[status]\nenabled = false\n' "$state"
     printf '[scanner]\nudp_port = 22%03d\n[pipeline]\ndurability = "%s"\n' $((RANDOM % 900 + 100)) "$mode"
     printf '[sinks.file]\npath = "samples.lp"\nmax_mb = 4096\nmax_files = 1\n'
-    python3 - "$meters" "$first" "$rpi" <<'PY'
-import sys, ipaddress
-n, first, rpi = int(sys.argv[1]), ipaddress.ip_address(sys.argv[2]), int(sys.argv[3])
-for i in range(n):
-    print(f'[[devices]]\nname = "m{i}"\naddress = "{first + i}"\nrpi_ms = {rpi}\nassemblies = [101, 102, 107]')
-PY
+    bench_devices "$meters" "$first" "$rpi"
   } >"$cfg"
   "$gw" run -c "$cfg" >"$work/$mode.log" 2>&1 &
   pid=$!

@@ -7,12 +7,11 @@
 #   bench/memory/run.sh [BUILD_DIR] [METERS] [RPI_MS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/common.sh
 build=${1:-build/release}
 meters=${2:-10}
 rpi=${3:-1000}
-gw="$build/src/app/pm500-gateway"
-sim="$build/tools/pm500-sim/pm500-sim"
-[ -x "$gw" ] && [ -x "$sim" ] || { echo "build $build first (cmake --preset release && cmake --build --preset release)" >&2; exit 2; }
+bench_binaries "$build"
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 first=127.0.9.101
@@ -25,12 +24,7 @@ for ring in 0 65536; do
     printf '[gateway]\nsite = "bench"\nstate_dir = "%s/state-%s"\n[logging]\nlevel = "warn"\n' "$work" "$ring"
     printf '[status]\nenabled = false\n[scanner]\nudp_port = 23%03d\n' $((RANDOM % 900 + 100))
     printf '[pipeline]\nring_capacity = %s\n[sinks.file]\npath = "samples.lp"\n' "$ring"
-    python3 - "$meters" "$first" "$rpi" <<'PY'
-import sys, ipaddress
-n, first, rpi = int(sys.argv[1]), ipaddress.ip_address(sys.argv[2]), int(sys.argv[3])
-for i in range(n):
-    print(f'[[devices]]\nname = "m{i}"\naddress = "{first + i}"\nrpi_ms = {rpi}\nassemblies = [101, 102, 107]')
-PY
+    bench_devices "$meters" "$first" "$rpi"
   } >"$cfg"
   "$gw" run -c "$cfg" >"$work/$ring.log" 2>&1 &
   pid=$!

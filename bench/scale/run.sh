@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# Scale: N simulated meters (pm500-sim) x 3 assemblies at RPI R ms, scanned by one gateway
+# (listen-only, multicast T->O, file sink), the simulator and the gateway each in a network
+# namespace of their own joined by a veth pair. After the meters are up and a warm-up, one fixed
+# window measures, without any tracer attached:
+#   datagrams/s      received by the gateway (sum of pm500_device_packets_total) and sent by the simulator
+#   CPU per datagram user and system, of the gateway, its busiest thread (the scanner) and the
+#                    simulator, from /proc/PID/stat deltas
+#   kernel drops     of the gateway's UDP socket (/proc/net/udp "drops" in its namespace), plus any
+#                    drop counter the gateway's /metrics has
+#   RSS              of the gateway (VmRSS) at the end of the window
+# then a second window counts system calls per datagram (perf stat on raw_syscalls, else strace
+# -c), and a shorter run with C meters under callgrind gives the gateway's user instructions per
+# datagram (all threads, and the scanner thread).
+#
+#   bench/scale/run.sh [BUILD_DIR] [METERS] [SECONDS]
+#   bench/scale/run.sh build/release 1000 10
+#
+# Environment: RPI_MS (100), WARMUP (5 s after every meter is up), SYSCALL_SECONDS (5),
+# CALLGRIND_METERS (30, 0 = skip), CALLGRIND_SECONDS (10), SIM (another pm500-sim, e.g. an older
+# build), TOPOLOGY=veth (default) or loopback (both in one namespace, meters on 127.1.0.0/16, as
+# with an older simulator that only accepts loopback addresses).
+#
+# Needs root (network namespaces), iproute2, python3, curl; perf (linux-perf) or strace; valgrind.
+# Creates namespaces pm5s-sim and pm5s-gw and the veth pair pm5s-a/pm5s-b with addresses in
+# 10.250.0.0/16 that exist only inside them, and deletes them on exit.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. bench/common.sh
+build=${1:-build/release}
+meters=${2:-1000}
+seconds=${3:-10}
+rpi=${RPI_MS:-100}
+warmup=${WARMUP:-5}
+syscall_seconds=${SYSCALL_SECONDS:-5}
+cg_meters=${CALLGRIND_METERS:-30}
+cg_seconds=${CALLGRIND_SECONDS:-10}
+topology=${TOPOLOGY:-veth}
+bench_binaries "$build"
+sim=${SIM:-$sim}
+
+need() { command -v "$1" >/dev/null || { echo "needs $1: apt-get install $2" >&2; exit 2; }; }
+[ "$(id -u)" = 0 ] || { echo "run as root (network namespaces)" >&2; exit 2; }
+need ip iproute2
+need python3 python3
+need curl curl
+tracer=perf
+perf stat -e raw_syscalls:sys_enter true >/dev/null 2>&1 || tracer=strace
+[ "$tracer" = perf ] || need strace "linux-perf (or strace)"
+if [ "$cg_meters" -gt 0 ] && ! command -v valgrind >/dev/null; then
+  echo "valgrind missing (apt-get install valgrind): no instruction counts" >&2
+  cg_meters=0
+fi
+
+ns_sim=pm5s-sim
+ns_gw=pm5s-gw
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  ip netns del "$ns_sim" 2>/dev/null || true
+  ip netns del "$ns_gw" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+# (processes that run in the background are started with ip netns exec itself, which execs them,
+# so $! is their PID)
+in_sim() { ip netns exec "$ns_sim" "$@"; }
+in_gw() { ip netns exec "$ns_gw" "$@"; }
+
+# --- network --------------------------------------------------------------------------------
+ip netns del "$ns_sim" 2>/dev/null || true
+ip netns del "$ns_gw" 2>/dev/null || true
+ip netns add "$ns_gw"
+ip -n "$ns_gw" link set lo up
+gw_udp=2222
+if [ "$topology" = loopback ]; then
+  ns_sim=$ns_gw
+  first=127.1.0.1
+  gw_udp=2223  # the meters own 2222 on their addresses in the same namespace
+  sim_flags=()
+  ip -n "$ns_gw" route add 224.0.0.0/4 dev lo
+else
+  ip netns add "$ns_sim"
+  ip -n "$ns_sim" link set lo up
+  ip link add pm5s-a netns "$ns_sim" type veth peer name pm5s-b netns "$ns_gw"
+  ip -n "$ns_sim" addr add 10.250.0.1/24 dev pm5s-a
+  ip -n "$ns_gw" addr add 10.250.0.2/24 dev pm5s-b
+  ip -n "$ns_sim" link set pm5s-a up
+  ip -n "$ns_gw" link set pm5s-b up
+  # Meters from 10.250.64.1, each address on the simulator's end; the gateway reaches them (and
+  # the multicast groups) through one next hop, so neither side keeps a neighbour per meter.
+  first=10.250.64.1
+  python3 - "$meters" "$first" <<'PY' | ip -n "$ns_sim" -batch -
+import sys, ipaddress
+for i in range(int(sys.argv[1])):
+    print(f"addr add {ipaddress.ip_address(sys.argv[2]) + i}/32 dev pm5s-a")
+PY
+  ip -n "$ns_gw" route add default via 10.250.0.1
+  sim_flags=(--private-netns)
+fi
+
+# --- simulator --------------------------------------------------------------------------------
+ip netns exec "$ns_sim" "$sim" --address "$first" --meters "$meters" "${sim_flags[@]}" --control-port 7000 --log-level warn \
+  >"$work/sim.out" 2>"$work/sim.log" &
+pids+=($!)
+sim_pid=$!
+for _ in $(seq 1 600); do
+  grep -q "meter(s) at" "$work/sim.out" 2>/dev/null && break
+  kill -0 "$sim_pid" 2>/dev/null || { cat "$work/sim.log" >&2; exit 1; }
+  sleep 0.1
+done
+sim_packets() {  # T->O datagrams the simulator sent since start
+  in_sim bash -c 'exec 3<>/dev/tcp/127.0.0.1/7000; echo status >&3; head -1 <&3' | sed -n 's/.* packets=\([0-9]*\).*/\1/p'
+}
+
+# --- gateway ----------------------------------------------------------------------------------
+write_config() {  # write_config FILE METERS
+  {
+    printf '[gateway]\nsite = "bench"\nstate_dir = "%s/state-%s"\n[logging]\nlevel = "warn"\n' "$work" "$2"
+    printf '[status]\nlisten = "127.0.0.1:8080"\n[scanner]\nudp_port = %s\n' "$gw_udp"
+    printf '[sinks.file]\npath = "samples.lp"\nmax_mb = 256\nmax_files = 2\n'
+    bench_devices "$2" "$first" "$rpi" 'connection = "listen-only"' 'transport = "multicast"'
+  } >"$1"
+}
+metrics() { in_gw curl -sf --max-time 20 http://127.0.0.1:8080/metrics || true; }
+sum_metric() { awk -v m="$1" 'index($0, m "{") == 1 || $1 == m {s += $NF} END {printf "%d\n", s}'; }
+wait_up() {  # wait_up PID COUNT TIMEOUT_S: until COUNT devices are running; prints how many are
+  local up=0 deadline=$((SECONDS + $3))
+  while [ $SECONDS -lt "$deadline" ] && kill -0 "$1" 2>/dev/null; do
+    up=$(metrics | sum_metric pm500_device_up)
+    [ "$up" -ge "$2" ] && break
+    sleep 1
+  done
+  echo "$up"
+}
+udp_drops() {  # drops of the gateway's sockets on its Class 1 port (/proc/net/udp, last column)
+  in_gw awk -v port="$(printf ':%04X' "$gw_udp")" 'NR > 1 && substr($2, length($2) - 4) == port {s += $NF} END {print s + 0}' /proc/net/udp
+}
+busiest_thread() {  # TID of the thread of PID with the most CPU so far
+  for t in /proc/"$1"/task/*; do
+    echo "$(bench_cpu_ticks "$t/stat" | awk '{print $1 + $2}') ${t##*/}"
+  done | sort -n | tail -1 | cut -d' ' -f2
+}
+
+write_config "$work/gateway.toml" "$meters"
+ip netns exec "$ns_gw" "$gw" run -c "$work/gateway.toml" >"$work/gateway.log" 2>&1 &
+pids+=($!)
+gw_pid=$!
+t_start=$SECONDS
+up=$(wait_up "$gw_pid" "$meters" $((60 + meters / 20)))
+echo "meters up: $up of $meters after $((SECONDS - t_start)) s; warm-up ${warmup} s"
+sleep "$warmup"
+hz=$(getconf CLK_TCK)
+scanner_tid=$(busiest_thread "$gw_pid")
+
+# --- window 1: rates, CPU, drops, RSS (no tracer attached) ---------------------------------------
+# Each counter is read with its own time stamp, so the few tens of milliseconds the reads take
+# do not count against the rates. The gateway's /metrics comes from a view at most 250 ms old:
+# with a 10 s window the received count is within 2.5 %.
+now() { date +%s.%N; }
+m0=$(metrics)
+mt0=$(now)
+p0=$(sum_metric pm500_device_packets_total <<<"$m0")
+s0=$(sim_packets)
+st0=$(now)
+d0=$(udp_drops)
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+t0=$(now)
+read -r gu0 gs0 < <(bench_cpu_ticks /proc/"$gw_pid"/stat)
+read -r tu0 ts0 < <(bench_cpu_ticks /proc/"$gw_pid"/task/"$scanner_tid"/stat)
+read -r su0 ss0 < <(bench_cpu_ticks /proc/"$sim_pid"/stat)
+sleep "$seconds"
+read -r gu1 gs1 < <(bench_cpu_ticks /proc/"$gw_pid"/stat)
+read -r tu1 ts1 < <(bench_cpu_ticks /proc/"$gw_pid"/task/"$scanner_tid"/stat)
+read -r su1 ss1 < <(bench_cpu_ticks /proc/"$sim_pid"/stat)
+t1=$(now)
+rss=$(awk '/^VmRSS/ {print $2}' /proc/"$gw_pid"/status)
+d1=$(udp_drops)
+s1=$(sim_packets)
+st1=$(now)
+m1=$(metrics)
+mt1=$(now)
+p1=$(sum_metric pm500_device_packets_total <<<"$m1")
+up1=$(sum_metric pm500_device_up <<<"$m1")
+load1=$(cut -d' ' -f1-3 /proc/loadavg)
+drop_metrics=$(grep -E '^pm500_[a-z_]*(drop|overflow|ovfl)[a-z_]*' <<<"$m1" | grep -Ev '^pm500_(sink|alerts)_' |
+  awk '{split($1, n, "{"); s[n[1]] += $NF} END {for (k in s) printf "%s%s=%d", sep, k, s[k]; sep = " "}' || true)
+
+# --- window 2: system calls ---------------------------------------------------------------------
+calls=(sendto sendmsg sendmmsg recvfrom recvmsg recvmmsg epoll_wait epoll_pwait read write futex timerfd_settime)
+events="raw_syscalls:sys_enter$(printf ',syscalls:sys_enter_%s' "${calls[@]}")"
+# datagrams received in this window: sent by the simulator less the socket's drops (exact, where
+# /metrics could be 250 ms stale)
+q0=$(( $(sim_packets) - $(udp_drops) ))
+qt0=$(now)
+if [ "$tracer" = perf ]; then
+  perf stat -x, -e "$events" -p "$gw_pid" -o "$work/perf-gw" -- sleep "$syscall_seconds" 2>/dev/null &
+  pt1=$!
+  perf stat -x, -e raw_syscalls:sys_enter -t "$scanner_tid" -o "$work/perf-scanner" -- sleep "$syscall_seconds" 2>/dev/null &
+  pt2=$!
+  perf stat -x, -e "$events" -p "$sim_pid" -o "$work/perf-sim" -- sleep "$syscall_seconds" 2>/dev/null
+  wait "$pt1" "$pt2" || true
+else
+  timeout -s INT "$syscall_seconds" strace -c -f -p "$gw_pid" -o "$work/strace-gw" 2>/dev/null || true
+fi
+q1=$(( $(sim_packets) - $(udp_drops) ))
+qt1=$(now)
+
+# --- results ------------------------------------------------------------------------------------
+python3 - <<PY
+import re
+secs = $t1 - $t0
+hz = $hz
+# datagrams in the CPU window, from each counter's own rate
+rate_rx = ($p1 - $p0) / ($mt1 - $mt0)
+rate_tx = ($s1 - $s0) / ($st1 - $st0)
+n = max(rate_rx * secs, 1)
+sent = rate_tx * secs
+us = lambda ticks, count: ticks / hz / max(count, 1) * 1e6
+print(f"pm500 scale: {$meters} meters x 3 assemblies, RPI {$rpi} ms, topology $topology, window {secs:.1f} s")
+print(f"load average {'$load0'} -> {'$load1'}; meters running at the end: {$up1} of {$meters}")
+print(f"datagrams/s         received {rate_rx:,.0f}   sent by the simulator {rate_tx:,.0f}")
+print(f"kernel drops        {$d1 - $d0} in the window (/proc/net/udp, {($d1 - $d0) / secs:,.0f}/s), {$d1} since start"
+      + (f"; /metrics: $drop_metrics" if "$drop_metrics" else ""))
+print(f"gateway CPU/dgram   user {us($gu1 - $gu0, n):.2f} us  system {us($gs1 - $gs0, n):.2f} us"
+      f"  ({($gu1 - $gu0 + $gs1 - $gs0) / hz / secs * 100:.0f}% of a core)")
+print(f"scanner thread      user {us($tu1 - $tu0, n):.2f} us  system {us($ts1 - $ts0, n):.2f} us"
+      f"  ({($tu1 - $tu0 + $ts1 - $ts0) / hz / secs * 100:.0f}% of a core; busiest thread, tid $scanner_tid)")
+print(f"simulator CPU/dgram user {us($su1 - $su0, sent):.2f} us  system {us($ss1 - $ss0, sent):.2f} us"
+      f"  ({($su1 - $su0 + $ss1 - $ss0) / hz / secs * 100:.0f}% of a core; per datagram sent)")
+print(f"gateway RSS         {$rss / 1024:.1f} MB")
+q = max(($q1 - $q0) / ($qt1 - $qt0) * $syscall_seconds, 1)  # datagrams in the tracer's window
+def perf_counts(path):
+    out = {}
+    try:
+        for line in open(path):
+            f = line.strip().split(",")
+            if len(f) > 2 and f[0].isdigit():
+                out[f[2].split(":")[-1].replace("sys_enter_", "")] = int(f[0])
+    except FileNotFoundError:
+        pass
+    return out
+if "$tracer" == "perf":
+    gw, sc, sm = perf_counts("$work/perf-gw"), perf_counts("$work/perf-scanner"), perf_counts("$work/perf-sim")
+    detail = lambda c: "  ".join(f"{k} {v / q:.3f}" for k, v in c.items() if k != "sys_enter" and v)
+    print(f"syscalls/dgram      gateway {gw.get('sys_enter', 0) / q:.3f} (scanner thread {sc.get('sys_enter', 0) / q:.3f}),"
+          f" {$syscall_seconds} s window, {q / $syscall_seconds:,.0f} datagrams/s")
+    print(f"  gateway           {detail(gw)}")
+    print(f"  simulator         {sm.get('sys_enter', 0) / q:.3f} per datagram received: {detail(sm)}")
+else:
+    total = 0
+    for line in open("$work/strace-gw"):
+        m = re.match(r"\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\S+)", line)
+        if m and m.group(2) != "total":
+            total += int(m.group(1))
+            print(f"  {m.group(2):<16}  {int(m.group(1)) / q:.3f} per datagram")
+    print(f"syscalls/dgram      gateway {total / q:.3f} (strace -c -f, slows the gateway)")
+PY
+
+# --- callgrind: user instructions per datagram -------------------------------------------------
+kill -TERM "$gw_pid"
+wait "$gw_pid" 2>/dev/null || true
+[ "$cg_meters" -gt 0 ] || exit 0
+[ "$cg_meters" -le "$meters" ] || cg_meters=$meters
+write_config "$work/callgrind.toml" "$cg_meters"
+ip netns exec "$ns_gw" valgrind --tool=callgrind --separate-threads=yes --instr-atstart=no --dump-instr=no \
+  --callgrind-out-file="$work/cg.%p" "$gw" run -c "$work/callgrind.toml" >"$work/callgrind.log" 2>&1 &
+pids+=($!)
+cg_pid=$!
+cg_up=$(wait_up "$cg_pid" "$cg_meters" 120)
+sleep 3
+c0=$(metrics | sum_metric pm500_device_packets_total)
+callgrind_control -i on "$cg_pid" >/dev/null 2>&1
+sleep "$cg_seconds"
+callgrind_control -i off "$cg_pid" >/dev/null 2>&1
+c1=$(metrics | sum_metric pm500_device_packets_total)
+callgrind_control -d "$cg_pid" >/dev/null 2>&1
+kill -TERM "$cg_pid"
+wait "$cg_pid" 2>/dev/null || true
+python3 - "$work" "$((c1 - c0))" "$cg_meters" "$cg_up" "$cg_seconds" <<'PY'
+import glob, sys
+work, n, meters, up, secs = sys.argv[1], max(int(sys.argv[2]), 1), sys.argv[3], sys.argv[4], sys.argv[5]
+threads = {}
+for path in glob.glob(f"{work}/cg.*"):
+    total, scanner = 0, False
+    for line in open(path, errors="replace"):
+        if line.startswith(("totals:", "summary:")):
+            total = max(total, int(line.split()[1]))
+        elif line.startswith("fn=") and ("cip::detail::Engine" in line or "cip::Scanner" in line):
+            scanner = True
+    part = path.rsplit("-", 1)[-1]
+    if total:
+        threads[part] = threads.get(part, (0, False))
+        threads[part] = (threads[part][0] + total, threads[part][1] or scanner)
+all_ir = sum(t for t, _ in threads.values())
+scan_ir = sum(t for t, s in threads.values() if s)
+print(f"callgrind           {meters} meters ({up} up), {secs} s counted, {n / float(secs):,.0f} datagrams/s under valgrind")
+print(f"instructions/dgram  gateway (all threads) {all_ir / n:,.0f}   scanner thread {scan_ir / n:,.0f}")
+PY
