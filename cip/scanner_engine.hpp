@@ -62,9 +62,13 @@ struct Counters {
   std::atomic<std::uint32_t> conns_open{0};
 };
 template <class T>
-inline void bump(std::atomic<T>& a) {
+inline void add(std::atomic<T>& a, T n) {
   // One writer: a plain load and store, no locked read-modify-write on the datagram path.
-  a.store(a.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+template <class T>
+inline void bump(std::atomic<T>& a) {
+  add(a, T{1});
 }
 
 // One assembly of a device: its Class 1 connection, or its explicit reads.

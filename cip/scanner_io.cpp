@@ -130,8 +130,7 @@ int Engine::read_udp_batch(std::int64_t& mono) {
   if (n <= 0) return n;
   mono = EventLoop::monotonic_ns();
   const std::int64_t real_now = EventLoop::realtime_ns();
-  recv_.datagrams.store(recv_.datagrams.load(std::memory_order_relaxed) + static_cast<std::uint64_t>(n),
-                        std::memory_order_relaxed);
+  add(recv_.datagrams, static_cast<std::uint64_t>(n));
   std::uint64_t delay_sum = 0;
   bool have_ovfl = false;
   std::uint32_t ovfl = 0;
@@ -162,7 +161,7 @@ int Engine::read_udp_batch(std::int64_t& mono) {
     on_datagram(bytes_view(rx_slots_[k].data.data(), rx_msgs_[k].msg_len), ntohl(rx_slots_[k].from.sin_addr.s_addr),
                 mono, real);
   }
-  recv_.delay_sum.store(recv_.delay_sum.load(std::memory_order_relaxed) + delay_sum, std::memory_order_relaxed);
+  add(recv_.delay_sum, delay_sum);
   if (have_ovfl) note_drops(ovfl);
   return n;
 }
@@ -173,8 +172,7 @@ void Engine::note_drops(std::uint32_t kernel_count) {
   const auto step = static_cast<std::int32_t>(kernel_count - last_ovfl_);
   if (step <= 0) return;
   last_ovfl_ = kernel_count;
-  recv_.drops.store(recv_.drops.load(std::memory_order_relaxed) + static_cast<std::uint32_t>(step),
-                    std::memory_order_relaxed);
+  add(recv_.drops, std::uint64_t{static_cast<std::uint32_t>(step)});
   last_drop_ns_ = EventLoop::monotonic_ns();
 }
 

@@ -248,6 +248,22 @@ std::vector<std::uint8_t> class1(std::uint32_t id, std::uint16_t seq) {
   return {w.written().begin(), w.written().end()};
 }
 
+// A listen-only, point-to-point device at the scripted target, its Class 1 socket `udp_port`,
+// RPI 50 ms, I/O timeout 1.6 s (headroom on a loaded machine).
+cip::DeviceSpec class1_spec(const char* host, std::uint16_t port, std::uint16_t udp_port,
+                            std::vector<std::uint16_t> assemblies) {
+  cip::DeviceSpec spec;
+  spec.host = host;
+  spec.port = port;
+  spec.udp_port = udp_port;
+  spec.mode = cip::Mode::listen_only;
+  spec.multicast = false;
+  spec.rpi_us = 50'000;
+  spec.timeout_multiplier = 3;
+  spec.assemblies = std::move(assemblies);
+  return spec;
+}
+
 }  // namespace
 
 TEST_CASE("hostile datagrams on the Class 1 port are counted by reason while the connection's data flows") {
@@ -256,15 +272,7 @@ TEST_CASE("hostile datagrams on the Class 1 port are counted by reason while the
   Udp meter_udp("127.0.5.1");  // the target's Class 1 socket: heartbeats in, T->O data out
   Udp hostile("127.0.5.2");
   scanner_test::Recorder rec;
-  cip::DeviceSpec spec;
-  spec.host = "127.0.5.1";
-  spec.port = port;
-  spec.udp_port = meter_udp.port;
-  spec.mode = cip::Mode::listen_only;
-  spec.multicast = false;
-  spec.rpi_us = 50'000;
-  spec.timeout_multiplier = 3;  // 1.6 s: headroom on a loaded machine
-  spec.assemblies = {101};
+  const cip::DeviceSpec spec = class1_spec("127.0.5.1", port, meter_udp.port, {101});
   cip::ScannerOptions opt;
   opt.udp_port = 0;
   opt.request_timeout_ms = 500;
@@ -324,15 +332,8 @@ TEST_CASE("data that arrives before the next Forward Open reply: the meter is sh
   target.hold_later_opens();
   Udp meter_udp("127.0.24.2");
   scanner_test::Recorder rec;
-  cip::DeviceSpec spec;
-  spec.host = "127.0.24.2";
-  spec.port = port;
-  spec.udp_port = meter_udp.port;
-  spec.mode = cip::Mode::listen_only;
-  spec.multicast = false;
-  spec.rpi_us = 50'000;
-  spec.timeout_multiplier = 3;
-  spec.assemblies = {101, 102, 107};  // 102's reply comes after 101's data; 107 is opened after it
+  // 102's Forward Open reply comes after 101's data; 107 is opened after it.
+  const cip::DeviceSpec spec = class1_spec("127.0.24.2", port, meter_udp.port, {101, 102, 107});
   cip::ScannerOptions opt;
   opt.udp_port = 0;
   opt.request_timeout_ms = 3000;  // the held reply is not a timeout
