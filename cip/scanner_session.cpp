@@ -656,6 +656,8 @@ void Engine::on_open_reply(Device& d, const MrResponse& r, const SendData& sd, s
   c.t_o_id = ok.t_o_connection_id;
   // Heartbeats follow the target's O->T API, which its watchdog is based on, not what we asked.
   c.o_t_api_us = ok.o_t_api_us != 0 ? ok.o_t_api_us : d.spec.heartbeat_rpi_us;
+  c.t_o_api_us = ok.t_o_api_us;
+  c.t_o_port = 0;
   c.timeout_ns = io_timeout_ns(std::max(d.spec.rpi_us, ok.t_o_api_us), d.spec.timeout_multiplier);
   c.o_t_dest = d.addr;
   c.o_t_dest.sin_port = htons(d.spec.udp_port);
@@ -665,6 +667,7 @@ void Engine::on_open_reply(Device& d, const MrResponse& r, const SendData& sd, s
     if (item.type != ItemType::sockaddr_o_t && item.type != ItemType::sockaddr_t_o) continue;
     auto sa = decode_sockaddr(item.data);
     if (!sa) continue;
+    if (item.type == ItemType::sockaddr_t_o) c.t_o_port = sa->port;
     if (item.type == ItemType::sockaddr_o_t) {
       // Where the target consumes O->T (CIP Vol 2, Forward_Open reply Sockaddr Info O->T).
       if (sa->address != 0) c.o_t_dest.sin_addr.s_addr = htonl(sa->address);
@@ -707,6 +710,7 @@ void Engine::on_open_reply(Device& d, const MrResponse& r, const SendData& sd, s
   // First heartbeat at once: the target's inactivity timer started with its reply.
   loop_.timers().push(now, timer_token(TimerKind::heartbeat, d.index, static_cast<std::uint8_t>(d.cursor), c.gen));
   ++d.cursor;
+  publish(d);  // the connection's ids and addresses, for snapshot()
   next_open(d, now);
 }
 

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "app/check.hpp"
+#include "app/commission.hpp"
 #include "app/exit_codes.hpp"
 #include "app/gateway.hpp"
 #include "config/config.hpp"
@@ -94,6 +95,15 @@ int cmd_check(const Options& opt, const CheckOptions& check) {
     append(check_alerts(*cfg));
   }
   return render_check(std::cout, lines) == 0 ? kExitOk : kExitCheckFailed;
+}
+
+int cmd_commission(const Options& opt, const CommissionOptions& commission) {
+  auto cfg = load(opt);
+  if (!cfg) return kExitConfig;
+  // Only warnings and worse on stderr unless asked: the meters' report is the output.
+  log::setup(opt.log_level.empty() ? "warn" : opt.log_level,
+             log::resolve_format(opt.log_format.empty() ? cfg->logging.format : opt.log_format));
+  return run_commission(std::move(*cfg), commission);
 }
 
 int cmd_config(const Options& opt) {

@@ -165,6 +165,12 @@ std::vector<Devices::NamedValue> Devices::values(std::uint32_t device) const {
   return out;
 }
 
+const device::Profile& Devices::profile(std::uint32_t device) const { return *state_.at(device)->profile; }
+
+const device::Plausibility& Devices::plausibility(std::uint32_t device) const {
+  return *state_.at(device)->plausibility;
+}
+
 std::vector<device::ActiveFinding> Devices::findings(std::uint32_t device) const {
   return device < state_.size() ? state_[device]->plausibility->snapshot() : std::vector<device::ActiveFinding>{};
 }

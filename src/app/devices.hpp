@@ -62,6 +62,10 @@ class Devices {
     double value;
   };
   std::vector<NamedValue> values(std::uint32_t device) const;
+  // The profile a device is decoded by, and its plausibility check (with the device's ratios,
+  // who applies them, and the thresholds).
+  const device::Profile& profile(std::uint32_t device) const;
+  const device::Plausibility& plausibility(std::uint32_t device) const;
   std::size_t size() const { return state_.size(); }
 
  private:

@@ -5,6 +5,7 @@
 
 #include "app/check.hpp"
 #include "app/commands.hpp"
+#include "app/commission.hpp"
 #include "app/exit_codes.hpp"
 #include "app/version.hpp"
 
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   app.footer(std::string("\nExamples:\n"
                          "  pm500-gateway run -c /etc/pm500-gateway/gateway.toml\n"
                          "  pm500-gateway check -c gateway.toml        validate the file and probe everything\n"
+                         "  pm500-gateway commission -c gateway.toml   read every meter once, print its values\n"
                          "  pm500-gateway config -c gateway.toml       print the effective configuration\n"
                          "  pm500-gateway config --reference           print every key with its default\n"
                          "  pm500-gateway alert-test -c gateway.toml   send a test alert to the webhook\n"
@@ -50,6 +52,29 @@ int main(int argc, char** argv) {
   add_config(check, true);
   CheckOptions check_opt;
   check->add_flag("--offline", check_opt.offline, "Validate the configuration only; send nothing to devices or sinks");
+  auto* comm = app.add_subcommand(
+      "commission", "Read each meter once (or for N seconds) and print its identity, connection and scaled values");
+  comm->footer(
+      "\nFor commissioning on site: compare each value with the meter's front panel before going live, like\n"
+      "`telegraf --test`. Read-only: no sink is started; nothing is stored, spooled or sent.\n"
+      "Per meter: the identity it reports (vendor, device type, product code, revision, serial, name), the\n"
+      "connection it granted (listen-only / input-only / explicit, multicast or point-to-point, RPIs,\n"
+      "connection ids, where T->O data arrives), the CT/PT ratios and who applies them (meter or gateway), every\n"
+      "value of every configured assembly after scaling, with its unit and ratio, and any plausibility finding.\n"
+      "An unreachable meter is named with the cause and the fix, and the others are still read.\n"
+      "An enabled [simulator] is started for the command. Exit codes: 0 every meter read, 3 a meter could not\n"
+      "be read (unreachable, refused or no data), 2 configuration error, 1 the scanner could not start,\n"
+      "64 usage (e.g. an unknown --device).\n"
+      "  pm500-gateway commission -c gateway.toml --device mcc-1 --seconds 10\n"
+      "  pm500-gateway commission -c gateway.toml --json | jq '.meters[].assemblies'\n");
+  add_config(comm, true);
+  CommissionOptions comm_opt;
+  comm->add_option("--device", comm_opt.devices, "Only this [[devices]] name (repeat for several; default: every meter)");
+  comm->add_option("--seconds", comm_opt.seconds,
+                   "Read for N seconds and show the newest values (default: until one sample of every configured "
+                   "assembly arrived, with a timeout)")
+      ->check(CLI::Range(1, 3600));
+  comm->add_flag("--json", comm_opt.json, "Print one JSON document instead of text");
   auto* cfg = app.add_subcommand("config", "Print the effective configuration (secrets redacted), or the reference");
   add_config(cfg, false);
   cfg->add_flag("--reference", opt.reference, "Print the Markdown reference of every key (docs/configuration.md)");
@@ -80,6 +105,7 @@ int main(int argc, char** argv) {
   if (ts->parsed()) return cmd_troubleshooting(opt);
   if (alert->parsed()) return cmd_alert_test(opt);
   if (check->parsed()) return cmd_check(opt, check_opt);
+  if (comm->parsed()) return cmd_commission(opt, comm_opt);
   if (cfg->parsed()) {
     if (!opt.reference && !opt.example && opt.config_file.empty()) {
       std::cerr << "pm500-gateway config: give -c FILE, --reference or --example\n";
