@@ -101,6 +101,15 @@ PY
   sim_flags=(--private-netns)
 fi
 
+# One host sending to every meter's multicast groups needs a neighbour entry per group (a real
+# meter has three). The limit is the host's, shared by all namespaces: below 3 x meters the kernel
+# collects and recreates entries as it sends, which the simulator's CPU figures then include.
+thresh3=$(cat /proc/sys/net/ipv4/neigh/default/gc_thresh3)
+if [ "$thresh3" -lt $((meters * 3 + 256)) ]; then
+  echo "note: net.ipv4.neigh.default.gc_thresh3 = $thresh3 < 3 x $meters multicast groups: the simulator" \
+    "recreates neighbour entries as it sends (sysctl -w net.ipv4.neigh.default.gc_thresh3=$((meters * 4 + 1024)) to avoid)"
+fi
+
 # --- simulator --------------------------------------------------------------------------------
 ip netns exec "$ns_sim" "$sim" --address "$first" --meters "$meters" "${sim_flags[@]}" --control-port 7000 --log-level warn \
   >"$work/sim.out" 2>"$work/sim.log" &
