@@ -11,20 +11,19 @@
 # the gateway's delayed ACK (up to 40 ms on Linux): see "Latency" in sinks/mqtt/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/common.sh
 build=${1:-build/release}
 meters=${2:-34}
 rpi=${3:-100}
 seconds=${4:-20}
-gw="$build/src/app/pm500-gateway"
-sim="$build/tools/pm500-sim/pm500-sim"
-[ -x "$gw" ] && [ -x "$sim" ] || { echo "build $build first" >&2; exit 2; }
-command -v mosquitto >/dev/null && command -v mosquitto_sub >/dev/null || { echo "needs mosquitto and mosquitto-clients" >&2; exit 2; }
+bench_binaries "$build"
+command -v mosquitto_sub >/dev/null || { echo "needs mosquitto-clients" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 port=$((18000 + RANDOM % 1000))
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" >"$work/mosquitto.conf"
-[ "${BROKER_NODELAY:-1}" = 1 ] && echo 'set_tcp_nodelay true' >>"$work/mosquitto.conf"
-mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
+nodelay=()
+[ "${BROKER_NODELAY:-1}" = 1 ] && nodelay=('set_tcp_nodelay true')
+bench_mosquitto "$work/broker" 127.0.0.1 "$port" "${nodelay[@]}"
 first=127.0.9.141
 "$sim" --address "$first" --meters "$meters" --log-level warn >"$work/sim.log" 2>&1 &
 sleep 1
@@ -32,12 +31,7 @@ sleep 1
   printf '[gateway]\nsite = "bench"\nstate_dir = "%s/state"\n[logging]\nlevel = "warn"\n[status]\nenabled = false\n' "$work"
   printf '[scanner]\nudp_port = 24%03d\n' $((RANDOM % 900 + 100))
   printf '[sinks.mqtt]\nurl = "mqtt://127.0.0.1:%s"\nclient_id = "bench"\nqos = 1\n' "$port"
-  python3 - "$meters" "$first" "$rpi" <<'PY'
-import sys, ipaddress
-n, first, rpi = int(sys.argv[1]), ipaddress.ip_address(sys.argv[2]), int(sys.argv[3])
-for i in range(n):
-    print(f'[[devices]]\nname = "m{i}"\naddress = "{first + i}"\nrpi_ms = {rpi}\nassemblies = [101, 102, 107]')
-PY
+  bench_devices "$meters" "$first" "$rpi"
 } >"$work/gateway.toml"
 "$gw" run -c "$work/gateway.toml" >"$work/gateway.log" 2>&1 &
 sleep 4  # connections up

@@ -29,6 +29,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <random>
 #include <span>
 #include <string>
@@ -131,10 +132,17 @@ class SinkDelivery {
 
  private:
   // A fixed-capacity batch allocated once: reading the ring into it never constructs or
-  // allocates (a std::vector resize would zero the whole batch on every poll).
+  // allocates (a std::vector resize would zero the whole batch on every poll). The storage is
+  // left uninitialised (Sample is an implicit-lifetime aggregate; only [0, size) is ever read,
+  // and every slot there was written by the ring or the spool first), so a sink whose batches
+  // stay small touches a few pages of it, not batch_size x 168 bytes three times over.
   struct Buffer {
-    explicit Buffer(std::size_t capacity) : data(std::make_unique<Sample[]>(capacity)), cap(capacity) {}
-    std::unique_ptr<Sample[]> data;
+    struct Free {
+      void operator()(Sample* p) const noexcept { ::operator delete(p); }
+    };
+    explicit Buffer(std::size_t capacity)
+        : data(static_cast<Sample*>(::operator new(capacity * sizeof(Sample)))), cap(capacity) {}
+    std::unique_ptr<Sample[], Free> data;
     std::size_t size = 0;
     std::size_t cap;
     std::span<Sample> space() noexcept { return {data.get() + size, cap - size}; }
