@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The README's second command: installs dependencies, builds, and runs the whole test suite.
 #   scripts/test.sh           everything: default build (all tests), ASan+UBSan (unit tests),
-#                             TSan (pipeline stress), a short fuzz run of every parser
+#                             TSan (pipeline stress), a short fuzz run of every parser, and the
+#                             packaging: the container image built and run, the .deb installed on
+#                             a clean Debian 12 (packaging/test-image.sh, packaging/test-deb.sh;
+#                             root; under CI=true a missing tool fails instead of skipping)
 #   scripts/test.sh --quick   the default build's tests only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +39,11 @@ if [ $quick -eq 0 ]; then
     section "fuzz every parser briefly (libFuzzer)"
     scripts/fuzz.sh 15 || status=1
   fi
+
+  section "packaging: the image built and run (podman), the .deb on a clean Debian 12"
+  started=$SECONDS
+  if packaging/test-image.sh; then packaging/test-deb.sh || status=1; else status=1; fi
+  echo "packaging stage: $((SECONDS - started)) s"
 fi
 
 section "result"
