@@ -84,4 +84,6 @@ RejectedDatagrams Scanner::rejected_datagrams() const { return engine_->rejected
 
 ReceiveStats Scanner::receive_stats() const { return engine_->receive_stats(); }
 
+std::uint64_t Scanner::loop_turns() const { return engine_->loop_turns(); }
+
 }  // namespace cip

@@ -273,6 +273,10 @@ class Scanner {
   RejectedDatagrams rejected_datagrams() const;
   // Thread-safe: the receive socket's counters (zero before start()).
   ReceiveStats receive_stats() const;
+  // Thread-safe: turns of the scanner thread's event loop so far. It turns at least once a
+  // second while running, idle or not: a service watchdog takes a count that stops moving for
+  // a stuck thread.
+  std::uint64_t loop_turns() const;
 
  private:
   std::unique_ptr<detail::Engine> engine_;

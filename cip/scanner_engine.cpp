@@ -146,6 +146,7 @@ void Engine::run() {
 
   std::array<epoll_event, 256> events{};
   for (;;) {
+    loop_turns_.fetch_add(1, std::memory_order_relaxed);
     now = EventLoop::monotonic_ns();
     // acquire: pairs with the release in request_stop().
     if (!shutting_down_ && stop_requested_.load(std::memory_order_acquire)) begin_shutdown(now);

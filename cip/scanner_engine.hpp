@@ -163,6 +163,9 @@ class Engine {
   std::uint16_t udp_port() const { return bound_udp_port_.load(std::memory_order_relaxed); }
   RejectedDatagrams rejected_datagrams() const;
   ReceiveStats receive_stats() const;
+  // Turns of the event loop so far (relaxed; any thread). An idle loop still turns at least
+  // once a second, so a count that stops moving means the thread is stuck.
+  std::uint64_t loop_turns() const { return loop_turns_.load(std::memory_order_relaxed); }
 
  private:
   // Tags and tokens.
@@ -266,6 +269,7 @@ class Engine {
   std::uint32_t next_t_o_id_ = 0;
   std::uint16_t next_serial_ = 0;
   std::atomic<bool> stop_requested_{false};
+  std::atomic<std::uint64_t> loop_turns_{0};
   bool shutting_down_ = false;
   std::int64_t shutdown_deadline_ = 0;
 

@@ -354,6 +354,25 @@ pm500::expected<void, std::string> Gateway::start() {
   return {};
 }
 
+std::vector<ThreadProgress> Gateway::progress() const {
+  const Impl& g = *impl_;
+  std::vector<ThreadProgress> out;
+  {
+    std::lock_guard lock(g.scanner_mu);
+    if (g.scanner) out.push_back({"scanner", g.scanner->loop_turns()});
+  }
+  // The deliveries are made in start() and cleared in stop(), both on the main thread, which
+  // is also the only caller of this.
+  for (const auto& d : g.deliveries) out.push_back({"sink " + d->name(), d->loop_turns()});
+  return out;
+}
+
+std::string Gateway::summary() const {
+  const Impl& g = *impl_;
+  return std::to_string(g.cfg.devices.size()) + " device(s), " + std::to_string(g.deliveries.size()) +
+         " sink(s) delivering";
+}
+
 void Gateway::tick() {
   impl_->check_resources();
   impl_->check_overload();
@@ -416,17 +435,35 @@ int run_until_signalled(const config::GatewayConfig& cfg) {
   signal(SIGPIPE, SIG_IGN);
 
   auto log = log::get("gateway");
+  ServiceNotifier notifier;
+  ProgressWatch watch(ProgressWatch::stall_limit_for(notifier.watchdog_interval()));
   Gateway gw(cfg);
   if (auto r = gw.start(); !r) {
     log->critical("cannot start: {}", r.error());
+    notifier.status("cannot start: " + r.error());
     gw.stop(std::string(health::RestartHistory::kStartFailed) + r.error().substr(0, 200));
     return kExitRuntime;
   }
   log->info("running; configuration {}; stop with SIGTERM or Ctrl-C", cfg.source_file);
+  notifier.ready("running: " + gw.summary());
+  if (notifier.watchdog_interval().count() > 0)
+    log->info("service watchdog every {} ms: pinged while the scanner and every sink's delivery thread make "
+              "progress (a thread still for {} ms stops the pings)",
+              notifier.watchdog_interval().count() / 1000, watch.stall_after().count());
+
+  // The main loop wakes once a second (supervision), and more often when the watchdog wants a
+  // ping sooner: at least three pings per interval.
+  using Clock = std::chrono::steady_clock;
+  auto wake_every = std::chrono::nanoseconds(std::chrono::seconds(1));
+  if (const auto wd = notifier.watchdog_interval(); wd.count() > 0)
+    wake_every = std::min<std::chrono::nanoseconds>(wake_every, wd / 3);
+  auto next_tick = Clock::now() + std::chrono::seconds(1);
+  bool stalled_before = false;
   std::string reason = "stopped";
   for (;;) {
-    timespec one_second{1, 0};
-    int sig = sigtimedwait(&set, nullptr, &one_second);
+    const timespec wait{static_cast<time_t>(wake_every.count() / 1'000'000'000),
+                        static_cast<long>(wake_every.count() % 1'000'000'000)};
+    int sig = sigtimedwait(&set, nullptr, &wait);
     if (sig == SIGTERM || sig == SIGINT) {
       reason = sig == SIGTERM ? "SIGTERM" : "SIGINT";
       log->info("received {}, shutting down", reason);
@@ -436,8 +473,31 @@ int run_until_signalled(const config::GatewayConfig& cfg) {
       log->error("sigtimedwait failed: {}", std::strerror(errno));
       break;
     }
-    gw.tick();
+    const auto now = Clock::now();
+    const auto stalled = watch.update(gw.progress(), now);
+    if (stalled.empty()) {
+      notifier.watchdog();
+      if (stalled_before) {
+        log->info("every worker thread makes progress again; service watchdog pings resumed");
+        notifier.status("running: " + gw.summary());
+      }
+    } else if (!stalled_before) {
+      const std::string which = describe(stalled);
+      log->error("no progress for {} ms in: {}: a thread is stuck (a sink's client library or a system call "
+                 "that does not return); {}",
+                 watch.stall_after().count(), which,
+                 notifier.watchdog_interval().count() > 0
+                     ? "the service watchdog pings stop, and systemd restarts the gateway after WatchdogSec"
+                     : "restart the gateway if it does not recover");
+      notifier.status("stuck: no progress in " + which);
+    }
+    stalled_before = !stalled.empty();
+    if (now >= next_tick) {
+      gw.tick();
+      next_tick = now + std::chrono::seconds(1);
+    }
   }
+  notifier.stopping("stopping (" + reason + "): closing connections, delivering or spooling what is left");
   gw.stop(reason);
   spdlog::default_logger()->flush();
   return kExitOk;

@@ -186,6 +186,7 @@ void SinkDelivery::sleep(Clock::time_point now) {
 
 void SinkDelivery::run() {
   while (!stop_requested_.load(std::memory_order_relaxed)) {
+    loop_turns_.fetch_add(1, std::memory_order_relaxed);
     const auto now = Clock::now();
     const bool busy = step(now);
     housekeeping(now);

@@ -124,6 +124,10 @@ class SinkDelivery {
   void stop();
 
   SinkStats stats() const;
+  // Turns of the delivery thread's loop so far (relaxed; any thread). The loop turns at least
+  // every poll_interval while it waits for samples, so an idle sink still counts; a count that
+  // stops moving means the thread is stuck (in a sink's deliver(), say).
+  std::uint64_t loop_turns() const noexcept { return loop_turns_.load(std::memory_order_relaxed); }
   // Ring position below which this sink holds every sample durably: delivered, refused, or in
   // its spool as of the last fdatasync (what a journal may forget).
   const std::atomic<std::uint64_t>& custody_position() const noexcept { return custody_pos_; }
@@ -214,6 +218,7 @@ class SinkDelivery {
 
   std::thread thread_;
   std::atomic<bool> stop_requested_{false};
+  std::atomic<std::uint64_t> loop_turns_{0};
   bool started_ = false, stopped_ = false;
 
   // Counters (written by the delivery thread, read by stats()).
