@@ -1,4 +1,5 @@
-// The scanner's UDP side: one socket for every device. Class 1 datagrams are received in
+// The scanner's UDP side: one socket for every device (and one more per port a target's reply
+// names for T->O, see receive_on). Class 1 datagrams are received in
 // batches (recvmmsg) into buffers allocated once, stamped by the kernel (SO_TIMESTAMPNS),
 // decoded in place (cip::decode_io) and demultiplexed by (connection id, source address)
 // through ConnTable; nothing on this path allocates, logs or takes a lock. O->T heartbeats (at
@@ -18,13 +19,28 @@
 
 namespace cip::detail {
 
-pm500::expected<void, std::string> Engine::open_udp() {
-  udp_fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (udp_fd_ < 0) return pm500::unexpected(std::string("UDP socket: ") + std::strerror(errno));
+int Engine::new_rx_socket(std::string& err) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    err = std::string("UDP socket: ") + std::strerror(errno);
+    return -1;
+  }
   int one = 1;
-  ::setsockopt(udp_fd_, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
-  ::setsockopt(udp_fd_, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);  // the drop count on every datagram
-  ::setsockopt(udp_fd_, IPPROTO_IP, IP_MULTICAST_ALL, &one, sizeof one);
+  ::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+  ::setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);  // the drop count on every datagram
+  ::setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &one, sizeof one);
+  int rcvbuf = static_cast<int>(rcvbuf_bytes_);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  int granted = 0;
+  socklen_t glen = sizeof granted;
+  ::getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &glen);
+  if (opt_.receive_buffer_bytes == 0 && static_cast<std::uint32_t>(granted) / 2 < rcvbuf_bytes_) {
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);
+  }
+  return fd;
+}
+
+pm500::expected<void, std::string> Engine::open_udp() {
   // Room for receive_buffer_ms of what every device produces, so a stall of the scanner thread
   // that long (a loaded host) loses nothing. The kernel caps SO_RCVBUF at net.core.rmem_max;
   // SO_RCVBUFFORCE passes the cap with CAP_NET_ADMIN. The kernel reports twice what it granted
@@ -34,15 +50,13 @@ pm500::expected<void, std::string> Engine::open_udp() {
     want = class1_rate() * receive_buffer_datagram_bytes * opt_.receive_buffer_ms / 1000;
     want = std::clamp<std::uint64_t>(want, std::uint64_t{1} << 20, std::uint64_t{1} << 30);
   }
-  int rcvbuf = static_cast<int>(want);
-  ::setsockopt(udp_fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  rcvbuf_bytes_ = static_cast<std::uint32_t>(want);
+  std::string why;
+  udp_fd_ = new_rx_socket(why);
+  if (udp_fd_ < 0) return pm500::unexpected(why);
   int granted = 0;
   socklen_t glen = sizeof granted;
   ::getsockopt(udp_fd_, SOL_SOCKET, SO_RCVBUF, &granted, &glen);
-  if (opt_.receive_buffer_bytes == 0 && static_cast<std::uint64_t>(granted) / 2 < want &&
-      ::setsockopt(udp_fd_, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) == 0) {
-    ::getsockopt(udp_fd_, SOL_SOCKET, SO_RCVBUF, &granted, &glen);
-  }
   recv_.wanted.store(static_cast<std::uint32_t>(want), std::memory_order_relaxed);
   recv_.granted.store(static_cast<std::uint32_t>(granted / 2), std::memory_order_relaxed);
   sockaddr_in a{};
@@ -61,6 +75,7 @@ pm500::expected<void, std::string> Engine::open_udp() {
   socklen_t len = sizeof a;
   ::getsockname(udp_fd_, reinterpret_cast<sockaddr*>(&a), &len);
   bound_udp_port_.store(ntohs(a.sin_port), std::memory_order_relaxed);
+  rx_socks_[0] = {udp_fd_, ntohs(a.sin_port), 0};
   if (int e = loop_.add(udp_fd_, EPOLLIN, std::uint64_t{static_cast<std::uint8_t>(TagKind::udp)} << 56); e != 0) {
     return pm500::unexpected(std::string("epoll_ctl(UDP): ") + std::strerror(e));
   }
@@ -79,13 +94,48 @@ pm500::expected<void, std::string> Engine::open_udp() {
   return {};
 }
 
-void Engine::on_udp_readable() {
+std::string Engine::receive_on(std::uint16_t port) {
+  std::size_t free = max_rx_sockets;
+  for (std::size_t i = 0; i < max_rx_sockets; ++i) {
+    if (rx_socks_[i].fd >= 0 && rx_socks_[i].port == port) return {};
+    if (rx_socks_[i].fd < 0 && free == max_rx_sockets) free = i;
+  }
+  if (free == max_rx_sockets) {
+    return "already receiving on " + std::to_string(max_rx_sockets) + " UDP ports, the most this scanner binds";
+  }
+  std::string err;
+  const int fd = new_rx_socket(err);
+  if (fd < 0) return err;
+  // SO_REUSEADDR: the port may be taken on a unicast address of this host by another EtherNet/IP
+  // endpoint (a simulated meter on 127.0.0.2:2222); unicast to that address stays its own, while
+  // multicast to the port reaches every socket bound to it. A socket on 0.0.0.0 without
+  // SO_REUSEADDR (another scanner's) still refuses the bind.
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(local_addr_);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) {
+    const int e = errno;
+    ::close(fd);
+    return "bind UDP " + opt_.local_address + ":" + std::to_string(port) + ": " + std::strerror(e);
+  }
+  if (int e = loop_.add(fd, EPOLLIN, (std::uint64_t{static_cast<std::uint8_t>(TagKind::udp)} << 56) | free); e != 0) {
+    ::close(fd);
+    return std::string("epoll_ctl(UDP): ") + std::strerror(e);
+  }
+  rx_socks_[free] = {fd, port, 0};
+  return {};
+}
+
+void Engine::on_udp_readable(std::size_t sock) {
   // Bounded per turn so the TCP sessions and timers are served between bursts; epoll is
   // level-triggered, so what is left is read on the next turn.
   std::int64_t mono = 0;
   std::uint64_t got = 0;
   for (int turn = 0; turn < 8; ++turn) {
-    const int n = read_udp_batch(mono);
+    const int n = read_udp_batch(sock, mono);
     if (n <= 0) break;
     got += static_cast<std::uint64_t>(n);
     if (static_cast<std::size_t>(n) < rx_batch) break;
@@ -112,20 +162,23 @@ void Engine::on_udp_readable() {
 
 void Engine::drain_udp(int max_batches) {
   std::int64_t mono = 0;
-  for (int i = 0; i < max_batches; ++i) {
-    const int n = read_udp_batch(mono);
-    if (n <= 0 || static_cast<std::size_t>(n) < rx_batch) return;
+  for (std::size_t s = 0; s < max_rx_sockets; ++s) {
+    if (rx_socks_[s].fd < 0) continue;
+    for (int i = 0; i < max_batches; ++i) {
+      const int n = read_udp_batch(s, mono);
+      if (n <= 0 || static_cast<std::size_t>(n) < rx_batch) break;
+    }
   }
 }
 
-int Engine::read_udp_batch(std::int64_t& mono) {
+int Engine::read_udp_batch(std::size_t sock, std::int64_t& mono) {
   for (std::size_t i = 0; i < rx_batch; ++i) {
     msghdr& h = rx_msgs_[i].msg_hdr;
     h.msg_namelen = sizeof(sockaddr_in);
     h.msg_controllen = rx_slots_[i].control.size();
     h.msg_flags = 0;
   }
-  const int n = ::recvmmsg(udp_fd_, rx_msgs_.get(), static_cast<unsigned>(rx_batch), MSG_DONTWAIT, nullptr);
+  const int n = ::recvmmsg(rx_socks_[sock].fd, rx_msgs_.get(), static_cast<unsigned>(rx_batch), MSG_DONTWAIT, nullptr);
   bump(recv_.calls);
   if (n <= 0) return n;
   mono = EventLoop::monotonic_ns();
@@ -162,16 +215,16 @@ int Engine::read_udp_batch(std::int64_t& mono) {
                 mono, real);
   }
   add(recv_.delay_sum, delay_sum);
-  if (have_ovfl) note_drops(ovfl);
+  if (have_ovfl) note_drops(ovfl, rx_socks_[sock].last_ovfl);
   return n;
 }
 
-void Engine::note_drops(std::uint32_t kernel_count) {
+void Engine::note_drops(std::uint32_t kernel_count, std::uint32_t& last) {
   // The kernel's count is 32 bits and only grows; values read earlier (a datagram queued before
   // an SO_MEMINFO read) are older, not smaller counts, so only a step forward is taken.
-  const auto step = static_cast<std::int32_t>(kernel_count - last_ovfl_);
+  const auto step = static_cast<std::int32_t>(kernel_count - last);
   if (step <= 0) return;
-  last_ovfl_ = kernel_count;
+  last = kernel_count;
   add(recv_.drops, std::uint64_t{static_cast<std::uint32_t>(step)});
   last_drop_ns_ = EventLoop::monotonic_ns();
 }
@@ -209,10 +262,13 @@ void Engine::receive_housekeeping(std::int64_t now) {
                        std::memory_order_relaxed);
   }
   // Drops after the last datagram read carry no SO_RXQ_OVFL yet: the kernel's count directly.
-  std::uint32_t mem[SK_MEMINFO_VARS] = {};
-  socklen_t len = sizeof mem;
-  if (::getsockopt(udp_fd_, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 && len > SK_MEMINFO_DROPS * sizeof(std::uint32_t)) {
-    note_drops(mem[SK_MEMINFO_DROPS]);
+  for (auto& rs : rx_socks_) {
+    if (rs.fd < 0) continue;
+    std::uint32_t mem[SK_MEMINFO_VARS] = {};
+    socklen_t len = sizeof mem;
+    if (::getsockopt(rs.fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 && len > SK_MEMINFO_DROPS * sizeof(std::uint32_t)) {
+      note_drops(mem[SK_MEMINFO_DROPS], rs.last_ovfl);
+    }
   }
   if (now >= delay_window_end_) {
     recv_.delay_max.store(delay_max_window_, std::memory_order_relaxed);

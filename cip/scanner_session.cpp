@@ -692,6 +692,47 @@ void Engine::on_open_reply(Device& d, const MrResponse& r, const SendData& sd, s
       c.group_iface = iface;
     }
   }
+  // Where T->O arrives is the target's word (CIP Vol 2, Sockaddr Info in the Forward_Open
+  // reply): multicast goes to the port of its T->O item (2222 when it names none), whatever
+  // port we asked for; point-to-point goes where we asked, so another port there is a warning.
+  const std::uint16_t ours = bound_udp_port_.load(std::memory_order_relaxed);
+  const auto endpoint_port = [&](std::uint32_t addr, std::uint16_t port) {
+    char a[INET_ADDRSTRLEN];
+    in_addr ia{htonl(addr)};
+    ::inet_ntop(AF_INET, &ia, a, sizeof a);
+    return std::string(a) + ":" + std::to_string(port);
+  };
+  if (c.group != 0) {
+    const std::uint16_t port = c.t_o_port != 0 ? c.t_o_port : udp_io_port;
+    if (port != ours) {
+      if (std::string why = receive_on(port); !why.empty()) {
+        Fault fl;
+        fl.kind = Fault::Kind::socket_error;
+        fl.assembly = c.assembly;
+        fl.text = "assembly " + std::to_string(c.assembly) + " on " + d.endpoint + " produces T->O multicast to " +
+                  endpoint_port(c.group, port) + " (its Forward Open reply, Sockaddr Info 0x8001), but the gateway " +
+                  "listens on UDP port " + std::to_string(ours) + " ([scanner] udp_port) and cannot also listen on " +
+                  std::to_string(port) + ": " + why + "; set [scanner] udp_port = " + std::to_string(port) +
+                  " (with local_address = \"0.0.0.0\"), or free UDP port " + std::to_string(port) + " on this host";
+        leave_group(c.group, c.group_iface);
+        c.group = 0;
+        send_forward_close(d, c, Req::forward_close);
+        return fail(d, std::move(fl), now);
+      }
+    }
+  } else if (c.t_o_port != 0 && c.t_o_port != ours) {
+    const std::string why = receive_on(c.t_o_port);
+    Fault fl;
+    fl.kind = Fault::Kind::protocol_error;
+    fl.assembly = c.assembly;
+    fl.text = "assembly " + std::to_string(c.assembly) + " on " + d.endpoint +
+              ": point-to-point T->O, the gateway asked for it on UDP port " + std::to_string(ours) +
+              " but the device's Forward Open reply says it sends to port " + std::to_string(c.t_o_port) +
+              " (Sockaddr Info 0x8001); " +
+              (why.empty() ? "listening on both" : "cannot also listen there (" + why + ")") +
+              "; set [scanner] udp_port = " + std::to_string(c.t_o_port) + " to match the device";
+    raise(d, std::move(fl));
+  }
   if (!register_conn(d, d.cursor)) {
     Fault fl;
     fl.kind = Fault::Kind::protocol_error;

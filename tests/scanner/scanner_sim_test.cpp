@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "cip/encap.hpp"
 #include "cip/scanner.hpp"
 #include "recorder.hpp"
 #include "simulator.hpp"
@@ -146,6 +147,45 @@ TEST_CASE("listen-only is accepted while an owner exists: data at the RPI, seque
     CHECK(now_ns - s.last_ns < 1'000'000'000);
     CHECK(s.last_ns > s.first_ns);
   }
+}
+
+TEST_CASE("the target's Sockaddr Info is obeyed: multicast arrives on its port 2222 while udp_port is another") {
+  // Like a real adapter, the simulator produces multicast T->O on 2222 whatever port the Forward
+  // Open named, and says so in its reply. The simulated meters own UDP 2222 on their own
+  // addresses, as a meter on another host would; the scanner binds another udp_port and also
+  // receives on 0.0.0.0:2222 for the groups it joined.
+  Rig rig;
+  rig.sim_udp_port = cip::udp_io_port;
+  rig.start_sim("127.0.29.1", 2, /*owner=*/true);
+  Recorder rec;
+  auto mc = rig.spec("127.0.29.1", {101, 102});
+  mc.multicast = true;
+  auto p2p = rig.spec("127.0.29.2", {101});
+  p2p.multicast = false;
+  auto opt = options();
+  opt.udp_port = static_cast<std::uint16_t>(pm500::test::free_udp_port());
+  REQUIRE(opt.udp_port != cip::udp_io_port);
+  cip::Scanner scanner(opt, {mc, p2p}, rec);
+  REQUIRE(scanner.start());
+  CHECK(scanner.udp_port() == opt.udp_port);
+  REQUIRE(eventually([&] { return rec.stream(0, 102).count >= 10 && rec.stream(1, 101).count >= 10; }, 5s));
+  const auto st = scanner_test::status(scanner, 0);
+  CHECK(st.state == DeviceState::running);
+  CHECK(st.connections_open == 2);
+  REQUIRE(st.connections.size() == 2);
+  for (const auto& c : st.connections) {
+    CHECK((c.t_o_group >> 24) == 239u);
+    CHECK(c.t_o_port == cip::udp_io_port);
+  }
+  CHECK(rec.stream(0, 101).in_order);
+  CHECK(rec.faults(0).empty());
+  // Point-to-point goes where the Forward Open asked: the scanner's own port, no warning.
+  const auto pst = scanner_test::status(scanner, 1);
+  CHECK(pst.state == DeviceState::running);
+  REQUIRE(pst.connections.size() == 1);
+  CHECK(pst.connections[0].t_o_group == 0);
+  CHECK(rec.faults(1).empty());
+  scanner.stop();
 }
 
 TEST_CASE("lone listen-only is refused with 0x0119, named, and the configured fallback takes over") {

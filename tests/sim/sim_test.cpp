@@ -346,25 +346,30 @@ TEST_CASE("a connection times out when its O->T heartbeats stop") {
 TEST_CASE("multicast on loopback: a receiver joined on 127.0.0.1 gets the data, listeners share the stream") {
   Rig rig(false);
   auto c = rig.client();
-  const std::uint16_t port = static_cast<std::uint16_t>(pm500::test::free_udp_port());
+  // Asked for another port: like a real adapter, the simulator produces multicast on 2222
+  // anyway and its reply's Sockaddr Info T->O says so.
+  const std::uint16_t asked = static_cast<std::uint16_t>(pm500::test::free_udp_port());
   FoSpec s;
   s.multicast = true;
-  s.t_o_sockaddr = cip::SockAddr{.port = port};
+  s.t_o_sockaddr = cip::SockAddr{.port = asked};
   auto r = c->forward_open(s);
   REQUIRE(r.ok);
   REQUIRE(r.t_o_addr);
   const std::uint32_t group = r.t_o_addr->address;
   CHECK((group >> 16) == ((239u << 8) | 192u));
-  CHECK(r.t_o_addr->port == port);
+  CHECK(r.t_o_addr->port == cip::udp_io_port);
 
   in_addr g{htonl(group)};
   char text[INET_ADDRSTRLEN] = {};
   inet_ntop(AF_INET, &g, text, sizeof text);
-  Udp rx(text, port);  // bound to the group: receives only that group's datagrams
+  Udp rx(text, cip::udp_io_port);  // bound to the group: receives only that group's datagrams
+  Udp asked_rx("0.0.0.0", asked);
+  REQUIRE(asked_rx.join(group));
   REQUIRE(rx.join(group));
   auto io = rx.recv(1s);
   REQUIRE(io);
   CHECK(io->connection_id == r.t_o_id);
+  CHECK_FALSE(asked_rx.recv(300ms));  // nothing to the port the originator asked for
 
   FoSpec lo = s;
   lo.serial = 2;

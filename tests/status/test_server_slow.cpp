@@ -143,7 +143,9 @@ double probe_throughout(status::Server& server, std::chrono::milliseconds window
     max_open = std::max(max_open, server.stats().open);
     std::this_thread::sleep_for(100ms);
   }
-  CHECK(probes >= 20);
+  // The window was covered: each probe takes at most its 1 s limit plus the 100 ms pause (a
+  // fixed count would measure the machine's load, not the server).
+  CHECK(probes >= std::max<long>(3, window / 1100ms));
   return slowest;
 }
 

@@ -101,8 +101,10 @@ int bound_socket(int type, const sockaddr_in& a, std::string& err) {
     return -1;
   }
   int one = 1;
-  // TCP only: a restarted simulator must rebind while old connections sit in TIME_WAIT.
-  if (type == SOCK_STREAM) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  // TCP: a restarted simulator must rebind while old connections sit in TIME_WAIT. UDP: an
+  // originator on this host may bind the port on 0.0.0.0 too, to receive multicast T->O on 2222
+  // (on a real network the meter is another host); unicast to the meter's address stays here.
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) {
     err = std::string(type == SOCK_STREAM ? "tcp" : "udp") + " bind: " + errno_text();
     ::close(fd);
@@ -695,13 +697,16 @@ void Meter::forward_open(const Client& c, const cip::MrRequest& req, const cip::
   }
 
   const std::int64_t now = monotonic_ns();
-  // Where T->O goes: the Sockaddr Info 0x8001 of the request names the port (and address) the
-  // originator listens on (CIP Vol 2, "Sockaddr Info Items"); by default the peer's UDP 2222.
+  // Where T->O goes (CIP Vol 2, "Sockaddr Info Items"). Point-to-point: where the Sockaddr Info
+  // 0x8001 of the request says the originator listens, by default the peer's UDP 2222.
+  // Multicast: like a real adapter, always to UDP 2222, whatever port the request named; the
+  // reply's 0x8001 says so, and an originator listening elsewhere hears nothing.
   std::optional<cip::SockAddr> wanted_t_o;
   if (const auto* item = sd.cpf.find(cip::ItemType::sockaddr_t_o)) {
     if (auto sa = cip::decode_sockaddr(item->data)) wanted_t_o = *sa;
   }
-  const std::uint16_t dest_port = wanted_t_o && wanted_t_o->port != 0 ? wanted_t_o->port : cip::udp_io_port;
+  const std::uint16_t dest_port =
+      !multicast && wanted_t_o && wanted_t_o->port != 0 ? wanted_t_o->port : cip::udp_io_port;
   Stream& s = streams_[stream];
   if (!join) {
     s.used = true;
