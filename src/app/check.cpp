@@ -246,10 +246,25 @@ std::vector<CheckLine> check_sinks(const config::GatewayConfig& cfg, const Catal
 std::vector<CheckLine> check_configuration(const config::GatewayConfig& cfg) {
   std::size_t enabled = 0;
   for (const auto& s : cfg.sinks) enabled += s.delivery.enabled ? 1 : 0;
-  return {{Result::ok, "configuration", cfg.source_file,
-           std::to_string(cfg.devices.size()) + " device(s), " + std::to_string(cfg.sinks.size()) + " sink(s) (" +
-               std::to_string(enabled) + " enabled)",
-           ""}};
+  std::vector<CheckLine> out{{Result::ok, "configuration", cfg.source_file,
+                              std::to_string(cfg.devices.size()) + " device(s), " + std::to_string(cfg.sinks.size()) +
+                                  " sink(s) (" + std::to_string(enabled) + " enabled)",
+                              ""}};
+  if (enabled == 0) {
+    // The gateway runs, but every sample is read and dropped: nothing is delivered or spooled.
+    std::string tables;
+    for (const SinkPlugin* p : sink_plugins()) tables += (tables.empty() ? "[sinks." : ", [sinks.") + p->schema.name + "]";
+    std::string fix = cfg.sinks.empty()
+                          ? "add a sink table to " + cfg.source_file + ": one of " + tables
+                          : "set enabled = true in [sinks." + cfg.sinks.front().type + "]" +
+                                (cfg.sinks.size() > 1 ? " (or another disabled sink)" : "") + ", or add one of " +
+                                tables;
+    out.push_back({Result::warn, "configuration", "sinks",
+                   "no sink is enabled, so samples are read but delivered nowhere and not spooled; " + fix +
+                       " (`pm500-gateway config --example` shows every key)",
+                   ""});
+  }
+  return out;
 }
 
 std::vector<CheckLine> check_devices_and_sinks(const config::GatewayConfig& cfg) {

@@ -40,7 +40,8 @@ struct CheckOptions {
   bool offline = false;  // validate the configuration only: no traffic to devices or sinks
 };
 
-// The configuration line (it loaded: counts of devices and sinks).
+// The configuration line (it loaded: counts of devices and sinks), and a warning naming the
+// tables to add when no sink is enabled (the gateway would deliver nothing).
 std::vector<CheckLine> check_configuration(const config::GatewayConfig& cfg);
 // Devices (with the embedded simulator when [simulator] is enabled) and sinks, probed at the
 // same time. Devices: one real scanner run (session, identity, assembly sizes, Forward Open, data,

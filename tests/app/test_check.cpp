@@ -161,7 +161,7 @@ TEST_CASE("check: no devices and every sink disabled exits 0; --offline sends no
   INFO(r.output);
   CHECK(r.code == 0);
   CHECK(has(r.output, "- sink file: disabled, not probed"));
-  CHECK(has(r.output, "1 check, 0 failed"));
+  CHECK(has(r.output, "2 checks, 0 failed, 1 warning"));
 
   // --offline: a device nobody could reach is not even tried.
   Check off(device("127.0.9.5:" + std::to_string(free_tcp_port())));
@@ -170,6 +170,34 @@ TEST_CASE("check: no devices and every sink disabled exits 0; --offline sends no
   CHECK(o.code == 0);
   CHECK(has(o.output, "- devices and sinks: not probed (--offline)"));
   CHECK_FALSE(has(o.output, "reachable"));
+}
+
+TEST_CASE("check warns when no sink is enabled, naming the table to add or enable; online and --offline") {
+  // No sink table at all: the warning names every sink table there is to add.
+  Check none("");
+  for (const auto& args : {std::vector<std::string>{}, std::vector<std::string>{"--offline"}}) {
+    auto r = none.run(args);
+    INFO(r.output);
+    CHECK(r.code == 0);  // a warning: the gateway still runs
+    CHECK(has(r.output, "! configuration: sinks: no sink is enabled, so samples are read but delivered nowhere and "
+                        "not spooled; add a sink table to " + none.path + ": one of [sinks."));
+    for (const char* table : {"[sinks.file]", "[sinks.influxdb]", "[sinks.mqtt]", "[sinks.aws_iot]"})
+      CHECK(has(r.output, table));
+    CHECK(has(r.output, "1 warning"));
+  }
+  // A disabled one: the fix is to enable it.
+  Check disabled("[sinks.file]\nenabled = false\n");
+  auto d = disabled.run({"--offline"});
+  INFO(d.output);
+  CHECK(has(d.output, "no sink is enabled"));
+  CHECK(has(d.output, "set enabled = true in [sinks.file], or add one of [sinks."));
+  // One enabled sink: no warning.
+  Check one("[sinks.file]\npath = \"samples.lp\"\n");
+  auto o = one.run({"--offline"});
+  INFO(o.output);
+  CHECK(o.code == 0);
+  CHECK_FALSE(has(o.output, "no sink is enabled"));
+  CHECK_FALSE(has(o.output, "warning"));
 }
 
 TEST_CASE("check --help explains the lines, the exit code and the simulator") {
