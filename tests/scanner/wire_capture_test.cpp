@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "cip/encap.hpp"
 #include "cip/scanner.hpp"
 #include "recorder.hpp"
 #include "simulator.hpp"
@@ -270,7 +271,8 @@ void check_common(const Capture& c) {
   REQUIRE(serials_open.size() == 3);
   CHECK(serials_close == std::vector<std::string>{serials_open[1], serials_open[2]});
 
-  // Class 1: T->O data from the meter to the group the reply named, on the scanner's port;
+  // Class 1: T->O data from the meter to the group the reply named, on UDP 2222 whatever port
+  // the scanner asked for (a multicast producer's port is the target's; the scanner listens there too);
   // O->T heartbeats to the meter's port; encapsulation sequence numbers that only go up.
   std::map<std::string, std::uint64_t> last_seq;
   std::set<std::string> t_o_ids, o_t_ids;
@@ -282,7 +284,7 @@ void check_common(const Capture& c) {
     last_seq[id] = seq;
     if (row.at("ip.src") == meter) {
       t_o_ids.insert(id);
-      CHECK(row.at("udp.dstport") == std::to_string(c.scan_udp));
+      CHECK(row.at("udp.dstport") == std::to_string(cip::udp_io_port));
       CHECK(row.at("ip.dst").rfind("239.192.", 0) == 0);
     } else {
       o_t_ids.insert(id);
