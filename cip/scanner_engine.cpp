@@ -77,6 +77,8 @@ Engine::~Engine() {
     if (h.fd >= 0) ::close(h.fd);
   }
   if (udp_fd_ >= 0) ::close(udp_fd_);
+  for (std::size_t i = 1; i < max_rx_sockets; ++i)
+    if (rx_socks_[i].fd >= 0) ::close(rx_socks_[i].fd);
 }
 
 pm500::expected<void, std::string> Engine::prepare() {
@@ -183,7 +185,8 @@ void Engine::run() {
       if (tag == EventLoop::wake_tag) continue;
       const auto kind = static_cast<TagKind>(tag >> 56);
       if (kind == TagKind::udp) {
-        on_udp_readable();
+        if (const auto sock = static_cast<std::size_t>(tag & 0xFF); sock < max_rx_sockets && rx_socks_[sock].fd >= 0)
+          on_udp_readable(sock);
       } else if (kind == TagKind::tcp) {
         const auto idx = static_cast<std::uint32_t>(tag);
         if (idx >= devices_.size()) continue;
@@ -197,10 +200,17 @@ void Engine::run() {
   for (auto& d : devices_) {
     if (d.step != Step::stopped) finish_device(d);
   }
+  for (std::size_t i = 1; i < max_rx_sockets; ++i) {
+    if (rx_socks_[i].fd < 0) continue;
+    loop_.remove(rx_socks_[i].fd);
+    ::close(rx_socks_[i].fd);
+    rx_socks_[i] = {};
+  }
   if (udp_fd_ >= 0) {
     loop_.remove(udp_fd_);
     ::close(udp_fd_);
     udp_fd_ = -1;
+    rx_socks_[0] = {};
   }
 }
 

@@ -235,12 +235,17 @@ class Engine {
 
   // scanner_io.cpp: UDP.
   pm500::expected<void, std::string> open_udp();
-  void on_udp_readable();
-  // Reads until the socket is empty (or `max_batches` batches): before timers judge silence
-  // after the loop was late, so data queued meanwhile counts.
+  void on_udp_readable(std::size_t sock);
+  // Reads until the sockets are empty (or `max_batches` batches each): before timers judge
+  // silence after the loop was late, so data queued meanwhile counts.
   void drain_udp(int max_batches);
-  int read_udp_batch(std::int64_t& mono);  // one recvmmsg: datagrams handled, or <= 0
-  void note_drops(std::uint32_t kernel_count);
+  // One recvmmsg on rx_socks_[sock]: datagrams handled, or <= 0.
+  int read_udp_batch(std::size_t sock, std::int64_t& mono);
+  void note_drops(std::uint32_t kernel_count, std::uint32_t& last);
+  // Receives T->O on `port` too (a target's reply names where it produces: CIP Vol 2 Sockaddr
+  // Info T->O): "" when a socket already does or one was bound, else why not.
+  std::string receive_on(std::uint16_t port);
+  int new_rx_socket(std::string& err);  // nonblocking, timestamps, drop counts, receive buffer
   void receive_housekeeping(std::int64_t now);  // every 250 ms: CPU, SO_MEMINFO drops, delay max
   void update_overload(std::int64_t now);       // stretches or restores the I/O timeouts
   void stretch_timeout(Conn& c);
@@ -310,7 +315,18 @@ class Engine {
     std::atomic<std::int64_t> delay_max{0};
     std::atomic<std::uint32_t> wanted{0}, granted{0};
   } recv_;
-  std::uint32_t last_ovfl_ = 0;        // the kernel's 32-bit drop count as last seen
+  // Receive sockets: [0] is udp_fd_ (bound to udp_port, also sends heartbeats); the others are
+  // bound when a target's Forward Open reply says it produces T->O on another port (a real
+  // adapter produces multicast on 2222 whatever port the originator asked for). All are in the
+  // one event loop and share the receive buffers; they stay open until the scanner stops.
+  struct RxSocket {
+    int fd = -1;
+    std::uint16_t port = 0;
+    std::uint32_t last_ovfl = 0;  // the kernel's 32-bit drop count as last seen
+  };
+  static constexpr std::size_t max_rx_sockets = 5;
+  std::array<RxSocket, max_rx_sockets> rx_socks_{};
+  std::uint32_t rcvbuf_bytes_ = 0;  // SO_RCVBUF asked for every receive socket
   std::int64_t delay_max_window_ = 0;  // longest receive delay in the current second
   std::int64_t delay_window_end_ = 0;
   std::int64_t housekeeping_at_ = 0;
