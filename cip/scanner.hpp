@@ -78,6 +78,13 @@ struct ScannerOptions {
   std::uint32_t request_timeout_ms = 3000;   // each explicit request (session, identity, FO, read)
   std::uint32_t reconnect_initial_ms = 500;
   std::uint32_t reconnect_max_ms = 30'000;
+  // While a device waits in backoff, a nonblocking TCP connect to its EtherNet/IP port every
+  // probe_interval_ms tells when it accepts connections again: once a probe succeeds after the
+  // device did not accept (a refused, timed out or unreachable connect or probe), it is
+  // reconnected at once and its backoff starts over. A device that accepts TCP but fails later
+  // (a refused Forward Open, a silent session) is not probed further: the backoff paces it.
+  // 0 = no probes (backoff only). See cip/README.md, "Back as soon as the device is back".
+  std::uint32_t probe_interval_ms = 1000;
   std::uint32_t shutdown_timeout_ms = 2000;  // stop(): longest wait for Forward Close replies
   // While Class 1 data flows the session carries no request of its own, so a session that stops
   // answering would go unnoticed (and adapters close sessions idle for their encapsulation

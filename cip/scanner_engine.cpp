@@ -72,6 +72,7 @@ Engine::Engine(ScannerOptions options, std::vector<DeviceSpec> devices, ScannerE
 Engine::~Engine() {
   for (auto& d : devices_) {
     if (d.fd >= 0) ::close(d.fd);
+    if (d.probe_fd >= 0) ::close(d.probe_fd);
   }
   for (auto& h : helpers_) {
     if (h.fd >= 0) ::close(h.fd);
@@ -193,6 +194,12 @@ void Engine::run() {
         Device& d = devices_[idx];
         if (d.fd < 0 || tcp_tag(d) != tag) continue;  // closed since epoll_wait returned
         on_tcp_event(d, ev.events, now);
+      } else if (kind == TagKind::probe) {
+        const auto idx = static_cast<std::uint32_t>(tag);
+        if (idx >= devices_.size()) continue;
+        Device& d = devices_[idx];
+        if (d.probe_fd < 0 || probe_tag(d) != tag) continue;  // closed since epoll_wait returned
+        on_probe_event(d, ev.events, now);
       }
     }
     if (n > 0 || drained) events_.on_batch_end();
@@ -274,6 +281,7 @@ void Engine::on_timer(std::uint64_t token, std::int64_t deadline, std::int64_t n
       begin_connect(d, now);
       return;
     case Step::backoff:
+      return on_backoff_timer(d, now);
     case Step::wrong_device:
       bump(counters_[d.index].reconnects);
       begin_connect(d, now);
@@ -392,6 +400,7 @@ void Engine::open_tcp(Device& d, std::int64_t now) {
 }
 
 void Engine::teardown(Device& d, bool send_closes) {
+  close_probe(d);
   for (auto& c : d.conns) {
     if (!c.open) continue;
     if (send_closes && d.session != 0 && d.fd >= 0) send_forward_close(d, c, Req::forward_close);
@@ -427,20 +436,107 @@ void Engine::fail(Device& d, Fault f, std::int64_t now) {
   // Setting up a new session while the I/O connections still deliver: a failure of the TCP
   // side is that session's trouble, not a reason to drop data that keeps arriving.
   if (d.resession && f.kind != Fault::Kind::io_timeout && !shutting_down_) return session_down(d, std::move(f), now);
+  const bool down = d.step == Step::connecting;  // the device did not accept the TCP connection
   raise(d, std::move(f));
   teardown(d, true);
   if (shutting_down_) {
     finish_device(d);
     return;
   }
-  schedule_reconnect(d, now);
+  schedule_reconnect(d, now, down);
 }
 
-void Engine::schedule_reconnect(Device& d, std::int64_t now) {
+void Engine::schedule_reconnect(Device& d, std::int64_t now, bool down) {
   d.step = Step::backoff;
   set_state(d, DeviceState::backoff);
   const auto delay = d.backoff.next();
-  arm_device_timer(d, now + std::chrono::duration_cast<std::chrono::nanoseconds>(delay).count());
+  d.backoff_due = now + std::chrono::duration_cast<std::chrono::nanoseconds>(delay).count();
+  d.probe_down = down;
+  d.probing = opt_.probe_interval_ms > 0;
+  const std::int64_t probe_at = now + std::int64_t{opt_.probe_interval_ms} * 1'000'000;
+  arm_device_timer(d, d.probing ? std::min(d.backoff_due, probe_at) : d.backoff_due);
+  // After a failure past the TCP connect (connection lost, I/O timeout, refused Forward Open)
+  // the first probe goes out at once: it tells a device that went away (refused, so the next
+  // accepted probe brings it back) from one that is there and failing (accepted: the backoff
+  // paces it, no further probes).
+  if (d.probing && !down) start_probe(d, now);
+}
+
+// The device timer in backoff: the backoff is over (a full connect attempt), or the next probe
+// is due (one still in flight got no answer within the interval: the device is not there).
+void Engine::on_backoff_timer(Device& d, std::int64_t now) {
+  if (d.probe_fd >= 0) {
+    close_probe(d);
+    d.probe_down = true;
+  }
+  if (now >= d.backoff_due || !d.probing) {
+    bump(counters_[d.index].reconnects);
+    return begin_connect(d, now);
+  }
+  start_probe(d, now);
+}
+
+// One probe: a nonblocking TCP connect to the device's EtherNet/IP port. No state change, no
+// event, no fault, no allocation: the answer (on_probe_event) decides. The device timer is
+// armed for the next probe (or the end of the backoff, if sooner).
+void Engine::start_probe(Device& d, std::int64_t now) {
+  const std::int64_t next = std::min(d.backoff_due, now + std::int64_t{opt_.probe_interval_ms} * 1'000'000);
+  arm_device_timer(d, next);
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;  // no socket now: the next probe, or the backoff, tries again
+  // Closed with a reset, not a FIN: a probe a second per absent device must not pile up
+  // TIME_WAIT sockets (and ephemeral ports) on the gateway.
+  const linger lg{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  if (local_addr_ != 0) {
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    src.sin_addr.s_addr = htonl(local_addr_);
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&src), sizeof src) != 0) {
+      ::close(fd);
+      return;
+    }
+  }
+  d.probe_fd = fd;
+  ++d.probe_gen;
+  const int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&d.addr), sizeof d.addr);
+  if (rc == 0) return on_probe_event(d, EPOLLOUT, now);
+  if (errno != EINPROGRESS) {
+    close_probe(d);
+    d.probe_down = true;
+    return;
+  }
+  loop_.add(fd, EPOLLOUT, probe_tag(d));
+}
+
+void Engine::on_probe_event(Device& d, std::uint32_t events, std::int64_t now) {
+  if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return;
+  int err = 0;
+  socklen_t len = sizeof err;
+  ::getsockopt(d.probe_fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  close_probe(d);
+  if (err != 0 || (events & (EPOLLERR | EPOLLHUP)) != 0) {
+    d.probe_down = true;  // not accepted: the next probe (timer armed) asks again
+    return;
+  }
+  if (!d.probe_down) {
+    // Accepted, and it was accepting before: it fails past the connect, the backoff paces it.
+    d.probing = false;
+    arm_device_timer(d, d.backoff_due);
+    return;
+  }
+  // Back: reconnect now, and failures of this new attempt start the backoff over.
+  d.backoff.reset();
+  bump(counters_[d.index].reconnects);
+  begin_connect(d, now);
+}
+
+void Engine::close_probe(Device& d) {
+  if (d.probe_fd < 0) return;
+  loop_.remove(d.probe_fd);
+  ::close(d.probe_fd);
+  d.probe_fd = -1;
+  ++d.probe_gen;
 }
 
 void Engine::enter_wrong_device(Device& d, std::int64_t now) {

@@ -147,6 +147,15 @@ struct Device {
   bool resession = false;
 
   Backoff backoff{std::chrono::milliseconds(500), std::chrono::milliseconds(30'000), 0};
+  // In backoff: when the backoff ends (a full connect attempt), and the probes meanwhile
+  // (ScannerOptions::probe_interval_ms). `probe_down`: the last connect or probe was not
+  // accepted, so the next accepted probe means the device is back. `probing` ends when a probe
+  // is accepted while the device was not down: it accepts TCP, the backoff paces it.
+  std::int64_t backoff_due = 0;
+  bool probing = false;
+  bool probe_down = false;
+  int probe_fd = -1;
+  std::uint32_t probe_gen = 0;   // in the probe's epoll tag: events of a closed probe are ignored
   std::uint32_t attempt = 0;     // connection attempts so far (faults remember theirs)
   FaultBook faults;
 };
@@ -169,11 +178,15 @@ class Engine {
 
  private:
   // Tags and tokens.
-  enum class TagKind : std::uint8_t { udp = 1, tcp = 2 };
+  enum class TagKind : std::uint8_t { udp = 1, tcp = 2, probe = 3 };
   enum class TimerKind : std::uint8_t { device = 1, heartbeat = 2, poll = 3, shutdown = 4 };
   static std::uint64_t tcp_tag(const Device& d) {
     return (std::uint64_t{static_cast<std::uint8_t>(TagKind::tcp)} << 56) | (std::uint64_t{d.fd_gen & 0xFFFFFF} << 32) |
            d.index;
+  }
+  static std::uint64_t probe_tag(const Device& d) {
+    return (std::uint64_t{static_cast<std::uint8_t>(TagKind::probe)} << 56) |
+           (std::uint64_t{d.probe_gen & 0xFFFFFF} << 32) | d.index;
   }
   static std::uint64_t timer_token(TimerKind k, std::uint32_t device, std::uint8_t conn, std::uint16_t gen) {
     return (std::uint64_t{static_cast<std::uint8_t>(k)} << 56) | (std::uint64_t{conn} << 48) |
@@ -189,7 +202,12 @@ class Engine {
   void teardown(Device& d, bool send_closes);
   void close_session(Device& d);
   void fail(Device& d, Fault f, std::int64_t now);
-  void schedule_reconnect(Device& d, std::int64_t now);
+  // `down`: the device did not accept the TCP connection (the attempt failed at connect).
+  void schedule_reconnect(Device& d, std::int64_t now, bool down = false);
+  void on_backoff_timer(Device& d, std::int64_t now);
+  void start_probe(Device& d, std::int64_t now);
+  void on_probe_event(Device& d, std::uint32_t events, std::int64_t now);
+  void close_probe(Device& d);
   void enter_wrong_device(Device& d, std::int64_t now);
   void raise(Device& d, Fault f);
   void clear(Device& d, Fault::Kind k);
