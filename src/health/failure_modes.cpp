@@ -21,7 +21,7 @@ constexpr std::array kModes{
         "dropped when the owner went away",
         "EtherNet/IP connection faults",
         "tests/health/test_failure_modes_e2e.cpp (gateway: Forward Open refused 0x0106, clears when released; no "
-        "owner 0x0119 with the explicit fallback, clears when the owner returns); tests/scanner/sim_test.cpp (0x0119 "
+        "owner 0x0119 with the explicit fallback, clears when the owner returns); tests/scanner/scanner_sim_test.cpp (0x0119 "
         "with each fallback)"},
     FailureMode{
         "eip.no_response", "Device and Network", "No response from device",
@@ -35,7 +35,7 @@ constexpr std::array kModes{
         "No response from device",
         "tests/health/test_failure_modes_e2e.cpp (gateway: refused, clears when a meter answers; unreachable in a "
         "network namespace with its link down, clears when the link is up; another device's identity, clears when "
-        "the meter is back); tests/scanner/sim_test.cpp (refused vs timed out vs silent TCP)"},
+        "the meter is back); tests/scanner/scanner_sim_test.cpp (refused vs timed out vs silent TCP)"},
     FailureMode{
         "meter.erratic_readings", "Device and Network", "Erratic power readings",
         "CT/PT ratio misconfiguration: ratios applied twice, not at all, or wrong for the installation",
@@ -133,7 +133,7 @@ constexpr std::array kModes{
         "aws_iot.rule_delivery_failure", "Cloud Integration", "Rule delivery failures",
         "An AWS IoT rule's action failed: the IAM role lacks permission on its target",
         "Read the failed action and resource in the evidence; attach the missing permission to the rule's IAM "
-        "role (see the Terraform outputs for the role names).",
+        "role (the role named in the rule's action: `aws iot get-topic-rule --rule-name NAME`).",
         L::l3_cloud_integration, "Messages on the rule error-action topic (failures[].failedAction, errorMessage)",
         "Rule delivery failures",
         "tests/health/test_cloud_rows_e2e.cpp (gateway: AccessDenied rule error on the error topic raised with "
@@ -153,9 +153,11 @@ constexpr std::array kModes{
     FailureMode{
         "ops.restart_loop", "Operations and Maintenance", "Gateway restarts repeatedly",
         "Insufficient resources (memory limit) or misconfigured environment variables",
-        "Read the restart history on the status page and `docker compose logs`; raise the memory reservation if "
-        "memory use approaches the container limit; make sure the `.env` file defines every variable the "
-        "configuration references.",
+        "Read this failure mode's evidence on the status page (restarts in the last 10 minutes, how many "
+        "ended uncleanly or failed to start, and the last failure's cause, from restart-history in the state "
+        "directory) and the gateway's log (`journalctl -u pm500-gateway`, "
+        "`podman logs` or `docker compose logs`); raise the memory limit if memory use approaches it; make sure "
+        "the environment file (gateway.env) defines every variable the configuration references.",
         L::l2_edge_engineering,
         "Restart history with exit reasons in the state directory: 3 runs within 10 minutes that ended uncleanly "
         "(crash, kill, out of memory) or failed to start (configuration error such as a missing environment "
