@@ -113,9 +113,9 @@ pm500_ci_base_images() {
   fi
   log "importing debian:12 and debian:12-slim ($pm500_ci_key)"
   local id
-  id=$(pm_podman import --change 'CMD ["bash"]' "$full") || die "podman import $full"
+  id=$(pm_podman import --quiet --change 'CMD ["bash"]' "$full") || die "podman import $full"
   pm_podman tag "$id" docker.io/library/debian:12 debian:12 || die "podman tag"
-  id=$(pm_podman import --change 'CMD ["bash"]' "$slim") || die "podman import $slim"
+  id=$(pm_podman import --quiet --change 'CMD ["bash"]' "$slim") || die "podman import $slim"
   pm_podman tag "$id" docker.io/library/debian:12-slim debian:12-slim || die "podman tag"
   # Images of earlier weeks (and the layers built on them) are no longer named: drop them.
   pm_podman image prune -f >/dev/null 2>&1 || true
