@@ -140,8 +140,10 @@ MeterRead gather(const ProbeRun& run, const Devices& devices, const RecordingCon
   for (const auto& c : conditions.active())
     if (c.id == "meter.profile_mismatch" && c.subject.starts_with(dc.name + "/"))
       m.notes.push_back(c.evidence + " [meter.profile_mismatch]");
+  // Multicast is received on whatever port the reply names (the scanner binds it); point-to-point
+  // arrives where the gateway asked, so a reply naming another port is worth a note.
   for (const auto& c : m.status.connections)
-    if (c.t_o_port != 0 && c.t_o_port != run.scan.udp_port)
+    if (c.t_o_group == 0 && c.t_o_port != 0 && c.t_o_port != run.scan.udp_port)
       m.notes.push_back("assembly " + std::to_string(c.assembly) + ": the meter's reply says it produces to UDP port " +
                         std::to_string(c.t_o_port) + ", the gateway listens on " + std::to_string(run.scan.udp_port) +
                         "; set [scanner] udp_port = " + std::to_string(c.t_o_port));
@@ -179,11 +181,16 @@ std::string ratios_text(const device::DeviceSettings& s) {
                   : ": the meter sends primary values; the gateway only checks them against the ratios");
 }
 
+// The UDP port T->O data arrives on: the one the meter's reply names, else the gateway's own.
+std::uint16_t t_o_port(const cip::ConnectionInfo& c, const ProbeScan& scan) {
+  return c.t_o_port != 0 ? c.t_o_port : static_cast<std::uint16_t>(scan.udp_port);
+}
+
 std::string connection_line(const cip::ConnectionInfo& c, const ProbeScan& scan) {
   const bool multicast = c.t_o_group != 0;
   const std::string local = scan.local_address == "0.0.0.0" ? "any local address" : scan.local_address;
   std::string s = "T->O id " + hex(c.t_o_id, 8) + " received on " +
-                  (multicast ? ip_text(c.t_o_group) + ":" + std::to_string(scan.udp_port) + " (multicast group)"
+                  (multicast ? ip_text(c.t_o_group) + ":" + std::to_string(t_o_port(c, scan)) + " (multicast group)"
                              : local + ", UDP port " + std::to_string(scan.udp_port) + " (point-to-point)");
   s += ", RPI " + ms_text(c.t_o_api_us) + "; O->T id " + hex(c.o_t_id, 8) + ", heartbeat every " +
        ms_text(c.o_t_api_us) + " to " + ip_text(c.o_t_address) + ":" + std::to_string(c.o_t_port);
@@ -346,7 +353,7 @@ void append_json(std::string& out, const MeterRead& m, const ProbeScan& scan) {
       member_num(out, "o_t_rpi_ms", c.o_t_api_us / 1000.0);
       member_bool(out, "multicast", c.t_o_group != 0);
       member(out, "t_o_address", c.t_o_group != 0 ? ip_text(c.t_o_group) : scan.local_address);
-      member_int(out, "t_o_port", scan.udp_port);
+      member_int(out, "t_o_port", c.t_o_group != 0 ? t_o_port(c, scan) : scan.udp_port);
       member(out, "o_t_address", ip_text(c.o_t_address));
       member_int(out, "o_t_port", c.o_t_port);
       out += '}';

@@ -139,10 +139,13 @@ TEST_CASE("commission: identity, connection and every scaled value with unit and
   for (const char* a : {"101", "102", "107"}) {
     INFO(a);
     CHECK(std::regex_search(s, std::regex(std::string("\n    ") + a +
-                                          " +T->O id 0x[0-9A-F]{8} received on 239\\.[0-9.]+:[0-9]+ \\(multicast "
+                                          " +T->O id 0x[0-9A-F]{8} received on 239\\.[0-9.]+:2222 \\(multicast "
                                           "group\\), RPI 100 ms; O->T id 0x[0-9A-F]{8}, heartbeat every 1000 ms to "
                                           "127\\.0\\.28\\.11:2222")));
   }
+  // The meter produces multicast on 2222 (its reply says so) and the gateway receives there,
+  // whatever its own udp_port: no note telling the user to change it.
+  CHECK_FALSE(has(s, "set [scanner] udp_port"));
   CHECK(has(s, "ratios        CT 400:5 (x80), PT 1:1 (x1), applied by the gateway"));
   CHECK(has(s, "plausibility  no findings"));
   auto got = rows(s);
