@@ -67,7 +67,8 @@ TEST_CASE("check: a simulated meter and a file sink pass every probe, Forward Cl
 }
 
 TEST_CASE("check: listen-only without an owner works through the fallback: a warning, exit 0") {
-  Check c(simulator("127.0.9.2", "owner = false\n") + device("127.0.9.2", "fallback = \"explicit\"\n"));
+  Check c(simulator("127.0.9.2", "owner = false\n") + device("127.0.9.2", "fallback = \"explicit\"\n") +
+          "[sinks.file]\npath = \"samples.lp\"\n");
   auto r = c.run();
   INFO(r.output);
   CHECK(r.code == 0);
