@@ -18,6 +18,7 @@
 #include "pipeline/ring.hpp"
 #include "pipeline/spool.hpp"
 #include "sinks/mqtt/mqtt_sink.hpp"
+#include "sinks/mqtt/tests/fixtures.hpp"
 
 using namespace pm500;
 using namespace pm500::sinks::mqtt;
@@ -47,29 +48,10 @@ class Recorder : public ConditionSink {
   std::vector<std::string> events_;
 };
 
-Catalog catalog() {
-  Catalog c;
-  DeviceMeta m;
-  m.name = "mcc-1";
-  m.site = "plant";
-  m.asset = "feeder 1";
-  m.fields[1] = {"voltage_l1_n_v", "current_l1_a"};
-  c.devices.push_back(m);
-  m.name = "mcc-2";
-  c.devices.push_back(m);
-  return c;
-}
+Catalog catalog() { return test::mqtt::two_devices(); }
 
 Sample sample(std::uint32_t n, std::uint32_t device = 0) {
-  Sample s;
-  s.source_time_ns = 1'714'564'800'123'000'000 + static_cast<std::int64_t>(n) * 1'000'000;
-  s.device = device;
-  s.assembly = 101;
-  s.sequence = static_cast<std::uint16_t>(n);
-  s.count = 2;
-  s.values[0] = 230.5;
-  s.values[1] = static_cast<double>(n);
-  return s;
+  return test::mqtt::numbered(n, device, 1'714'564'800'123'000'000);
 }
 
 MqttSinkConfig config_for(const test::Mosquitto& b, const test::Pki& pki) {

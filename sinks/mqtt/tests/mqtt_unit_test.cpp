@@ -10,6 +10,7 @@
 #include "sinks/common/mqtt/acked_samples.hpp"
 #include "sinks/common/mqtt/topic_template.hpp"
 #include "support/support.hpp"
+#include "sinks/mqtt/tests/fixtures.hpp"
 
 namespace pm500 {
 extern const SinkPlugin mqtt_sink_plugin;
@@ -116,15 +117,7 @@ TEST_CASE("mqtt sink: error answers") {
 namespace {
 
 Sample ack_sample(std::uint32_t n, std::uint32_t device = 0) {
-  Sample s;
-  s.source_time_ns = 1'714'564'800'000'000'000 + static_cast<std::int64_t>(n) * 1'000'000;
-  s.device = device;
-  s.assembly = 101;
-  s.sequence = static_cast<std::uint16_t>(n);
-  s.count = 2;
-  s.values[0] = 230.5;
-  s.values[1] = static_cast<double>(n);
-  return s;
+  return test::mqtt::numbered(n, device, 1'714'564'800'000'000'000);
 }
 
 std::vector<Sample> ack_batch(std::uint32_t from, std::uint32_t to) {

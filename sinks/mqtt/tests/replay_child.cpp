@@ -13,6 +13,7 @@
 #include "pipeline/delivery.hpp"
 #include "pipeline/ring.hpp"
 #include "sinks/mqtt/mqtt_sink.hpp"
+#include "sinks/mqtt/tests/fixtures.hpp"
 
 using namespace pm500;
 
@@ -27,16 +28,7 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread starts: only sigtimedwait sees them
 
-  // The same devices as mqtt_broker_test.cpp's catalog().
-  Catalog cat;
-  DeviceMeta m;
-  m.name = "mcc-1";
-  m.site = "plant";
-  m.asset = "feeder 1";
-  m.fields[1] = {"voltage_l1_n_v", "current_l1_a"};
-  cat.devices.push_back(m);
-  m.name = "mcc-2";
-  cat.devices.push_back(m);
+  const Catalog cat = test::mqtt::two_devices();  // as mqtt_broker_test.cpp's
 
   sinks::mqtt::MqttSinkConfig cfg;
   cfg.url = argv[2];
