@@ -415,7 +415,12 @@ TEST_CASE("pipeline: several sinks each get every sample; one sink's outage does
   CHECK(tb->received() == iota(0, 5000));
   auto stats = pipe.stats();
   REQUIRE(stats.size() == 2);
-  CHECK(stats[0].spooled == 0);
+  // b's outage never reached a: no failed attempt, every sample confirmed once. (a may still
+  // pass samples through its spool when it reads more slowly than they arrive, as in a
+  // ThreadSanitizer build: that is its own catch-up path, not b's outage.)
+  CHECK(stats[0].retries == 0);
+  CHECK(stats[0].delivered == 5000);
+  CHECK(stats[1].retries > 0);
   CHECK(stats[1].spooled > 0);
 }
 
