@@ -9,6 +9,8 @@
 # BROKER_NODELAY=1 (default) runs mosquitto with set_tcp_nodelay true; BROKER_NODELAY=0 keeps
 # mosquitto's default (Nagle on), where PUBACKs queued behind one unacknowledged segment wait for
 # the gateway's delayed ACK (up to 40 ms on Linux): see "Latency" in sinks/mqtt/README.md.
+# MQTT_SETTINGS adds lines to the gateway's [sinks.mqtt] (e.g. 'max_inflight = 100'). SUB_QOS=1
+# subscribes with QoS 1: its PUBACKs keep the broker's Nagle from holding messages to it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . bench/common.sh
@@ -30,12 +32,12 @@ sleep 1
 {
   printf '[gateway]\nsite = "bench"\nstate_dir = "%s/state"\n[logging]\nlevel = "warn"\n[status]\nenabled = false\n' "$work"
   printf '[scanner]\nudp_port = 24%03d\n' $((RANDOM % 900 + 100))
-  printf '[sinks.mqtt]\nurl = "mqtt://127.0.0.1:%s"\nclient_id = "bench"\nqos = 1\n' "$port"
+  printf '[sinks.mqtt]\nurl = "mqtt://127.0.0.1:%s"\nclient_id = "bench"\nqos = 1\n%b\n' "$port" "${MQTT_SETTINGS:-}"
   bench_devices "$meters" "$first" "$rpi"
 } >"$work/gateway.toml"
 "$gw" run -c "$work/gateway.toml" >"$work/gateway.log" 2>&1 &
 sleep 4  # connections up
-timeout "$seconds" mosquitto_sub -h 127.0.0.1 -p "$port" -t 'pm500/bench/#' -F '%U %p' >"$work/received" || true
+timeout "$seconds" mosquitto_sub -h 127.0.0.1 -p "$port" -q "${SUB_QOS:-0}" -t 'pm500/bench/#' -F '%U %p' >"$work/received" || true
 python3 - "$work/received" "$seconds" <<'PY'
 import sys, re, statistics
 lat = []

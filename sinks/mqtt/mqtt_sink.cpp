@@ -55,54 +55,80 @@ MqttSink::MqttSink(MqttSinkConfig cfg, const Catalog& catalog, ConditionSink* co
       condition_(conditions, std::string(kPublishFailure), std::move(name)) {}
 
 MqttSink::~MqttSink() {
+  session_.set_waker(nullptr);  // the pipeline that woke on it is going
   // A clean shutdown says "offline" itself: the broker does not send the will after DISCONNECT.
   session_.disconnect(session_.settings().will);
 }
 
-void MqttSink::build(std::span<const Sample> batch) {
-  out_.resize(0);
-  message_of_.resize(batch.size());
-  const int qos = static_cast<int>(cfg_.qos);
+std::size_t MqttSink::build(std::span<const Sample> batch, std::size_t max_messages, std::vector<mqttc::Outgoing>& out,
+                           std::vector<std::uint32_t>& message_of) {
+  // Messages (their strings' capacity) are reused: a warm sink allocates nothing here.
+  std::size_t used = 0;
+  auto next = [&]() -> mqttc::Outgoing& {
+    if (used == out.size()) out.emplace_back();
+    mqttc::Outgoing& m = out[used++];
+    m.topic.clear();
+    m.payload.clear();
+    m.qos = static_cast<int>(cfg_.qos);
+    m.retained = false;
+    return m;
+  };
+  std::size_t n = batch.size();
   if (!cfg_.pack) {
-    if (out_.capacity() < batch.size()) out_.reserve(batch.size());
-    for (std::size_t i = 0; i < batch.size(); ++i) {
+    n = std::min(n, max_messages);
+    message_of.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
       const Sample& s = batch[i];
-      mqttc::Outgoing m;
-      m.qos = qos;
+      mqttc::Outgoing& m = next();
       const DeviceMeta* meta = catalog_.device(s.device);
       topic_.render(m.topic, meta, s.device, s.assembly);
       json::append_sample(m.payload, s, meta);
-      message_of_[i] = static_cast<std::uint32_t>(i);
-      out_.push_back(std::move(m));
+      message_of[i] = static_cast<std::uint32_t>(i);
     }
-    return;
+    out.resize(used);
+    return n;
   }
   // Packed: one document per (topic, device) in order of first appearance, so a consumer sees
   // each device's samples in source order inside one message.
-  std::vector<std::pair<std::string, std::uint32_t>> keys;
-  for (std::size_t j = 0; j < batch.size(); ++j) {
+  std::vector<std::uint32_t> device_of;  // per message
+  std::string topic;
+  message_of.resize(n);
+  for (std::size_t j = 0; j < n; ++j) {
     const Sample& s = batch[j];
     const DeviceMeta* meta = catalog_.device(s.device);
-    std::string topic;
+    topic.clear();
     topic_.render(topic, meta, s.device, s.assembly);
     std::size_t i = 0;
-    while (i < keys.size() && !(keys[i].second == s.device && keys[i].first == topic)) ++i;
-    if (i == keys.size()) {
-      keys.emplace_back(topic, s.device);
-      mqttc::Outgoing m;
-      m.qos = qos;
-      m.topic = std::move(topic);
+    while (i < used && !(device_of[i] == s.device && out[i].topic == topic)) ++i;
+    if (i == used) {
+      if (used == max_messages) {  // the window is full: the rest waits for the next call
+        n = j;
+        break;
+      }
+      mqttc::Outgoing& m = next();
+      device_of.push_back(s.device);
+      m.topic = topic;
       m.payload = "{";
       json::append_device_identity(m.payload, s.device, meta);
       m.payload += ",\"samples\":[";
-      out_.push_back(std::move(m));
     } else {
-      out_[i].payload += ',';
+      out[i].payload += ',';
     }
-    json::append_sample_body(out_[i].payload, s, meta);
-    message_of_[j] = static_cast<std::uint32_t>(i);
+    json::append_sample_body(out[i].payload, s, meta);
+    message_of[j] = static_cast<std::uint32_t>(i);
   }
-  for (auto& m : out_) m.payload += "]}";
+  message_of.resize(n);
+  out.resize(used);
+  for (auto& m : out) m.payload += "]}";
+  return n;
+}
+
+std::optional<mqttc::Error> MqttSink::check_files() {
+  if (session_.connected() || (cfg_.cert_file.empty() && cfg_.ca_file.empty())) return std::nullopt;
+  // Files first: "key_file does not match cert_file" beats a vague TLS failure.
+  if (auto f = mqttc::check_cert_files({cfg_.cert_file, cfg_.key_file, cfg_.key_password, cfg_.ca_file}))
+    return f->error;
+  return std::nullopt;
 }
 
 DeliveryResult MqttSink::failed(const mqttc::Error& e) {
@@ -123,13 +149,10 @@ DeliveryResult MqttSink::deliver(std::span<const Sample> batch) {
     condition_.clear();
     return DeliveryResult::ok();
   }
-  build(todo);
-  if (!session_.connected() && (!cfg_.cert_file.empty() || !cfg_.ca_file.empty())) {
-    // Files first: "key_file does not match cert_file" beats a vague TLS failure.
-    if (auto f = mqttc::check_cert_files({cfg_.cert_file, cfg_.key_file, cfg_.key_password, cfg_.ca_file})) {
-      retry_.failed({});
-      return failed(f->error);
-    }
+  build(todo, todo.size(), out_, message_of_);
+  if (auto f = check_files()) {
+    retry_.failed({});
+    return failed(*f);
   }
   std::size_t acked = 0;
   if (auto e = session_.publish(out_, &acked, nullptr, track ? &message_acked_ : nullptr)) {
@@ -145,6 +168,83 @@ DeliveryResult MqttSink::deliver(std::span<const Sample> batch) {
   retry_.finished();
   condition_.clear();
   return DeliveryResult::ok();
+}
+
+StreamProgress MqttSink::stream(std::span<const Sample> pending, std::size_t sent) {
+  StreamProgress p{sent, 0, std::nullopt};
+  // 1. PUBACKs, oldest chunk first: a chunk is confirmed once all its messages are.
+  while (!chunks_.empty()) {
+    Chunk& c = chunks_.front();
+    for (std::size_t k = 0; k < c.out.size(); ++k) {
+      if (c.acked[k]) continue;
+      bool done = false;
+      if (auto e = session_.check(c.pending[k], c.out[k], done)) return stream_broke(pending, p, *e);
+      if (!done) break;
+      c.acked[k] = 1;
+      ++c.acked_count;
+    }
+    if (c.acked_count < c.out.size()) break;
+    p.confirmed += c.samples;
+    published_ += c.out.size();
+    in_flight_ -= c.out.size();
+    recycle(std::move(c));
+    chunks_.pop_front();
+  }
+  if (p.confirmed > 0) condition_.clear();
+  // 2. Publish what is new, as far as the window allows.
+  const std::size_t window = static_cast<std::size_t>(std::max<std::int64_t>(cfg_.max_inflight, 1));
+  if (pending.size() <= sent || in_flight_ >= window) return p;
+  if (auto f = check_files()) return stream_broke(pending, p, *f);
+  Chunk c;
+  if (!spare_.empty()) {
+    c = std::move(spare_.back());
+    spare_.pop_back();
+  }
+  c.samples = build(pending.subspan(sent), window - in_flight_, c.out, c.message_of);
+  c.pending.resize(c.out.size());
+  c.acked.assign(c.out.size(), 0);
+  c.acked_count = 0;
+  for (std::size_t k = 0; k < c.out.size(); ++k) {
+    if (auto e = session_.start(c.out[k], c.pending[k])) {
+      for (std::size_t r = k; r < c.out.size(); ++r) c.pending[r].token.reset();  // never sent
+      in_flight_ += c.out.size();
+      chunks_.push_back(std::move(c));
+      p.sent = sent + chunks_.back().samples;
+      return stream_broke(pending, p, *e);
+    }
+  }
+  in_flight_ += c.out.size();
+  p.sent = sent + c.samples;
+  chunks_.push_back(std::move(c));
+  return p;
+}
+
+// The stream broke: what the broker acknowledged of the unconfirmed samples is remembered (the
+// pipeline's retry skips it), the connection goes, and every unconfirmed sample is handed back.
+StreamProgress MqttSink::stream_broke(std::span<const Sample> pending, StreamProgress p, const mqttc::Error& e) {
+  if (cfg_.qos >= 1) {
+    todo_acked_.clear();
+    for (const Chunk& c : chunks_)
+      for (std::size_t i = 0; i < c.samples; ++i) {
+        const std::uint32_t m = c.message_of[i];
+        todo_acked_.push_back(c.acked[m] || mqttc::Session::acknowledged(c.pending[m]) ? 1 : 0);
+      }
+    const std::size_t n = std::min(todo_acked_.size(), p.sent - std::min(p.confirmed, p.sent));
+    retry_.stream_broke(pending.subspan(p.confirmed, n), std::span(todo_acked_).first(n));
+  }
+  while (!chunks_.empty()) {
+    recycle(std::move(chunks_.front()));
+    chunks_.pop_front();
+  }
+  in_flight_ = 0;
+  session_.drop(e);
+  p.failure = failed(e);
+  return p;
+}
+
+void MqttSink::recycle(Chunk&& c) {
+  for (auto& pd : c.pending) pd.token.reset();
+  spare_.push_back(std::move(c));
 }
 
 DeliveryResult MqttSink::flush() { return DeliveryResult::ok(); }

@@ -1,7 +1,9 @@
 #include "pipeline/delivery.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <exception>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -115,6 +117,16 @@ pm500::expected<std::unique_ptr<SinkDelivery>, std::string> SinkDelivery::create
   d->publish_cursor();
   d->custody_pos_.store(d->cursor_.position(), std::memory_order_relaxed);
   d->watermarks_.load();
+  d->streaming_ = d->sink_->streams();
+  if (d->streaming_) {
+    SinkDelivery* self = d.get();
+    d->sink_->set_waker([self] {
+      // seq_cst: ordered before notify()'s look at the sleepers, so a thread going to sleep
+      // either sees the flag or is woken (see Ring::wait).
+      self->stream_wake_.store(true, std::memory_order_seq_cst);
+      self->ring_.notify();
+    });
+  }
   d->tokens_ = static_cast<double>(d->replay_batch_);
   d->last_tokens_ = Clock::now();
   // A backlog left by the previous run is replayed before anything new.
@@ -154,7 +166,8 @@ void SinkDelivery::sleep(Clock::time_point now) {
   switch (st) {
     case SinkState::delivering:
       wants_data = !live_.full();
-      if (!live_.empty()) until = std::min(until, live_since_ + milliseconds(opt_.delivery.flush_interval_ms));
+      if (live_.size > sent_ && !window_full_)
+        until = std::min(until, live_since_ + milliseconds(opt_.delivery.flush_interval_ms));
       break;
     case SinkState::retrying: until = std::min(until, next_attempt_); break;
     case SinkState::spooling:
@@ -173,7 +186,16 @@ void SinkDelivery::sleep(Clock::time_point now) {
   }
   if (until <= now || stop_requested_.load(std::memory_order_relaxed)) return;
   const auto timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(until - now);
-  if (wants_data) {
+  if (st == SinkState::delivering && sent_ > 0) {
+    // Samples wait for their confirmation: the sink's waker ends the sleep as well.
+    constexpr std::uint64_t kWake = ~std::uint64_t{0};
+    ring_.wait(cursor_.position(),
+               [this, wants_data] {
+                 if (stream_wake_.load(std::memory_order_seq_cst)) return kWake;
+                 return wants_data ? ring_.head() : std::uint64_t{0};
+               },
+               timeout);
+  } else if (wants_data) {
     const std::atomic<std::uint64_t>* gate = opt_.journal ? &opt_.journal->committed() : nullptr;
     ring_.wait(cursor_.position(),
                [this, gate] { return gate ? std::min(ring_.head(), gate->load(std::memory_order_acquire)) : ring_.head(); },
@@ -395,6 +417,10 @@ bool SinkDelivery::step(Clock::time_point now) {
   bool busy = false;
   switch (state_.load(std::memory_order_relaxed)) {
     case SinkState::delivering: {
+      if (streaming_) {
+        busy = step_stream(now);
+        break;
+      }
       if (!live_.full()) {
         const bool was_empty = live_.empty();
         if (read_ring(live_) > 0) {
@@ -529,6 +555,90 @@ bool SinkDelivery::step(Clock::time_point now) {
   return busy;
 }
 
+// The delivering state of a streaming sink: new samples go out as soon as their linger ends,
+// while earlier ones still wait for the destination's confirmation; each confirmation retires
+// the oldest samples. A break hands every unconfirmed sample to the retrying state.
+bool SinkDelivery::step_stream(Clock::time_point now) {
+  bool busy = false;
+  if (!live_.full()) {
+    const bool had_unsent = live_.size > sent_;
+    if (read_ring(live_) > 0) {
+      busy = true;
+      if (!had_unsent) live_since_ = now;  // when the oldest unsent sample came
+    }
+  }
+  // The destination accepts, but slower than samples arrive: stop sending, and once what is
+  // out is confirmed, let the spool absorb the difference rather than let the ring overrun.
+  const bool lagging = cursor_.lag() > ring_.capacity() / 2;
+  const bool send = !lagging && live_.size > sent_ &&
+                    (live_.full() || window_full_ || now - live_since_ >= milliseconds(opt_.delivery.flush_interval_ms));
+  // A confirmation that arrives from here on sets the flag again and ends the next sleep.
+  stream_wake_.store(false, std::memory_order_seq_cst);
+  if (sent_ == 0 && !send) {
+    if (lagging && !live_.empty()) {
+      std::swap(live_, pending_);
+      set_state(SinkState::replaying);
+      busy = true;
+    }
+    return busy;
+  }
+  const std::size_t offered = send ? live_.size : sent_;
+  StreamProgress p;
+  try {
+    p = sink_->stream(live_.view().first(offered), sent_);
+  } catch (const std::exception& e) {
+    p = {sent_, 0, DeliveryResult::retry(std::string("sink threw: ") + e.what())};
+  } catch (...) {
+    p = {sent_, 0, DeliveryResult::retry("sink threw an unknown exception")};
+  }
+  p.sent = std::clamp(p.sent, sent_, offered);
+  p.confirmed = std::min(p.confirmed, p.sent);
+  if (p.sent > sent_) busy = true;
+  window_full_ = send && p.sent < offered;
+  if (p.confirmed > 0) {
+    busy = true;
+    on_delivered(live_.view().first(p.confirmed), false);
+    std::memmove(static_cast<void*>(live_.data.get()), live_.data.get() + p.confirmed,
+                 (live_.size - p.confirmed) * sizeof(Sample));
+    live_.size -= p.confirmed;
+  }
+  sent_ = p.sent - p.confirmed;
+  if (p.failure) {
+    // Every sample not confirmed (sent or not) is retried in order through deliver(); the sink
+    // remembers what the destination did confirm of them.
+    sent_ = 0;
+    window_full_ = false;
+    failing_since_ = now;
+    on_retry(*p.failure, now);
+    set_state(SinkState::retrying);
+    busy = true;
+  }
+  return busy;
+}
+
+// Shutdown of a streaming sink: waits (until the deadline) for what is out to be confirmed, so
+// what follows delivers or spools only samples the destination has not confirmed.
+void SinkDelivery::drain_stream(Clock::time_point deadline) {
+  while (sent_ > 0) {
+    StreamProgress p = sink_->stream(live_.view().first(sent_), sent_);
+    p.confirmed = std::min(p.confirmed, sent_);
+    if (p.confirmed > 0) {
+      on_delivered(live_.view().first(p.confirmed), false);
+      std::memmove(static_cast<void*>(live_.data.get()), live_.data.get() + p.confirmed,
+                   (live_.size - p.confirmed) * sizeof(Sample));
+      live_.size -= p.confirmed;
+      sent_ -= p.confirmed;
+    }
+    if (p.failure) {
+      on_retry(*p.failure, Clock::now());
+      break;
+    }
+    if (sent_ == 0 || Clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  sent_ = 0;
+}
+
 void SinkDelivery::check_overrun() {
   publish_cursor();
   const std::uint64_t lag = cursor_.lag();
@@ -620,6 +730,7 @@ void SinkDelivery::measure_progress(Clock::time_point now) {
 
 void SinkDelivery::drain_on_stop() {
   const auto deadline = Clock::now() + opt_.stop_timeout;
+  if (streaming_ && state_.load(std::memory_order_relaxed) == SinkState::delivering) drain_stream(deadline);
   // 1. A healthy sink delivers what is left, as long as the deadline allows.
   while (state_.load(std::memory_order_relaxed) == SinkState::delivering && Clock::now() < deadline) {
     read_ring(live_);

@@ -10,7 +10,10 @@
 //   (*d)->stop();   // after the scanner stopped: delivers or spools everything left in the ring
 //
 // States (SinkState):
-//   delivering  live samples go from the ring to the destination in batches.
+//   delivering  live samples go from the ring to the destination in batches. A streaming sink
+//               (Sink::streams(), e.g. MQTT) gets new samples while earlier ones still wait
+//               for their acknowledgement; a break in the stream hands every unconfirmed
+//               sample to the retrying state below, in order.
 //   retrying    a batch failed; it is retried from memory after a backoff while the ring holds
 //               newer samples -- a short blip costs no disk I/O. After `spool_after`, or once
 //               the ring lag passes a quarter of its capacity, it becomes:
@@ -161,6 +164,8 @@ class SinkDelivery {
   void run();
   void sleep(std::chrono::steady_clock::time_point now);
   bool step(std::chrono::steady_clock::time_point now);
+  bool step_stream(std::chrono::steady_clock::time_point now);
+  void drain_stream(std::chrono::steady_clock::time_point deadline);
   void drain_on_stop();
   std::size_t read_ring(Buffer& into);
   DeliveryResult attempt(std::span<const Sample> batch);
@@ -198,6 +203,12 @@ class SinkDelivery {
 
   // Owned by the delivery thread.
   Buffer live_;     // read from the ring, not delivered yet (delivering / retrying)
+  // Streaming sinks (Sink::streams()): live_[0, sent_) is with the destination, waiting for its
+  // confirmation; live_[sent_, size) is not sent yet.
+  bool streaming_ = false;
+  std::size_t sent_ = 0;
+  bool window_full_ = false;  // the sink took less than offered: wait for a confirmation
+  std::atomic<bool> stream_wake_{false};  // set by the sink's waker: a confirmation arrived
   Buffer pending_;  // read from the ring, waiting to be appended to the spool
   Buffer replay_;   // read from the spool, not acknowledged yet
   std::size_t replay_batch_;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -41,6 +42,16 @@ struct DeliveryResult {
   }
 };
 
+// What one Sink::stream() call did (see there).
+struct StreamProgress {
+  std::size_t sent = 0;       // samples of `pending` handed to the destination so far
+  std::size_t confirmed = 0;  // leading samples of `pending` the destination confirmed now
+  // Set when the stream broke: the samples after `confirmed` are given back to the pipeline,
+  // which retries them through deliver() after its backoff (what the destination confirmed of
+  // them the sink remembers, so the retry skips it).
+  std::optional<DeliveryResult> failure;
+};
+
 class Sink {
  public:
   virtual ~Sink() = default;
@@ -49,6 +60,23 @@ class Sink {
   virtual DeliveryResult deliver(std::span<const Sample> batch) = 0;
   // Delivers or persists whatever the sink buffers itself (called before shutdown).
   virtual DeliveryResult flush() { return DeliveryResult::ok(); }
+
+  // Streaming (optional): a sink whose destination confirms asynchronously (MQTT PUBACK) lets
+  // the pipeline send new samples while earlier ones wait for their confirmation, instead of
+  // one blocking deliver() at a time, so a slow acknowledgement never delays the next sample.
+  // Only the healthy path streams; retries, spool replay and shutdown use deliver().
+  virtual bool streams() const { return false; }
+  // `pending`: every sample handed over and not yet confirmed, oldest first, in source order;
+  // the first `sent` went out in earlier calls. Sends what its window allows of the rest, never
+  // blocks on the destination, and reports the leading samples confirmed since the last call
+  // (the pipeline drops them from the front of `pending` before the next call).
+  virtual StreamProgress stream(std::span<const Sample> pending, std::size_t sent) {
+    (void)pending;
+    return {sent, 0, DeliveryResult::retry("this sink does not stream")};
+  }
+  // The pipeline's wake-up: a streaming sink calls it (from any thread) when a confirmation or
+  // a failure arrives, so the delivery thread reports it at once instead of at its next poll.
+  virtual void set_waker(std::function<void()> wake) { (void)wake; }
 };
 
 // The gateway's state as a cloud sink reports it (AWS IoT Device Shadow "reported").

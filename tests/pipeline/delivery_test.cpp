@@ -16,6 +16,7 @@ using namespace std::chrono_literals;
 using pm500::test::make_sample;
 using pm500::test::Recorder;
 using pm500::test::sample_number;
+using pm500::test::StreamingTestSink;
 using pm500::test::TestSink;
 
 namespace {
@@ -506,4 +507,69 @@ TEST_CASE("delivery: while a backlog drains, the replay rate and the time to cat
   ts->delay_ms = 0;
   REQUIRE(test::eventually([&] { return (*d)->stats().replay_per_s == 0 && (*d)->stats().catch_up_s == 0; }, 5s));
   (*d)->stop();
+}
+
+TEST_CASE("delivery: a streaming sink gets new samples while earlier ones wait for their confirmation") {
+  test::TempDir tmp;
+  Ring ring(1024);
+  auto sink = std::make_unique<StreamingTestSink>();
+  StreamingTestSink* ts = sink.get();
+  auto o = fast_options(tmp.path());
+  o.poll_interval = 10s;  // only the producer's notify() and the sink's waker end a sleep
+  o.delivery.flush_interval_ms = 0;
+  auto d = SinkDelivery::create(ring, std::move(sink), o);
+  REQUIRE(d);
+  (*d)->start();
+  for (std::uint64_t i = 0; i < 5; ++i) ring.push(make_sample(i));
+  ring.notify();
+  REQUIRE(test::eventually([&] { return ts->sent_samples().size() == 5; }, 5s));
+  // Nothing is confirmed, yet the next samples go out too.
+  for (std::uint64_t i = 5; i < 10; ++i) ring.push(make_sample(i));
+  ring.notify();
+  REQUIRE(test::eventually([&] { return ts->sent_samples().size() == 10; }, 5s));
+  CHECK(ts->sends() >= 2);
+  CHECK(ts->sent_samples() == iota(0, 10));
+  CHECK((*d)->stats().delivered == 0);
+  // Confirmations retire the oldest first; the waker reports them without a poll.
+  ts->release(4);
+  REQUIRE(test::eventually([&] { return (*d)->stats().delivered == 4; }, 5s));
+  ts->release(10);
+  REQUIRE(test::eventually([&] { return (*d)->stats().delivered == 10; }, 5s));
+  (*d)->stop();
+  CHECK(ts->received() == iota(0, 10));
+  CHECK(ts->retried_samples().empty());
+  CHECK((*d)->stats().spooled == 0);
+}
+
+TEST_CASE("delivery: a broken stream hands every unconfirmed sample back, in order, through deliver()") {
+  test::TempDir tmp;
+  Recorder rec;
+  Ring ring(1024);
+  auto sink = std::make_unique<StreamingTestSink>();
+  StreamingTestSink* ts = sink.get();
+  auto o = fast_options(tmp.path(), &rec);
+  o.delivery.flush_interval_ms = 0;
+  o.spool_after = 10s;  // retried from memory
+  auto d = SinkDelivery::create(ring, std::move(sink), o);
+  REQUIRE(d);
+  (*d)->start();
+  for (std::uint64_t i = 0; i < 10; ++i) ring.push(make_sample(i));
+  ring.notify();
+  REQUIRE(test::eventually([&] { return ts->sent_samples().size() == 10; }, 5s));
+  ts->release(3);
+  REQUIRE(test::eventually([&] { return (*d)->stats().delivered == 3; }, 5s));
+  ts->fail();
+  REQUIRE(test::eventually([&] { return (*d)->stats().delivered == 10; }, 5s));
+  // Samples pushed after the break stream again once the retry got through.
+  for (std::uint64_t i = 10; i < 15; ++i) ring.push(make_sample(i));
+  ring.notify();
+  REQUIRE(test::eventually([&] { return ts->sent_samples().size() == 15; }, 5s));
+  ts->release(15 - 7);  // the 7 retried samples were confirmed by deliver(), not by the stream
+  REQUIRE(test::eventually([&] { return (*d)->stats().delivered == 15; }, 5s));
+  (*d)->stop();
+  const SinkStats st = (*d)->stats();
+  CHECK(ts->retried_samples() == iota(3, 7));
+  CHECK(ts->received() == iota(0, 15));
+  CHECK(st.retries == 1);
+  CHECK(st.spooled == 0);
 }

@@ -61,6 +61,78 @@ class TestSink : public Sink {
   std::vector<std::uint32_t> got_device;
 };
 
+// A destination that confirms asynchronously (Sink::stream()): it takes every sample offered
+// at once, and confirms only as many as the test releases; fail() breaks the stream. Samples
+// that come back through deliver() (the retry after a break) are recorded too.
+class StreamingTestSink : public Sink {
+ public:
+  bool streams() const override { return true; }
+  void set_waker(std::function<void()> wake) override {
+    std::lock_guard lk(mu);
+    waker = std::move(wake);
+  }
+  StreamProgress stream(std::span<const Sample> pending, std::size_t sent) override {
+    std::lock_guard lk(mu);
+    ++calls;
+    if (pending.size() > sent) ++sending_calls;
+    for (std::size_t i = sent; i < pending.size(); ++i) streamed.push_back(sample_number(pending[i]));
+    StreamProgress p{pending.size(), 0, std::nullopt};
+    // The oldest `allowed - confirmed_` of what is out are confirmed now.
+    const std::size_t allowed = released.load();
+    p.confirmed = std::min(pending.size(), allowed > confirmed_ ? allowed - confirmed_ : 0);
+    for (std::size_t i = 0; i < p.confirmed; ++i) got.push_back(sample_number(pending[i]));
+    confirmed_ += p.confirmed;
+    if (broken.exchange(false)) p.failure = DeliveryResult::retry("test stream broke", "PUBACK timeout");
+    return p;
+  }
+  DeliveryResult deliver(std::span<const Sample> batch) override {
+    std::lock_guard lk(mu);
+    for (const Sample& s : batch) {
+      got.push_back(sample_number(s));
+      retried.push_back(sample_number(s));
+    }
+    return DeliveryResult::ok();
+  }
+  // Lets the first n samples (counted over the whole run) be confirmed, and wakes the pipeline.
+  void release(std::size_t n) {
+    released = n;
+    std::function<void()> w;
+    {
+      std::lock_guard lk(mu);
+      w = waker;
+    }
+    if (w) w();
+  }
+  void fail() {
+    broken = true;
+    release(released.load());
+  }
+  std::vector<std::uint64_t> received() {
+    std::lock_guard lk(mu);
+    return got;
+  }
+  std::vector<std::uint64_t> sent_samples() {
+    std::lock_guard lk(mu);
+    return streamed;
+  }
+  std::vector<std::uint64_t> retried_samples() {
+    std::lock_guard lk(mu);
+    return retried;
+  }
+  std::size_t sends() {
+    std::lock_guard lk(mu);
+    return sending_calls;
+  }
+  std::atomic<std::size_t> released{0};
+  std::atomic<bool> broken{false};
+
+ private:
+  std::mutex mu;
+  std::function<void()> waker;
+  std::vector<std::uint64_t> got, streamed, retried;
+  std::size_t confirmed_ = 0, calls = 0, sending_calls = 0;
+};
+
 class Recorder : public ConditionSink {
  public:
   void raise(std::string_view id, std::string_view subject, std::string_view evidence) override {

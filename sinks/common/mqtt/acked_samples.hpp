@@ -97,6 +97,10 @@ class RetryFilter {
   void finished();
   // Acknowledged samples remembered.
   std::size_t remembered() const noexcept { return acked_.size(); }
+  // A stream of publishes broke (Sink::stream()): `sent` are the samples out and unconfirmed,
+  // acked[i] whether sent[i]'s message was acknowledged after all. The pipeline retries them
+  // through deliver(), whose start() then skips the acknowledged ones.
+  void stream_broke(std::span<const Sample> sent, std::span<const std::uint8_t> acked) { acked_.remember(sent, acked); }
 
  private:
   AckedSamples acked_;

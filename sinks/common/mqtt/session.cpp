@@ -31,9 +31,41 @@ std::string paho_evidence(int rc, int reason, const std::string& message) {
   return e;
 }
 
+// Whether a publish completed without error, without waiting.
+bool acknowledged_token(const mqtt::delivery_token_ptr& t) {
+  try {
+    return t->try_wait();
+  } catch (const mqtt::exception&) {
+    return false;  // failed or refused
+  }
+}
+
 }  // namespace
 
-Session::Session(SessionSettings settings) : settings_(std::move(settings)) {}
+// Runs on paho's thread when a streamed publish completes (the token is marked complete
+// before the listener runs, so check() sees it once woken).
+class Session::AckListener final : public mqtt::iaction_listener {
+ public:
+  explicit AckListener(Session& s) : session_(s) {}
+  void on_success(const mqtt::token&) override { session_.wake(); }
+  void on_failure(const mqtt::token&) override { session_.wake(); }
+
+ private:
+  Session& session_;
+};
+
+Session::Session(SessionSettings settings)
+    : settings_(std::move(settings)), listener_(std::make_unique<AckListener>(*this)) {}
+
+void Session::set_waker(std::function<void()> wake) {
+  std::lock_guard lk(mu_);
+  waker_ = std::move(wake);
+}
+
+void Session::wake() {
+  std::lock_guard lk(mu_);
+  if (waker_) waker_();
+}
 
 Session::~Session() {
   if (client_) {
@@ -43,6 +75,7 @@ Session::~Session() {
       // Shutting down: a failed disconnect only means the broker is gone already.
     }
   }
+  client_.reset();  // before listener_ goes: paho may still complete tokens while it closes
 }
 
 bool Session::connected() const { return client_ && client_->is_connected(); }
@@ -71,6 +104,7 @@ void Session::on_connection_lost(const std::string& cause) {
   }
   lost_at_ns_.store(ticks(Clock::now()));
   losses_.fetch_add(1);
+  wake();
 }
 
 void Session::on_message(const std::string& topic, const std::string& payload) {
@@ -297,21 +331,10 @@ std::optional<Error> Session::publish(std::span<const Outgoing> messages, std::s
     // queue holds up only itself): note each one that completed without error, before the
     // connection goes and takes the rest with it.
     if (acknowledged)
-      for (const InFlight& f : window) {
-        try {
-          if (f.token->try_wait()) (*acknowledged)[f.index] = 1;
-        } catch (const mqtt::exception&) {
-          // Failed or refused: not acknowledged.
-        }
-      }
-    // After a refusal the connection is fine; after anything else it is not worth trusting.
-    if (e.kind != ErrorKind::publish_refused) {
-      try {
-        if (client_ && client_->is_connected()) client_->disconnect(0)->wait_for(500ms);
-      } catch (const std::exception&) {
-      }
-      client_.reset();
-    }
+      for (const InFlight& f : window)
+        if (acknowledged_token(f.token)) (*acknowledged)[f.index] = 1;
+    window.clear();
+    drop(e);
     return e;
   };
 
@@ -337,6 +360,49 @@ std::optional<Error> Session::publish(std::span<const Outgoing> messages, std::s
     if (auto e = wait_oldest()) return fail(*e);
   return std::nullopt;
 }
+
+void Session::drop(const Error& cause) {
+  // After a refusal the connection is fine; after anything else it is not worth trusting.
+  if (cause.kind == ErrorKind::publish_refused) return;
+  try {
+    if (client_ && client_->is_connected()) client_->disconnect(0)->wait_for(500ms);
+  } catch (const std::exception&) {
+  }
+  client_.reset();
+}
+
+std::optional<Error> Session::start(const Outgoing& m, Pending& out) {
+  if (!connected())
+    if (auto e = connect()) return e;
+  out.sent = Clock::now();
+  try {
+    auto msg = mqtt::make_message(m.topic, m.payload.data(), m.payload.size(), m.qos, m.retained);
+    out.token = client_->publish(msg, nullptr, *listener_);
+  } catch (const mqtt::exception& e) {
+    out.token.reset();
+    return classify_publish_failure(m, e.get_return_code(), e.get_reason_code(), e.get_message(), false, out.sent);
+  }
+  return std::nullopt;
+}
+
+std::optional<Error> Session::check(const Pending& p, const Outgoing& m, bool& done) {
+  done = false;
+  if (!p.token) return classify_publish_failure(m, MQTTASYNC_DISCONNECTED, 0, "", false, p.sent);
+  try {
+    if (p.token->try_wait()) {
+      done = true;
+      return std::nullopt;
+    }
+  } catch (const mqtt::exception& e) {
+    return classify_publish_failure(m, e.get_return_code(), e.get_reason_code(), e.get_message(), false, p.sent);
+  }
+  if (lost_at_ns_.load() >= ticks(p.sent) || !client_ || !client_->is_connected())
+    return classify_publish_failure(m, MQTTASYNC_DISCONNECTED, 0, "", false, p.sent);
+  if (Clock::now() >= p.sent + settings_.ack_timeout) return classify_publish_failure(m, 0, 0, "", true, p.sent);
+  return std::nullopt;
+}
+
+bool Session::acknowledged(const Pending& p) { return p.token && acknowledged_token(p.token); }
 
 void Session::disconnect(const std::optional<Outgoing>& last) {
   if (!connected()) return;

@@ -23,6 +23,7 @@
 
 namespace mqtt {
 class async_client;
+class delivery_token;
 }
 
 namespace pm500::mqttc {
@@ -71,6 +72,24 @@ class Session {
   // is checked once more before the connection is dropped, so a retry need not repeat them.
   std::optional<Error> publish(std::span<const Outgoing> messages, std::size_t* acked = nullptr,
                                const Pacer& pace = nullptr, std::vector<std::uint8_t>* acknowledged = nullptr);
+  // Streaming (the MQTT sink's pipelined path): start() sends one message (connecting first
+  // when needed) and returns without waiting for its acknowledgement; check() says, without
+  // blocking, whether it came. After a failure, drop() ends the connection as publish() does.
+  struct Pending {
+    std::shared_ptr<mqtt::delivery_token> token;
+    std::chrono::steady_clock::time_point sent;
+  };
+  std::optional<Error> start(const Outgoing& m, Pending& out);
+  // nullopt with done = true: acknowledged; with done = false: still waiting. An Error when it
+  // failed, was refused, timed out (ack_timeout) or the connection went since it was sent.
+  std::optional<Error> check(const Pending& p, const Outgoing& m, bool& done);
+  // Whether a message started is acknowledged by now (false when it failed or is waiting).
+  static bool acknowledged(const Pending& p);
+  void drop(const Error& cause);
+  // Called on paho's thread whenever an acknowledgement or a publish failure arrives or the
+  // connection is lost (null: nobody). The streaming sink wakes its delivery thread with it.
+  void set_waker(std::function<void()> wake);
+
   // Remembered and renewed on every connect; the handler runs on paho's thread.
   void subscribe(std::string topic_filter, int qos, MessageHandler handler);
   // Publishes `last` (e.g. the retained offline status) and disconnects cleanly.
@@ -93,6 +112,8 @@ class Session {
   Error classify_publish_failure(const Outgoing& m, int rc, int reason, const std::string& message, bool timed_out,
                                  std::chrono::steady_clock::time_point sent);
   std::optional<Error> subscribe_all();
+  class AckListener;
+  void wake();
   void on_connection_lost(const std::string& cause);
   void on_message(const std::string& topic, const std::string& payload);
 
@@ -106,6 +127,8 @@ class Session {
   std::string loss_cause_;
   std::vector<std::string> tls_errors_;  // OpenSSL error lines paho reported for this attempt
   std::vector<Subscription> handlers_;   // a copy the callback thread reads
+  std::function<void()> waker_;
+  std::unique_ptr<AckListener> listener_;  // completion callback of streamed publishes
 };
 
 }  // namespace pm500::mqttc
