@@ -51,7 +51,18 @@ bool is_path_error(std::uint8_t general, std::uint16_t extended) {
     case 0x26:  // path size invalid
       return true;
     case 0x01:
-      return extended == 0x0117 || extended == 0x0311 || extended == 0x0312 || extended == 0x0315;
+      switch (extended) {
+        case 0x0117:  // invalid connection point
+        case 0x012A:  // invalid consuming application path (the O->T point)
+        case 0x012B:  // invalid producing application path (the T->O point)
+        case 0x012F:  // inconsistent application path combination
+        case 0x0311:  // invalid port
+        case 0x0312:  // invalid link address
+        case 0x0315:  // invalid segment in the connection path
+          return true;
+        default:
+          return false;
+      }
     default:
       return false;
   }

@@ -42,7 +42,14 @@ TEST_CASE("path errors") {
   CHECK(is_path_error(0x16, 0));
   CHECK(is_path_error(0x01, 0x0315));
   CHECK(is_path_error(0x01, 0x0311));
+  // Connection points the target does not have: a path to correct in the profile, not a refusal
+  // that a retry could cure.
+  CHECK(is_path_error(0x01, 0x012A));
+  CHECK(is_path_error(0x01, 0x012B));
+  CHECK(is_path_error(0x01, 0x012F));
+  CHECK(decide_refusal(Mode::input_only, Fallback::none, failure(0x01, 0x012B), 101, 0).kind == Fault::Kind::path_error);
   CHECK_FALSE(is_path_error(0x01, 0x0119));
+  CHECK_FALSE(is_path_error(0x01, 0x0127));  // a size the target wants otherwise: not a path
   CHECK_FALSE(is_path_error(0x08, 0));
 }
 
