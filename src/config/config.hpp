@@ -43,6 +43,7 @@ struct ScannerSection {
   std::int64_t session_check_ms = 10000;  // a request on the idle session while Class 1 data flows; 0 = off
   std::int64_t receive_buffer_ms = 500;   // SO_RCVBUF holds this long of the devices' datagrams
   std::int64_t receive_hold_us = 1800;    // batched receive: longest wait for a batch at a high rate; 0 = off
+  std::int64_t probe_interval_ms = 1000;  // TCP probe of a device in reconnect backoff; 0 = off
 };
 
 // An embedded PowerMonitor 500 simulator (tools/pm500-sim) started inside the gateway: the demo

@@ -83,6 +83,11 @@ const Options<ScannerSection>& scanner_options() {
               "Batched receive: above 2,000 datagrams/s the scanner waits up to this long after a read so the next "
               "one returns a batch (fewer system calls per datagram); it adds at most this much to a sample's "
               "time to the sinks. 0 = read each datagram as soon as it arrives."),
+      integer("probe_interval_ms", &S::probe_interval_ms, 0, 60000,
+              "While a device waits to reconnect (backoff after a failure), a TCP connect to its EtherNet/IP port "
+              "probes it this often, and the gateway reconnects as soon as it accepts: a meter that reboots is "
+              "back within about this long plus the connect, whatever the backoff has grown to. 0 = no probe "
+              "(reconnect only when the backoff ends)."),
   };
   return o;
 }
@@ -327,7 +332,9 @@ const Options<DeviceSection>& device_options() {
              "What to use when listen-only is refused because no owner exists (0x01/0x0119)."),
       choice("transport", &S::transport, {"multicast", "point-to-point"},
              "T->O connection type asked for in the Forward Open. Rockwell devices need multicast for "
-             "listen-only."),
+             "listen-only. Avoid point-to-point with connection = \"listen-only\": an adapter may serve the "
+             "owner's and the listener's connections from one UDP socket, and closing the gateway's (a restart) "
+             "then stops the PLC owner's data too (seen on one adapter stack); multicast does not do this."),
       integer("rpi_ms", &S::rpi_ms, 10, 60000, "Requested packet interval of the I/O connection."),
       integer("timeout_multiplier", &S::timeout_multiplier, 0, 7,
               "Connection timeout = RPI x 4 x 2^multiplier."),
