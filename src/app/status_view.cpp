@@ -89,6 +89,9 @@ status::GatewayView StatusViewBuilder::build(const ViewSources& src) {
       d.packets = st.packets;
       d.timeouts = st.timeouts;
       d.reconnects = st.reconnects;
+      d.stale_packets = st.stale_packets;
+      d.forward_opens = st.forward_opens;
+      d.forward_open_failures = st.forward_open_failures;
       if (st.last_packet_ns > 0) d.last_packet_age_ms = std::max<std::int64_t>(0, v.now_ms - st.last_packet_ns / 1'000'000);
       if (st.identity) d.identity = identity_text(*st.identity);
     }

@@ -26,6 +26,9 @@ void write_device(JsonWriter& w, const DeviceView& d) {
   w.field("timeouts", d.timeouts);
   w.field("reconnects", d.reconnects);
   w.field("decode_errors", d.decode_errors);
+  w.field("stale_packets", d.stale_packets);
+  w.field("forward_opens", d.forward_opens);
+  w.field("forward_open_failures", d.forward_open_failures);
   w.field("identity", d.identity);
   w.key("values");
   w.begin_array();

@@ -207,6 +207,16 @@ void device_families(std::string& o, const GatewayView& v) {
                  [](const DeviceView& d) { return d.reconnects; });
   device_counter(o, v, "pm500_device_decode_errors_total", "Packets that could not be decoded.",
                  [](const DeviceView& d) { return d.decode_errors; });
+  device_counter(o, v, "pm500_device_stale_packets_total",
+                 "Class 1 datagrams dropped because their sequence count was not newer (duplicated or reordered "
+                 "on the network).",
+                 [](const DeviceView& d) { return d.stale_packets; });
+  device_counter(o, v, "pm500_device_forward_opens_total", "Forward Open requests the device accepted.",
+                 [](const DeviceView& d) { return d.forward_opens; });
+  device_counter(o, v, "pm500_device_forward_open_failures_total",
+                 "Forward Open requests the device refused or did not answer (the cause is on the page and in "
+                 "/api/status).",
+                 [](const DeviceView& d) { return d.forward_open_failures; });
   {
     Family f(o, "pm500_device_findings", "gauge", "Active plausibility findings (erratic readings, CT/PT).");
     for (const auto& d : v.devices) f.sample({{"device", d.name}}, static_cast<std::uint64_t>(d.findings.size()));

@@ -23,6 +23,7 @@ struct DeviceView {
   std::uint32_t rpi_ms = 0;
   std::int64_t last_packet_age_ms = -1;  // -1: never
   std::uint64_t packets = 0, samples = 0, timeouts = 0, reconnects = 0, decode_errors = 0;
+  std::uint64_t stale_packets = 0, forward_opens = 0, forward_open_failures = 0;
   std::string identity;          // "PowerMonitor 500 1420-V2A-ENT rev 2.3 serial 94..."
   std::vector<Value> values;     // latest values of every assembly read
   std::vector<std::string> findings;  // active plausibility findings (operator text)

@@ -164,6 +164,10 @@ TEST_CASE("render_metrics: passes the strict exposition parser") {
   CHECK(ex.family("pm500_device_state")->value({{"device", hostile}, {"state", "backoff"}}) == 1);
   CHECK(ex.family("pm500_device_connection_info")->value({{"device", "mcc-1"}, {"connection", "listen-only"}}) == 1);
   CHECK(ex.family("pm500_device_timeouts_total")->value({{"device", hostile}}) == 4);
+  CHECK(ex.family("pm500_device_stale_packets_total")->value({{"device", hostile}}) == 3);
+  CHECK(ex.family("pm500_device_forward_opens_total")->value({{"device", hostile}}) == 2);
+  CHECK(ex.family("pm500_device_forward_open_failures_total")->value({{"device", hostile}}) == 5);
+  CHECK(ex.family("pm500_device_forward_open_failures_total")->value({{"device", "mcc-1"}}) == 0);
   CHECK(ex.family("pm500_device_last_packet_age_seconds")->value({{"device", "mcc-1"}}).value_or(NAN) == doctest::Approx(0.42));
   CHECK_FALSE(ex.family("pm500_device_last_packet_age_seconds")->value({{"device", hostile}}).has_value());
   CHECK(ex.family("pm500_device_value")->value({{"device", "mcc-1"}, {"name", "active_power_total_kw"}}).value_or(NAN) ==

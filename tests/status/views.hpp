@@ -53,6 +53,9 @@ inline status::GatewayView sample_view(double voltage = 480.3) {
   down.last_packet_age_ms = -1;
   down.timeouts = 4;
   down.reconnects = 7;
+  down.stale_packets = 3;
+  down.forward_opens = 2;
+  down.forward_open_failures = 5;
   v.devices.push_back(down);
 
   SinkView file;
