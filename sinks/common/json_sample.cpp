@@ -99,6 +99,7 @@ void append_sample_members(std::string& out, const Sample& s, const DeviceMeta* 
   append_integer(out, s.sequence);
   out += ",\"flags\":";
   append_integer(out, s.flags);
+  if (s.flags & kSampleSuspect) out += kSuspectMember;
   out += ",\"values\":{";
   const auto names = meta ? meta->field_names(s.assembly) : std::span<const std::string>{};
   const std::size_t n = s.count < kMaxSampleValues ? s.count : kMaxSampleValues;
@@ -226,8 +227,8 @@ void build(Encoder::Parts& p, std::uint32_t device, std::uint16_t assembly, cons
   p.key_at[kMaxSampleValues] = static_cast<std::uint32_t>(p.keys.size());
   p.keys.append(kCopyPad, '\0');
   // head, a date of up to 24 characters and the time, ","time_ms":, 20 digits, mid, 5 digits,
-  // ,"flags":, 5 digits, ,"values":{, keys and numbers with their copy slack, }}, slack.
-  p.room = p.head.len + 24 + 13 + 12 + 20 + p.mid.len + 5 + 9 + 5 + 11 + p.key_at[kMaxSampleValues] +
+  // ,"flags":, 5 digits, ,"quality":"suspect", ,"values":{, keys and numbers with their copy slack, }}, slack.
+  p.room = p.head.len + 24 + 13 + 12 + 20 + p.mid.len + 5 + 9 + 5 + kSuspectMember.size() + 11 + p.key_at[kMaxSampleValues] +
            kMaxSampleValues * (kNumberTextRoom + kCopyPad) + 2 + 2 * kCopyPad;
 }
 
@@ -291,6 +292,8 @@ void Encoder::write(std::string& out, const Sample& s, const Parts& p, bool iden
     o = write_integer(o, s.sequence);
     o = put(o, ",\"flags\":");
     o = write_integer(o, s.flags);
+    if (s.flags & kSampleSuspect) [[unlikely]]
+      o = put(o, kSuspectMember);
     o = put(o, ",\"values\":{");
     const char* keys = p.keys.data();
     const std::size_t n = s.count < kMaxSampleValues ? s.count : kMaxSampleValues;

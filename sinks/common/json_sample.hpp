@@ -4,7 +4,9 @@
 //    "time_ms":1714564800123,"assembly":101,"sequence":4711,"flags":0,
 //    "values":{"voltage_l1_n_v":230.5,"current_l1_a":12.25}}
 //
-// Values are named by the Catalog; a value without a name is "value_<i>". NaN and infinity
+// A sample taken while a plausibility finding was active (kSampleSuspect, flags bit 2) also has
+// "quality":"suspect" after "flags"; any other sample has no "quality" member, so its document
+// is what it always was. Values are named by the Catalog; a value without a name is "value_<i>". NaN and infinity
 // become null (JSON has neither). Appends to the caller's reused string.
 //
 // The free functions render the names on every call; an Encoder renders the constant parts of
@@ -16,12 +18,16 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pipeline/catalog.hpp"
 #include "pipeline/sample.hpp"
 
 namespace pm500::json {
+
+// The member a kSampleSuspect sample carries after "flags" (with its leading comma).
+inline constexpr std::string_view kSuspectMember = ",\"quality\":\"suspect\"";
 
 // meta may be null (unknown device): "device" is then "#<index>" and site/asset are omitted.
 void append_sample(std::string& out, const Sample& s, const DeviceMeta* meta);

@@ -2,6 +2,7 @@
 
 #include "pm500/number_text.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -39,6 +40,8 @@ struct Encoder::Parts {
   std::optional<EncodeError> head_error;  // the line cannot be written at all
   std::string head;                       // measurement and tags, escaped, then kCopyPad bytes
   std::size_t head_len = 0;
+  std::string head_suspect;  // the same with quality=suspect among the tags (kSampleSuspect)
+  std::size_t head_suspect_len = 0;
   // ",key=" for value index 0..17, escaped, one after the other, then kCopyPad bytes of padding.
   std::string keys;
   std::array<std::uint32_t, kMaxSampleValues + 1> key_at{};  // key i is keys[key_at[i], key_at[i + 1])
@@ -56,48 +59,52 @@ namespace {
 
 constexpr std::uint32_t kMaxCachedDevices = 1u << 16;
 
+// The measurement and the tag set (sorted by key, as InfluxDB prefers; an empty tag value is
+// left out), or why they cannot be written. `suspect` adds the tag quality=suspect.
+std::optional<EncodeError> build_head(std::string& out, const DeviceMeta& meta, const Options& opt, bool suspect) {
+  // The checks and the order of append_sample before this cache (same errors, same bytes).
+  if (opt.measurement.empty()) return EncodeError::empty_name;
+  if (has_newline(opt.measurement) || has_newline(meta.name) || has_newline(meta.site) || has_newline(meta.asset))
+    return EncodeError::newline_in_name;
+  std::optional<EncodeError> error;
+  append_measurement(out, opt.measurement);
+  // The fixed tags are in order already; the extra tags (sorted by the caller) are merged in.
+  const std::string_view tags[4][2] = {{"asset", meta.asset},
+                                       {"device", opt.device_tag ? std::string_view(meta.name) : std::string_view()},
+                                       {kQualityTag, suspect ? kSuspectTagValue : std::string_view()},
+                                       {"site", meta.site}};
+  auto put = [&](std::string_view k, std::string_view v) {
+    if (k.empty() || v.empty()) return;
+    out += ',';
+    append_key(out, k);
+    out += '=';
+    append_key(out, v);
+  };
+  auto bad = [](const std::pair<std::string, std::string>& t) { return has_newline(t.first) || has_newline(t.second); };
+  std::size_t e = 0;
+  for (const auto& t : tags) {
+    for (; e < opt.extra_tags.size() && std::string_view(opt.extra_tags[e].first) < t[0]; ++e) {
+      if (bad(opt.extra_tags[e])) error = EncodeError::newline_in_name;
+      put(opt.extra_tags[e].first, opt.extra_tags[e].second);
+    }
+    put(t[0], t[1]);
+  }
+  for (; e < opt.extra_tags.size(); ++e) {
+    if (bad(opt.extra_tags[e])) error = EncodeError::newline_in_name;
+    put(opt.extra_tags[e].first, opt.extra_tags[e].second);
+  }
+  return error;
+}
+
 void build(Encoder::Parts& p, std::uint16_t assembly, const DeviceMeta& meta, const Options& opt) {
   p.meta = &meta;
   p.assembly = assembly;
-  p.head_error.reset();
   p.head.clear();
+  p.head_suspect.clear();
   p.keys.clear();
   p.key_error.fill(std::nullopt);
-  // The checks and the order of append_sample before this cache (same errors, same bytes).
-  if (opt.measurement.empty()) {
-    p.head_error = EncodeError::empty_name;
-  } else if (has_newline(opt.measurement) || has_newline(meta.name) || has_newline(meta.site) ||
-             has_newline(meta.asset)) {
-    p.head_error = EncodeError::newline_in_name;
-  } else {
-    std::string& out = p.head;
-    append_measurement(out, opt.measurement);
-    // Tags sorted by key (InfluxDB's preferred order); an empty tag value is not allowed. The
-    // fixed tags are in order already; the extra tags (sorted by the caller) are merged in.
-    const std::string_view tags[3][2] = {{"asset", meta.asset},
-                                         {"device", opt.device_tag ? std::string_view(meta.name) : std::string_view()},
-                                         {"site", meta.site}};
-    auto put = [&](std::string_view k, std::string_view v) {
-      if (k.empty() || v.empty()) return;
-      out += ',';
-      append_key(out, k);
-      out += '=';
-      append_key(out, v);
-    };
-    auto bad = [](const std::pair<std::string, std::string>& t) { return has_newline(t.first) || has_newline(t.second); };
-    std::size_t e = 0;
-    for (const auto& t : tags) {
-      for (; e < opt.extra_tags.size() && std::string_view(opt.extra_tags[e].first) < t[0]; ++e) {
-        if (bad(opt.extra_tags[e])) p.head_error = EncodeError::newline_in_name;
-        put(opt.extra_tags[e].first, opt.extra_tags[e].second);
-      }
-      put(t[0], t[1]);
-    }
-    for (; e < opt.extra_tags.size(); ++e) {
-      if (bad(opt.extra_tags[e])) p.head_error = EncodeError::newline_in_name;
-      put(opt.extra_tags[e].first, opt.extra_tags[e].second);
-    }
-  }
+  p.head_error = build_head(p.head, meta, opt, false);
+  if (!p.head_error) build_head(p.head_suspect, meta, opt, true);
   const auto names = meta.field_names(assembly);
   for (std::size_t i = 0; i < kMaxSampleValues; ++i) {
     p.key_at[i] = static_cast<std::uint32_t>(p.keys.size());
@@ -118,9 +125,11 @@ void build(Encoder::Parts& p, std::uint16_t assembly, const DeviceMeta& meta, co
   p.keys.append(kCopyPad, '\0');
   p.head_len = p.head.size();
   p.head.append(kCopyPad, '\0');
+  p.head_suspect_len = p.head_suspect.size();
+  p.head_suspect.append(kCopyPad, '\0');
   // head, keys and per value a number with its copy slack, ",sequence=65535i", ' ', a 20-character
   // timestamp, '\n', and slack for the fixed-size copies of the last key and integers.
-  p.room = p.head_len + p.key_at[kMaxSampleValues] + kMaxSampleValues * (kNumberTextRoom + kCopyPad) + 16 + 1 + 20 +
+  p.room = std::max(p.head_len, p.head_suspect_len) + p.key_at[kMaxSampleValues] + kMaxSampleValues * (kNumberTextRoom + kCopyPad) + 16 + 1 + 20 +
            1 + 2 * kCopyPad;
 }
 
@@ -137,8 +146,13 @@ pm500::expected<void, EncodeError> write_line(std::string& out, const Sample& s,
   std::optional<EncodeError> error;
   out.resize_and_overwrite(mark + p.room, [&](char* buf, std::size_t) -> std::size_t {
     char* o = buf + mark;
-    copy_key(o, p.head.data(), p.head_len);
-    o += p.head_len;
+    if (s.flags & kSampleSuspect) [[unlikely]] {
+      copy_key(o, p.head_suspect.data(), p.head_suspect_len);
+      o += p.head_suspect_len;
+    } else {
+      copy_key(o, p.head.data(), p.head_len);
+      o += p.head_len;
+    }
     char* first = nullptr;  // the first field's separator
     const char* keys = p.keys.data();
     const std::size_t n = s.count < kMaxSampleValues ? s.count : kMaxSampleValues;

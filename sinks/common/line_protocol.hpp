@@ -18,6 +18,12 @@
 //   string field value     double quote, backslash (inside double quotes)
 // A literal newline (or carriage return) cannot be escaped anywhere: such a name is an error.
 // Double quotes in names need no escaping and are written as they are.
+//
+// Quality: a sample taken while a plausibility finding was active (kSampleSuspect) carries the
+// tag quality=suspect, in its sorted place among the others; any other sample has no quality
+// tag, so its line is what it always was. A dashboard keeps trusted values with
+// `WHERE "quality" != 'suspect'` (InfluxQL: a missing tag compares as '') or, in Flux,
+// `filter(fn: (r) => not exists r.quality)`.
 #pragma once
 
 #include <array>
@@ -34,6 +40,9 @@
 #include "pm500/expected.hpp"
 
 namespace pm500::lp {
+
+inline constexpr std::string_view kQualityTag = "quality";       // tag key of the quality mark
+inline constexpr std::string_view kSuspectTagValue = "suspect";  // its value on a kSampleSuspect sample
 
 enum class Precision { ns, us, ms, s };
 std::optional<Precision> parse_precision(std::string_view s);  // "ns", "us", "ms", "s"
@@ -52,7 +61,7 @@ struct Options {
   bool sequence_field = false;  // add sequence=<n>i (the CIP sequence count)
   bool device_tag = true;       // write the tag `device` (the configured device name)
   // Constant tags added to every line (e.g. {"plant_area", "north"}). Keep them sorted by key
-  // and distinct from asset/device/site: lines are then written with all tags sorted, as
+  // and distinct from asset/device/quality/site: lines are then written with all tags sorted, as
   // InfluxDB prefers (unsorted tags are still valid, only slower for the server to index).
   // A key or value that is empty is left out; one with a newline is an error.
   std::vector<std::pair<std::string, std::string>> extra_tags;

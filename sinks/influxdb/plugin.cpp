@@ -63,9 +63,11 @@ pm500::expected<std::vector<std::pair<std::string, std::string>>, std::string> p
     std::string k = t.substr(0, eq), v = t.substr(eq + 1);
     if (k.find_first_of("\r\n") != std::string::npos || v.find_first_of("\r\n") != std::string::npos)
       return pm500::unexpected("tags: \"" + k + "\" contains a newline, which line protocol cannot carry");
-    if (k == "site" || k == "asset" || k == "device" || k == "time" || k == "_measurement" || k == "_field")
+    if (k == "site" || k == "asset" || k == "device" || k == lp::kQualityTag || k == "time" || k == "_measurement" ||
+        k == "_field")
       return pm500::unexpected("tags: \"" + k +
-                               "\" is reserved (site, asset, device come from the configuration; "
+                               "\" is reserved (site, asset, device come from the configuration, quality marks "
+                               "suspect samples; "
                                "time, _measurement, _field are InfluxDB's): choose another key");
     for (const auto& [ok, ov] : out)
       if (ok == k) return pm500::unexpected("tags: key \"" + k + "\" is given twice");

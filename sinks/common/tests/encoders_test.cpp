@@ -143,6 +143,38 @@ TEST_CASE("json: a sample with names, ISO-8601 time with ms, epoch ms, null for 
         "\"values\":{\"voltage_l1_n_v\":230.5,\"current_l1_a\":null,\"pf\":0.98,\"value_3\":7}}");
 }
 
+TEST_CASE("quality: a suspect sample is marked in line protocol and JSON, every other flag leaves the bytes alone") {
+  const DeviceMeta m = meta();
+  Sample s = sample({230.5, 12.25, 0.98});
+  s.flags = kSampleScaled | kSampleSuspect;
+  lp::Options o;
+  o.extra_tags = {{"area", "north"}, {"plant_line", "2"}, {"zone", "b"}};  // around asset and quality
+  lp::Encoder lenc(o);
+  json::Encoder jenc;
+  for (int pass = 0; pass < 2; ++pass) {  // the second pass reads the encoders' cached parts
+    std::string line, free_line, doc, free_doc;
+    REQUIRE(lenc.append(line, s, m));
+    REQUIRE(lp::append_sample(free_line, s, m, o));
+    CHECK(line == free_line);
+    CHECK(line ==
+          "powermonitor_500,area=north,asset=feeder-1,device=mcc-1,plant_line=2,quality=suspect,site=plant,zone=b "
+          "voltage_l1_n_v=230.5,current_l1_a=12.25,pf=0.98 1700000000123456789\n");
+    jenc.append_sample(doc, s, &m);
+    json::append_sample(free_doc, s, &m);
+    CHECK(doc == free_doc);
+    CHECK(doc.find(",\"flags\":5,\"quality\":\"suspect\",\"values\":{") != std::string::npos);
+  }
+  // The same sample without the mark (any other flag): no quality tag or member at all.
+  for (std::uint16_t flags : {0, 1, 2, 8, 0xfffb}) {
+    s.flags = flags;
+    std::string line, doc;
+    REQUIRE(lenc.append(line, s, m));
+    jenc.append_sample(doc, s, &m);
+    CHECK(line.find("quality") == std::string::npos);
+    CHECK(doc.find("quality") == std::string::npos);
+  }
+}
+
 TEST_CASE("json strings are valid UTF-8 whatever the input: invalid bytes become U+FFFD, valid ones stay") {
   std::string out;
   json::append_string(out, "Z\xC3\xBCrich \xFF\xC0\xAF \xED\xA0\x80 \xE2\x82\xAC \xF0\x9F\x94\x8C \xE2\x82");

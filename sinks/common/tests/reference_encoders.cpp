@@ -74,8 +74,9 @@ pm500::expected<void, EncodeError> lp_append_sample(std::string& out, const Samp
   append_measurement(out, opt.measurement);
   // Tags sorted by key (InfluxDB's preferred order); an empty tag value is not allowed. The
   // fixed tags are in order already; the extra tags (sorted by the caller) are merged in.
-  const std::string_view tags[3][2] = {{"asset", meta.asset},
+  const std::string_view tags[4][2] = {{"asset", meta.asset},
                                        {"device", opt.device_tag ? std::string_view(meta.name) : std::string_view()},
+                                       {"quality", (s.flags & kSampleSuspect) ? "suspect" : std::string_view()},
                                        {"site", meta.site}};
   auto put = [&](std::string_view k, std::string_view v) {
     if (k.empty() || v.empty()) return;
@@ -306,6 +307,7 @@ void append_sample_members(std::string& out, const Sample& s, const DeviceMeta* 
   append_integer(out, s.sequence);
   out += ",\"flags\":";
   append_integer(out, s.flags);
+  if (s.flags & kSampleSuspect) out += ",\"quality\":\"suspect\"";
   out += ",\"values\":{";
   const auto names = meta ? meta->field_names(s.assembly) : std::span<const std::string>{};
   const std::size_t n = s.count < kMaxSampleValues ? s.count : kMaxSampleValues;

@@ -1,5 +1,6 @@
-// The encoders as they were before the constant parts were cached (commit 574d628): kept
-// unchanged as the oracle that the cached encoders must match byte for byte
+// The encoders as they were before the constant parts were cached (commit 574d628), plus the
+// quality mark of a kSampleSuspect sample (tag quality=suspect, JSON "quality":"suspect"): kept
+// as the oracle that the cached encoders must match byte for byte
 // (encoders_test.cpp, fuzz/fuzz_encoders.cpp) and as the "before" row of
 // bench/influxdb_encoder_bench.cpp. Numbers go through std::to_chars, as they did then.
 // Not linked into the gateway.
