@@ -65,6 +65,7 @@ int cmd_run(const Options& opt) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);  // reload: taken by the main loop too, never by a worker thread
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::string error;
   auto cfg = load(opt, &error);

@@ -7,14 +7,16 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "app/devices.hpp"
+#include "app/exit_codes.hpp"
 #include "app/overload.hpp"
+#include "app/reload.hpp"
 #include "app/scanning.hpp"
 #include "app/simulation.hpp"
 #include "app/status_view.hpp"
-#include "status/server.hpp"
-#include "app/exit_codes.hpp"
 #include "health/alerts.hpp"
 #include "health/registry.hpp"
 #include "health/restart_history.hpp"
@@ -24,6 +26,7 @@
 #include "pipeline/ring.hpp"
 #include "pipeline/sink_plugin.hpp"
 #include "sinks/common/json_sample.hpp"
+#include "status/server.hpp"
 #include "tools/pm500-sim/simulator.hpp"
 
 #include <algorithm>
@@ -35,8 +38,40 @@
 
 namespace pm500::app {
 
+namespace {
+
+// The file's tables, for comparing values on reload (load_string has checked it already).
+std::optional<toml::table> parse_table(const std::string& text, const std::string& name) {
+#if TOML_EXCEPTIONS
+  try {
+    return toml::parse(text, name);
+  } catch (const toml::parse_error&) {
+    return std::nullopt;
+  }
+#else
+  toml::parse_result r = toml::parse(text, name);
+  if (!r) return std::nullopt;
+  return std::move(r).table();
+#endif
+}
+
+std::optional<std::string> read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) return std::nullopt;
+  return text.str();
+}
+
+}  // namespace
+
 struct Gateway::Impl {
-  const config::GatewayConfig& cfg;
+  // The running configuration: a reload replaces the parts it applies (the sinks), under view_mu.
+  config::GatewayConfig cfg;
+  // The file as it was read at start (then with the reloads' applied parts): what a reload
+  // compares against. nullopt when it could not be read back.
+  std::optional<toml::table> running_table;
+  ReloadOutcome last_reload;  // guarded by view_mu
   std::shared_ptr<spdlog::logger> log = log::get("gateway");
   health::Registry health;
   std::unique_ptr<health::AlertSender> alerts;  // after `health`: destroyed first
@@ -140,7 +175,11 @@ struct Gateway::Impl {
     ViewSources src{cfg,        started_ms, restarts, devices.get(), std::move(scan), running, deliveries, health,
                     ring ? ring->capacity() : 0, ring ? ring->head() : 0, alerts.get(), disk.get(), rejected,
                     receive};
-    return view_builder.build(src);
+    status::GatewayView v = view_builder.build(src);
+    v.reload = {last_reload.at_ms,     last_reload.at_ms == 0 ? "" : last_reload.refused ? "refused" : "applied",
+                last_reload.summary(), last_reload.errors,
+                last_reload.applied,   last_reload.restart_needed};
+    return v;
   }
 
   pm500::expected<void, std::string> start_status() {
@@ -173,34 +212,49 @@ struct Gateway::Impl {
   explicit Impl(const config::GatewayConfig& c)
       : cfg(c), health(std::chrono::milliseconds(c.gateway.clear_hold_ms)) {}
 
+  // The sink of one [sinks.NAME] table, not started yet: its settings are checked here.
+  pm500::expected<std::unique_ptr<Sink>, std::string> make_sink(const config::SinkSection& section) {
+    const SinkPlugin* plugin = find_sink_plugin(section.type);
+    if (!plugin) return pm500::unexpected("no sink named " + section.type + " is built in");
+    SinkEnv env{devices->catalog(), cfg.gateway.state_dir, &health, [this] { return report(); }};
+    auto sink = plugin->create(section, env);
+    if (!sink) return pm500::unexpected("sink " + section.type + ": " + sink.error());
+    return std::move(*sink);
+  }
+
+  // Its delivery: subscribes to the ring at its head now and opens the sink's spool.
+  pm500::expected<std::unique_ptr<SinkDelivery>, std::string> make_delivery(const config::SinkSection& section,
+                                                                            std::unique_ptr<Sink> sink) {
+    SinkDelivery::Options o;
+    o.name = section.type;
+    o.state_dir = cfg.gateway.state_dir;
+    o.delivery = section.delivery;
+    o.conditions = &health;
+    o.catalog = &devices->catalog();
+    o.disk = disk.get();
+    // A sink with its own failure mode for an unreachable destination (mqtt.publish_failure,
+    // influxdb.write_error, ...) raises that, with the cause; pipeline.sink_unavailable is for
+    // the others, so an outage is one condition, not two.
+    o.raise_unavailable = !health::sink_has_own_failure_mode(section.type);
+    o.journal = journal.get();
+    o.dead_letter_encoder = [](std::string& out, const Sample& sample, const DeviceMeta* device) {
+      json::append_sample(out, sample, device);
+    };
+    auto d = SinkDelivery::create(*ring, std::move(sink), std::move(o));
+    if (!d) return pm500::unexpected("sink " + section.type + ": " + d.error());
+    return std::move(*d);
+  }
+
   pm500::expected<void, std::string> start_sinks() {
     for (const auto& section : cfg.sinks) {
       if (!section.delivery.enabled) {
         log->info("sink {} is disabled ([sinks.{}] enabled = false)", section.type, section.type);
         continue;
       }
-      const SinkPlugin* plugin = find_sink_plugin(section.type);
-      if (!plugin) return pm500::unexpected("no sink named " + section.type + " is built in");
-      SinkEnv env{devices->catalog(), cfg.gateway.state_dir, &health, [this] { return report(); }};
-      auto sink = plugin->create(section, env);
-      if (!sink) return pm500::unexpected("sink " + section.type + ": " + sink.error());
-      SinkDelivery::Options o;
-      o.name = section.type;
-      o.state_dir = cfg.gateway.state_dir;
-      o.delivery = section.delivery;
-      o.conditions = &health;
-      o.catalog = &devices->catalog();
-      o.disk = disk.get();
-      // A sink with its own failure mode for an unreachable destination (mqtt.publish_failure,
-      // influxdb.write_error, ...) raises that, with the cause; pipeline.sink_unavailable is for
-      // the others, so an outage is one condition, not two.
-      o.raise_unavailable = !health::sink_has_own_failure_mode(section.type);
-      o.journal = journal.get();
-      o.dead_letter_encoder = [](std::string& out, const Sample& sample, const DeviceMeta* device) {
-        json::append_sample(out, sample, device);
-      };
-      auto d = SinkDelivery::create(*ring, std::move(*sink), std::move(o));
-      if (!d) return pm500::unexpected("sink " + section.type + ": " + d.error());
+      auto sink = make_sink(section);
+      if (!sink) return pm500::unexpected(sink.error());
+      auto d = make_delivery(section, std::move(*sink));
+      if (!d) return pm500::unexpected(d.error());
       deliveries.push_back(std::move(*d));
     }
     if (journal) {
@@ -227,6 +281,98 @@ struct Gateway::Impl {
                   "an outage the spool drains slowly or never; remove replay_rate (no cap) or raise it",
                   section.type, section.delivery.replay_rate, produced);
     return {};
+  }
+
+  void log_stopped(const SinkDelivery& d) const {
+    auto st = d.stats();
+    log->info("sink {} stopped: delivered {}, spooled {} (backlog {}), dropped {}", st.name, st.delivered, st.spooled,
+              st.spool_backlog, st.dropped_overrun + st.dropped_spool_full);
+  }
+
+  // Takes a sink out of the status view, then stops it: what it holds is delivered or spooled
+  // (its spool is replayed when a sink of that name runs again).
+  void remove_sink(const std::string& name) {
+    std::unique_ptr<SinkDelivery> d;
+    {
+      std::lock_guard lock(view_mu);
+      auto it = std::find_if(deliveries.begin(), deliveries.end(), [&](const auto& x) { return x->name() == name; });
+      if (it == deliveries.end()) return;
+      d = std::move(*it);
+      deliveries.erase(it);
+    }
+    d->stop();
+    log_stopped(*d);
+  }
+
+  // The sinks of a reloaded file: removed ones stop, changed ones restart with their new
+  // settings (the new sink is made first, so settings it refuses leave the old one running),
+  // added ones start. Unchanged sinks are not touched.
+  void apply_sinks(const ReloadPlan& plan, const config::GatewayConfig& next, ReloadOutcome& out) {
+    auto section_of = [&](const std::string& name) -> const config::SinkSection& {
+      return *std::find_if(next.sinks.begin(), next.sinks.end(), [&](const auto& s) { return s.type == name; });
+    };
+    for (const auto& name : plan.sinks_removed) {
+      remove_sink(name);
+      out.applied.push_back("sink " + name + " removed");
+    }
+    auto start_one = [&](const std::string& name, bool replaces) {
+      const auto& section = section_of(name);
+      auto sink = make_sink(section);
+      if (!sink) {
+        out.errors.push_back(sink.error() + (replaces ? " (the sink keeps its old settings)" : ""));
+        return;
+      }
+      if (replaces) remove_sink(name);
+      auto d = make_delivery(section, std::move(*sink));
+      if (!d) {
+        out.errors.push_back(d.error());
+        return;
+      }
+      (*d)->start();
+      log->info("sink {} started", name);
+      std::lock_guard lock(view_mu);
+      deliveries.push_back(std::move(*d));
+      out.applied.push_back("sink " + name + (replaces ? " restarted with its new settings" : " added"));
+    };
+    for (const auto& name : plan.sinks_changed) start_one(name, true);
+    for (const auto& name : plan.sinks_added) start_one(name, false);
+    std::lock_guard lock(view_mu);
+    cfg.sinks = next.sinks;
+  }
+
+  ReloadOutcome reload() {
+    ReloadOutcome out;
+    out.at_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    const auto text = read_text(cfg.source_file);
+    if (!text) {
+      out.refused = true;
+      out.errors.push_back("cannot read " + cfg.source_file + ": " + std::strerror(errno) +
+                           "; the file must stay readable by the gateway's user");
+      return out;
+    }
+    auto next = config::load_string(*text, cfg.source_file, sink_schemas());
+    if (!next) {
+      out.refused = true;
+      for (const auto& d : next.error()) out.errors.push_back(d.str());
+      return out;
+    }
+    auto next_table = parse_table(*text, cfg.source_file);
+    if (!running_table || !next_table) {
+      out.restart_needed.push_back("everything (the file read at start could not be read back to compare)");
+      return out;
+    }
+    const ReloadPlan plan = plan_reload(cfg, *running_table, *next, *next_table);
+    out.restart_needed = plan.restart_needed;
+    if (plan.sinks_change()) {
+      apply_sinks(plan, *next, out);
+      if (const toml::node* sinks = next_table->get("sinks"))
+        running_table->insert_or_assign("sinks", *sinks);
+      else
+        running_table->erase("sinks");
+    }
+    return out;
   }
 
   // The bounds of everything written under state_dir, against the size of its filesystem: said
@@ -322,6 +468,7 @@ pm500::expected<void, std::string> Gateway::start() {
     g.log->info("alerts go to {}", health::redacted_url(cfg.alerts.url));
   }
   g.record_start();
+  if (auto text = read_text(cfg.source_file)) g.running_table = parse_table(*text, cfg.source_file);
   g.log->info("pm500-gateway starting: site {}, {} device(s), state directory {}, start {} here", cfg.gateway.site,
               cfg.devices.size(), cfg.gateway.state_dir, g.restarts + 1);
   g.ring = std::make_unique<Ring>(config::ring_capacity_for(cfg));
@@ -367,6 +514,34 @@ std::vector<ThreadProgress> Gateway::progress() const {
   return out;
 }
 
+ReloadOutcome Gateway::reload() {
+  Impl& g = *impl_;
+  if (!g.ring) return {};
+  ReloadOutcome out = g.reload();
+  auto& log = g.log;
+  if (out.refused) {
+    for (const auto& e : out.errors) log->error("reload: {}", e);
+    log->error(
+        "reload refused: {} error(s) in {}; the running configuration is kept (fix the file and reload "
+        "again)",
+        out.errors.size(), g.cfg.source_file);
+  } else {
+    for (const auto& a : out.applied) log->info("reload: {}", a);
+    for (const auto& e : out.errors) log->error("reload: {}", e);
+    if (!out.restart_needed.empty())
+      log->warn("reload: restart needed for: {} (these changes apply at the next start; the running values are kept)",
+                [&] {
+                  std::string s;
+                  for (const auto& k : out.restart_needed) s += (s.empty() ? "" : ", ") + k;
+                  return s;
+                }());
+    log->info("reload done: {}", out.summary());
+  }
+  std::lock_guard lock(g.view_mu);
+  g.last_reload = out;
+  return out;
+}
+
 std::string Gateway::summary() const {
   const Impl& g = *impl_;
   return std::to_string(g.cfg.devices.size()) + " device(s), " + std::to_string(g.deliveries.size()) +
@@ -401,11 +576,7 @@ void Gateway::stop(const std::string& reason) {
     std::vector<std::jthread> stoppers;
     for (auto& d : g.deliveries) stoppers.emplace_back([&d] { d->stop(); });
   }
-  for (auto& d : g.deliveries) {
-    auto st = d->stats();
-    g.log->info("sink {} stopped: delivered {}, spooled {} (backlog {}), dropped {}", st.name, st.delivered,
-                st.spooled, st.spool_backlog, st.dropped_overrun + st.dropped_spool_full);
-  }
+  for (auto& d : g.deliveries) g.log_stopped(*d);
   if (g.journal) g.journal->stop();  // last sync; what every sink holds is deleted
   g.deliveries.clear();
   g.journal.reset();
@@ -425,12 +596,13 @@ void Gateway::stop(const std::string& reason) {
 }
 
 int run_until_signalled(const config::GatewayConfig& cfg) {
-  // Block the stop signals in every thread (threads inherit the mask); only this thread takes
-  // them, synchronously, so no handler runs in the middle of the scanner or a sink.
+  // Block the stop and reload signals in every thread (threads inherit the mask); only this
+  // thread takes them, synchronously, so no handler runs in the middle of the scanner or a sink.
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -444,7 +616,7 @@ int run_until_signalled(const config::GatewayConfig& cfg) {
     gw.stop(std::string(health::RestartHistory::kStartFailed) + r.error().substr(0, 200));
     return kExitRuntime;
   }
-  log->info("running; configuration {}; stop with SIGTERM or Ctrl-C", cfg.source_file);
+  log->info("running; configuration {}; reload it with SIGHUP, stop with SIGTERM or Ctrl-C", cfg.source_file);
   notifier.ready("running: " + gw.summary());
   if (notifier.watchdog_interval().count() > 0)
     log->info("service watchdog every {} ms: pinged while the scanner and every sink's delivery thread make "
@@ -468,6 +640,13 @@ int run_until_signalled(const config::GatewayConfig& cfg) {
       reason = sig == SIGTERM ? "SIGTERM" : "SIGINT";
       log->info("received {}, shutting down", reason);
       break;
+    }
+    if (sig == SIGHUP) {
+      log->info("received SIGHUP, reloading {}", cfg.source_file);
+      notifier.reloading("reloading " + cfg.source_file);
+      const ReloadOutcome r = gw.reload();
+      notifier.ready("running: " + gw.summary() + "; last reload " + r.summary());
+      continue;
     }
     if (sig < 0 && errno != EAGAIN && errno != EINTR) {
       log->error("sigtimedwait failed: {}", std::strerror(errno));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <ctime>
 
 #if PM500_HAVE_LIBSYSTEMD
 #include <systemd/sd-daemon.h>
@@ -39,6 +40,13 @@ std::string one_line(std::string_view s) {
 }  // namespace
 
 void ServiceNotifier::ready(std::string_view status) { send("READY=1\nSTATUS=" + one_line(status)); }
+void ServiceNotifier::reloading(std::string_view status) {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  const std::uint64_t usec =
+      static_cast<std::uint64_t>(now.tv_sec) * 1'000'000 + static_cast<std::uint64_t>(now.tv_nsec) / 1000;
+  send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec) + "\nSTATUS=" + one_line(status));
+}
 void ServiceNotifier::stopping(std::string_view status) { send("STOPPING=1\nSTATUS=" + one_line(status)); }
 void ServiceNotifier::status(std::string_view status) { send("STATUS=" + one_line(status)); }
 void ServiceNotifier::watchdog() {

@@ -31,6 +31,8 @@ class ServiceNotifier {
   std::chrono::microseconds watchdog_interval() const noexcept { return watchdog_; }
 
   void ready(std::string_view status);
+  // RELOADING=1 (with MONOTONIC_USEC, as systemd asks): a reload began; ready() ends it.
+  void reloading(std::string_view status);
   void stopping(std::string_view status);
   void status(std::string_view status);
   // WATCHDOG=1, when the service manager asked for it (WatchdogSec=).

@@ -51,6 +51,39 @@ std::string keys(const std::vector<OptionDoc>& docs) {
   return s;
 }
 
+// How a running gateway takes a changed file (src/app/reload.hpp).
+constexpr std::string_view kReloading = R"(
+## Reloading
+
+`systemctl reload pm500-gateway` (or `kill -HUP <pid>`) makes the running gateway read its file again
+and apply what changed without a restart. Values are compared, not text: a file reformatted or with
+its devices in another order is no change.
+
+- **Sinks** apply live. A sink whose table did not change keeps running untouched: it loses and
+  repeats no sample. A removed (or disabled) sink stops the way it stops at shutdown: what it holds
+  is delivered, or spooled for the next time a sink of that name runs. An added (or enabled) sink
+  starts with the samples that arrive from then on. A changed sink is restarted with its new
+  settings: the new one is made first, so settings it refuses (a missing certificate, say) leave
+  the old one running and the reload names the error; the samples that arrive while its
+  replacement opens its spool (milliseconds) are not delivered to it.
+- **Everything else** (every key of `[gateway]`, `[logging]`, `[scanner]`, `[pipeline]`,
+  `[simulator]`, `[status]`, `[alerts]` and `[[devices]]`) applies at the next start. The reload
+  names each such change, e.g. `restart needed for: [status] listen, device mcc-3 (added)`,
+  and keeps the running values; the meters stay connected.
+- With `durability = "journal"` the sinks too change at start only (the journal follows the
+  sinks it started with).
+- **An invalid file is refused** whole: nothing is applied, each error is logged with its line,
+  and the running configuration is kept.
+
+The outcome of the last reload is logged, shown on the status page ("Last reload") and in
+`/api/status` as `reload` (`result` "applied" or "refused", `summary`, `applied`, `restart_needed`,
+`errors`). Under systemd the gateway sends `RELOADING=1` and then `READY=1` with the outcome in
+its status line (`systemctl status`), so `systemctl reload` returns once the reload is done.
+`${VAR}` values are read from the gateway's environment as it was at start: a changed
+`EnvironmentFile` needs a restart. A changed profile file behind an unchanged `profile` key is not
+noticed by a reload.
+)";
+
 }  // namespace
 
 std::string example_toml(std::span<const SinkSchema> sinks) {
@@ -103,6 +136,7 @@ std::string markdown_reference(std::span<const SinkSchema> sinks) {
   s += "\n## [[devices]]\n\nOne table per PowerMonitor 500.\n\n" + table(describe(device_options()));
   s += "\n## [sinks.NAME]: delivery keys every sink has\n\n" + table(describe(delivery_options()));
   for (const auto& k : sinks) s += "\n## [sinks." + k.name + "]\n\n" + k.summary + "\n\n" + table(k.describe());
+  s += kReloading;
   return s;
 }
 

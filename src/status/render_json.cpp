@@ -163,6 +163,20 @@ std::string render_json(const GatewayView& v) {
   w.field("last_error", v.alerts.last_error);
   w.end_object();
 
+  w.key("reload");
+  w.begin_object();
+  w.field("at_ms", v.reload.at_ms);
+  w.field("result", v.reload.result);
+  w.field("summary", v.reload.summary);
+  for (const auto& [key, list] : {std::pair{"errors", &v.reload.errors}, std::pair{"applied", &v.reload.applied},
+                                  std::pair{"restart_needed", &v.reload.restart_needed}}) {
+    w.key(key);
+    w.begin_array();
+    for (const auto& e : *list) w.value(e);
+    w.end_array();
+  }
+  w.end_object();
+
   w.key("failures");
   w.begin_array();
   for (const auto& f : v.failures) write_failure(w, f);

@@ -78,6 +78,13 @@ struct AlertsView {  // the [alerts] webhook
   std::string last_error;  // "" once a POST succeeded
 };
 
+struct ReloadView {        // the last configuration reload (SIGHUP)
+  std::int64_t at_ms = 0;  // 0: none since start
+  std::string result;      // "applied" or "refused"; "" when none
+  std::string summary;     // one line: what was applied, what needs a restart, or why refused
+  std::vector<std::string> errors, applied, restart_needed;
+};
+
 // Datagrams the scanner threw away on its Class 1 UDP port, by reason (scanner-wide).
 struct RejectedDatagramsView {
   std::uint64_t unknown_connection = 0;  // no open connection has that connection id
@@ -114,6 +121,7 @@ struct GatewayView {
   std::vector<FailureCount> failure_counts;
   std::vector<EventView> events;      // newest last
   AlertsView alerts;
+  ReloadView reload;
 };
 
 }  // namespace pm500::status

@@ -173,6 +173,25 @@ TEST_CASE("under systemd: READY=1 once serving, WATCHDOG=1 while running, STOPPI
   CHECK(gw.log().find("no progress for") == std::string::npos);
 }
 
+TEST_CASE("under systemd: a SIGHUP reload is framed by RELOADING=1 (with MONOTONIC_USEC) and READY=1") {
+  SimulatedGateway g("127.0.41.30", 1, "");
+  NotifySocket sd(g.dir / "notify");
+  Process gw(g.args(), {sd.env()});
+  REQUIRE_MESSAGE(sd.wait_for("READY=1", 1, 10s), gw.log());
+  CHECK(sd.count("RELOADING=1") == 0);
+
+  write_file(g.dir / "gateway.toml", read_file(g.dir / "gateway.toml") + "[sinks.file]\npath = \"samples.lp\"\n");
+  REQUIRE(gw.signal(SIGHUP));
+  REQUIRE_MESSAGE(sd.wait_for("READY=1", 2, 10s), gw.log());
+  const auto lines = sd.lines();
+  const long reloading = sd.index_of("RELOADING=1");
+  REQUIRE(reloading > sd.index_of("READY=1"));
+  CHECK(lines[static_cast<std::size_t>(reloading) + 1].text.starts_with("MONOTONIC_USEC="));
+  CHECK(sd.count("STATUS=running: 1 device(s), 1 sink(s) delivering; last reload applied: sink file added") == 1);
+  gw.signal(SIGTERM);
+  CHECK(gw.wait(15s) == 0);
+}
+
 TEST_CASE("a stuck delivery thread stops the watchdog pings; they resume when it moves again") {
   TempDir fifo_dir;
   const fs::path pipe = fifo_dir / "samples.lp";

@@ -1,0 +1,129 @@
+#include "app/reload.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace pm500::app {
+namespace {
+
+bool same(const toml::node* a, const toml::node* b) {
+  if (!a || !b) return a == b;
+  return toml::node_view<const toml::node>(a) == toml::node_view<const toml::node>(b);
+}
+
+const toml::table* table_at(const toml::table& root, std::string_view key) {
+  const toml::node* n = root.get(key);
+  return n ? n->as_table() : nullptr;
+}
+
+// The keys whose values differ between two tables (either may be absent: no keys).
+std::vector<std::string> changed_keys(const toml::table* a, const toml::table* b) {
+  std::set<std::string> keys;
+  for (const toml::table* t : {a, b})
+    if (t)
+      for (const auto& [k, v] : *t) keys.emplace(k.str());
+  std::vector<std::string> out;
+  for (const auto& k : keys)
+    if (!same(a ? a->get(k) : nullptr, b ? b->get(k) : nullptr)) out.push_back(k);
+  return out;
+}
+
+std::string join(const std::vector<std::string>& v, std::string_view sep) {
+  std::string s;
+  for (const auto& e : v) s += (s.empty() ? "" : std::string(sep)) + e;
+  return s;
+}
+
+// [[devices]] tables by their name.
+std::map<std::string, const toml::table*> devices_by_name(const toml::table& root) {
+  std::map<std::string, const toml::table*> out;
+  const toml::node* n = root.get("devices");
+  const toml::array* arr = n ? n->as_array() : nullptr;
+  if (!arr) return out;
+  for (const toml::node& e : *arr)
+    if (const toml::table* t = e.as_table())
+      if (auto name = (*t)["name"].value<std::string>()) out.emplace(*name, t);
+  return out;
+}
+
+std::set<std::string> enabled_sinks(const config::GatewayConfig& cfg) {
+  std::set<std::string> out;
+  for (const auto& s : cfg.sinks)
+    if (s.delivery.enabled) out.insert(s.type);
+  return out;
+}
+
+const toml::table* sink_table(const toml::table& root, const std::string& name) {
+  const toml::table* sinks = table_at(root, "sinks");
+  return sinks ? table_at(*sinks, name) : nullptr;
+}
+
+}  // namespace
+
+ReloadPlan plan_reload(const config::GatewayConfig& running, const toml::table& running_table,
+                       const config::GatewayConfig& next, const toml::table& next_table) {
+  ReloadPlan plan;
+  // The core sections: applied at start only.
+  std::set<std::string> sections;
+  for (const toml::table* t : {&running_table, &next_table})
+    for (const auto& [k, v] : *t)
+      if (k.str() != "devices" && k.str() != "sinks") sections.emplace(k.str());
+  for (const auto& s : sections) {
+    const toml::node* a = running_table.get(s);
+    const toml::node* b = next_table.get(s);
+    if (same(a, b)) continue;
+    const toml::table* ta = a ? a->as_table() : nullptr;
+    const toml::table* tb = b ? b->as_table() : nullptr;
+    if ((a && !ta) || (b && !tb)) {
+      plan.restart_needed.push_back(s);
+      continue;
+    }
+    for (const auto& k : changed_keys(ta, tb)) plan.restart_needed.push_back("[" + s + "] " + k);
+  }
+
+  // Devices, by name (their order in the file does not matter).
+  const auto was = devices_by_name(running_table), now = devices_by_name(next_table);
+  for (const auto& [name, t] : now) {
+    auto it = was.find(name);
+    if (it == was.end())
+      plan.restart_needed.push_back("device " + name + " (added)");
+    else if (auto keys = changed_keys(it->second, t); !keys.empty())
+      plan.restart_needed.push_back("device " + name + ": " + join(keys, ", "));
+  }
+  for (const auto& [name, t] : was)
+    if (!now.contains(name)) plan.restart_needed.push_back("device " + name + " (removed)");
+
+  // Sinks: a running sink whose table is unchanged keeps running.
+  const auto before = enabled_sinks(running), after = enabled_sinks(next);
+  for (const auto& name : after) {
+    if (!before.contains(name))
+      plan.sinks_added.push_back(name);
+    else if (!same(sink_table(running_table, name), sink_table(next_table, name)))
+      plan.sinks_changed.push_back(name);
+  }
+  for (const auto& name : before)
+    if (!after.contains(name)) plan.sinks_removed.push_back(name);
+  // In durable mode the journal keeps each sink's position from start-up on: sinks are fixed.
+  if (plan.sinks_change() && (running.pipeline.durability == "journal" || next.pipeline.durability == "journal")) {
+    for (auto* list : {&plan.sinks_added, &plan.sinks_removed, &plan.sinks_changed}) {
+      for (const auto& name : *list)
+        plan.restart_needed.push_back("[sinks." + name + "] (durability = \"journal\": sinks change at start only)");
+      list->clear();
+    }
+  }
+  return plan;
+}
+
+std::string ReloadOutcome::summary() const {
+  if (at_ms == 0) return "no reload yet";
+  if (refused)
+    return "refused: " + std::to_string(errors.size()) + (errors.size() == 1 ? " error" : " errors") +
+           " in the file; the running configuration is kept";
+  std::string s = applied.empty() ? std::string("no change applied") : "applied: " + join(applied, "; ");
+  if (!errors.empty()) s += "; failed: " + join(errors, "; ");
+  if (!restart_needed.empty()) s += "; restart needed for: " + join(restart_needed, ", ");
+  return s;
+}
+
+}  // namespace pm500::app
