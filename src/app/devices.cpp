@@ -150,6 +150,15 @@ std::vector<Devices::NamedValue> Devices::values(std::uint32_t device) const {
   std::vector<NamedValue> out;
   if (device >= state_.size()) return out;
   const State& st = *state_[device];
+  std::array<device::FindingKind, device::kFindingKinds> active{};
+  std::size_t n_active = 0;
+  for (std::size_t k = 0; k < device::kFindingKinds; ++k)
+    if (st.plausibility->active(static_cast<device::FindingKind>(k))) active[n_active++] = static_cast<device::FindingKind>(k);
+  auto suspect = [&](device::Quantity q) -> std::string_view {
+    for (std::size_t i = 0; i < n_active; ++i)
+      if (device::affects(active[i], q)) return device::to_string(active[i]);
+    return {};
+  };
   for (std::uint16_t a = device::kFirstAssembly; a <= device::kLastAssembly; ++a) {
     Sample s;
     {
@@ -160,7 +169,7 @@ std::vector<Devices::NamedValue> Devices::values(std::uint32_t device) const {
     const device::Assembly* asmb = st.profile->assembly(a);
     if (!asmb) continue;
     for (std::size_t i = 0; i < asmb->elements.size() && i < s.count; ++i)
-      out.push_back({asmb->elements[i].name, asmb->elements[i].unit, s.values[i]});
+      out.push_back({asmb->elements[i].name, asmb->elements[i].unit, s.values[i], suspect(asmb->elements[i].kind)});
   }
   return out;
 }

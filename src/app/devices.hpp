@@ -8,6 +8,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.hpp"
@@ -56,10 +57,13 @@ class Devices {
   // The newest decoded (and scaled) sample of an assembly, for the status page.
   bool latest(std::uint32_t device, std::uint16_t assembly, Sample& out) const;
   std::vector<device::ActiveFinding> findings(std::uint32_t device) const;
-  // The newest value of every element of every assembly received, with its unit.
+  // The newest value of every element of every assembly received, with its unit, and whether
+  // an active plausibility finding makes it suspect (device::affects): `finding` names the first
+  // such finding ("current_vs_ct"), empty when the value is not suspect.
   struct NamedValue {
     std::string name, unit;
     double value;
+    std::string_view finding;
   };
   std::vector<NamedValue> values(std::uint32_t device) const;
   // The profile a device is decoded by, and its plausibility check (with the device's ratios,

@@ -99,8 +99,12 @@ status::GatewayView StatusViewBuilder::build(const ViewSources& src) {
       const auto& c = src.devices->counters(i);
       d.samples = c.samples.load(std::memory_order_relaxed);
       d.decode_errors = c.decode_errors.load(std::memory_order_relaxed);
-      for (auto& nv : src.devices->values(i)) d.values.push_back({std::move(nv.name), std::move(nv.unit), nv.value});
-      for (const auto& f : src.devices->findings(i)) d.findings.push_back(f.message);
+      for (auto& nv : src.devices->values(i))
+        d.values.push_back({std::move(nv.name), std::move(nv.unit), nv.value, std::string(nv.finding)});
+      for (const auto& f : src.devices->findings(i)) {
+        d.findings.push_back(f.message);
+        d.finding_kinds.emplace_back(device::to_string(f.kind));
+      }
     }
     v.devices.push_back(std::move(d));
   }

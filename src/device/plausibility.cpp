@@ -61,6 +61,35 @@ std::string_view to_string(FindingKind k) {
   return "?";
 }
 
+bool affects(FindingKind k, Quantity q) {
+  using Q = Quantity;
+  const bool voltage = q == Q::voltage_ln || q == Q::voltage_ll;
+  const bool power = q == Q::active_power || q == Q::reactive_power || q == Q::apparent_power;
+  const bool energy = q == Q::active_energy || q == Q::reactive_energy || q == Q::apparent_energy;
+  switch (k) {
+    case FindingKind::voltage_vs_nominal:
+      return voltage || power || energy;
+    case FindingKind::current_vs_ct:
+      return q == Q::current || power || energy;
+    case FindingKind::apparent_vs_vi:
+      return voltage || q == Q::current || q == Q::apparent_power;
+    case FindingKind::power_triangle:
+    case FindingKind::phase_sum:
+      return power;
+    case FindingKind::power_factor_vs_ps:
+      return power || q == Q::power_factor;
+    case FindingKind::non_finite:
+      return voltage || q == Q::current || power || energy || q == Q::power_factor || q == Q::frequency;
+    case FindingKind::power_factor_range:
+      return q == Q::power_factor;
+    case FindingKind::frequency_range:
+      return q == Q::frequency;
+    case FindingKind::energy_backwards:
+      return energy;
+  }
+  return false;
+}
+
 Plausibility::Plausibility(const Profile& profile, DeviceSettings settings, Thresholds thresholds,
                            FindingListener* listener)
     : profile_(profile),

@@ -47,6 +47,14 @@ inline constexpr std::size_t kFindingKinds = 10;
 // Stable snake_case id, e.g. "current_vs_ct" (for logs, metrics labels, the status page).
 std::string_view to_string(FindingKind k);
 
+// Whether an active finding of kind k makes a value of quantity q suspect (the status page marks
+// it): a voltage finding the voltages and everything scaled by the PT ratio (powers, energies), a
+// current finding the currents and everything scaled by the CT ratio, a consistency finding
+// (S vs V x I, the power triangle, PF vs P/S, phase sums) the quantities it compares, a range
+// finding its own quantity, non-finite values every measured quantity. Counters, bit fields and
+// product information are never suspect.
+bool affects(FindingKind k, Quantity q);
+
 struct Thresholds {
   std::uint16_t raise_after = 5;        // consecutive failing evaluations before a finding is raised
   std::uint16_t clear_after = 5;        // consecutive healthy evaluations before it clears

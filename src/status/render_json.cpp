@@ -37,12 +37,18 @@ void write_device(JsonWriter& w, const DeviceView& d) {
     w.field("name", v.name);
     w.field("unit", v.unit);
     w.field("value", v.value);
+    w.field("suspect", !v.suspect_finding.empty());
+    if (!v.suspect_finding.empty()) w.field("suspect_finding", v.suspect_finding);
     w.end_object();
   }
   w.end_array();
   w.key("findings");
   w.begin_array();
   for (const auto& f : d.findings) w.value(f);
+  w.end_array();
+  w.key("finding_kinds");
+  w.begin_array();
+  for (const auto& f : d.finding_kinds) w.value(f);
   w.end_array();
   w.end_object();
 }

@@ -13,6 +13,7 @@ struct Value {
   std::string name;  // field name with unit: "voltage_l1_n_v"
   std::string unit;  // "V"
   double value = 0;
+  std::string suspect_finding = {};  // the active finding that makes this value suspect ("current_vs_ct"); "" = none
 };
 
 struct DeviceView {
@@ -27,6 +28,7 @@ struct DeviceView {
   std::string identity;          // "PowerMonitor 500 1420-V2A-ENT rev 2.3 serial 94..."
   std::vector<Value> values;     // latest values of every assembly read
   std::vector<std::string> findings;  // active plausibility findings (operator text)
+  std::vector<std::string> finding_kinds;  // their ids ("current_vs_ct"), in the same order
 };
 
 struct SinkView {

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <functional>
+#include <set>
 
 #include "rig.hpp"
 
@@ -263,6 +264,29 @@ TEST_CASE("samples are marked suspect while a finding is active") {
   s.source_time_ns = rig.now_ns;
   rig.check.check(s);
   CHECK((s.flags & pm500::kSampleSuspect) != 0);
+}
+
+TEST_CASE("a CT ratio applied twice makes currents, powers and energies suspect, not voltages or frequency") {
+  Rig rig(builtin_profile(), meter(settings("gateway")), 8, Thresholds{.raise_after = 2, .clear_after = 2});
+  rig.model.faults().ct_applied_twice = true;
+  rig.run(3);
+  REQUIRE(rig.check.active(FindingKind::current_vs_ct));
+  // What the status page marks: a value is suspect when an active finding affects its quantity.
+  auto suspect = [&](Quantity q) {
+    for (std::size_t k = 0; k < kFindingKinds; ++k)
+      if (rig.check.active(static_cast<FindingKind>(k)) && affects(static_cast<FindingKind>(k), q)) return true;
+    return false;
+  };
+  std::set<std::string> marked, clean;
+  for (const auto& a : builtin_profile().assemblies)
+    for (const auto& e : a.elements) (suspect(e.kind) ? marked : clean).insert(e.name);
+  for (const char* name : {"current_l1_a", "current_l3_a", "active_power_total_kw", "energy_import_kvarh"})
+    CHECK_MESSAGE(marked.count(name), name);
+  for (const char* name : {"voltage_l1_n_v", "voltage_ll_avg_v", "frequency_hz"}) CHECK_MESSAGE(clean.count(name), name);
+  // Counters and product information are never suspect, whatever the finding.
+  for (std::size_t k = 0; k < kFindingKinds; ++k)
+    for (Quantity q : {Quantity::counter, Quantity::bit_field, Quantity::info, Quantity::indicator})
+      CHECK_FALSE(affects(static_cast<FindingKind>(k), q));
 }
 
 TEST_CASE("a partial counter reset by the operator is not a backwards counter") {

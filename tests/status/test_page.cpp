@@ -79,7 +79,126 @@ bool is_png(const fs::path& p) {
   return head == "\x89PNG\r\n\x1a\n";
 }
 
+// Whether the browser is there; under CI=true a missing one fails the test instead of skipping it.
+bool have_chromium() {
+  if (chromium()) return true;
+  const char* ci = std::getenv("CI");
+  if (ci && std::string(ci) == "true") FAIL("chromium is not installed (apt-get install chromium)");
+  MESSAGE("chromium is not installed: skipped (apt-get install chromium)");
+  return false;
+}
+
+// The sample view with mcc-1's CT ratio applied twice: a finding, its currents and power
+// marked suspect, the problem card with guide text in backticks; and feeder-B silent for 40 s.
+status::GatewayView ct_twice_view() {
+  auto v = sample_view();
+  auto& d = v.devices[0];
+  d.findings = {"mcc-1: currents 80x above CT primary 400 A (seen 25000 A): CT ratio 400:5 applied by both meter and "
+                "gateway? [quantity=current seen=25000 expected<=480]"};
+  d.finding_kinds = {"current_vs_ct"};
+  for (auto& val : d.values)
+    if (val.unit == "A" || val.unit == "kW" || val.unit == "kWh") val.suspect_finding = "current_vs_ct";
+  auto& b = v.devices[1];
+  b.state = "running";
+  b.last_packet_age_ms = 40'000;
+  b.values = {{"voltage_ll_avg_v", "V", 402.5}};
+  status::FailureView f;
+  f.id = "meter.erratic_readings";
+  f.subject = d.name;
+  f.level = "L1";
+  f.symptom = "Erratic power readings";
+  f.cause = "CT/PT ratio misconfiguration";
+  f.resolution = "Compare the CT and PT ratios set on the meter with `ct`, `pt` and `ratios_applied_by`.";
+  f.evidence = d.findings[0];
+  v.failures.insert(v.failures.begin(), f);
+  return v;
+}
+
 }  // namespace
+
+TEST_CASE("suspect values are marked, stale ones greyed with their age, the header takes the worst state") {
+  if (!have_chromium()) return;
+  config::StatusSection cfg;
+  cfg.listen = "127.0.43.1:0";
+  status::Server server(cfg, [] { return ct_twice_view(); });
+  REQUIRE(server.start());
+  auto r = browse(server.url() + "/", {"--dump-dom"}, "1280,1400");
+  INFO("chromium log:\n" << r.log);
+  REQUIRE(r.code == 0);
+  const std::string& dom = r.out;
+  INFO("DOM:\n" << dom);
+  // The header: fault colour, word and symbol (the L1 problems and the meter in backoff).
+  CHECK(dom.find("<header class=\"bad\">") != std::string::npos);
+  CHECK(dom.find("<span id=\"state-word\">✖ Fault</span>") != std::string::npos);
+  CHECK(dom.find("1 meter with suspect readings") != std::string::npos);
+  // mcc-1 is running but not green, and its current and power carry the mark and the finding.
+  CHECK(dom.find("⚠ Running, readings suspect") != std::string::npos);
+  const auto green = dom.find("✔ Running");  // feeder-B's only: mcc-1 is not green
+  CHECK(green != std::string::npos);
+  CHECK(dom.find("✔ Running", green + 1) == std::string::npos);
+  CHECK(dom.find("<div class=\"value suspect\" title=\"Suspect: mcc-1: currents 80x above CT primary") !=
+        std::string::npos);
+  const auto power = dom.find(reading("221.47", "kW"));
+  REQUIRE(power != std::string::npos);
+  CHECK(dom.rfind("<span class=\"mark\">⚠ </span>", power) > dom.rfind("<div class=\"value", power));
+  const auto volts = dom.find(reading("480.3", "V"));
+  REQUIRE(volts != std::string::npos);
+  CHECK(dom.rfind("<div class=\"value", volts) == dom.rfind("<div class=\"value\">", volts));  // V is not suspect
+  CHECK(dom.find("<td class=\"num suspect\" title=\"Suspect: mcc-1: currents") != std::string::npos);
+  // feeder-B's last values are greyed with their age.
+  CHECK(dom.find("<div class=\"values stale\"") != std::string::npos);
+  CHECK(dom.find("Last values, 40 s old: not live.") != std::string::npos);
+  // The problem card leads with this occurrence in plain words, then the guide, no raw backticks;
+  // the level badge has the card's colour.
+  const auto now = dom.find("This time: mcc-1: currents 80x above CT primary 400 A (seen 25000 A): CT ratio 400:5 "
+                            "applied by both meter and gateway?</p>");
+  const auto guide = dom.find("with <code>ct</code>, <code>pt</code> and <code>ratios_applied_by</code>.");
+  CHECK(now != std::string::npos);
+  CHECK(guide != std::string::npos);
+  CHECK(now < guide);
+  CHECK(dom.substr(0, dom.find("<script")).find('`') == std::string::npos);  // in what is shown
+  CHECK(dom.find("<span class=\"badge bad\">⚠ L1 · site operations</span>") != std::string::npos);
+  CHECK(console_lines(r.log) == "");
+  CHECK(dom.find("<pre id=\"js-errors\" role=\"alert\"></pre>") != std::string::npos);
+
+  // For a person to look at: the same state on a phone and on a desktop.
+  for (const auto& [file, size] : {std::pair{"status-page-ct-twice.png", "360,2000"},
+                                   std::pair{"status-page-ct-twice-desktop.png", "1280,1100"}}) {
+    const fs::path png = artifacts() / file;
+    fs::remove(png);
+    browse(server.url() + "/", {"--screenshot=" + png.string()}, size);
+    CHECK(is_png(png));
+  }
+}
+
+TEST_CASE("the header is green with a word when everything is healthy, amber for a warning only") {
+  if (!have_chromium()) return;
+  config::StatusSection cfg;
+  cfg.listen = "127.0.43.1:0";
+  status::Server healthy(cfg, [] {
+    auto v = sample_view();
+    v.devices.resize(1);
+    v.failures.clear();
+    v.sinks.resize(1);
+    return v;
+  });
+  status::Server warning(cfg, [] {
+    auto v = sample_view();
+    v.devices.resize(1);
+    v.failures.clear();  // the spooling sink only
+    return v;
+  });
+  REQUIRE(healthy.start());
+  REQUIRE(warning.start());
+  auto h = browse(healthy.url() + "/", {"--dump-dom"});
+  auto w = browse(warning.url() + "/", {"--dump-dom"});
+  INFO(h.log << w.log);
+  CHECK(h.out.find("<header class=\"ok\">") != std::string::npos);
+  CHECK(h.out.find("✔ OK</span>") != std::string::npos);
+  CHECK(h.out.find("<div class=\"values\"") != std::string::npos);  // fresh values are not greyed
+  CHECK(w.out.find("<header class=\"warn\">") != std::string::npos);
+  CHECK(w.out.find("▲ Warning</span>") != std::string::npos);
+}
 
 TEST_CASE("the page shows live values, failures first with their resolution, and no script errors") {
   if (!chromium()) {
@@ -126,7 +245,7 @@ TEST_CASE("the page shows live values, failures first with their resolution, and
   // States in words, not colour alone.
   CHECK(dom.find("✔ Running") != std::string::npos);
   CHECK(dom.find("✖ Waiting to reconnect") != std::string::npos);
-  CHECK(dom.find("✖ Spooling to disk") != std::string::npos);
+  CHECK(dom.find("▲ Spooling to disk") != std::string::npos);  // amber: nothing is lost
 
   // A device name with markup in it is shown as text, never run.
   CHECK(dom.find("feeder-\"B\" &lt;img src=x onerror=alert(1)&gt;") != std::string::npos);

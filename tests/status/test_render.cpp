@@ -131,6 +131,31 @@ TEST_CASE("render_json: every field is documented in docs/status-api.md") {
   }
 }
 
+TEST_CASE("render_json: a value an active finding affects carries suspect and the finding's id, the others not") {
+  auto v = sample_view();
+  auto& d = v.devices[0];
+  d.findings = {"mcc-1: currents 80x above CT primary 400 A: CT ratio applied twice?"};
+  d.finding_kinds = {"current_vs_ct"};
+  for (auto& val : d.values)
+    if (val.unit == "A" || val.unit == "kW") val.suspect_finding = "current_vs_ct";
+  Json j(status::render_json(v));
+  element dev = j.root["devices"].at(0);
+  CHECK(str(dev["finding_kinds"].at(0)) == "current_vs_ct");
+  int suspect = 0, clean = 0;
+  for (element val : simdjson::dom::array(dev["values"])) {
+    const bool marked = bool(val["suspect"]);
+    const std::string unit = str(val["unit"]);
+    CHECK(marked == (unit == "A" || unit == "kW"));
+    if (marked) CHECK(str(val["suspect_finding"]) == "current_vs_ct");
+    else CHECK(val["suspect_finding"].error() == simdjson::NO_SUCH_FIELD);
+    (marked ? suspect : clean)++;
+  }
+  CHECK(suspect == 4);
+  CHECK(clean == 4);
+  std::string doc = read_file(source_dir() / "docs/status-api.md");
+  for (const char* k : {"`suspect`", "`suspect_finding`", "`finding_kinds[]`"}) CHECK(doc.find(k) != std::string::npos);
+}
+
 TEST_CASE("render_json: an empty view is still a complete document") {
   Json j(status::render_json(status::GatewayView{}));
   CHECK(simdjson::dom::array(j.root["devices"]).size() == 0);
