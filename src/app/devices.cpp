@@ -50,6 +50,7 @@ struct Devices::State {
   std::array<Sample, 9> latest{};
   std::array<bool, 9> have{};
   std::array<bool, 9> size_reported{};
+  std::unique_ptr<Trend> trend;  // the headline values' history, guarded by latest_mu
 };
 
 Devices::Devices(Ring& ring, ConditionSink& conditions)
@@ -85,6 +86,7 @@ pm500::expected<std::unique_ptr<Devices>, std::string> Devices::create(const con
     st->name = dc.name;
     st->profile = prof;
     st->scaler = std::make_unique<device::Scaler>(*prof, *settings);
+    st->trend = std::make_unique<Trend>(Trend::channels(*prof, Trend::default_names()));
     device::Thresholds th;
     // Values of another assembly (101 vs 102) are compared only when recent: allow for the poll.
     th.max_skew_ns = std::max<std::int64_t>(th.max_skew_ns, 3 * dc.poll_interval_ms * 1'000'000);
@@ -124,6 +126,7 @@ void Devices::on_data(std::uint32_t device, std::uint16_t assembly, std::span<co
   std::lock_guard lock(st.latest_mu);
   st.latest[assembly - 100] = s;
   st.have[assembly - 100] = true;
+  st.trend->add(s);
 }
 
 void Devices::on_assembly_size(std::uint32_t device, std::uint16_t assembly, std::uint16_t bytes) {
@@ -172,6 +175,15 @@ std::vector<Devices::NamedValue> Devices::values(std::uint32_t device) const {
       out.push_back({asmb->elements[i].name, asmb->elements[i].unit, s.values[i], suspect(asmb->elements[i].kind)});
   }
   return out;
+}
+
+std::optional<std::vector<Trend::Series>> Devices::trend(std::string_view name, std::int64_t now_ns) const {
+  for (const auto& st : state_)
+    if (st->name == name) {
+      std::lock_guard lock(st->latest_mu);
+      return st->trend->read(now_ns);
+    }
+  return std::nullopt;
 }
 
 const device::Profile& Devices::profile(std::uint32_t device) const { return *state_.at(device)->profile; }

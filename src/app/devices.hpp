@@ -6,11 +6,13 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "app/trend.hpp"
 #include "config/config.hpp"
 #include "device/decode.hpp"
 #include "device/plausibility.hpp"
@@ -66,6 +68,8 @@ class Devices {
     std::string_view finding;
   };
   std::vector<NamedValue> values(std::uint32_t device) const;
+  // The trend of the device named `name` up to now_ns (src/app/trend.hpp); nullopt: no such device.
+  std::optional<std::vector<Trend::Series>> trend(std::string_view name, std::int64_t now_ns) const;
   // The profile a device is decoded by, and its plausibility check (with the device's ratios,
   // who applies them, and the thresholds).
   const device::Profile& profile(std::uint32_t device) const;

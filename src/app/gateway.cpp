@@ -185,6 +185,8 @@ struct Gateway::Impl {
   pm500::expected<void, std::string> start_status() {
     if (!cfg.status.enabled) return {};
     status_server = std::make_unique<status::Server>(cfg.status, [this] { return view(); });
+    if (devices)
+      status_server->set_history([this](std::string_view name) { return history_view(*devices, name); });
     if (auto r = status_server->start(); !r) return pm500::unexpected("status page: " + r.error());
     log->info("status page on {} (API /api/status, metrics /metrics, health /health/ready)", status_server->url());
     return {};

@@ -24,6 +24,31 @@ std::string identity_text(const cip::Identity& id) {
 
 }  // namespace
 
+std::optional<status::HistoryView> history_view(const Devices& devices, std::string_view device) {
+  const std::int64_t now = now_ms();
+  auto trend = devices.trend(device, now * 1'000'000);
+  if (!trend) return std::nullopt;
+  status::HistoryView h;
+  h.device = std::string(device);
+  h.now_ms = now;
+  h.fine_step_ms = Trend::kFineStepNs / 1'000'000;
+  h.coarse_step_ms = Trend::kCoarseStepNs / 1'000'000;
+  for (auto& s : *trend) {
+    status::HistoryView::Series out;
+    out.name = std::move(s.name);
+    out.unit = std::move(s.unit);
+    out.fine.reserve(s.fine.size());
+    for (const auto& b : s.fine) out.fine.push_back(b.mean);
+    for (const auto& b : s.coarse) {
+      out.coarse_min.push_back(b.min);
+      out.coarse_mean.push_back(b.mean);
+      out.coarse_max.push_back(b.max);
+    }
+    h.series.push_back(std::move(out));
+  }
+  return h;
+}
+
 std::uint64_t resident_bytes() {
   std::ifstream in("/proc/self/statm");
   std::uint64_t size = 0, resident = 0;

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <map>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "app/devices.hpp"
@@ -40,6 +42,9 @@ class StatusViewBuilder {
 };
 
 // Resident memory of this process, and the cgroup memory limit (0 when there is none).
+// /api/history for the meter named `device` (now: the wall clock); nullopt when there is none.
+std::optional<status::HistoryView> history_view(const Devices& devices, std::string_view device);
+
 std::uint64_t resident_bytes();
 std::uint64_t cgroup_memory_limit();
 

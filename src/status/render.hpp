@@ -12,6 +12,8 @@ namespace pm500::status {
 
 // /api/status: the whole view as JSON (schema version 1).
 std::string render_json(const GatewayView& view);
+// /api/history?device=... (docs/status-api.md).
+std::string render_history_json(const HistoryView& view);
 
 // /metrics: Prometheus text exposition format 0.0.4. Every known failure mode has a
 // pm500_failure_active series (0 or 1), so an alert on it never sees a missing series.

@@ -227,4 +227,46 @@ std::string render_json(const GatewayView& v) {
   return w.take();
 }
 
+std::string render_history_json(const HistoryView& v) {
+  JsonWriter w;
+  w.begin_object();
+  w.field("schema", 1);
+  w.field("device", v.device);
+  w.field("now_ms", v.now_ms);
+  // The first bucket of each resolution starts here; bucket i covers [start + i x step, + step).
+  const std::pair<const char*, std::int64_t> spans[] = {{"fine", v.fine_step_ms}, {"coarse", v.coarse_step_ms}};
+  for (const auto& [name, step] : spans) {
+    const std::size_t n = v.series.empty() ? 0
+                          : std::string_view(name) == "fine" ? v.series[0].fine.size()
+                                                            : v.series[0].coarse_mean.size();
+    w.key(name);
+    w.begin_object();
+    w.field("step_ms", step);
+    w.field("buckets", static_cast<std::uint64_t>(n));
+    w.field("start_ms", step > 0 ? (v.now_ms / step - static_cast<std::int64_t>(n) + 1) * step : 0);
+    w.end_object();
+  }
+  auto floats = [&](std::string_view key, const std::vector<float>& list) {
+    w.key(key);
+    w.begin_array();
+    for (float f : list) w.value(f);
+    w.end_array();
+  };
+  w.key("series");
+  w.begin_array();
+  for (const auto& s : v.series) {
+    w.begin_object();
+    w.field("name", s.name);
+    w.field("unit", s.unit);
+    floats("fine", s.fine);
+    floats("coarse_min", s.coarse_min);
+    floats("coarse_mean", s.coarse_mean);
+    floats("coarse_max", s.coarse_max);
+    w.end_object();
+  }
+  w.end_array();
+  w.end_object();
+  return w.take();
+}
+
 }  // namespace pm500::status

@@ -178,12 +178,13 @@ Reply error_reply(int status, std::string_view message, std::string extra = {}) 
   return r;
 }
 
-enum class Route { none, page, favicon, api, metrics, live, ready };
+enum class Route { none, page, favicon, api, history, metrics, live, ready };
 
 Route route_of(std::string_view path) {
   if (path == "/" || path == "/index.html") return Route::page;
   if (path == "/favicon.ico") return Route::favicon;
   if (path == "/api/status") return Route::api;
+  if (path == "/api/history") return Route::history;
   if (path == "/metrics") return Route::metrics;
   if (path == "/health/live") return Route::live;
   if (path == "/health/ready") return Route::ready;
@@ -223,7 +224,36 @@ struct Job {
   bool head = false;
   bool gzip = false;
   bool close = false;
+  std::string device;  // /api/history: the device named in the query, decoded
 };
+
+// The value of `name` in an application/x-www-form-urlencoded query ("device=mcc%2D1&x=1"),
+// percent-decoded ('+' is a space); nullopt when absent or malformed.
+std::optional<std::string> query_param(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    const std::size_t eq = pair.find('=');
+    if (pair.substr(0, eq) != name || eq == std::string_view::npos) continue;
+    std::string out;
+    for (std::size_t i = eq + 1; i < pair.size(); ++i) {
+      char c = pair[i];
+      if (c == '+') c = ' ';
+      else if (c == '%') {
+        auto hex = [](char h) { return std::isxdigit(static_cast<unsigned char>(h)) ? (h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10) : -1; };
+        if (i + 2 >= pair.size()) return std::nullopt;
+        const int hi = hex(pair[i + 1]), lo = hex(pair[i + 2]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        c = static_cast<char>(hi * 16 + lo);
+        i += 2;
+      }
+      out += c;
+    }
+    return out;
+  }
+  return std::nullopt;
+}
 
 class JobQueue {
  public:
@@ -301,6 +331,7 @@ ReadyRule ready_rule(const config::StatusSection& cfg) {
 struct Server::Impl {
   config::StatusSection cfg;
   Source source;
+  HistorySource history;
   Tuning tuning;
   ReadyRule rule;
   std::shared_ptr<spdlog::logger> log = log::get("status");
@@ -419,6 +450,12 @@ struct Server::Impl {
         case Route::api:
           r.body = render_json(*snapshot(true));
           break;
+        case Route::history: {
+          auto h = history(j.device);
+          if (!h) r = error_reply(404, "no meter named \"" + j.device + "\": use a name from /api/status devices[].name");
+          else r.body = render_history_json(*h);
+          break;
+        }
         case Route::metrics:
           r.type = "text/plain; version=0.0.4; charset=utf-8";
           r.body = render_metrics(*snapshot(true));
@@ -447,6 +484,7 @@ struct Server::Impl {
   static const char* path_of(Route r) {
     switch (r) {
       case Route::api: return "/api/status";
+      case Route::history: return "/api/history";
       case Route::metrics: return "/metrics";
       case Route::live: return "/health/live";
       case Route::ready: return "/health/ready";
@@ -710,7 +748,14 @@ struct Server::Impl {
       }
       return reply(std::move(r));
     }
-    Job j{c.id, route, head, req.gzip, close};
+    Job j{c.id, route, head, req.gzip, close, {}};
+    if (route == Route::history) {
+      auto device = query_param(req.query, "device");
+      if (!history) return reply(error_reply(404, "not found"));
+      if (!device || device->empty())
+        return reply(error_reply(400, "/api/history needs ?device=<meter name> (percent-encoded)"));
+      j.device = std::move(*device);
+    }
     if (!(is_probe(route) ? probes : pages)->push(j)) {
       counters.busy++;
       return reply(error_reply(503, "busy: too many requests in progress; try again", "Retry-After: 1\r\n"));
@@ -1017,6 +1062,8 @@ void Server::stop() {
   s.counters.open = 0;
   s.started = false;
 }
+
+void Server::set_history(HistorySource history) { impl_->history = std::move(history); }
 
 int Server::port() const { return impl_->port; }
 

@@ -23,7 +23,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "config/config.hpp"
 #include "pm500/expected.hpp"
@@ -41,6 +43,9 @@ std::string_view page_html();
 class Server {
  public:
   using Source = std::function<GatewayView()>;
+  // /api/history?device=NAME: the named meter's trend, nullopt when no meter has that name.
+  // Called from the worker threads, possibly concurrently: it must be thread-safe.
+  using HistorySource = std::function<std::optional<HistoryView>(std::string_view device)>;
 
   // Limits and timeouts. The defaults are the gateway's; tests shorten them.
   struct Tuning {
@@ -83,6 +88,8 @@ class Server {
   // Binds the listen address (so a port in use is reported here, with the fix) and starts the
   // event loop and the worker threads. A port of 0 picks a free port (tests); see port().
   pm500::expected<void, std::string> start();
+  // Serves /api/history from `history` (call before start(); without it the path is 404).
+  void set_history(HistorySource history);
   // Stops accepting, lets the answers in progress finish (for up to a second), closes every
   // connection and joins every thread. Idempotent.
   void stop();

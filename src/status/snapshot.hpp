@@ -107,6 +107,20 @@ struct ReceiveView {
   std::uint64_t buffer_wanted_bytes = 0;  // SO_RCVBUF asked for (more than granted: rmem_max caps it)
 };
 
+// /api/history?device=...: the trend of one meter's headline values (src/app/trend.hpp). Buckets
+// are oldest first; the last one holds now_ms; NaN = nothing arrived in that bucket.
+struct HistoryView {
+  std::string device;
+  std::int64_t now_ms = 0;
+  std::int64_t fine_step_ms = 0, coarse_step_ms = 0;
+  struct Series {
+    std::string name, unit;
+    std::vector<float> fine;                  // mean per bucket
+    std::vector<float> coarse_min, coarse_mean, coarse_max;
+  };
+  std::vector<Series> series;
+};
+
 struct GatewayView {
   std::string version, site, config_file;
   std::int64_t started_ms = 0, now_ms = 0;

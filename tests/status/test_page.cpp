@@ -171,6 +171,57 @@ TEST_CASE("suspect values are marked, stale ones greyed with their age, the head
   }
 }
 
+TEST_CASE("a meter card draws its last hour from /api/history as an inline SVG sparkline") {
+  if (!have_chromium()) return;
+  // mcc-1's power over the last hour: exact binary fractions (the page reads them as written),
+  // a silent stretch in the middle, the open bucket at the end.
+  std::vector<float> kw(360);
+  for (std::size_t i = 0; i < kw.size(); ++i) kw[i] = 200.0f + static_cast<float>((i * 7) % 37) * 0.5f;
+  for (std::size_t i = 150; i < 170; ++i) kw[i] = NAN;
+  status::HistoryView h;
+  h.device = "mcc-1";
+  h.now_ms = kNowMs;
+  h.fine_step_ms = 10'000;
+  h.coarse_step_ms = 300'000;
+  h.series.push_back({"voltage_ll_avg_v", "V", std::vector<float>(360, 480.5f), {}, {}, {}});
+  h.series.push_back({"active_power_total_kw", "kW", kw, {}, {}, {}});
+  config::StatusSection cfg;
+  cfg.listen = "127.0.43.1:0";
+  status::Server server(cfg, [] { return sample_view(); });
+  std::atomic<int> asked{0};
+  server.set_history([&](std::string_view device) -> std::optional<status::HistoryView> {
+    asked++;
+    if (device == "mcc-1") return h;
+    return std::nullopt;
+  });
+  REQUIRE(server.start());
+  auto r = browse(server.url() + "/", {"--dump-dom"}, "1280,1400");
+  INFO("chromium log:\n" << r.log);
+  REQUIRE(r.code == 0);
+  INFO("DOM:\n" << r.out);
+  CHECK(asked == 2);  // each meter once: the next round is 30 s later
+
+  // The path the page must draw: x = bucket, y = 0 (highest) .. 100 (lowest), gaps lift the pen.
+  float lo = INFINITY, hi = -INFINITY;
+  for (float v : kw)
+    if (!std::isnan(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+  std::string d;
+  bool pen = false;
+  for (std::size_t i = 0; i < kw.size(); ++i) {
+    if (std::isnan(kw[i])) {
+      pen = false;
+      continue;
+    }
+    const double y = std::floor((double(hi) - kw[i]) / (double(hi) - lo) * 100 + 0.5);
+    d += (pen ? "L" : "M") + std::to_string(i) + "," + std::to_string(static_cast<int>(y));
+    pen = true;
+  }
+  CHECK(r.out.find("data-series=\"active_power_total_kw\"") != std::string::npos);  // power first, not voltage
+  CHECK(r.out.find("<path d=\"" + d + "\"></path>") != std::string::npos);
+  CHECK(r.out.find("Last hour: active_power_total_kw 200.0 – 218.0 kW") != std::string::npos);
+  CHECK(console_lines(r.log) == "");
+}
+
 TEST_CASE("the header is green with a word when everything is healthy, amber for a warning only") {
   if (!have_chromium()) return;
   config::StatusSection cfg;

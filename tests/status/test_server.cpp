@@ -414,3 +414,59 @@ TEST_CASE("SO_REUSEADDR without SO_REUSEPORT: a second server cannot share the p
   CHECK(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0);
   ::close(fd);
 }
+
+TEST_CASE("/api/history: the named meter's trend, 400 without a name, 404 for an unknown one; token required") {
+  config::StatusSection cfg;
+  cfg.listen = "127.0.43.1:0";
+  cfg.token = "t0ken";
+  status::Server server(cfg, [] { return sample_view(); }, no_cache());
+  std::atomic<int> calls{0};
+  std::string asked;
+  server.set_history([&](std::string_view device) -> std::optional<status::HistoryView> {
+    calls++;
+    asked = std::string(device);
+    if (device != "feeder 1/a&b") return std::nullopt;
+    status::HistoryView h;
+    h.device = std::string(device);
+    h.now_ms = 1'700'000'005'000;
+    h.fine_step_ms = 10'000;
+    h.coarse_step_ms = 300'000;
+    h.series.push_back({"frequency_hz", "Hz", {NAN, 49.98f, 50.01f}, {49.9f}, {50.f}, {50.1f}});
+    return h;
+  });
+  REQUIRE(server.start());
+  httplib::Client c("127.0.43.1", server.port());
+  c.set_url_encode(false);  // the targets below are sent as written
+  httplib::Headers auth = {{"Authorization", "Bearer t0ken"}};
+
+  CHECK(c.Get("/api/history?device=feeder%201%2Fa%26b")->status == 401);  // a read like /api/status
+  CHECK(calls == 0);
+  auto ok = c.Get("/api/history?device=feeder+1%2Fa%26b&x=1", auth);
+  REQUIRE(ok);
+  CHECK(ok->status == 200);
+  CHECK(asked == "feeder 1/a&b");
+  CHECK(ok->body == status::render_history_json(*[] {
+          status::HistoryView h;
+          h.device = "feeder 1/a&b";
+          h.now_ms = 1'700'000'005'000;
+          h.fine_step_ms = 10'000;
+          h.coarse_step_ms = 300'000;
+          h.series.push_back({"frequency_hz", "Hz", {NAN, 49.98f, 50.01f}, {49.9f}, {50.f}, {50.1f}});
+          return std::optional<status::HistoryView>(h);
+        }()));
+  CHECK(ok->body.find("\"fine\":[null,49.98,50.01]") != std::string::npos);  // floats as written, gaps null
+  CHECK(ok->body.find("\"fine\":{\"step_ms\":10000,\"buckets\":3,\"start_ms\":1699999980000}") != std::string::npos);
+  CHECK(valid_json(ok->body));
+
+  auto none = c.Get("/api/history?device=nope", auth);
+  REQUIRE(none);
+  CHECK(none->status == 404);
+  CHECK(none->body.find("no meter named \\\"nope\\\"") != std::string::npos);
+  for (const char* bad : {"/api/history", "/api/history?device=", "/api/history?device=%zz", "/api/history?name=x"}) {
+    CAPTURE(bad);
+    auto r = c.Get(bad, auth);
+    REQUIRE(r);
+    CHECK(r->status == 400);
+  }
+  CHECK(c.Post("/api/history?device=nope", auth, "", "text/plain")->status == 405);
+}

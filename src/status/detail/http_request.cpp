@@ -117,6 +117,9 @@ int parse_head(std::string_view head, Request& r) {
     }
   }
   r.path = std::string(target.substr(0, target.find_first_of("?#")));
+  if (auto q = target.find('?'); q != std::string_view::npos && q < target.find('#'))
+    r.query = std::string(target.substr(q + 1, target.find('#') == std::string_view::npos ? std::string_view::npos
+                                                                                             : target.find('#') - q - 1));
 
   bool close = false, keep = false;
   for (std::size_t i = 1; i < lines.size(); ++i) {

@@ -15,6 +15,7 @@ inline constexpr std::size_t kMaxHeaders = 64;
 struct Request {
   std::string method;
   std::string path;  // the target without query or fragment
+  std::string query;  // what follows '?' up to a fragment, undecoded ("device=mcc%2D1")
   bool keep_alive = true;
   bool has_body = false;  // the connection closes after the answer; the body is never read
   bool gzip = false;

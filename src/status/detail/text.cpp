@@ -75,6 +75,14 @@ void JsonWriter::value(double v) {
   out_ += s;
 }
 
+void JsonWriter::value(float v) {
+  if (!std::isfinite(v)) return null();
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  separate();
+  out_.append(buf, r.ptr);
+}
+
 void JsonWriter::null() {
   separate();
   out_ += "null";

@@ -36,6 +36,7 @@ class JsonWriter {
   void value(std::uint32_t v) { value(static_cast<std::uint64_t>(v)); }
   void value(int v) { value(static_cast<std::int64_t>(v)); }
   void value(double v);  // null when not finite: JSON has no NaN
+  void value(float v);   // the shortest text that reads back to the float; null when not finite
   void null();
 
   // Shorthand for key(k) followed by value(v).
