@@ -30,14 +30,9 @@ cleanup() {
   local rc=$?
   set +e
   [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null
-  for c in "$gw" "$gw2" "$sim" "$bad" "$deb"; do pm_podman rm -f -t 0 "$c" >/dev/null 2>&1; done
+  for c in "$gw" "$gw2" "$sim" "$bad" "$deb"; do pm_podman rm -f -v -t 0 "$c" >/dev/null 2>&1; done
   pm_podman volume rm -f "$vol" >/dev/null 2>&1
-  if [ $rc -ne 0 ]; then
-    echo "---- logs kept in $work"
-  else
-    rm -rf "$work"
-  fi
-  exit $rc
+  pm500_ci_end "$rc" "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -51,15 +46,6 @@ s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1]=="udp" else soc
 s.bind(("0.0.0.0" if sys.argv[1]=="udp" else "127.0.0.1", 0)); print(s.getsockname()[1])' "$1"
 }
 now_ms() { date +%s%3N; }
-wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
-  local deadline=$((SECONDS + $1)) what=$2; shift 2
-  until "$@" >/dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || return 1
-    sleep 0.5
-  done
-  log "ok: $what"
-}
-check() { local what=$1; shift; "$@" || die "$what"; log "ok: $what"; }
 
 # ---- build, as a user does, with a compiler cache for repeated CI runs ----
 pm500_ci_base_images

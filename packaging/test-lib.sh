@@ -17,6 +17,22 @@ pm500_ci_key=$(date -u +%GW%V)          # ISO year and week: the cached roots la
 
 log() { printf '[%s %s] %s\n' "$(date -u +%H:%M:%S)" "${0##*/}" "$*"; }
 die() { printf '%s: FAILED: %s\n' "${0##*/}" "$*" >&2; exit 1; }
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
+  local deadline=$((SECONDS + $1)) what=$2; shift 2
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.5
+  done
+  log "ok: $what"
+}
+# The end of a test's EXIT trap: keeps WORK (its logs) when the test failed, else removes it.
+pm500_ci_end() {
+  local rc=$1 work=$2
+  if [ "$rc" -ne 0 ]; then echo "---- logs kept in $work"; else rm -rf "$work"; fi
+  exit "$rc"
+}
+# check DESCRIPTION COMMAND...: fails the test with DESCRIPTION unless COMMAND succeeds.
+check() { local what=$1; shift; "$@" || die "$what"; log "ok: $what"; }
 
 # Podman as these machines need it: rootful, vfs storage, runc (crun is refused here).
 pm_podman() {

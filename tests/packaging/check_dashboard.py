@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""The compose stack's Grafana dashboard queries what the gateway writes.
+
+    check_dashboard.py PM500-GATEWAY REPO
+
+Runs the gateway for a few seconds with its built-in simulated meter (every data assembly) and a
+file sink writing line protocol with the default measurement, and reads the measurement, tag keys
+and field keys from that output. Then every query of packaging/compose/grafana/dashboards/*.json
+(panel targets and template variables) must name only those, and the stack's configuration must
+agree: the InfluxDB sink's measurement and database (packaging/compose/gateway.toml), the database
+compose.yaml creates, the data source's database and uid. Exit 0 when all agree, 1 with every
+mismatch listed otherwise.
+"""
+import glob
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("0.0.0.0", 0))
+        return s.getsockname()[1]
+
+
+def written_names(gateway, work):
+    """Measurement, tag keys and field keys of the line protocol the gateway writes."""
+    out = os.path.join(work, "samples.lp")
+    config = os.path.join(work, "gateway.toml")
+    with open(config, "w") as f:
+        # nominal_voltage far from the simulator's 480 V: a plausibility finding, so samples carry
+        # the quality tag too.
+        f.write(f"""[gateway]
+site = "dash"
+state_dir = "{work}/state"
+[logging]
+format = "json"
+[simulator]
+enabled = true
+address = "127.0.44.200"
+[scanner]
+local_address = "0.0.0.0"
+udp_port = {free_udp_port()}
+[status]
+enabled = false
+[[devices]]
+name = "m1"
+address = "127.0.44.200"
+rpi_ms = 100
+nominal_voltage = 230
+assemblies = [101, 102, 103, 104, 105, 106, 107, 108]
+[sinks.file]
+path = "{out}"
+flush_interval_ms = 0
+""")
+    gw = subprocess.Popen([gateway, "run", "-c", config], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines = []
+    deadline = time.monotonic() + 20
+    measurements, tags, fields, assemblies = set(), set(), set(), set()
+    try:
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            if gw.poll() is not None:
+                break
+            if os.path.exists(out):
+                with open(out) as f:
+                    lines = f.read().splitlines()
+                if len(lines) >= 40 and any(",quality=" in l for l in lines):
+                    break
+    finally:
+        gw.terminate()
+        log = gw.communicate(timeout=15)[0].decode(errors="replace")
+    if not lines:
+        sys.exit(f"check_dashboard: the gateway wrote no samples in 20 s; its log:\n{log}")
+    for line in lines:
+        # measurement,tag=v,... field=v,... timestamp (the gateway escapes spaces in tag values)
+        series, field_set = re.split(r"(?<!\\) ", line)[:2]
+        parts = re.split(r"(?<!\\),", series)
+        measurements.add(parts[0])
+        tags.update(p.split("=", 1)[0] for p in parts[1:])
+        fields.update(p.split("=", 1)[0] for p in re.split(r"(?<!\\),", field_set))
+    return measurements, tags, fields
+
+
+def main():
+    gateway, repo = sys.argv[1], sys.argv[2]
+    with tempfile.TemporaryDirectory(prefix="pm500-dashboard.") as work:
+        measurements, tags, fields = written_names(gateway, work)
+    if len(measurements) != 1:
+        sys.exit(f"check_dashboard: expected one measurement, the gateway wrote {sorted(measurements)}")
+    measurement = next(iter(measurements))
+    print(f"the gateway writes measurement {measurement}, tags {sorted(tags)}, {len(fields)} fields")
+    problems = []
+
+    compose = os.path.join(repo, "packaging", "compose")
+    with open(os.path.join(compose, "gateway.toml"), "rb") as f:
+        influx = tomllib.load(f)["sinks"]["influxdb"]
+    if influx.get("measurement", measurement) != measurement:
+        problems.append(f"gateway.toml [sinks.influxdb] measurement {influx['measurement']!r} is not {measurement!r}")
+    database = influx["database"]
+    with open(os.path.join(repo, "packaging", "compose.yaml")) as f:
+        created = re.findall(r"^\s*INFLUXDB_DB:\s*(\S+)\s*$", f.read(), re.M)
+    if created != [database]:
+        problems.append(f"compose.yaml creates database(s) {created}, the gateway writes to {database!r}")
+    with open(os.path.join(compose, "grafana", "provisioning", "datasources", "influxdb.yaml")) as f:
+        source = f.read()
+    uid = re.search(r"^\s*uid:\s*(\S+)", source, re.M)
+    db_name = re.search(r"^\s*dbName:\s*(\S+)", source, re.M)
+    if not db_name or db_name.group(1) != database:
+        problems.append(f"the Grafana data source reads database {db_name and db_name.group(1)!r}, not {database!r}")
+
+    dashboards = sorted(glob.glob(os.path.join(compose, "grafana", "dashboards", "*.json")))
+    if not dashboards:
+        problems.append("no dashboard in packaging/compose/grafana/dashboards")
+    for path in dashboards:
+        name = os.path.basename(path)
+        with open(path) as f:
+            dash = json.load(f)
+        queries = 0
+
+        def check_source(where, ds):
+            if ds is not None and uid and ds.get("uid") != uid.group(1):
+                problems.append(f"{name}: {where}: data source uid {ds.get('uid')!r}, provisioned {uid.group(1)!r}")
+
+        for var in dash.get("templating", {}).get("list", []):
+            check_source(f"variable {var['name']}", var.get("datasource"))
+            q = var.get("query", "")
+            for m in re.findall(r'FROM\s+"([^"]+)"', q):
+                queries += 1
+                if m != measurement:
+                    problems.append(f"{name}: variable {var['name']}: measurement {m!r}")
+            for key in re.findall(r'KEY\s*=\s*"([^"]+)"', q) + re.findall(r'WHERE\s+"([^"]+)"', q):
+                if key not in tags:
+                    problems.append(f"{name}: variable {var['name']}: tag {key!r} is not written")
+        for panel in dash.get("panels", []):
+            title = panel.get("title", "?")
+            check_source(f"panel {title!r}", panel.get("datasource"))
+            for t in panel.get("targets", []):
+                queries += 1
+                check_source(f"panel {title!r}", t.get("datasource"))
+                if t.get("rawQuery"):
+                    problems.append(f"{name}: panel {title!r}: raw query (use the query builder, so it can be checked)")
+                if t.get("measurement") != measurement:
+                    problems.append(f"{name}: panel {title!r}: measurement {t.get('measurement')!r}")
+                for sel in t.get("select", []):
+                    for part in sel:
+                        if part["type"] == "field" and part["params"][0] not in fields:
+                            problems.append(f"{name}: panel {title!r}: field {part['params'][0]!r} is not written")
+                for g in t.get("groupBy", []):
+                    if g["type"] == "tag" and g["params"][0] not in tags:
+                        problems.append(f"{name}: panel {title!r}: group by tag {g['params'][0]!r} is not written")
+                for tag in t.get("tags", []):
+                    if tag["key"] not in tags:
+                        problems.append(f"{name}: panel {title!r}: tag {tag['key']!r} is not written")
+        print(f"{name}: {queries} queries checked")
+        if queries == 0:
+            problems.append(f"{name}: no query")
+    for p in problems:
+        print("MISMATCH:", p)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
