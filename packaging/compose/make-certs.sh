@@ -14,6 +14,8 @@ command -v openssl >/dev/null || { echo "make-certs.sh: openssl is missing: apt-
 mkdir -p "$dir"
 cd "$dir"
 umask 077
+# A compose run before this script made empty folders where the files belong: they go.
+for f in ca.crt server.crt server.key; do if [ -d "$f" ]; then rmdir "$f"; fi; done
 
 if [ ! -s ca.key ] || [ ! -s ca.crt ]; then
   openssl req -x509 -newkey rsa:3072 -sha256 -days 825 -nodes -keyout ca.key -out ca.crt \

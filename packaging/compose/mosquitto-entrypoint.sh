@@ -8,7 +8,7 @@ addr=${MQTT_LISTEN_ADDRESS:-0.0.0.0}
 port=${MQTT_TLS_PORT:-8883}
 user=${MQTT_USERNAME:-pm500-gateway}
 for f in ca.crt server.crt server.key; do
-  if [ ! -r "/certs/$f" ]; then
+  if [ ! -f "/certs/$f" ] || [ ! -s "/certs/$f" ]; then
     echo "mosquitto-entrypoint: /certs/$f is missing: run packaging/compose/make-certs.sh, then start again" >&2
     exit 2
   fi
