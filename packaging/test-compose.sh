@@ -75,9 +75,14 @@ else
 fi
 # Kept between runs under these names (their layers are the cache); rebuilt when a file changes.
 for s in mosquitto influxdb; do
+  old=$(pm_podman image inspect --format '{{.Id}}' "localhost/pm500-ci-compose-$s:latest" 2>/dev/null || true)
   pm_podman build --format docker --network host --isolation chroot -f "$repo/packaging/compose/$s.Containerfile" \
     -t "localhost/pm500-ci-compose-$s:latest" "$repo/packaging/compose" >"$work/build-$s.log" 2>&1 \
     || { tail -30 "$work/build-$s.log"; die "podman build of packaging/compose/$s.Containerfile"; }
+  # A changed Containerfile or entrypoint made a new image: the one it replaces goes.
+  if [ -n "$old" ] && [ "$old" != "$(pm_podman image inspect --format '{{.Id}}' "localhost/pm500-ci-compose-$s:latest")" ]; then
+    pm_podman rmi "$old" >/dev/null 2>&1 || true
+  fi
 done
 log "ok: images ready in $((SECONDS - t0)) s (broker $(( $(pm_podman image inspect --format '{{.Size}}' localhost/pm500-ci-compose-mosquitto:latest) / 1000000 )) MB, InfluxDB $(( $(pm_podman image inspect --format '{{.Size}}' localhost/pm500-ci-compose-influxdb:latest) / 1000000 )) MB)"
 
