@@ -146,13 +146,10 @@ pm500::expected<void, EncodeError> write_line(std::string& out, const Sample& s,
   std::optional<EncodeError> error;
   out.resize_and_overwrite(mark + p.room, [&](char* buf, std::size_t) -> std::size_t {
     char* o = buf + mark;
-    if (s.flags & kSampleSuspect) [[unlikely]] {
-      copy_key(o, p.head_suspect.data(), p.head_suspect_len);
-      o += p.head_suspect_len;
-    } else {
-      copy_key(o, p.head.data(), p.head_len);
-      o += p.head_len;
-    }
+    const bool suspect = (s.flags & kSampleSuspect) != 0;  // with the tag quality=suspect
+    const std::size_t head_len = suspect ? p.head_suspect_len : p.head_len;
+    copy_key(o, (suspect ? p.head_suspect : p.head).data(), head_len);
+    o += head_len;
     char* first = nullptr;  // the first field's separator
     const char* keys = p.keys.data();
     const std::size_t n = s.count < kMaxSampleValues ? s.count : kMaxSampleValues;
