@@ -224,9 +224,10 @@ struct Gateway::Impl {
     return std::move(*sink);
   }
 
-  // Its delivery: subscribes to the ring at its head now and opens the sink's spool.
-  pm500::expected<std::unique_ptr<SinkDelivery>, std::string> make_delivery(const config::SinkSection& section,
-                                                                            std::unique_ptr<Sink> sink) {
+  // Its delivery: opens the sink's spool and reads the ring from `start` (a restarted sink: where
+  // its previous instance stopped), or from the head now.
+  pm500::expected<std::unique_ptr<SinkDelivery>, std::string> make_delivery(
+      const config::SinkSection& section, std::unique_ptr<Sink> sink, std::optional<std::uint64_t> start = {}) {
     SinkDelivery::Options o;
     o.name = section.type;
     o.state_dir = cfg.gateway.state_dir;
@@ -239,6 +240,7 @@ struct Gateway::Impl {
     // the others, so an outage is one condition, not two.
     o.raise_unavailable = !health::sink_has_own_failure_mode(section.type);
     o.journal = journal.get();
+    o.start_position = start;
     o.dead_letter_encoder = [](std::string& out, const Sample& sample, const DeviceMeta* device) {
       json::append_sample(out, sample, device);
     };
@@ -292,18 +294,24 @@ struct Gateway::Impl {
   }
 
   // Takes a sink out of the status view, then stops it: what it holds is delivered or spooled
-  // (its spool is replayed when a sink of that name runs again).
-  void remove_sink(const std::string& name) {
+  // (its spool is replayed when a sink of that name runs again). Returns the ring position it
+  // stopped at.
+  std::optional<std::uint64_t> remove_sink(const std::string& name) {
     std::unique_ptr<SinkDelivery> d;
     {
       std::lock_guard lock(view_mu);
       auto it = std::find_if(deliveries.begin(), deliveries.end(), [&](const auto& x) { return x->name() == name; });
-      if (it == deliveries.end()) return;
+      if (it == deliveries.end()) return std::nullopt;
       d = std::move(*it);
       deliveries.erase(it);
     }
     d->stop();
     log_stopped(*d);
+    // Its conditions (an outage, a full spool) would stay raised with nothing left to clear them.
+    for (const auto& c : health.active())
+      if (c.subject == name && (c.id.starts_with("pipeline.") || c.id.starts_with(name + ".")))
+        health.clear(c.id, c.subject);
+    return d->ring_position();
   }
 
   // The sinks of a reloaded file: removed ones stop, changed ones restart with their new
@@ -324,8 +332,9 @@ struct Gateway::Impl {
         out.errors.push_back(sink.error() + (replaces ? " (the sink keeps its old settings)" : ""));
         return;
       }
-      if (replaces) remove_sink(name);
-      auto d = make_delivery(section, std::move(*sink));
+      // A changed sink continues where the old one stopped: nothing missed, nothing repeated.
+      const auto start = replaces ? remove_sink(name) : std::nullopt;
+      auto d = make_delivery(section, std::move(*sink), start);
       if (!d) {
         out.errors.push_back(d.error());
         return;

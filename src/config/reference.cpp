@@ -64,8 +64,9 @@ its devices in another order is no change.
   is delivered, or spooled for the next time a sink of that name runs. An added (or enabled) sink
   starts with the samples that arrive from then on. A changed sink is restarted with its new
   settings: the new one is made first, so settings it refuses (a missing certificate, say) leave
-  the old one running and the reload names the error; the samples that arrive while its
-  replacement opens its spool (milliseconds) are not delivered to it.
+  the old one running and the reload names the error; then the old one stops (delivering or
+  spooling what it read) and the new one reads on from exactly there: no sample missed or
+  repeated. A sink that was in an outage takes its spool along (same name, same spool).
 - **Everything else** (every key of `[gateway]`, `[logging]`, `[scanner]`, `[pipeline]`,
   `[simulator]`, `[status]`, `[alerts]` and `[[devices]]`) applies at the next start. The reload
   names each such change, e.g. `restart needed for: [status] listen, device mcc-3 (added)`,

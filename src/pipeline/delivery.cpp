@@ -78,7 +78,7 @@ class SinkDelivery::Conditions {
 
 SinkDelivery::SinkDelivery(const Ring& ring, std::unique_ptr<Sink> sink, Options options)
     : ring_(ring),
-      cursor_(ring.subscribe()),
+      cursor_(options.start_position ? ring.subscribe_at(*options.start_position) : ring.subscribe()),
       sink_(std::move(sink)),
       opt_(std::move(options)),
       batch_size_(static_cast<std::size_t>(std::clamp<std::int64_t>(opt_.delivery.batch_size, 1, 1'000'000))),

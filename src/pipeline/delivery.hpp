@@ -33,6 +33,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
@@ -109,6 +110,10 @@ class SinkDelivery {
     std::chrono::milliseconds spool_after{2000};  // retrying -> spooling after this long
     std::chrono::milliseconds stop_timeout{5000};  // on stop, deliver for this long, then spool
     std::chrono::milliseconds condition_hold{60000};  // event conditions clear after this quiet time
+    // Where in the ring this sink starts reading; unset: the head at create(). A sink restarted
+    // with new settings (a configuration reload) continues at the position where its previous
+    // instance stopped (ring_position()), so it neither misses nor repeats a sample.
+    std::optional<std::uint64_t> start_position;
     std::uint64_t spool_segment_bytes = 0;  // 0: automatic (see SpoolOptions)
     std::uint64_t jitter_seed = 0;          // 0: random
   };
@@ -134,6 +139,9 @@ class SinkDelivery {
   // Ring position below which this sink holds every sample durably: delivered, refused, or in
   // its spool as of the last fdatasync (what a journal may forget).
   const std::atomic<std::uint64_t>& custody_position() const noexcept { return custody_pos_; }
+  // The ring position this sink has read up to: after stop(), every sample below it was
+  // delivered, refused or spooled.
+  std::uint64_t ring_position() const noexcept { return cursor_pos_.load(std::memory_order_acquire); }
   const std::string& name() const noexcept { return opt_.name; }
   Sink& sink() noexcept { return *sink_; }
 

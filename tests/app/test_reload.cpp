@@ -1,7 +1,8 @@
 // Reloading the configuration with SIGHUP, against the real gateway and its embedded simulator
 // (two meters on 127.0.41.x): a file sink added, kept running across reloads that do not touch
 // it (every sample of every meter written once: the CIP sequence counts in the file run on
-// without a gap or a repeat), then removed; an invalid file refused with its error on
+// without a gap or a repeat), changed (another file, continuing the first without a gap or a
+// repeat), then removed; an invalid file refused with its error on
 // /api/status and the running configuration kept; a change that cannot be applied live named
 // as "restart needed"; the meters never reconnected.
 #include <doctest/doctest.h>
@@ -60,39 +61,56 @@ Status reload(Process& gw, const std::string& base, std::int64_t after_ms) {
   return s;
 }
 
-// Samples per device and assembly in the file, and the places where the CIP sequence count
-// does not go up by exactly one (a lost or a repeated sample).
+// Samples per device and assembly in the files (read in order, as one stream), and the places
+// where the CIP sequence count does not go up by exactly one (a lost or a repeated sample).
+struct Break {
+  std::int64_t gap;  // sequence counts from one sample to the next (1 is no break)
+  std::string text;
+};
 struct Counted {
   std::size_t samples = 0;
   std::map<std::string, std::size_t> per_device;
-  std::vector<std::string> breaks;
+  std::vector<Break> breaks;
 };
 
-Counted count(const fs::path& file) {
+Counted count_files(const std::vector<fs::path>& files) {
   Counted c;
   std::map<std::pair<std::string, std::int64_t>, std::int64_t> last;
   simdjson::dom::parser parser;
-  const std::string text = read_file(file);
-  std::size_t start = 0;
-  while (start < text.size()) {
-    const std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) break;  // a line being written
-    simdjson::dom::element e = parser.parse(text.substr(start, end - start));
-    start = end + 1;
-    const std::string device(e["device"].get_string().value());
-    const std::int64_t assembly = e["assembly"].get_int64().value();
-    const std::int64_t seq = e["sequence"].get_int64().value();
-    ++c.samples;
-    ++c.per_device[device];
-    auto [it, first] = last.try_emplace({device, assembly}, seq);
-    if (!first) {
-      if (seq != ((it->second + 1) & 0xFFFF))
-        c.breaks.push_back(device + "/" + std::to_string(assembly) + ": " + std::to_string(it->second) + " -> " +
-                           std::to_string(seq));
-      it->second = seq;
+  for (const auto& file : files) {
+    const std::string text = fs::exists(file) ? read_file(file) : std::string();
+    std::size_t start = 0;
+    while (start < text.size()) {
+      const std::size_t end = text.find('\n', start);
+      if (end == std::string::npos) break;  // a line being written
+      simdjson::dom::element e = parser.parse(text.substr(start, end - start));
+      start = end + 1;
+      const std::string device(e["device"].get_string().value());
+      const std::int64_t assembly = e["assembly"].get_int64().value();
+      const std::int64_t seq = e["sequence"].get_int64().value();
+      ++c.samples;
+      ++c.per_device[device];
+      auto [it, first] = last.try_emplace({device, assembly}, seq);
+      if (!first) {
+        const std::int64_t gap = (seq - it->second + 0x10000) % 0x10000;
+        if (gap != 1)
+          c.breaks.push_back({gap, device + "/" + std::to_string(assembly) + ": " + std::to_string(it->second) +
+                                       " -> " + std::to_string(seq)});
+        it->second = seq;
+      }
     }
   }
   return c;
+}
+
+Counted count(const fs::path& file) { return count_files({file}); }
+
+std::string first_break(const Counted& c) { return c.breaks.empty() ? std::string() : c.breaks.front().text; }
+
+std::string replaced(std::string s, const std::string& from, const std::string& to) {
+  const auto at = s.find(from);
+  REQUIRE(at != std::string::npos);
+  return s.replace(at, from.size(), to);
 }
 
 }  // namespace
@@ -144,11 +162,7 @@ TEST_CASE("SIGHUP: a sink added, kept across reloads without a lost or repeated 
 
   // 3. A change that cannot be applied live ([status] listen) next to an unchanged sink: named,
   //    nothing else touched.
-  std::string moved = base_cfg + kFileSink;
-  const auto at = moved.find("listen = \"127.0.0.1:0\"");
-  REQUIRE(at != std::string::npos);
-  moved.replace(at, 22, "listen = \"127.0.41.1:0\"");
-  write_file(cfg, moved);
+  write_file(cfg, replaced(base_cfg + kFileSink, "listen = \"127.0.0.1:0\"", "listen = \"127.0.41.1:0\""));
   s = reload(gw, url, s.at_ms);
   CHECK(s.result == "applied");
   CHECK(s.applied.empty());
@@ -160,18 +174,38 @@ TEST_CASE("SIGHUP: a sink added, kept across reloads without a lost or repeated 
   // Across the three reloads: every sample of both meters in the file once, in order.
   const Counted kept = count(samples);
   CHECK(kept.per_device.size() == 2);
-  CHECK_MESSAGE(kept.breaks.empty(), kept.breaks.front());
+  CHECK_MESSAGE(kept.breaks.empty(), first_break(kept));
 
-  // 4. The sink is removed: it stops (what it held is written) and the file stops growing.
+  // 4. The sink's settings change (another file): it restarts with them. The old file ends and
+  //    the new one continues exactly where it ended: no sample missed or repeated.
+  const fs::path moved_samples = g.dir / "state" / "sinks" / "file" / "moved.jsonl";
+  write_file(cfg, replaced(base_cfg + kFileSink, "samples.jsonl", "moved.jsonl"));
+  s = reload(gw, url, s.at_ms);
+  CHECK(s.applied == std::vector<std::string>{"sink file restarted with its new settings"});
+  CHECK(s.sinks == std::vector<std::string>{"file"});
+  REQUIRE_MESSAGE(eventually([&] { return fs::exists(moved_samples) && count(moved_samples).samples >= 20; }, 10s),
+                  gw.log());
+  const Counted old_file = count(samples);
+  std::this_thread::sleep_for(300ms);
+  CHECK(count(samples).samples == old_file.samples);
+  const Counted new_file = count(moved_samples);
+  CHECK(new_file.per_device.size() == 2);
+  CHECK_MESSAGE(new_file.breaks.empty(), first_break(new_file));
+  // One stream across both files: the new sink read the ring from where the old one stopped.
+  const Counted both = count_files({samples, moved_samples});
+  CHECK(both.samples == old_file.samples + new_file.samples);
+  CHECK_MESSAGE(both.breaks.empty(), first_break(both));
+
+  // 5. The sink is removed: it stops (what it held is written) and the file stops growing.
   write_file(cfg, base_cfg);
   s = reload(gw, url, s.at_ms);
   CHECK(s.applied == std::vector<std::string>{"sink file removed"});
   CHECK(s.sinks.empty());
   CHECK(gw.log().find("sink file stopped") != std::string::npos);
-  const std::size_t at_removal = count(samples).samples;
+  const std::size_t at_removal = count(moved_samples).samples;
   std::this_thread::sleep_for(500ms);  // the meters produce 60 samples in this time
-  CHECK(count(samples).samples == at_removal);
-  CHECK(count(samples).breaks.empty());
+  CHECK(count(moved_samples).samples == at_removal);
+  CHECK(count(moved_samples).breaks.empty());
 
   // The meters were never reconnected.
   CHECK(get_status(url).reconnects == reconnects);
