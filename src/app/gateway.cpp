@@ -40,19 +40,16 @@ namespace pm500::app {
 
 namespace {
 
-// The file's tables, for comparing values on reload (load_string has checked it already).
-std::optional<toml::table> parse_table(const std::string& text, const std::string& name) {
-#if TOML_EXCEPTIONS
-  try {
-    return toml::parse(text, name);
-  } catch (const toml::parse_error&) {
-    return std::nullopt;
+// Sets [section] key in `root` to `value` (a copy; absent: the key is removed).
+void set_table_key(toml::table& root, std::string_view section, std::string_view key,
+                   toml::node_view<toml::node> value) {
+  auto* t = root.get_as<toml::table>(section);
+  if (!value) {
+    if (t) t->erase(key);
+    return;
   }
-#else
-  toml::parse_result r = toml::parse(text, name);
-  if (!r) return std::nullopt;
-  return std::move(r).table();
-#endif
+  if (!t) t = root.insert_or_assign(section, toml::table{}).first->second.as_table();
+  t->insert_or_assign(key, *value.node());
 }
 
 std::optional<std::string> read_text(const std::string& path) {
@@ -369,13 +366,20 @@ struct Gateway::Impl {
       for (const auto& d : next.error()) out.errors.push_back(d.str());
       return out;
     }
-    auto next_table = parse_table(*text, cfg.source_file);
+    auto next_table = parse_toml(*text, cfg.source_file);
     if (!running_table || !next_table) {
       out.restart_needed.push_back("everything (the file read at start could not be read back to compare)");
       return out;
     }
     const ReloadPlan plan = plan_reload(cfg, *running_table, *next, *next_table);
     out.restart_needed = plan.restart_needed;
+    if (!plan.log_level.empty()) {
+      spdlog::set_level(spdlog::level::from_str(plan.log_level));
+      out.applied.push_back("log level " + plan.log_level);
+      set_table_key(*running_table, "logging", "level", next_table->at_path("logging.level"));
+      std::lock_guard lock(view_mu);
+      cfg.logging.level = plan.log_level;
+    }
     if (plan.sinks_change()) {
       apply_sinks(plan, *next, out);
       if (const toml::node* sinks = next_table->get("sinks"))
@@ -479,7 +483,7 @@ pm500::expected<void, std::string> Gateway::start() {
     g.log->info("alerts go to {}", health::redacted_url(cfg.alerts.url));
   }
   g.record_start();
-  if (auto text = read_text(cfg.source_file)) g.running_table = parse_table(*text, cfg.source_file);
+  if (auto text = read_text(cfg.source_file)) g.running_table = parse_toml(*text, cfg.source_file);
   g.log->info("pm500-gateway starting: site {}, {} device(s), state directory {}, start {} here", cfg.gateway.site,
               cfg.devices.size(), cfg.gateway.state_dir, g.restarts + 1);
   g.ring = std::make_unique<Ring>(config::ring_capacity_for(cfg));
@@ -530,6 +534,8 @@ ReloadOutcome Gateway::reload() {
   if (!g.ring) return {};
   ReloadOutcome out = g.reload();
   auto& log = g.log;
+  // At the level the reload just set: a level raised to debug shows here first.
+  log->debug("reload compared {} with the running configuration", g.cfg.source_file);
   if (out.refused) {
     for (const auto& e : out.errors) log->error("reload: {}", e);
     log->error(

@@ -4,7 +4,24 @@
 #include <map>
 #include <set>
 
+#include "pipeline/sink_plugin.hpp"
+
 namespace pm500::app {
+
+std::optional<toml::table> parse_toml(const std::string& text, const std::string& name) {
+#if TOML_EXCEPTIONS
+  try {
+    return toml::parse(text, name);
+  } catch (const toml::parse_error&) {
+    return std::nullopt;
+  }
+#else
+  toml::parse_result r = toml::parse(text, name);
+  if (!r) return std::nullopt;
+  return std::move(r).table();
+#endif
+}
+
 namespace {
 
 bool same(const toml::node* a, const toml::node* b) {
@@ -12,20 +29,52 @@ bool same(const toml::node* a, const toml::node* b) {
   return toml::node_view<const toml::node>(a) == toml::node_view<const toml::node>(b);
 }
 
+// The effective configuration (defaults filled in) as tables: a key written with its default
+// value, or a ${VAR} naming another variable with the same value, is no change.
+toml::table effective(const config::GatewayConfig& cfg) {
+  return parse_toml(config::dump(cfg, sink_schemas()), cfg.source_file).value_or(toml::table{});
+}
+
+// Secrets are dumped as "<redacted>": for them the file's text decides.
+bool redacted(const toml::node* n) {
+  if (!n) return false;
+  if (auto s = n->value<std::string_view>()) return *s == "<redacted>";
+  if (const toml::table* t = n->as_table())
+    for (const auto& [k, v] : *t)
+      if (redacted(&v)) return true;
+  if (const toml::array* a = n->as_array())
+    for (const auto& v : *a)
+      if (redacted(&v)) return true;
+  return false;
+}
+
+// A value changed: its text in the file differs, and so does its effective value.
+bool changed(const toml::node* raw_a, const toml::node* raw_b, const toml::node* eff_a, const toml::node* eff_b) {
+  if (same(raw_a, raw_b)) return false;
+  if (!eff_a || !eff_b || redacted(eff_a) || redacted(eff_b)) return true;
+  return !same(eff_a, eff_b);
+}
+
+const toml::node* get(const toml::table* t, std::string_view key) {
+  return t ? t->get(key) : nullptr;
+}
+
 const toml::table* table_at(const toml::table& root, std::string_view key) {
   const toml::node* n = root.get(key);
   return n ? n->as_table() : nullptr;
 }
 
-// The keys whose values differ between two tables (either may be absent: no keys).
-std::vector<std::string> changed_keys(const toml::table* a, const toml::table* b) {
+// The keys whose values changed between two tables of the files (either may be absent: no
+// keys), judged with the effective tables ea and eb.
+std::vector<std::string> changed_keys(const toml::table* a, const toml::table* b, const toml::table* ea,
+                                      const toml::table* eb) {
   std::set<std::string> keys;
   for (const toml::table* t : {a, b})
     if (t)
       for (const auto& [k, v] : *t) keys.emplace(k.str());
   std::vector<std::string> out;
   for (const auto& k : keys)
-    if (!same(a ? a->get(k) : nullptr, b ? b->get(k) : nullptr)) out.push_back(k);
+    if (changed(get(a, k), get(b, k), get(ea, k), get(eb, k))) out.push_back(k);
   return out;
 }
 
@@ -64,7 +113,8 @@ const toml::table* sink_table(const toml::table& root, const std::string& name) 
 ReloadPlan plan_reload(const config::GatewayConfig& running, const toml::table& running_table,
                        const config::GatewayConfig& next, const toml::table& next_table) {
   ReloadPlan plan;
-  // The core sections: applied at start only.
+  const toml::table eff_a = effective(running), eff_b = effective(next);
+  // The core sections: applied at start only, but for the log level.
   std::set<std::string> sections;
   for (const toml::table* t : {&running_table, &next_table})
     for (const auto& [k, v] : *t)
@@ -79,16 +129,27 @@ ReloadPlan plan_reload(const config::GatewayConfig& running, const toml::table& 
       plan.restart_needed.push_back(s);
       continue;
     }
-    for (const auto& k : changed_keys(ta, tb)) plan.restart_needed.push_back("[" + s + "] " + k);
+    for (const auto& k : changed_keys(ta, tb, table_at(eff_a, s), table_at(eff_b, s))) {
+      if (s == "logging" && k == "level")
+        plan.log_level = next.logging.level;  // applies live
+      else
+        plan.restart_needed.push_back("[" + s + "] " + k);
+    }
   }
 
   // Devices, by name (their order in the file does not matter).
   const auto was = devices_by_name(running_table), now = devices_by_name(next_table);
+  const auto eff_was = devices_by_name(eff_a), eff_now = devices_by_name(eff_b);
+  auto effective_device = [](const auto& by_name, const std::string& name) -> const toml::table* {
+    auto it = by_name.find(name);
+    return it == by_name.end() ? nullptr : it->second;
+  };
   for (const auto& [name, t] : now) {
     auto it = was.find(name);
     if (it == was.end())
       plan.restart_needed.push_back("device " + name + " (added)");
-    else if (auto keys = changed_keys(it->second, t); !keys.empty())
+    else if (auto keys = changed_keys(it->second, t, effective_device(eff_was, name), effective_device(eff_now, name));
+             !keys.empty())
       plan.restart_needed.push_back("device " + name + ": " + join(keys, ", "));
   }
   for (const auto& [name, t] : was)
@@ -99,7 +160,8 @@ ReloadPlan plan_reload(const config::GatewayConfig& running, const toml::table& 
   for (const auto& name : after) {
     if (!before.contains(name))
       plan.sinks_added.push_back(name);
-    else if (!same(sink_table(running_table, name), sink_table(next_table, name)))
+    else if (changed(sink_table(running_table, name), sink_table(next_table, name), sink_table(eff_a, name),
+                     sink_table(eff_b, name)))
       plan.sinks_changed.push_back(name);
   }
   for (const auto& name : before)

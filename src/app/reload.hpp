@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,13 +24,18 @@ namespace pm500::app {
 struct ReloadPlan {
   // [sinks.NAME] names, enabled ones only: a disabled sink counts as absent.
   std::vector<std::string> sinks_added, sinks_removed, sinks_changed;
+  // [logging] level changed: the new level, applied to every logger at once.
+  std::string log_level;
   // What differs but cannot be applied to the running gateway, as "[section] key",
   // "device NAME (added)", "device NAME: key, key" or "[sinks.NAME] (...)".
   std::vector<std::string> restart_needed;
 
   bool sinks_change() const { return !sinks_added.empty() || !sinks_removed.empty() || !sinks_changed.empty(); }
-  bool empty() const { return !sinks_change() && restart_needed.empty(); }
+  bool empty() const { return !sinks_change() && log_level.empty() && restart_needed.empty(); }
 };
+
+// A TOML text as tables; nullopt when it does not parse (config::load_string says why).
+std::optional<toml::table> parse_toml(const std::string& text, const std::string& name);
 
 ReloadPlan plan_reload(const config::GatewayConfig& running, const toml::table& running_table,
                        const config::GatewayConfig& next, const toml::table& next_table);

@@ -56,8 +56,8 @@ constexpr std::string_view kReloading = R"(
 ## Reloading
 
 `systemctl reload pm500-gateway` (or `kill -HUP <pid>`) makes the running gateway read its file again
-and apply what changed without a restart. Values are compared, not text: a file reformatted or with
-its devices in another order is no change.
+and apply what changed without a restart. Values are compared, not text: a file reformatted, with
+its devices in another order, or with a key written out at its default value is no change.
 
 - **Sinks** apply live. A sink whose table did not change keeps running untouched: it loses and
   repeats no sample. A removed (or disabled) sink stops the way it stops at shutdown: what it holds
@@ -67,7 +67,8 @@ its devices in another order is no change.
   the old one running and the reload names the error; then the old one stops (delivering or
   spooling what it read) and the new one reads on from exactly there: no sample missed or
   repeated. A sink that was in an outage takes its spool along (same name, same spool).
-- **Everything else** (every key of `[gateway]`, `[logging]`, `[scanner]`, `[pipeline]`,
+- **`[logging] level`** applies live (over a `--log-level` given at start too).
+- **Everything else** (every other key of `[gateway]`, `[logging]`, `[scanner]`, `[pipeline]`,
   `[simulator]`, `[status]`, `[alerts]` and `[[devices]]`) applies at the next start. The reload
   names each such change, e.g. `restart needed for: [status] listen, device mcc-3 (added)`,
   and keeps the running values; the meters stay connected.

@@ -4,7 +4,7 @@
 // without a gap or a repeat), changed (another file, continuing the first without a gap or a
 // repeat), then removed; an invalid file refused with its error on
 // /api/status and the running configuration kept; a change that cannot be applied live named
-// as "restart needed"; the meters never reconnected.
+// as "restart needed"; the log level changed live; the meters never reconnected.
 #include <doctest/doctest.h>
 #include <simdjson.h>
 
@@ -162,10 +162,12 @@ TEST_CASE("SIGHUP: a sink added, kept across reloads without a lost or repeated 
 
   // 3. A change that cannot be applied live ([status] listen) next to an unchanged sink: named,
   //    nothing else touched.
-  write_file(cfg, replaced(base_cfg + kFileSink, "listen = \"127.0.0.1:0\"", "listen = \"127.0.41.1:0\""));
+  //    The log level applies live.
+  write_file(cfg, replaced(replaced(base_cfg + kFileSink, "listen = \"127.0.0.1:0\"", "listen = \"127.0.41.1:0\""),
+                           "[logging]\n", "[logging]\nlevel = \"debug\"\n"));
   s = reload(gw, url, s.at_ms);
   CHECK(s.result == "applied");
-  CHECK(s.applied.empty());
+  CHECK(s.applied == std::vector<std::string>{"log level debug"});
   CHECK(s.restart_needed == std::vector<std::string>{"[status] listen"});
   CHECK(s.summary.find("restart needed for: [status] listen") != std::string::npos);
   before = count(samples).samples;
@@ -181,7 +183,8 @@ TEST_CASE("SIGHUP: a sink added, kept across reloads without a lost or repeated 
   const fs::path moved_samples = g.dir / "state" / "sinks" / "file" / "moved.jsonl";
   write_file(cfg, replaced(base_cfg + kFileSink, "samples.jsonl", "moved.jsonl"));
   s = reload(gw, url, s.at_ms);
-  CHECK(s.applied == std::vector<std::string>{"sink file restarted with its new settings"});
+  CHECK(s.applied == std::vector<std::string>{"log level info", "sink file restarted with its new settings"});
+  CHECK(gw.log().find("debug [gateway] reload compared") != std::string::npos);  // at debug in between
   CHECK(s.sinks == std::vector<std::string>{"file"});
   REQUIRE_MESSAGE(eventually([&] { return fs::exists(moved_samples) && count(moved_samples).samples >= 20; }, 10s),
                   gw.log());

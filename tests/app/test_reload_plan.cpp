@@ -62,11 +62,32 @@ TEST_CASE("the same values, written differently, are no change") {
   CHECK(p.empty());
 }
 
+TEST_CASE("a key written out with its default value, or a device's, is no change") {
+  std::string next = replaced(kBase, "[status]\n", "[status]\nthreads = 4\n");
+  next = replaced(next, "address = \"10.0.0.2\"", "address = \"10.0.0.2\"\nrpi_ms = 1000\nasset = \"mcc-2\"");
+  next = replaced(next, "path = \"samples.lp\"", "path = \"samples.lp\"\nbatch_size = 500");
+  CHECK(plan(kBase, next).empty());
+}
+
+TEST_CASE("a changed secret is a change, though it is never shown") {
+  const std::string mqtt = kBase + "[sinks.mqtt]\nurl = \"mqtts://broker\"\npassword = \"one\"\n";
+  const ReloadPlan p = plan(mqtt, replaced(mqtt, "password = \"one\"", "password = \"two\""));
+  CHECK(p.sinks_changed == std::vector<std::string>{"mqtt"});
+}
+
 TEST_CASE("core sections name each changed key: a restart is needed") {
   const ReloadPlan p = plan(kBase, replaced(kBase, "listen = \"127.0.0.1:8080\"", "listen = \"0.0.0.0:8080\"") +
                                        "[scanner]\nudp_port = 2223\n");
   CHECK(p.restart_needed == std::vector<std::string>{"[scanner] udp_port", "[status] listen"});
   CHECK_FALSE(p.sinks_change());
+}
+
+TEST_CASE("[logging] level applies live; the format needs a restart") {
+  const ReloadPlan p = plan(kBase, kBase + "[logging]\nlevel = \"debug\"\nformat = \"json\"\n");
+  CHECK(p.log_level == "debug");
+  CHECK(p.restart_needed == std::vector<std::string>{"[logging] format"});
+  CHECK_FALSE(p.empty());
+  CHECK(plan(kBase, kBase + "[logging]\nlevel = \"info\"\n").empty());  // the default, now written
 }
 
 TEST_CASE("devices by name: added, removed, and the keys of a changed one") {
