@@ -5,6 +5,7 @@
 // under ${PM500_BINARY_DIR}/artifacts/ for a person to look at.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -149,7 +150,15 @@ TEST_CASE("a meter card draws its last hour from /api/history as an inline SVG s
   h.fine_step_ms = 10'000;
   h.coarse_step_ms = 300'000;
   h.series.push_back({"voltage_ll_avg_v", "V", std::vector<float>(360, 480.5f), {}, {}, {}});
-  h.series.push_back({"active_power_total_kw", "kW", kw, {}, {}, {}});
+  // The last 24 h: a band from min to max around the mean, a gap of an hour in the middle.
+  std::vector<float> day_min(288), mean(288), day_max(288);
+  for (std::size_t i = 0; i < 288; ++i) {
+    mean[i] = 200.0f + static_cast<float>(i % 24);
+    day_min[i] = mean[i] - 4;
+    day_max[i] = mean[i] + 4;
+  }
+  for (std::size_t i = 100; i < 112; ++i) day_min[i] = mean[i] = day_max[i] = NAN;
+  h.series.push_back({"active_power_total_kw", "kW", kw, day_min, mean, day_max});
   config::StatusSection cfg;
   cfg.listen = "127.0.43.1:0";
   status::Server server(cfg, [] { return sample_view(); });
@@ -184,6 +193,21 @@ TEST_CASE("a meter card draws its last hour from /api/history as an inline SVG s
   CHECK(r.out.find("data-series=\"active_power_total_kw\"") != std::string::npos);  // power first, not voltage
   CHECK(r.out.find("<path d=\"" + d + "\"></path>") != std::string::npos);
   CHECK(r.out.find("Last hour: active_power_total_kw 200.0 – 218.0 kW") != std::string::npos);
+  // The 24 h chart: the band in two pieces around the gap (min 196, max 227), the mean on it.
+  const auto band = r.out.find("<path class=\"band\" d=\"M0,");
+  REQUIRE(band != std::string::npos);
+  const auto band_d = r.out.substr(band, r.out.find("\"></path>", band) - band);
+  CHECK(std::count(band_d.begin(), band_d.end(), 'Z') == 2);
+  CHECK(band_d.find("M0,") != std::string::npos);
+  CHECK(band_d.find("M112,") != std::string::npos);
+  std::string mean_d;
+  for (std::size_t i = 0; i < 288; ++i) {
+    if (std::isnan(mean[i])) continue;
+    const double y = std::floor((227.0 - mean[i]) / (227.0 - 196.0) * 100 + 0.5);
+    mean_d += (i == 0 || i == 112 ? "M" : "L") + std::to_string(i) + "," + std::to_string(static_cast<int>(y));
+  }
+  CHECK(r.out.find("<path d=\"" + mean_d + "\"></path>") != std::string::npos);
+  CHECK(r.out.find("Last 24 h: active_power_total_kw 196.0 – 227.0 kW") != std::string::npos);
   CHECK(console_lines(r.log) == "");
 }
 
