@@ -314,9 +314,28 @@ struct Gateway::Impl {
   // The sinks of a reloaded file: removed ones stop, changed ones restart with their new
   // settings (the new sink is made first, so settings it refuses leave the old one running),
   // added ones start. Unchanged sinks are not touched.
-  void apply_sinks(const ReloadPlan& plan, const config::GatewayConfig& next, ReloadOutcome& out) {
+  // Afterwards cfg.sinks and running_table's [sinks] say what runs: a sink that could not start
+  // counts as absent (the next reload tries it again), one that kept its old settings keeps its
+  // old table.
+  void apply_sinks(const ReloadPlan& plan, const config::GatewayConfig& next, const toml::table& next_table,
+                   ReloadOutcome& out) {
     auto section_of = [&](const std::string& name) -> const config::SinkSection& {
       return *std::find_if(next.sinks.begin(), next.sinks.end(), [&](const auto& s) { return s.type == name; });
+    };
+    std::vector<config::SinkSection> sections = next.sinks;
+    toml::table raw;
+    if (const toml::table* t = next_table.get_as<toml::table>("sinks")) raw = *t;
+    const toml::table* old_raw = running_table->get_as<toml::table>("sinks");
+    auto keep_old = [&](const std::string& name) {
+      std::erase_if(sections, [&](const auto& x) { return x.type == name; });
+      raw.erase(name);
+      for (const auto& x : cfg.sinks)
+        if (x.type == name) sections.push_back(x);
+      if (const toml::node* n = old_raw ? old_raw->get(name) : nullptr) raw.insert_or_assign(name, *n);
+    };
+    auto absent = [&](const std::string& name) {
+      std::erase_if(sections, [&](const auto& x) { return x.type == name; });
+      raw.erase(name);
     };
     for (const auto& name : plan.sinks_removed) {
       remove_sink(name);
@@ -327,13 +346,18 @@ struct Gateway::Impl {
       auto sink = make_sink(section);
       if (!sink) {
         out.errors.push_back(sink.error() + (replaces ? " (the sink keeps its old settings)" : ""));
+        if (replaces)
+          keep_old(name);
+        else
+          absent(name);
         return;
       }
       // A changed sink continues where the old one stopped: nothing missed, nothing repeated.
       const auto start = replaces ? remove_sink(name) : std::nullopt;
       auto d = make_delivery(section, std::move(*sink), start);
       if (!d) {
-        out.errors.push_back(d.error());
+        out.errors.push_back(d.error() + "; the sink is not running (the next reload tries again)");
+        absent(name);
         return;
       }
       (*d)->start();
@@ -344,8 +368,9 @@ struct Gateway::Impl {
     };
     for (const auto& name : plan.sinks_changed) start_one(name, true);
     for (const auto& name : plan.sinks_added) start_one(name, false);
+    running_table->insert_or_assign("sinks", std::move(raw));
     std::lock_guard lock(view_mu);
-    cfg.sinks = next.sinks;
+    cfg.sinks = std::move(sections);
   }
 
   ReloadOutcome reload() {
@@ -381,11 +406,7 @@ struct Gateway::Impl {
       cfg.logging.level = plan.log_level;
     }
     if (plan.sinks_change()) {
-      apply_sinks(plan, *next, out);
-      if (const toml::node* sinks = next_table->get("sinks"))
-        running_table->insert_or_assign("sinks", *sinks);
-      else
-        running_table->erase("sinks");
+      apply_sinks(plan, *next, *next_table, out);
     }
     return out;
   }

@@ -66,7 +66,9 @@ its devices in another order, or with a key written out at its default value is 
   settings: the new one is made first, so settings it refuses (a missing certificate, say) leave
   the old one running and the reload names the error; then the old one stops (delivering or
   spooling what it read) and the new one reads on from exactly there: no sample missed or
-  repeated. A sink that was in an outage takes its spool along (same name, same spool).
+  repeated. A sink that was in an outage takes its spool along (same name, same spool). A sink
+  that cannot start (its folder under `state_dir` not writable, say) is named in the reload's
+  errors and does not run; the next reload tries it again.
 - **`[logging] level`** applies live (over a `--log-level` given at start too).
 - **Everything else** (every other key of `[gateway]`, `[logging]`, `[scanner]`, `[pipeline]`,
   `[simulator]`, `[status]`, `[alerts]` and `[[devices]]`) applies at the next start. The reload

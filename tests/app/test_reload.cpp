@@ -1,5 +1,6 @@
 // Reloading the configuration with SIGHUP, against the real gateway and its embedded simulator
-// (two meters on 127.0.41.x): a file sink added, kept running across reloads that do not touch
+// (two meters on 127.0.41.x): a file sink that cannot start reported and tried again by the
+// next reload, added, kept running across reloads that do not touch
 // it (every sample of every meter written once: the CIP sequence counts in the file run on
 // without a gap or a repeat), changed (another file, continuing the first without a gap or a
 // repeat), then removed; an invalid file refused with its error on
@@ -137,10 +138,20 @@ TEST_CASE("SIGHUP: a sink added, kept across reloads without a lost or repeated 
   CHECK(s.sinks.empty());
   const auto reconnects = s.reconnects;
 
-  // 1. A file sink is added: it starts and writes.
+  // 1. A file sink is added, but its folder cannot be made (a file is in the way): the reload
+  //    names the error and the sink does not run; once the way is clear the same file adds it.
   const fs::path samples = g.dir / "state" / "sinks" / "file" / "samples.jsonl";
-  CHECK_FALSE(fs::exists(samples));
+  fs::create_directories(g.dir / "state" / "sinks");
+  write_file(g.dir / "state" / "sinks" / "file", "in the way");
   write_file(cfg, base_cfg + kFileSink);
+  s = reload(gw, url, s.at_ms);
+  CHECK(s.result == "applied");
+  CHECK(s.applied.empty());
+  REQUIRE(s.errors.size() == 1);
+  CHECK(s.errors[0].find("sinks/file") != std::string::npos);  // names the path
+  CHECK(s.summary.find("failed: ") != std::string::npos);
+  CHECK(s.sinks.empty());
+  fs::remove(g.dir / "state" / "sinks" / "file");
   s = reload(gw, url, s.at_ms);
   CHECK(s.result == "applied");
   REQUIRE(s.applied == std::vector<std::string>{"sink file added"});
