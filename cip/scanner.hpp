@@ -47,6 +47,16 @@ enum class Fallback : std::uint8_t { input_only, explicit_poll, none };
 const char* to_string(Mode m);      // "listen-only", "input-only", "explicit"
 const char* to_string(Fallback f);  // "input-only", "explicit", "none"
 
+// What the identity check accepts (ListIdentity), from the device's profile ([identity]); the
+// defaults are the PowerMonitor 500's (1420-UM001, Identity object; pm500-facts.md).
+struct ExpectedIdentity {
+  std::string device = "PowerMonitor 500";  // for messages: "expected a PowerMonitor 500 (...)"
+  std::uint16_t vendor = 1;                  // Rockwell Automation
+  std::uint16_t device_type = 0x92;
+  std::vector<std::uint16_t> product_codes{4, 5, 6, 7, 8, 9};  // 1420-V1-ENT .. 1420-V2A-ENT; empty = any
+  std::string product_name;                  // glob pattern (fnmatch: * ? [..]); "" = any name
+};
+
 struct DeviceSpec {
   std::string host;                       // IPv4 address or name (resolved once, at start())
   std::uint16_t port = 44818;             // encapsulation (TCP)
@@ -63,11 +73,18 @@ struct DeviceSpec {
   std::uint8_t timeout_multiplier = 1;    // connection timeout = RPI x 4 x 2^multiplier, both directions
   std::uint32_t poll_interval_ms = 1000;  // explicit_poll (and the explicit fallback)
   std::vector<std::uint16_t> assemblies{};        // e.g. {101, 102, 107}; at most 255
-  std::uint16_t product_code = 0;         // 0: any of 4..9 (1420-V1-ENT .. 1420-V2A-ENT)
+  ExpectedIdentity identity{};
+  std::uint16_t product_code = 0;         // 0: any of identity.product_codes
   bool electronic_key = false;            // electronic key segment (vendor, type, product) in the path
   std::uint32_t config_instance = 1;      // configuration instance in the connection path (unknown
                                           // for the meter: a profile assumption)
+  std::uint32_t input_only_point = 98;    // O->T connection point of an input-only connection
+  std::uint32_t listen_only_point = 99;   // O->T connection point of a listen-only connection
   bool run_idle_header = false;           // T->O data carries a 32-bit run/idle header
+  bool o_t_run_idle_header = false;       // O->T heartbeats carry a 32-bit run/idle header (run)
+  // Where these values come from, for the message of a size refusal that no known header
+  // explains: "etc/profiles/x.toml" ("" = not said).
+  std::string profile;
 };
 
 struct ScannerOptions {
@@ -188,7 +205,12 @@ struct DeviceStatus {
   Mode path_in_use = Mode::listen_only;
   bool fallback_active = false;        // path_in_use differs from configured because of a refusal
   std::string path_reason;             // why path_in_use: "listen-only as configured", or
-                                       // "listen-only refused 0x01/0x0119 ...: fell back to explicit"
+                                       // "listen-only refused 0x01/0x0119 ...: fell back to explicit";
+                                       // followed by format_note when there is one
+  // A real-time format the device asked for in a size refusal and now gets, e.g. "T->O with a
+  // 32-bit run/idle header: the device refused 50 bytes 0x01/0x0128 and asked for 54"; "" = as
+  // the profile says.
+  std::string format_note;
   std::optional<Identity> identity;
   std::uint32_t connections_open = 0;
   std::uint64_t packets = 0;           // payloads delivered (Class 1 and explicit)

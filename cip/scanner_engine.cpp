@@ -592,7 +592,8 @@ DeviceStatus Engine::status_of(const Device& d) const {
   s.configured = d.spec.mode;
   s.path_in_use = d.path;
   s.fallback_active = d.fallback_active;
-  s.path_reason = d.path_reason;
+  s.path_reason = d.format_note.empty() ? d.path_reason : d.path_reason + "; " + d.format_note;
+  s.format_note = d.format_note;
   s.identity = d.identity;
   const Counters& c = counters_[d.index];
   s.connections_open = c.conns_open.load(std::memory_order_relaxed);

@@ -111,6 +111,10 @@ struct Device {
   bool fallback_active = false;
   std::int64_t fallback_retry_at = 0;  // on an explicit fallback: when to try the configured path again
   std::string path_reason;
+  // A real-time format adopted after a size refusal (DeviceStatus::format_note); each direction
+  // (T->O, O->T) is adapted at most once, so two devices' disagreement cannot loop.
+  std::string format_note;
+  bool format_tried[2] = {false, false};
   std::optional<Identity> identity;
 
   int fd = -1;

@@ -370,6 +370,10 @@ void Engine::send_heartbeat(Device& d, Conn& c) {
   hb.connection_id = c.o_t_id;
   hb.encap_sequence = ++c.encap_seq;
   hb.cip_sequence = 0;  // no data, so never new data
+  if (d.spec.o_t_run_idle_header) {
+    hb.has_run_idle = true;
+    hb.run_idle = 1;  // run
+  }
   Writer w(out_);
   encode(w, hb);
   if (w.ok()) {

@@ -1,5 +1,8 @@
 #include "cip/scanner_policy.hpp"
 
+#include <fnmatch.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 
@@ -21,26 +24,106 @@ Identity to_identity(const IdentityInfo& info) {
   return id;
 }
 
-std::optional<std::string> identity_mismatch(const IdentityInfo& id, std::uint16_t expected) {
+namespace {
+
+std::string hex2(std::uint16_t v) {
+  char b[8];
+  std::snprintf(b, sizeof b, "0x%02X", static_cast<unsigned>(v));
+  return b;
+}
+
+// "4..9", "4, 7", "" for none.
+std::string code_list(const std::vector<std::uint16_t>& codes) {
+  if (codes.empty()) return {};
+  bool contiguous = codes.size() > 2;
+  for (std::size_t i = 1; i < codes.size(); ++i) contiguous = contiguous && codes[i] == codes[i - 1] + 1;
+  if (contiguous) return std::to_string(codes.front()) + ".." + std::to_string(codes.back());
+  std::string s;
+  for (auto c : codes) s += (s.empty() ? "" : ", ") + std::to_string(c);
+  return s;
+}
+
+}  // namespace
+
+std::optional<std::string> identity_mismatch(const IdentityInfo& id, const ExpectedIdentity& want,
+                                             std::uint16_t expected) {
+  const auto& codes = want.product_codes;
   const bool code_ok = expected != 0 ? id.product_code == expected
-                                     : id.product_code >= pm500_product_min && id.product_code <= pm500_product_max;
-  if (id.vendor == pm500_vendor && id.device_type == pm500_device_type && code_ok) return std::nullopt;
-  char buf[320];
-  char want[64];
+                                     : codes.empty() || std::find(codes.begin(), codes.end(), id.product_code) !=
+                                                            codes.end();
+  const std::string name(id.product_name);
+  const bool name_ok = want.product_name.empty() || ::fnmatch(want.product_name.c_str(), name.c_str(), 0) == 0;
+  if (id.vendor == want.vendor && id.device_type == want.device_type && code_ok && name_ok) return std::nullopt;
+  std::string wanted = "vendor " + std::to_string(want.vendor) + ", device type " + hex2(want.device_type);
   if (expected != 0) {
-    std::snprintf(want, sizeof want, "product code %u", static_cast<unsigned>(expected));
-  } else {
-    std::snprintf(want, sizeof want, "product code 4..9");
+    wanted += ", product code " + std::to_string(expected);
+  } else if (!codes.empty()) {
+    wanted += ", product code " + code_list(codes);
   }
-  std::snprintf(buf, sizeof buf,
-                "another device answers at this address: vendor %u, device type 0x%02X, product code %u "
-                "(\"%.*s\", serial %u, revision %u.%u); expected a PowerMonitor 500 (vendor 1, device type "
-                "0x92, %s): check the IP address",
+  if (!want.product_name.empty()) wanted += ", product name \"" + want.product_name + "\"";
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "vendor %u, device type 0x%02X, product code %u (\"%.*s\", serial %u, revision %u.%u)",
                 static_cast<unsigned>(id.vendor), static_cast<unsigned>(id.device_type),
-                static_cast<unsigned>(id.product_code), static_cast<int>(id.product_name.size()),
-                id.product_name.data(), static_cast<unsigned>(id.serial), static_cast<unsigned>(id.revision_major),
-                static_cast<unsigned>(id.revision_minor), want);
-  return std::string(buf);
+                static_cast<unsigned>(id.product_code), static_cast<int>(std::min<std::size_t>(name.size(), 64)),
+                name.data(), static_cast<unsigned>(id.serial), static_cast<unsigned>(id.revision_major),
+                static_cast<unsigned>(id.revision_minor));
+  return "another device answers at this address: " + std::string(buf) + "; expected a " + want.device + " (" +
+         wanted + "): check the IP address, or the device's profile ([identity]) and its per-device overrides";
+}
+
+namespace {
+
+constexpr std::uint16_t ext_o_t_size = 0x0127;
+constexpr std::uint16_t ext_t_o_size = 0x0128;
+constexpr std::uint32_t kSeqCount = 2;      // Class 1 sequence count, part of every connection size
+constexpr std::uint32_t kRunIdleHeader = 4;  // 32-bit run/idle header (CIP Vol 1, 3-6.1)
+
+std::uint32_t t_o_size(std::uint32_t data, bool header) { return data + kSeqCount + (header ? kRunIdleHeader : 0); }
+std::uint32_t o_t_size(bool header) { return kSeqCount + (header ? kRunIdleHeader : 0); }
+
+}  // namespace
+
+std::optional<SizeAdaptation> adapt_size(const ConnectionFailure& f, std::uint16_t assembly, std::uint32_t data_size,
+                                         bool t_o_header, bool o_t_header) {
+  if (f.general_status != 0x01 || !f.extended_status || !f.wanted_size) return std::nullopt;
+  const std::uint16_t ext = *f.extended_status;
+  if (ext != ext_o_t_size && ext != ext_t_o_size) return std::nullopt;
+  const bool t_o = ext == ext_t_o_size;
+  const bool had = t_o ? t_o_header : o_t_header;
+  const std::uint32_t asked = t_o ? t_o_size(data_size, had) : o_t_size(had);
+  const std::uint32_t other = t_o ? t_o_size(data_size, !had) : o_t_size(!had);
+  if (*f.wanted_size != other) return std::nullopt;
+  SizeAdaptation a;
+  a.t_o = t_o;
+  a.run_idle_header = !had;
+  a.note = std::string(t_o ? "T->O" : "O->T") + (a.run_idle_header ? " with" : " without") +
+           " a 32-bit run/idle header: assembly " + std::to_string(assembly) + " was refused " +
+           describe_failure(f.general_status, f.extended_status) + " at " + std::to_string(asked) +
+           " bytes and the device asked for " + std::to_string(other) + "; set " +
+           (t_o ? "connection.t_o_header" : "connection.o_t_header") + " = \"" +
+           (a.run_idle_header ? "run_idle" : "none") + "\" in the profile to start that way";
+  return a;
+}
+
+std::string size_refusal_text(const ConnectionFailure& f, std::uint16_t assembly, std::uint32_t data_size,
+                              bool t_o_header, bool o_t_header, const std::string& profile) {
+  const bool t_o = f.extended_status && *f.extended_status == ext_t_o_size;
+  const std::uint32_t asked = t_o ? t_o_size(data_size, t_o_header) : o_t_size(o_t_header);
+  std::string s = std::string(t_o ? "T->O" : "O->T") + " size of assembly " + std::to_string(assembly) +
+                  " refused " + describe_failure(f.general_status, f.extended_status) + ": the gateway asked for " +
+                  std::to_string(asked) + " bytes";
+  s += t_o ? " (" + std::to_string(data_size) + " data + 2 sequence count" + (t_o_header ? " + 4 run/idle header)" : ")")
+           : std::string(" (2 sequence count") + (o_t_header ? " + 4 run/idle header)" : ")");
+  if (f.wanted_size) {
+    s += ", the device wants " + std::to_string(*f.wanted_size) + " bytes, which no known header explains";
+  } else {
+    s += ", the device did not say which size it wants";
+  }
+  const std::string where = profile.empty() ? "the device's profile" : "the profile " + profile;
+  s += t_o ? "; correct assembly." + std::to_string(assembly) + ".size_bytes (and its elements) or connection.t_o_header in " +
+                 where
+           : "; correct connection.o_t_header in " + where;
+  return s;
 }
 
 bool is_path_error(std::uint8_t general, std::uint16_t extended) {

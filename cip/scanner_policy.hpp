@@ -15,19 +15,27 @@
 
 namespace cip::detail {
 
-// PowerMonitor 500 identity (1420-UM001, appendix "EtherNet/IP": Identity object; see
-// shared/reference/pm500-facts.md): vendor 1 (Rockwell Automation), device type 0x92,
-// product codes 4..9 for 1420-V1-ENT .. 1420-V2A-ENT.
-inline constexpr std::uint16_t pm500_vendor = 1;
-inline constexpr std::uint16_t pm500_device_type = 0x92;
-inline constexpr std::uint16_t pm500_product_min = 4;
-inline constexpr std::uint16_t pm500_product_max = 9;
-
 Identity to_identity(const IdentityInfo& info);
 
-// nullopt when `id` is a PowerMonitor 500 with the expected product code (0 = any of 4..9);
-// otherwise the sentence for the wrong_identity fault.
-std::optional<std::string> identity_mismatch(const IdentityInfo& id, std::uint16_t expected_product_code);
+// nullopt when `id` is the device `want` describes, with product code `expected_product_code`
+// when that is not 0 (else any of want.product_codes); otherwise the sentence for the
+// wrong_identity fault.
+std::optional<std::string> identity_mismatch(const IdentityInfo& id, const ExpectedIdentity& want,
+                                             std::uint16_t expected_product_code);
+
+// A Forward Open refused 0x01/0x0127 (O->T size) or 0x01/0x0128 (T->O size) names the size the
+// target wants. When that is the size asked for with a 32-bit run/idle header added (or with
+// the one asked for taken away), the scanner retries at once in that format.
+struct SizeAdaptation {
+  bool t_o = false;            // which direction: T->O (0x0128) or O->T (0x0127)
+  bool run_idle_header = false;  // the format to retry with
+  std::string note;            // "T->O with a 32-bit run/idle header: ..." for path_reason and the log
+};
+std::optional<SizeAdaptation> adapt_size(const ConnectionFailure& f, std::uint16_t assembly,
+                                         std::uint32_t data_size, bool t_o_header, bool o_t_header);
+// The fault text for a size refusal adapt_size cannot explain: both sizes and what to change.
+std::string size_refusal_text(const ConnectionFailure& f, std::uint16_t assembly, std::uint32_t data_size,
+                              bool t_o_header, bool o_t_header, const std::string& profile);
 
 // Statuses that say the path names something the device does not have or cannot parse
 // (DESIGN.md eip.session_fault: 0x04/0x05/0x0311/0x0312/0x0315, plus 0x16 object does not exist,

@@ -263,15 +263,15 @@ Path connection_path(const Device& d, const Conn& c, Mode path) {
     // Key format 4 (CIP Vol 1, C-1.4.2 "Electronic Key Segment"): the meter refuses the open
     // with 0x0114/0x0115 itself when it is not the product expected. Revision 0.0 = any.
     ElectronicKey k;
-    k.vendor = pm500_vendor;
-    k.device_type = pm500_device_type;
+    k.vendor = d.spec.identity.vendor;
+    k.device_type = d.spec.identity.device_type;
     k.product_code = d.spec.product_code != 0 ? d.spec.product_code
                      : d.identity                ? d.identity->product_code
                                                  : 0;
     spec.key = k;
   }
   spec.config_instance = d.spec.config_instance;
-  spec.o_t_point = path == Mode::input_only ? pm500_heartbeat_input_only : pm500_heartbeat_listen_only;
+  spec.o_t_point = path == Mode::input_only ? d.spec.input_only_point : d.spec.listen_only_point;
   spec.t_o_point = c.assembly;
   return io_connection_path(spec);
 }
@@ -308,7 +308,9 @@ void Engine::next_open(Device& d, std::int64_t now) {
   fo.o_t_rpi_us = d.spec.heartbeat_rpi_us;
   fo.t_o_rpi_us = d.spec.rpi_us;
   // O->T is a heartbeat: the 2-byte sequence count and no data (the meter consumes nothing).
-  fo.o_t_params = {.size = 2, .type = ConnectionType::point_to_point};
+  // A device that wants a 32-bit run/idle header on O->T gets it in every heartbeat (run).
+  fo.o_t_params = {.size = static_cast<std::uint16_t>(d.spec.o_t_run_idle_header ? 6 : 2),
+                   .type = ConnectionType::point_to_point};
   const std::uint32_t t_o_size = std::uint32_t{c.size} + 2 + (d.spec.run_idle_header ? 4 : 0);
   fo.large = t_o_size > 511;  // 9-bit size field in the 16-bit network parameters
   fo.t_o_params = {.size = static_cast<std::uint16_t>(t_o_size),
@@ -601,7 +603,7 @@ void Engine::on_identity_reply(Device& d, const Frame& f, std::int64_t now) {
   d.identity = id;
   publish(d);
   events_.on_identity(d.index, id);
-  if (auto why = identity_mismatch(item->identity, d.spec.product_code)) {
+  if (auto why = identity_mismatch(item->identity, d.spec.identity, d.spec.product_code)) {
     Fault fl;
     fl.kind = Fault::Kind::wrong_identity;
     fl.text = *why;
@@ -771,6 +773,29 @@ void Engine::switch_path(Device& d, Mode m, std::string reason, std::int64_t now
 }
 
 void Engine::on_refused(Device& d, Conn& c, const ConnectionFailure& f, std::int64_t now) {
+  if (auto a = adapt_size(f, c.assembly, c.size, d.spec.run_idle_header, d.spec.o_t_run_idle_header)) {
+    // The device named the size it wants, and it is ours with a run/idle header added or taken
+    // away: retry at once in that format, for every connection of this device from now on.
+    bool& header = a->t_o ? d.spec.run_idle_header : d.spec.o_t_run_idle_header;
+    if (!d.format_tried[a->t_o ? 0 : 1]) {
+      d.format_tried[a->t_o ? 0 : 1] = true;
+      header = a->run_idle_header;
+      d.format_note = d.format_note.empty() ? std::move(a->note) : d.format_note + "; " + a->note;
+      publish(d);
+      events_.on_state(d.index, status_of(d));
+      return next_open(d, now);
+    }
+  }
+  if (f.general_status == 0x01 && f.extended_status && (*f.extended_status == 0x0127 || *f.extended_status == 0x0128)) {
+    Fault fl;
+    fl.kind = Fault::Kind::forward_open_refused;
+    fl.general = f.general_status;
+    fl.extended = *f.extended_status;
+    fl.assembly = c.assembly;
+    fl.text = d.endpoint + ": " + size_refusal_text(f, c.assembly, c.size, d.spec.run_idle_header,
+                                                    d.spec.o_t_run_idle_header, d.spec.profile);
+    return fail(d, std::move(fl), now);
+  }
   RefusalDecision dec = decide_refusal(d.path, d.spec.fallback, f, c.assembly, d.spec.poll_interval_ms);
   switch (dec.action) {
     case RefusalDecision::Action::use_input_only:

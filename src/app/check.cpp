@@ -62,7 +62,7 @@ void report_device(std::vector<CheckLine>& out, const config::DeviceSection& dc,
   }
   rep.ok("reachable " + endpoint, "TCP connection and EtherNet/IP session (RegisterSession) established");
 
-  // Identity: ListIdentity, checked against vendor 1, device type 0x92 and the product code.
+  // Identity: ListIdentity, checked against the profile's [identity] (and the device's overrides).
   const bool wrong = r.fault && r.fault->kind == cip::Fault::Kind::wrong_identity;
   if (wrong) {
     rep.fail("identity", r.fault->text, "eip.no_response");  // the text names what answered
@@ -122,6 +122,10 @@ void report_device(std::vector<CheckLine>& out, const config::DeviceSection& dc,
   } else {
     rep.ok("path", "explicit reads (Get_Attribute_Single of attribute 3) as configured: no Class 1 connection");
   }
+  // The device refused the profile's real-time format naming one with(out) a run/idle header,
+  // and got it: works, but the profile should say so.
+  const std::string& note = before && !before->format_note.empty() ? before->format_note : st.format_note;
+  if (!note.empty()) rep.warn("real-time format", note, "");
 
   // Data: every configured assembly delivered at least once.
   std::string missing, got;

@@ -25,7 +25,41 @@ pm500::expected<cip::ScannerOptions, std::string> scanner_options(const config::
 }
 
 pm500::expected<cip::DeviceSpec, std::string> device_spec(const config::DeviceSection& d) {
+  auto p = device::load_profile_for(d.profile);
+  if (!p) {
+    std::string msg = "device " + d.name + ": profile " + (d.profile.empty() ? "(built-in)" : d.profile) +
+                      " is invalid:";
+    for (const auto& e : p.error()) msg += "\n  " + e.str();
+    return pm500::unexpected(msg);
+  }
+  return device_spec(d, *p);
+}
+
+pm500::expected<cip::DeviceSpec, std::string> device_spec(const config::DeviceSection& d,
+                                                          const device::Profile& profile) {
   cip::DeviceSpec spec;
+  // From the profile, then what the section overrides (0 / "" = keep the profile's).
+  const auto pick = [](std::int64_t over, auto from) { return over != 0 ? static_cast<decltype(from)>(over) : from; };
+  const auto header = [](const std::string& over, device::RealTimeHeader from) {
+    return over == "profile" ? from == device::RealTimeHeader::run_idle : over == "run_idle";
+  };
+  spec.identity.device = profile.name;
+  spec.identity.vendor = pick(d.identity_vendor, profile.identity.vendor);
+  spec.identity.device_type = pick(d.identity_device_type, profile.identity.device_type);
+  spec.identity.product_codes = profile.identity.product_codes;
+  spec.identity.product_name = d.identity_product_name.empty() ? profile.identity.product_name
+                               : d.identity_product_name == "*" ? std::string()
+                                                                : d.identity_product_name;
+  spec.config_instance = pick(d.config_instance, profile.connection.config_instance);
+  spec.input_only_point = pick(d.input_only_point, profile.connection.input_only_point);
+  spec.listen_only_point = pick(d.listen_only_point, profile.connection.listen_only_point);
+  spec.run_idle_header = header(d.t_o_header, profile.connection.t_o_header);
+  spec.o_t_run_idle_header = header(d.o_t_header, profile.connection.o_t_header);
+  spec.profile = profile.source;
+  if (spec.input_only_point == spec.listen_only_point)
+    return pm500::unexpected("device " + d.name + ": input_only_point and listen_only_point are both " +
+                             std::to_string(spec.input_only_point) +
+                             " (profile and overrides together); set input_only_point or listen_only_point");
   std::string_view addr = d.address;
   if (auto colon = addr.rfind(':'); colon != std::string_view::npos) {
     std::string_view port = addr.substr(colon + 1);

@@ -12,13 +12,19 @@
 #include "app/devices.hpp"
 #include "cip/scanner.hpp"
 #include "config/config.hpp"
+#include "device/profile.hpp"
 #include "pipeline/conditions.hpp"
 
 namespace pm500::app {
 
 // Scanner options and device specs from the configuration; an error names the device and key.
 pm500::expected<cip::ScannerOptions, std::string> scanner_options(const config::ScannerSection& s);
+// The scanner's view of a device: its configuration section, with identity, connection points
+// and real-time formats from its profile (d.profile, or the built-in one) and the section's
+// per-device overrides on top.
 pm500::expected<cip::DeviceSpec, std::string> device_spec(const config::DeviceSection& d);
+pm500::expected<cip::DeviceSpec, std::string> device_spec(const config::DeviceSection& d,
+                                                          const device::Profile& profile);
 
 // The failure mode a scanner fault belongs to (only src/health knows what the ids mean).
 std::string_view failure_mode_for(const cip::Fault& f);

@@ -54,7 +54,7 @@ struct SimulatorSection {
   std::int64_t meters = 1;
   std::int64_t tcp_port = 44818;
   std::int64_t udp_port = 2222;
-  std::int64_t product_code = 9;       // 1420-V2A-ENT
+  std::int64_t product_code = 0;       // 0 = the profile's highest (PowerMonitor 500: 9, 1420-V2A-ENT)
   bool owner = true;                   // pretend a PLC owns the I/O connections, so listen-only works
   double nominal_voltage = 480;        // line-to-line at the meter's primary
   double load_percent = 60;            // of the CT primary
@@ -120,9 +120,18 @@ struct DeviceSection {
   std::int64_t heartbeat_interval_ms = 1000;  // O->T RPI of the heartbeat (listen-only, input-only)
   std::int64_t poll_interval_ms = 0;       // explicit reads; 0 = rpi_ms
   std::vector<std::int64_t> assemblies = {101, 102, 107};
-  std::int64_t product_code = 0;           // 0 = any PowerMonitor 500 (4..9)
+  std::int64_t product_code = 0;           // 0 = any of the profile's product codes
   bool electronic_key = false;             // put an electronic key segment in the connection path
   std::string profile;                     // device profile file; "" = the built-in PowerMonitor 500 profile
+  // What differs on site from the profile ([identity], [connection]); 0 / "" = the profile's value.
+  std::int64_t identity_vendor = 0;
+  std::int64_t identity_device_type = 0;
+  std::string identity_product_name;       // glob pattern; "*" accepts any name
+  std::int64_t config_instance = 0;
+  std::int64_t input_only_point = 0;
+  std::int64_t listen_only_point = 0;
+  std::string t_o_header = "profile";      // profile, none, run_idle
+  std::string o_t_header = "profile";
   std::string ct;                          // "400:5" or "80"; "" = 1:1
   std::string pt;                          // "480:120" or "4"; "" = 1:1 (direct connection)
   std::string ratios_applied_by = "meter";  // meter or gateway

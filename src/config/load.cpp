@@ -3,6 +3,7 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <set>
@@ -54,6 +55,14 @@ void read_devices(TableReader& root, GatewayConfig& cfg) {
     if (!d.name.empty() && !names.insert(d.name).second)
       cx.error(t.source(), r.join("name"), "device name \"" + d.name + "\" is used twice; names must be unique");
     if (d.asset.empty()) d.asset = d.name;
+    // A relative profile path is relative to this file, wherever the gateway runs.
+    if (const auto dir = std::filesystem::path(cx.file()).parent_path();
+        !d.profile.empty() && std::filesystem::path(d.profile).is_relative() && !dir.empty())
+      d.profile = std::filesystem::absolute(dir / d.profile).lexically_normal().string();
+    if (d.input_only_point != 0 && d.input_only_point == d.listen_only_point)
+      cx.error(t.source(), r.join("listen_only_point"),
+               "input_only_point and listen_only_point are both " + std::to_string(d.input_only_point) +
+                   ": the device tells input-only and listen-only connections apart by them");
     if (d.poll_interval_ms == 0) d.poll_interval_ms = d.rpi_ms;
     if (d.assemblies.empty())
       cx.error(t.source(), r.join("assemblies"), "\"assemblies\" is empty: name at least one assembly to read");

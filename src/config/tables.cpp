@@ -152,7 +152,9 @@ const Options<SimulatorSection>& simulator_options() {
       integer("meters", &S::meters, 1, 4096, "How many meters to simulate."),
       integer("tcp_port", &S::tcp_port, 1, 65535, "EtherNet/IP TCP port of each simulated meter."),
       integer("udp_port", &S::udp_port, 1, 65535, "Class 1 UDP port of each simulated meter."),
-      integer("product_code", &S::product_code, 4, 9, "Catalog variant: 4..9 = 1420-V1-ENT .. 1420-V2A-ENT."),
+      integer("product_code", &S::product_code, 0, 65535,
+              "Product code the simulated meters report, one of the profile's identity.product_codes (PowerMonitor "
+              "500: 4..9 = 1420-V1-ENT .. 1420-V2A-ENT); 0 = the highest of them (9 for the PowerMonitor 500)."),
       boolean("owner", &S::owner,
               "Simulate a PLC owning the input connections, so the gateway's listen-only connections are accepted."),
       number("nominal_voltage", &S::nominal_voltage, 1, 1000000, "Line-to-line voltage at the primary."),
@@ -353,12 +355,35 @@ const Options<DeviceSection>& device_options() {
                    "Assembly instances to read: 100 product info, 101 V/I, 102 power/PF/Hz, 103-104 maxima, "
                    "105-106 demand, 107 energy, 108 alarms and outputs."),
       integer("product_code", &S::product_code, 0, 65535,
-              "Expected product code (4..9 by catalog number); 0 accepts any PowerMonitor 500."),
+              "Expected product code (PowerMonitor 500: 4..9 by catalog number); 0 accepts any of the profile's "
+              "identity.product_codes."),
       boolean("electronic_key", &S::electronic_key,
               "Put an electronic key in the connection path so the meter itself rejects a wrong device."),
       string("profile", &S::profile,
              "Device profile file describing the assemblies' elements; empty = the built-in PowerMonitor 500 "
              "profile. Relative paths are relative to this configuration file."),
+      integer("identity_vendor", &S::identity_vendor, 0, 65535,
+              "Vendor id the device must report, overriding the profile's identity.vendor; 0 = the profile's."),
+      integer("identity_device_type", &S::identity_device_type, 0, 65535,
+              "Device type the device must report, overriding the profile's identity.device_type; 0 = the "
+              "profile's."),
+      string("identity_product_name", &S::identity_product_name,
+             "Pattern (* ? [...]) the reported product name must match, overriding the profile's "
+             "identity.product_name; \"*\" accepts any name; empty = the profile's."),
+      integer("config_instance", &S::config_instance, 0, 65535,
+              "Configuration instance in the connection path, overriding the profile's connection.config_instance; "
+              "0 = the profile's (a wrong one is refused 0x01/0x0315)."),
+      integer("input_only_point", &S::input_only_point, 0, 65535,
+              "O->T connection point of an input-only connection, overriding the profile's "
+              "connection.input_only_point; 0 = the profile's (a wrong one is refused, e.g. 0x01/0x012F)."),
+      integer("listen_only_point", &S::listen_only_point, 0, 65535,
+              "O->T connection point of a listen-only connection, overriding the profile's "
+              "connection.listen_only_point; 0 = the profile's."),
+      choice("t_o_header", &S::t_o_header, {"profile", "none", "run_idle"},
+             "Real-time format of the device's data: \"profile\" = the profile's connection.t_o_header, \"none\" or "
+             "\"run_idle\" (a 32-bit run/idle header before the data) overrides it."),
+      choice("o_t_header", &S::o_t_header, {"profile", "none", "run_idle"},
+             "The same for the gateway's heartbeats (connection.o_t_header)."),
       ratio_option<S>("ct", &S::ct, device::parse_ct,
                       "CT ratio as installed, \"400:5\" (primary:secondary, secondary 1 or 5 A) or a plain ratio "
                       "\"80\" (1..9999); empty = 1:1."),

@@ -175,6 +175,8 @@ bool snake_case(std::string_view s) {
   return s.back() != '_' && s.find("__") == std::string_view::npos;
 }
 
+constexpr Names<RealTimeHeader, 2> kHeaders{{{"none", RealTimeHeader::none}, {"run_idle", RealTimeHeader::run_idle}}};
+
 class Loader {
  public:
   explicit Loader(std::string file) : file_(std::move(file)) {}
@@ -338,6 +340,57 @@ class Loader {
     a.elements.push_back(std::move(e));
   }
 
+  // An integer key in lo..hi; false (and an error naming the key and the range) otherwise.
+  template <class T>
+  bool get_uint(const toml::table& t, std::string_view key, const std::string& path, std::int64_t lo, std::int64_t hi,
+                T& out) {
+    auto* n = get(t, key, toml::node_type::integer, path, false);
+    if (!n) return false;
+    const auto v = n->as_integer()->get();
+    if (v < lo || v > hi) {
+      error(n->source(), join(path, key),
+            std::to_string(v) + " is out of range " + std::to_string(lo) + ".." + std::to_string(hi));
+      return false;
+    }
+    out = static_cast<T>(v);
+    return true;
+  }
+
+  void identity(const toml::table& t, DeviceIdentity& id) {
+    const std::string path = "identity";
+    unknown_keys(t, path, {"vendor", "device_type", "product_codes", "product_name"});
+    get_uint(t, "vendor", path, 1, 0xFFFF, id.vendor);
+    get_uint(t, "device_type", path, 0, 0xFFFF, id.device_type);
+    get_string(t, "product_name", path, false, id.product_name);
+    if (auto* n = get(t, "product_codes", toml::node_type::array, path, false)) {
+      id.product_codes.clear();
+      std::size_t i = 0;
+      for (const auto& c : *n->as_array()) {
+        const std::string key = path + ".product_codes[" + std::to_string(i++) + "]";
+        auto v = c.value<std::int64_t>();
+        if (!c.is_integer() || !v || *v < 0 || *v > 0xFFFF) {
+          error(c.source(), key, "a product code is an integer 0..65535");
+          continue;
+        }
+        id.product_codes.push_back(static_cast<std::uint16_t>(*v));
+      }
+    }
+  }
+
+  void connection(const toml::table& t, ConnectionFormat& c) {
+    const std::string path = "connection";
+    unknown_keys(t, path, {"config_instance", "input_only_point", "listen_only_point", "t_o_header", "o_t_header"});
+    get_uint(t, "config_instance", path, 1, 0xFFFF, c.config_instance);
+    get_uint(t, "input_only_point", path, 1, 0xFFFF, c.input_only_point);
+    get_uint(t, "listen_only_point", path, 1, 0xFFFF, c.listen_only_point);
+    get_word(t, "t_o_header", path, false, kHeaders, "a real-time header", c.t_o_header);
+    get_word(t, "o_t_header", path, false, kHeaders, "a real-time header", c.o_t_header);
+    if (c.input_only_point == c.listen_only_point)
+      error(t.source(), path + ".listen_only_point",
+            "input_only_point and listen_only_point are both " + std::to_string(c.input_only_point) +
+                ": a device tells the two kinds of connection apart by them");
+  }
+
   void assembly(const toml::key& key, const toml::table& t, Profile& p, std::set<std::string>& names) {
     const std::string path = "assembly." + std::string(key.str());
     unsigned inst = 0;
@@ -368,8 +421,9 @@ class Loader {
       if (a.elements.empty()) error(elems->source(), path + ".elements", "an assembly needs at least one element");
       if (a.elements.size() > kMaxSampleValues)
         error(elems->source(), path + ".elements",
-              std::to_string(a.elements.size()) + " elements; a Sample carries at most " +
-                  std::to_string(kMaxSampleValues));
+              std::to_string(a.elements.size()) + " elements, more than the limit of " +
+                  std::to_string(kMaxSampleValues) +
+                  " per assembly (one Sample record); describe at most that many, or split the data");
     }
     if (auto* n = get(t, "size_bytes", toml::node_type::integer, path, false)) {
       const auto declared = n->as_integer()->get();
@@ -400,13 +454,16 @@ class Loader {
     }
     root = std::move(r).table();
 #endif
-    unknown_keys(root, "", {"format", "name", "description", "assembly"});
+    unknown_keys(root, "", {"format", "name", "description", "identity", "connection", "assembly"});
     if (auto* n = get(root, "format", toml::node_type::integer, "", true); n && n->as_integer()->get() != 1)
       error(n->source(), "format",
             "unsupported profile format " + std::to_string(n->as_integer()->get()) + " (this gateway reads format 1)");
     get_string(root, "name", "", true, p.name);
     std::string description;  // for people reading the file; checked so a typo in its type is caught
     get_string(root, "description", "", false, description);
+    if (auto* n = get(root, "identity", toml::node_type::table, "", false)) identity(*n->as_table(), p.identity);
+    if (auto* n = get(root, "connection", toml::node_type::table, "", false))
+      connection(*n->as_table(), p.connection);
     std::set<std::string> names;
     if (auto* n = get(root, "assembly", toml::node_type::table, "", true)) {
       for (const auto& [k, v] : *n->as_table()) {
@@ -443,6 +500,9 @@ std::string_view to_string(Direction d) {
 }
 std::string_view to_string(Role r) {
   return name_of(kRoles, r);
+}
+std::string_view to_string(RealTimeHeader h) {
+  return name_of(kHeaders, h);
 }
 
 std::size_t wire_size(WireType t) {

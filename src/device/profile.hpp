@@ -107,9 +107,32 @@ inline constexpr std::uint16_t kFirstAssembly = 100;
 inline constexpr std::uint16_t kLastAssembly = 108;
 inline constexpr std::size_t kAssemblySlots = kLastAssembly - kFirstAssembly + 1;
 
+// [identity]: what ListIdentity must report for the gateway to accept the device.
+struct DeviceIdentity {
+  std::uint16_t vendor = 1;         // vendor id (1 = Rockwell Automation)
+  std::uint16_t device_type = 0x92;  // CIP device type
+  std::vector<std::uint16_t> product_codes{4, 5, 6, 7, 8, 9};  // accepted product codes; empty = any
+  std::string product_name;         // glob pattern the product name must match; "" = any
+};
+
+// 32-bit run/idle header (CIP Vol 1, 3-6.1 "Real time formats") in front of a direction's data.
+enum class RealTimeHeader : std::uint8_t { none, run_idle };
+std::string_view to_string(RealTimeHeader h);
+
+// [connection]: how a Class 1 connection to the device is addressed and framed.
+struct ConnectionFormat {
+  std::uint32_t config_instance = 1;    // configuration instance in the connection path
+  std::uint32_t input_only_point = 98;  // O->T heartbeat point of an input-only connection
+  std::uint32_t listen_only_point = 99;  // O->T heartbeat point of a listen-only connection
+  RealTimeHeader t_o_header = RealTimeHeader::none;  // in front of the produced assembly's data
+  RealTimeHeader o_t_header = RealTimeHeader::none;  // in front of the (empty) heartbeat data
+};
+
 struct Profile {
   std::string name;    // "PowerMonitor 500"
   std::string source;  // file it was loaded from ("<built-in powermonitor500.toml>" for the built-in)
+  DeviceIdentity identity;
+  ConnectionFormat connection;
   std::array<Assembly, kAssemblySlots> assemblies;
 
   // nullptr when the assembly is not described.

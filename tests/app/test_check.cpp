@@ -208,3 +208,54 @@ TEST_CASE("check --help explains the lines, the exit code and the simulator") {
   CHECK(has(h.output, "exit 3"));
   CHECK(has(h.output, "[simulator]"));
 }
+
+TEST_CASE("check: the sample adapter from its shipped profile, with a site override of the profile's numbers") {
+  // The site's copy of the profile says configuration instance 1; the device's override puts
+  // the adapter's 151 back. The copy sits beside the configuration (a relative path).
+  const std::string shipped = read_file(source_dir() / "etc/profiles/sample-adapter.toml");
+  const std::string key = "config_instance = 151";
+  REQUIRE(shipped.find(key) != std::string::npos);
+  std::string site = shipped;
+  site.replace(site.find(key), key.size(), "config_instance = 1");
+  const std::string adapter = (source_dir() / "etc/profiles/sample-adapter.toml").string();
+  auto dev = [](const std::string& address) {
+    return "[[devices]]\nname = \"adapter-1\"\naddress = \"" + address +
+           "\"\nprofile = \"site.toml\"\nassemblies = [100]\nconnection = \"input-only\"\nrpi_ms = 100\n";
+  };
+  {
+    Check c(simulator("127.0.40.21", "profile = \"" + adapter + "\"\n") + dev("127.0.40.21") + "config_instance = 151\n");
+    write_file(c.dir / "site.toml", site);
+    auto r = c.run();
+    INFO(r.output);
+    CHECK(r.code == 0);
+    CHECK(has(r.output, "\u2713 device adapter-1: identity: EtherNet/IP Sample Adapter (vendor 65000, device type "
+                        "0x0C, product code 1"));
+    CHECK(has(r.output, "\u2713 device adapter-1: assembly sizes: 100: 32 bytes (as the profile describes)"));
+    CHECK(has(r.output, "\u2713 device adapter-1: Forward Open (input-only multicast): 1 connection(s) accepted"));
+    CHECK(has(r.output, "\u2713 device adapter-1: data: assemblies 100 received"));
+  }
+  {
+    // Without the override the adapter refuses the profile's configuration instance.
+    Check c(simulator("127.0.40.22", "profile = \"" + adapter + "\"\n") + dev("127.0.40.22"));
+    write_file(c.dir / "site.toml", site);
+    auto r = c.run();
+    INFO(r.output);
+    CHECK(r.code == 3);
+    CHECK(has(r.output, "0x01/0x0315"));
+  }
+}
+
+TEST_CASE("check: a meter that wants a run/idle header on its data works, and the check says what to change") {
+  Process sim({binary("pm500-sim").string(), "--address", "127.0.40.23", "--t-o-header", "run_idle", "--log-format",
+               "text"});
+  REQUIRE(wait_for_tcp(44818, 5s, "127.0.40.23"));
+  Check c(device("127.0.40.23"));
+  auto r = c.run();
+  INFO(r.output);
+  CHECK(r.code == 0);
+  CHECK(has(r.output, "! device mcc-1: real-time format: T->O with a 32-bit run/idle header: assembly 101 was "
+                      "refused 0x01/0x0128 invalid T->O size at 50 bytes and the device asked for 54; set "
+                      "connection.t_o_header = "
+                      "\"run_idle\" in the profile"));
+  CHECK(has(r.output, "\u2713 device mcc-1: data: assemblies 101, 102, 107 received"));
+}

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "config/config.hpp"
+#include "support/support.hpp"
 
 using namespace pm500::config;
 
@@ -330,4 +331,41 @@ TEST_CASE("the ring is sized from the devices: 2 s of their samples, a power of 
   many.pipeline.ring_capacity = 8192;  // an explicit value wins
   CHECK(ring_capacity_for(many) == 8192);
   CHECK(first_error("[pipeline]\nring_capacity = 512\n").find("too small") != std::string::npos);
+}
+
+TEST_CASE("per-device overrides of the profile: defaults keep the profile's, bad values name the key") {
+  auto r = load(kDevice);
+  REQUIRE(r.has_value());
+  const auto& d = r->devices[0];
+  CHECK(d.identity_vendor == 0);
+  CHECK(d.config_instance == 0);
+  CHECK(d.input_only_point == 0);
+  CHECK(d.t_o_header == "profile");
+  CHECK(d.o_t_header == "profile");
+  r = load(std::string(kDevice) +
+           "identity_vendor = 65000\nidentity_device_type = 12\nidentity_product_name = \"*Adapter*\"\n"
+           "config_instance = 151\ninput_only_point = 152\nlisten_only_point = 153\no_t_header = \"run_idle\"\n");
+  REQUIRE(r.has_value());
+  CHECK(r->devices[0].identity_vendor == 65000);
+  CHECK(r->devices[0].identity_product_name == "*Adapter*");
+  CHECK(r->devices[0].config_instance == 151);
+  CHECK(r->devices[0].listen_only_point == 153);
+  CHECK(r->devices[0].o_t_header == "run_idle");
+  CHECK(first_error(std::string(kDevice) + "config_instance = 70000\n") ==
+        "gateway.toml:4:19: [devices[0]] config_instance = 70000 is out of range 0..65535");
+  CHECK(first_error(std::string(kDevice) + "t_o_header = \"runidle\"\n").find("t_o_header = \"runidle\" is not one of "
+                                                                             "\"profile\", \"none\", \"run_idle\"") !=
+        std::string::npos);
+  CHECK(first_error(std::string(kDevice) + "input_only_point = 152\nlisten_only_point = 152\n")
+            .find("[devices[0]] input_only_point and listen_only_point are both 152") !=
+        std::string::npos);
+}
+
+TEST_CASE("a relative profile path is taken beside the configuration file") {
+  pm500::test::TempDir dir;
+  pm500::test::write_file(dir / "gateway.toml", std::string(kDevice) + "profile = \"profiles/site.toml\"\n");
+  auto sc = schemas();
+  auto r = load_file((dir / "gateway.toml").string(), sc);
+  REQUIRE(r.has_value());
+  CHECK(r->devices[0].profile == (dir / "profiles" / "site.toml").string());
 }

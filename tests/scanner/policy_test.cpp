@@ -20,20 +20,84 @@ ConnectionFailure failure(std::uint8_t g, std::optional<std::uint16_t> ext) {
 }  // namespace
 
 TEST_CASE("identity: vendor 1, device type 0x92, product code 4..9 or the configured one") {
-  for (std::uint16_t code = 4; code <= 9; ++code) CHECK_FALSE(identity_mismatch(meter_id(code), 0));
-  CHECK(identity_mismatch(meter_id(3), 0));
-  CHECK(identity_mismatch(meter_id(10), 0));
-  CHECK_FALSE(identity_mismatch(meter_id(7), 7));
-  CHECK(identity_mismatch(meter_id(7), 9));
+  const ExpectedIdentity pm500{};  // the built-in profile's values
+  for (std::uint16_t code = 4; code <= 9; ++code) CHECK_FALSE(identity_mismatch(meter_id(code), pm500, 0));
+  CHECK(identity_mismatch(meter_id(3), pm500, 0));
+  CHECK(identity_mismatch(meter_id(10), pm500, 0));
+  CHECK_FALSE(identity_mismatch(meter_id(7), pm500, 7));
+  CHECK(identity_mismatch(meter_id(7), pm500, 9));
   IdentityInfo other{0x2A, 0x0C, 77, 1, 0, 0, 123, "Some Gateway"};
-  auto why = identity_mismatch(other, 0);
+  auto why = identity_mismatch(other, pm500, 0);
   REQUIRE(why);
   CHECK(why->find("another device answers at this address") != std::string::npos);
   CHECK(why->find("vendor 42") != std::string::npos);
   CHECK(why->find("Some Gateway") != std::string::npos);
+  CHECK(why->find("expected a PowerMonitor 500 (vendor 1, device type 0x92, product code 4..9)") != std::string::npos);
   IdentityInfo not_a_meter = meter_id(9);
   not_a_meter.device_type = 0x0E;
-  CHECK(identity_mismatch(not_a_meter, 0));
+  CHECK(identity_mismatch(not_a_meter, pm500, 0));
+}
+
+TEST_CASE("identity: another device's profile decides, product name by pattern") {
+  ExpectedIdentity adapter;
+  adapter.device = "sample adapter";
+  adapter.vendor = 9999;
+  adapter.device_type = 0x0C;
+  adapter.product_codes = {65001, 65003};
+  adapter.product_name = "*Sample Adapter*";
+  IdentityInfo id{9999, 0x0C, 65001, 1, 0, 0, 42, "EtherNet/IP Sample Adapter"};
+  CHECK_FALSE(identity_mismatch(id, adapter, 0));
+  CHECK(identity_mismatch(meter_id(9), adapter, 0));  // a PowerMonitor 500 is not this device
+  id.product_code = 65002;
+  auto why = identity_mismatch(id, adapter, 0);
+  REQUIRE(why);
+  CHECK(why->find("expected a sample adapter (vendor 9999, device type 0x0C, product code 65001, 65003, product "
+                  "name \"*Sample Adapter*\")") != std::string::npos);
+  id.product_code = 65003;
+  id.product_name = "Sample Bridge";
+  CHECK(identity_mismatch(id, adapter, 0));
+  adapter.product_name.clear();
+  adapter.product_codes.clear();  // any code, any name
+  id.product_code = 1;
+  CHECK_FALSE(identity_mismatch(id, adapter, 0));
+}
+
+TEST_CASE("size refusals: a known header is adopted, anything else names both sizes and the key") {
+  auto refusal = [](std::uint16_t ext, std::uint16_t wanted) {
+    ConnectionFailure f = failure(0x01, ext);
+    f.wanted_size = wanted;
+    return f;
+  };
+  // Assembly 101, 48 bytes: asked 50 (data + sequence count), the device wants 54.
+  auto a = adapt_size(refusal(0x0128, 54), 101, 48, false, false);
+  REQUIRE(a);
+  CHECK(a->t_o);
+  CHECK(a->run_idle_header);
+  CHECK(a->note.find("T->O with a 32-bit run/idle header") != std::string::npos);
+  CHECK(a->note.find("at 50 bytes and the device asked for 54") != std::string::npos);
+  CHECK(a->note.find("connection.t_o_header = \"run_idle\"") != std::string::npos);
+  // The other way: the profile says header, the device wants none.
+  a = adapt_size(refusal(0x0128, 50), 101, 48, true, false);
+  REQUIRE(a);
+  CHECK_FALSE(a->run_idle_header);
+  // O->T: heartbeat of 2 bytes, the device wants the header (6).
+  a = adapt_size(refusal(0x0127, 6), 101, 48, false, false);
+  REQUIRE(a);
+  CHECK_FALSE(a->t_o);
+  CHECK(a->run_idle_header);
+  // Sizes no header explains, no size said, other statuses: not adapted.
+  CHECK_FALSE(adapt_size(refusal(0x0128, 52), 101, 48, false, false));
+  CHECK_FALSE(adapt_size(refusal(0x0127, 8), 101, 48, false, false));
+  CHECK_FALSE(adapt_size(failure(0x01, 0x0128), 101, 48, false, false));
+  CHECK_FALSE(adapt_size(refusal(0x0113, 54), 101, 48, false, false));
+  const std::string t = size_refusal_text(refusal(0x0128, 52), 101, 48, false, false, "my.toml");
+  CHECK(t.find("asked for 50 bytes (48 data + 2 sequence count)") != std::string::npos);
+  CHECK(t.find("the device wants 52 bytes") != std::string::npos);
+  CHECK(t.find("assembly.101.size_bytes") != std::string::npos);
+  CHECK(t.find("the profile my.toml") != std::string::npos);
+  const std::string o = size_refusal_text(refusal(0x0127, 8), 101, 48, false, false, "");
+  CHECK(o.find("O->T size") != std::string::npos);
+  CHECK(o.find("connection.o_t_header in the device's profile") != std::string::npos);
 }
 
 TEST_CASE("path errors") {

@@ -496,3 +496,158 @@ TEST_CASE("200 simulated meters, one scanner thread, all running") {
     return t.forward_close == 2 * n;
   }, 5s));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Identity, connection points and real-time formats from the device's profile; size refusals.
+
+namespace {
+
+// One simulated meter on `host` played from `profile` ("" = the PowerMonitor 500), demanding
+// the T->O / O->T real-time formats given ("" = the profile's).
+std::unique_ptr<pm500::sim::Simulator> start_device(Rig& rig, const std::string& host, const std::string& profile,
+                                                    const std::string& t_o_header = "",
+                                                    const std::string& o_t_header = "") {
+  pm500::sim::MeterOptions m;
+  m.address = host;
+  m.tcp_port = rig.tcp_port;
+  m.udp_port = rig.sim_udp_port;
+  m.profile_path = profile;
+  m.product_code = 0;
+  m.t_o_header = t_o_header;
+  m.o_t_header = o_t_header;
+  auto s = pm500::sim::Simulator::start(pm500::sim::Options::range(host, 1, m));
+  REQUIRE_MESSAGE(s, (s ? "" : s.error()));
+  return std::move(*s);
+}
+
+std::string sample_adapter() { return (pm500::test::source_dir() / "etc/profiles/sample-adapter.toml").string(); }
+
+// The sample adapter's identity and connection values, as the gateway takes them from its profile.
+cip::DeviceSpec adapter_spec(const Rig& rig, const std::string& host) {
+  auto d = rig.spec(host, {100});
+  d.mode = cip::Mode::input_only;
+  d.identity = {.device = "sample adapter", .vendor = 65000, .device_type = 0x0C, .product_codes = {1},
+                .product_name = "*Sample Adapter*"};
+  d.config_instance = 151;
+  d.input_only_point = 152;
+  d.listen_only_point = 153;
+  d.o_t_run_idle_header = true;
+  return d;
+}
+
+bool fault_with(Recorder& rec, Fault::Kind k, const std::string& part) {
+  for (const auto& f : rec.faults(0))
+    if (f.kind == k && f.text.find(part) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("a sample adapter from its profile: configuration 151, heartbeat 152 with a run/idle header, 32 bytes") {
+  Rig rig;
+  rig.sim = start_device(rig, "127.0.40.11", sample_adapter());
+  Recorder rec;
+  cip::Scanner scanner(options(), {adapter_spec(rig, "127.0.40.11")}, rec);
+  REQUIRE(scanner.start());
+  REQUIRE(eventually([&] { return rec.stream(0, 100).count >= 3; }, 5s));
+  auto id = rec.identity(0);
+  REQUIRE(id);
+  CHECK(id->vendor == 65000);
+  CHECK(id->device_type == 0x0C);
+  CHECK(id->product_name == "EtherNet/IP Sample Adapter");
+  CHECK(rec.stream(0, 100).last_size == 32);
+  auto st = scanner_test::status(scanner, 0);
+  CHECK(st.state == DeviceState::running);
+  CHECK(st.format_note.empty());
+  // The adapter's watchdog is fed: its heartbeats (6 bytes, run) arrive.
+  REQUIRE(eventually([&] { return rig.sim->stats(0).heartbeats_received >= 2; }, 5s));
+  CHECK(rig.sim->stats(0).owners == 1);
+  CHECK(rec.faults(0).empty());
+}
+
+TEST_CASE("the sample adapter refuses the PowerMonitor 500's numbers as a real adapter does") {
+  Rig rig;
+  rig.sim = start_device(rig, "127.0.40.12", sample_adapter());
+  SUBCASE("a PowerMonitor 500 is expected: another device answers") {
+    Recorder rec;
+    auto d = rig.spec("127.0.40.12", {100});
+    cip::Scanner scanner(options(), {d}, rec);
+    REQUIRE(scanner.start());
+    REQUIRE(eventually([&] { return fault_with(rec, Fault::Kind::wrong_identity, "expected a PowerMonitor 500"); },
+                       5s));
+  }
+  SUBCASE("configuration instance 1: 0x01/0x0315, a path error") {
+    Recorder rec;
+    auto d = adapter_spec(rig, "127.0.40.12");
+    d.config_instance = 1;
+    cip::Scanner scanner(options(), {d}, rec);
+    REQUIRE(scanner.start());
+    REQUIRE(eventually([&] { return fault_with(rec, Fault::Kind::path_error, "0x01/0x0315"); }, 5s));
+    CHECK(rec.stream(0, 100).count == 0);
+  }
+  SUBCASE("heartbeat point 98: 0x01/0x012F, a path error") {
+    Recorder rec;
+    auto d = adapter_spec(rig, "127.0.40.12");
+    d.input_only_point = 98;
+    cip::Scanner scanner(options(), {d}, rec);
+    REQUIRE(scanner.start());
+    REQUIRE(eventually([&] { return fault_with(rec, Fault::Kind::path_error, "0x01/0x012F"); }, 5s));
+  }
+}
+
+TEST_CASE("a size refusal that a run/idle header explains is retried at once in that format and noted") {
+  Rig rig;
+  SUBCASE("T->O: the meter wants its data with a 32-bit run/idle header (0x0128, 54 for assembly 101)") {
+    rig.sim = start_device(rig, "127.0.40.13", "", "run_idle");
+    Recorder rec;
+    cip::Scanner scanner(options(), {rig.spec("127.0.40.13", {101})}, rec);
+    REQUIRE(scanner.start());
+    REQUIRE(eventually([&] { return rec.stream(0, 101).count >= 3; }, 5s));
+    CHECK(rec.stream(0, 101).last_size == 48);  // the header is taken off: the assembly's bytes
+    auto st = scanner_test::status(scanner, 0);
+    CHECK(st.state == DeviceState::running);
+    CHECK(st.format_note.find("T->O with a 32-bit run/idle header") != std::string::npos);
+    CHECK(st.format_note.find("at 50 bytes and the device asked for 54") != std::string::npos);
+    CHECK(st.path_reason.find(st.format_note) != std::string::npos);
+    CHECK(rig.sim->stats(0).forward_open_refused == 1);
+    CHECK(rec.faults(0).empty());
+  }
+  SUBCASE("O->T: the meter wants heartbeats with a run/idle header (0x0127, 6)") {
+    rig.sim = start_device(rig, "127.0.40.14", "", "", "run_idle");
+    Recorder rec;
+    cip::Scanner scanner(options(), {rig.spec("127.0.40.14", {101})}, rec);
+    REQUIRE(scanner.start());
+    REQUIRE(eventually([&] { return rec.stream(0, 101).count >= 3; }, 5s));
+    CHECK(scanner_test::status(scanner, 0).format_note.find("O->T with a 32-bit run/idle header") !=
+          std::string::npos);
+  }
+  SUBCASE("a header the meter does not want is taken away") {
+    rig.sim = start_device(rig, "127.0.40.15", "");
+    Recorder rec;
+    auto d = rig.spec("127.0.40.15", {101});
+    d.run_idle_header = true;
+    cip::Scanner scanner(options(), {d}, rec);
+    REQUIRE(scanner.start());
+    REQUIRE(eventually([&] { return rec.stream(0, 101).count >= 3; }, 5s));
+    CHECK(scanner_test::status(scanner, 0).format_note.find("T->O without a 32-bit run/idle header") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("a size refusal no header explains names both sizes and the profile key, and is not retried at once") {
+  Rig rig;
+  rig.sim = start_device(rig, "127.0.40.16", "");
+  REQUIRE(rig.sim->command("fault t-o-size 60").starts_with("ok"));
+  Recorder rec;
+  auto d = rig.spec("127.0.40.16", {101});
+  d.profile = "site.toml";
+  cip::Scanner scanner(options(), {d}, rec);
+  REQUIRE(scanner.start());
+  REQUIRE(eventually([&] { return fault_with(rec, Fault::Kind::forward_open_refused, "the device wants 62 bytes"); },
+                     5s));
+  CHECK(fault_with(rec, Fault::Kind::forward_open_refused, "asked for 50 bytes (48 data + 2 sequence count)"));
+  CHECK(fault_with(rec, Fault::Kind::forward_open_refused, "assembly.101.size_bytes"));
+  CHECK(fault_with(rec, Fault::Kind::forward_open_refused, "the profile site.toml"));
+  CHECK(scanner_test::status(scanner, 0).format_note.empty());
+  CHECK(rec.stream(0, 101).count == 0);
+}

@@ -75,7 +75,7 @@ std::string execute(std::string_view line, std::vector<std::unique_ptr<Meter>>& 
     return "ok status [m] | fault refuse <general> [<extended>|-] [m] | fault stop-producing|resume-producing [m] | "
            "fault silent-tcp on|off [m] | fault identity <vendor> <device_type> <product_code> [m] | "
            "fault identity reset [m] | fault ctpt ct-twice|ct-missing|pt-twice|pt-missing|none [m] | "
-           "fault o-t-api <percent> [m] | fault clear [m] | owner on|off [m]";
+           "fault o-t-api <percent> [m] | fault t-o-size <data bytes>|off [m] | fault clear [m] | owner on|off [m]";
   }
   if (cmd == "status") {
     if (auto e = take_meter(1)) return *e;
@@ -113,6 +113,14 @@ std::string execute(std::string_view line, std::vector<std::unique_ptr<Meter>>& 
       f.refuse_general = static_cast<std::uint8_t>(*general);
       f.refuse_extended = extended;
     });
+    return "ok";
+  }
+  if (kind == "t-o-size") {
+    if (args.size() < 3) return "error usage: fault t-o-size <data bytes>|off [m]";
+    if (auto e = take_meter(3)) return *e;
+    auto bytes = args[2] == "off" ? std::optional<std::uint32_t>(0) : number(args[2], 500);
+    if (!bytes) return "error data bytes '" + std::string(args[2]) + "' must be 1..500 or off";
+    each([&](Meter& m) { m.link_faults().t_o_data_bytes = static_cast<std::uint16_t>(*bytes); });
     return "ok";
   }
   if (kind == "o-t-api") {

@@ -40,8 +40,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--udp-port", base.udp_port, "Class 1 UDP port of each meter (O->T in, T->O out)")
       ->capture_default_str();
-  app.add_option("--product-code", base.product_code, "4..9 = 1420-V1-ENT, -V1P, -V1A, -V2, -V2P, -V2A-ENT")
-      ->check(CLI::Range(4, 9))
+  base.product_code = 0;
+  app.add_option("--product-code", base.product_code,
+                 "One of the profile's product codes (PowerMonitor 500: 4..9 = 1420-V1-ENT, -V1P, -V1A, -V2, -V2P, "
+                 "-V2A-ENT); 0 = the highest, 9 for the PowerMonitor 500")
+      ->check(CLI::Range(0, 65535))
       ->capture_default_str();
   app.add_option("--serial", base.serial, "Serial number of the first meter (0 = derived from the address)");
   app.add_flag("--owner", owner, "A simulated PLC owns every T->O point, so listen-only is accepted (default)");
@@ -55,6 +58,12 @@ int main(int argc, char** argv) {
                "Accept private (RFC 1918) meter addresses; only inside a named network namespace (ip netns), "
                "e.g. for scale runs across a veth pair (bench/scale/run.sh)");
   app.add_option("--profile", base.profile_path, "Device profile file (default: the built-in PowerMonitor 500 one)");
+  app.add_option("--t-o-header", base.t_o_header,
+                 "Demand this T->O real-time format instead of the profile's: none or run_idle (32-bit run/idle "
+                 "header); another T->O size is refused 0x01/0x0128 naming the size wanted")
+      ->check(CLI::IsMember({"none", "run_idle"}));
+  app.add_option("--o-t-header", base.o_t_header, "The same for O->T (heartbeats; refused 0x01/0x0127)")
+      ->check(CLI::IsMember({"none", "run_idle"}));
   app.add_option("--seed", base.seed, "Noise seed of the first meter (meter i uses seed + i)")->capture_default_str();
   app.add_option("--nominal-voltage", nominal_voltage, "Line-to-line voltage at the primary")->capture_default_str();
   app.add_option("--load-percent", load_percent, "Mean load current, percent of the CT primary")

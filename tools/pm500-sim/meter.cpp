@@ -15,9 +15,6 @@ namespace pm500::sim::detail {
 namespace {
 
 // Identity of the PowerMonitor 500 (1420-UM001; pm500-facts.md section 1).
-constexpr std::uint16_t kVendorRockwell = 1;
-constexpr std::uint16_t kDeviceTypePowerMonitor = 0x92;
-constexpr std::string_view kProductName = "PowerMonitor 500";
 constexpr std::string_view kOtherProductName = "Simulated other device";
 
 // Connection Manager extended status under general 0x01 (CIP Vol 1, ch. 3, CM error codes).
@@ -36,6 +33,7 @@ constexpr std::uint16_t no_owner = 0x0119;
 constexpr std::uint16_t bad_o_t_size = 0x0127;
 constexpr std::uint16_t bad_t_o_size = 0x0128;
 constexpr std::uint16_t port_not_available = 0x0311;
+constexpr std::uint16_t inconsistent_path = 0x012F;
 constexpr std::uint16_t bad_segment = 0x0315;
 }  // namespace ext
 
@@ -57,6 +55,7 @@ constexpr std::uint16_t kHeartbeatSize = 2;
 // The T->O data: sequence count + assembly bytes, no 32-bit run/idle header (an adapter's
 // produced data is "modeless"; the real meter's choice is unknown, see README.md).
 constexpr std::uint16_t kSeqCountSize = 2;
+constexpr std::uint16_t kRunIdleSize = 4;  // 32-bit run/idle header (CIP Vol 1, 3-6.1)
 // Accepted T->O RPI range (the real meter's limits are unknown; the manual tested 100 ms). The
 // O->T (heartbeat) RPI must lie in cip::heartbeat_rpi_min_us .. heartbeat_rpi_max_us, the range
 // cip/README.md documents as what adapters commonly accept.
@@ -128,6 +127,9 @@ Meter::Meter(std::uint32_t index, MeterOptions options, const device::Profile& p
       log_(std::move(log)),
       model_(profile, opt_.feeder, opt_.seed),
       sim_owner_(opt_.owner) {
+  using H = device::RealTimeHeader;
+  t_o_header_ = opt_.t_o_header.empty() ? profile.connection.t_o_header == H::run_idle : opt_.t_o_header == "run_idle";
+  o_t_header_ = opt_.o_t_header.empty() ? profile.connection.o_t_header == H::run_idle : opt_.o_t_header == "run_idle";
   in_addr a{};
   inet_pton(AF_INET, opt_.address.c_str(), &a);
   address_ = ntohl(a.s_addr);
@@ -485,7 +487,8 @@ void Meter::handle_attribute(const cip::MrRequest& req, cip::Writer& w) {
   }
   if (addr->class_id == cip::object_class::assembly) {
     const auto instance = addr->instance;
-    const bool heartbeat = instance == cip::pm500_heartbeat_input_only || instance == cip::pm500_heartbeat_listen_only;
+    const bool heartbeat =
+        instance == profile_.connection.input_only_point || instance == profile_.connection.listen_only_point;
     const device::Assembly* a = instance <= 0xFFFF ? profile_.assembly(static_cast<std::uint16_t>(instance)) : nullptr;
     if (a == nullptr && !heartbeat) return cip::encode_response_head(w, req.service, gs::path_unknown);
     if (!single) return cip::encode_response_head(w, req.service, gs::not_supported);
@@ -511,8 +514,8 @@ void Meter::handle_attribute(const cip::MrRequest& req, cip::Writer& w) {
 
 cip::IdentityInfo Meter::identity() const {
   cip::IdentityInfo id;
-  id.vendor = kVendorRockwell;
-  id.device_type = kDeviceTypePowerMonitor;
+  id.vendor = profile_.identity.vendor;
+  id.device_type = profile_.identity.device_type;
   id.product_code = opt_.product_code;
   // The revision is the communications firmware (manual): the comms words of assembly 100.
   id.revision_major = static_cast<std::uint8_t>(opt_.feeder.info_words[3]);
@@ -523,7 +526,7 @@ cip::IdentityInfo Meter::identity() const {
   for (const auto& c : conns_) owned = owned || (c.used && !c.listen_only);
   id.status = static_cast<std::uint16_t>((owned ? 0x0001 : 0) | 0x0004 | ((open_conns() > 0 ? 6 : 3) << 4));
   id.serial = serial_;
-  id.product_name = kProductName;
+  id.product_name = profile_.name;
   if (faults_.other_identity) {
     id.vendor = faults_.vendor;
     id.device_type = faults_.device_type;
@@ -646,16 +649,21 @@ void Meter::forward_open(const Client& c, const cip::MrRequest& req, const cip::
   const device::Assembly* produced =
       spec->t_o_point <= 0xFFFF ? profile_.assembly(static_cast<std::uint16_t>(spec->t_o_point)) : nullptr;
   if (produced == nullptr) return refuse(gs::path_unknown, std::nullopt);
+  // The configuration instance is the profile's (an adapter has exactly one): another is a
+  // path segment it cannot resolve.
+  if (spec->config_instance != profile_.connection.config_instance) {
+    return refuse(gs::connection_failure, ext::bad_segment);
+  }
   bool listen_only = false;
-  if (spec->o_t_point == cip::pm500_heartbeat_listen_only) {
+  if (spec->o_t_point == profile_.connection.listen_only_point) {
     listen_only = true;
-  } else if (spec->o_t_point != cip::pm500_heartbeat_input_only) {
+  } else if (spec->o_t_point != profile_.connection.input_only_point) {
     // Nothing is consumed by the meter: an assembly as O->T point is a path to the wrong kind
-    // of object, anything else does not exist.
+    // of object, any other point does not fit with the T->O point (as an adapter answers it).
     if (spec->o_t_point <= 0xFFFF && profile_.assembly(static_cast<std::uint16_t>(spec->o_t_point)) != nullptr) {
       return refuse(gs::connection_failure, ext::bad_app_path);
     }
-    return refuse(gs::path_unknown, std::nullopt);
+    return refuse(gs::connection_failure, ext::inconsistent_path);
   }
   if (find_conn(fo->connection_serial, fo->originator_vendor, fo->originator_serial) >= 0) {
     return refuse(gs::connection_failure, ext::duplicate);
@@ -670,10 +678,16 @@ void Meter::forward_open(const Client& c, const cip::MrRequest& req, const cip::
     return refuse(gs::connection_failure, ext::rpi_not_supported);
   }
   if (fo->timeout_multiplier > kMaxTimeoutMultiplier) return refuse(kInvalidParameter, std::nullopt);
-  if (fo->o_t_params.size != kHeartbeatSize && fo->o_t_params.size != 0) {
+  // With a 32-bit run/idle header on O->T exactly that size; without, 2 or 0 (see kHeartbeatSize).
+  if (o_t_header_) {
+    if (fo->o_t_params.size != kHeartbeatSize + kRunIdleSize) {
+      return refuse(gs::connection_failure, ext::bad_o_t_size, kHeartbeatSize + kRunIdleSize);
+    }
+  } else if (fo->o_t_params.size != kHeartbeatSize && fo->o_t_params.size != 0) {
     return refuse(gs::connection_failure, ext::bad_o_t_size, kHeartbeatSize);
   }
-  const auto t_o_size = static_cast<std::uint16_t>(produced->size_bytes + kSeqCountSize);
+  const std::uint32_t data_bytes = faults_.t_o_data_bytes != 0 ? faults_.t_o_data_bytes : produced->size_bytes;
+  const auto t_o_size = static_cast<std::uint16_t>(data_bytes + kSeqCountSize + (t_o_header_ ? kRunIdleSize : 0));
   if (fo->t_o_params.size != t_o_size) return refuse(gs::connection_failure, ext::bad_t_o_size, t_o_size);
   const auto point = static_cast<std::uint16_t>(spec->t_o_point);
   if (listen_only && !has_owner(point)) return refuse(gs::connection_failure, ext::no_owner);
@@ -906,6 +920,10 @@ void Meter::on_produce(std::uint16_t slot, std::uint16_t gen, std::int64_t now, 
   // Cyclic production of a value that is measured anew every RPI: every datagram is new data.
   p.cip_sequence = ++s.cip_seq;
   p.data = cip::bytes_view(data_.data(), *n);
+  if (t_o_header_) {
+    p.has_run_idle = true;
+    p.run_idle = 1;  // run
+  }
   cip::Writer w(out.reserve());
   cip::encode(w, p);
   if (!w.ok()) return;

@@ -37,6 +37,9 @@ struct LinkFaults {
   // watchdog stays at that RPI x 4 x 2^n: above 100 x 4 x 2^n an originator that heartbeats at
   // the announced API is timed out (a test of heartbeat timing, "fault o-t-api").
   std::uint32_t o_t_api_percent = 100;
+  // Data bytes the meter claims a T->O connection needs, other than attribute 4 says: every
+  // Forward Open of another size is refused 0x01/0x0128 naming this one ("fault t-o-size"; 0 = off).
+  std::uint16_t t_o_data_bytes = 0;
 };
 
 class Meter {
@@ -135,6 +138,8 @@ class Meter {
   std::uint32_t index_;
   MeterOptions opt_;
   const device::Profile& profile_;
+  bool t_o_header_ = false;  // the real-time formats demanded (profile, or MeterOptions override)
+  bool o_t_header_ = false;
   EventLoop& loop_;
   std::shared_ptr<spdlog::logger> log_;
   device::FeederModel model_;

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -260,10 +261,9 @@ pm500::expected<void, std::string> check(const MeterOptions& m, bool private_ok)
                                                  "network namespace of the simulator's own"
                                                : ""));
   }
-  if (m.product_code < 4 || m.product_code > 9) {
-    return pm500::unexpected(m.address + ": product code " + std::to_string(m.product_code) +
-                             " is not a PowerMonitor 500 with EtherNet/IP (4..9)");
-  }
+  for (const auto* h : {&m.t_o_header, &m.o_t_header})
+    if (!h->empty() && *h != "none" && *h != "run_idle")
+      return pm500::unexpected(m.address + ": real-time header \"" + *h + "\" is not \"none\" or \"run_idle\"");
   if (m.serial != 0 && (m.serial < 940'000'000u || m.serial > 950'000'000u)) {
     return pm500::unexpected(m.address + ": serial " + std::to_string(m.serial) + " is outside 940000000..950000000");
   }
@@ -313,6 +313,12 @@ pm500::expected<std::unique_ptr<Simulator>, std::string> Simulator::start(Option
       }
       impl->profiles.push_back(std::move(*p));
       profile = loaded[m.profile_path] = &impl->profiles.back();
+    }
+    const auto& codes = profile->identity.product_codes;
+    if (m.product_code == 0 && !codes.empty()) m.product_code = *std::max_element(codes.begin(), codes.end());
+    if (!codes.empty() && std::find(codes.begin(), codes.end(), m.product_code) == codes.end()) {
+      return pm500::unexpected(m.address + ": product code " + std::to_string(m.product_code) + " is not one of " +
+                               profile->name + "'s (identity.product_codes in " + profile->source + ")");
     }
     auto meter =
         std::make_unique<detail::Meter>(static_cast<std::uint32_t>(i), std::move(m), *profile, impl->loop, impl->log);

@@ -28,10 +28,16 @@ struct MeterOptions {
   std::string address = "127.0.0.2";  // must be in 127.0.0.0/8
   std::uint16_t tcp_port = 44818;
   std::uint16_t udp_port = 2222;
-  std::uint16_t product_code = 9;  // 4..9 = 1420-V1-ENT .. 1420-V2A-ENT
+  std::uint16_t product_code = 9;  // 4..9 = 1420-V1-ENT .. 1420-V2A-ENT; must be one of the profile's
+                                   // product codes; 0 = the highest of them
   std::uint32_t serial = 0;        // 0 = derived from the address (940000000 + host part)
   bool owner = true;               // a simulated PLC owns every T->O point (listen-only works)
   std::string profile_path;        // "" = the built-in PowerMonitor 500 profile
+  // The real-time format the meter demands, overriding its profile's [connection] t_o_header /
+  // o_t_header: "" = as the profile says, "none" or "run_idle" (32-bit run/idle header). A
+  // Forward Open with the other size is refused 0x01/0x0128 (0x0127) naming the size wanted.
+  std::string t_o_header;
+  std::string o_t_header;
   device::FeederSettings feeder;
   std::uint64_t seed = 1;
   std::size_t max_connections = 32;  // open Class 1 connections before 0x01/0x0113 (at most 1024)
