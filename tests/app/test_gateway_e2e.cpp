@@ -116,3 +116,37 @@ TEST_CASE("CT applied twice is diagnosed as erratic readings with the cause") {
   CHECK(api.output.find("\"id\":\"meter.erratic_readings\"") != std::string::npos);
   CHECK(api.output.find("exactly one of them may apply the ratios") != std::string::npos);
 }
+
+TEST_CASE("a second device type end to end: the sample adapter's profile, its simulator, samples in the file sink") {
+  TempDir dir;
+  const std::string profile = (source_dir() / "etc/profiles/sample-adapter.toml").string();
+  write_file(dir / "gateway.toml",
+             "[gateway]\nsite = \"test-site\"\nstate_dir = \"" + (dir / "state").string() +
+                 "\"\n[logging]\nformat = \"text\"\n[status]\nlisten = \"127.0.0.1:0\"\n"
+                 "[scanner]\nlocal_address = \"0.0.0.0\"\nudp_port = " + std::to_string(free_udp_port()) +
+                 "\nconnect_timeout_ms = 1000\n"
+                 "[simulator]\nenabled = true\naddress = \"127.0.40.31\"\nnominal_voltage = 400\nprofile = \"" +
+                 profile + "\"\n[[devices]]\nname = \"adapter-1\"\naddress = \"127.0.40.31\"\nprofile = \"" + profile +
+                 "\"\nassemblies = [100]\nconnection = \"input-only\"\nrpi_ms = 50\n"
+                 "[sinks.file]\npath = \"samples.lp\"\nflush_interval_ms = 50\n");
+  const fs::path samples = dir / "state" / "sinks" / "file" / "samples.lp";
+  Process gw({gateway(), "run", "-c", (dir / "gateway.toml").string()});
+  REQUIRE_MESSAGE(eventually([&] { return fs::exists(samples) && count_lines(samples) >= 10; }, 20s), gw.log());
+  const std::string text = read_file(samples);
+  // One line per datagram of assembly 100: the eight REALs by the profile's names.
+  std::istringstream lines(text);
+  std::string line;
+  std::getline(lines, line);
+  INFO(line);
+  CHECK(line.find("device=adapter-1") != std::string::npos);
+  for (const char* field : {"voltage_l1_n_v=", "voltage_l3_n_v=", "current_l2_a=", "active_power_total_kw=",
+                            "frequency_hz="})
+    CHECK(line.find(field) != std::string::npos);
+  CHECK(line.find("voltage_l1_l2_v=") == std::string::npos);  // not in this device's assembly
+  // 400 V line-to-line: about 231 V line-to-neutral.
+  const auto at = line.find("voltage_l1_n_v=") + std::string("voltage_l1_n_v=").size();
+  const double v = std::stod(line.substr(at));
+  CHECK(v > 200);
+  CHECK(v < 260);
+  CHECK(gw.log().find("running (input-only as configured)") != std::string::npos);
+}
