@@ -21,13 +21,19 @@ struct MeterRig {
 
   explicit MeterRig(std::string meter_address, bool owner = true, std::uint16_t control_port = 0,
                std::size_t max_connections = 32)
-      : address(std::move(meter_address)) {
+      : MeterRig(std::move(meter_address), options(owner, max_connections), control_port) {}
+  static MeterOptions options(bool owner, std::size_t max_connections) {
     MeterOptions m;
+    m.owner = owner;
+    m.max_connections = max_connections;
+    return m;
+  }
+  // A meter with these options (profile, demanded formats, ...); address and ports are the rig's.
+  MeterRig(std::string meter_address, MeterOptions m, std::uint16_t control_port = 0)
+      : address(std::move(meter_address)) {
     m.address = address;
     m.tcp_port = tcp;
     m.udp_port = udp;
-    m.owner = owner;
-    m.max_connections = max_connections;
     Options o;
     o.meters.push_back(m);
     o.control_port = control_port;

@@ -484,3 +484,70 @@ TEST_CASE("a private address needs private_netns, and a named network namespace"
   REQUIRE_FALSE(q.has_value());
   CHECK(q.error().find("private_netns") == std::string::npos);
 }
+
+TEST_CASE("the profile decides configuration instance, connection points and real-time formats") {
+  SUBCASE("PowerMonitor 500: configuration 1 only (0x01/0x0315), O->T points 98/99 only (0x01/0x012F)") {
+    MeterRig rig("127.0.40.41");
+    auto c = rig.client();
+    Udp rx;
+    FoSpec s = to(rx);
+    s.config_instance = 2;
+    auto r = c->forward_open(s);
+    CHECK(r.mr.general == 0x01);
+    CHECK(r.mr.extended() == 0x0315);
+    s.config_instance = 1;
+    s.o_t_point = 152;
+    CHECK(c->forward_open(s).mr.extended() == 0x012F);
+    s.o_t_point = 98;
+    CHECK(c->forward_open(s).ok);
+  }
+  SUBCASE("the sample adapter: identity, configuration 151, points 152/153, O->T with a run/idle header") {
+    MeterOptions m;
+    m.product_code = 0;
+    m.profile_path = (pm500::test::source_dir() / "etc/profiles/sample-adapter.toml").string();
+    MeterRig rig("127.0.40.42", m);
+    auto c = rig.client();
+    Bytes storage;
+    auto id = c->list_identity(storage);
+    REQUIRE(id);
+    CHECK(id->identity.vendor == 65000);
+    CHECK(id->identity.device_type == 0x0C);
+    CHECK(id->identity.product_code == 1);
+    Udp rx;
+    FoSpec s = to(rx);
+    s.t_o_point = 100;
+    s.t_o_size = 34;
+    s.o_t_size = 6;
+    CHECK(c->forward_open(s).mr.extended() == 0x0315);  // the PowerMonitor 500's configuration 1
+    s.config_instance = 151;
+    CHECK(c->forward_open(s).mr.extended() == 0x012F);  // heartbeat point 98
+    s.o_t_point = 152;
+    s.o_t_size = 2;  // no header: refused, naming the size with it
+    auto r = c->forward_open(s);
+    CHECK(r.mr.extended() == 0x0127);
+    CHECK(r.wanted_size == 6);
+    s.o_t_size = 6;
+    REQUIRE(c->forward_open(s).ok);
+    auto io = rx.recv(1s);
+    REQUIRE(io);
+    CHECK(io->data.size() == 32);  // 8 x REAL, no header T->O
+  }
+  SUBCASE("a demanded T->O run/idle header: 0x0128 naming 54 for assembly 101, then data behind the header") {
+    MeterOptions m;
+    m.t_o_header = "run_idle";
+    MeterRig rig("127.0.40.43", m);
+    auto c = rig.client();
+    Udp rx;
+    FoSpec s = to(rx);
+    auto r = c->forward_open(s);
+    CHECK(r.mr.extended() == 0x0128);
+    CHECK(r.wanted_size == 54);
+    s.t_o_size = 54;
+    REQUIRE(c->forward_open(s).ok);
+    auto io = rx.recv(1s);  // read as modeless: the header is the first 4 bytes
+    REQUIRE(io);
+    REQUIRE(io->data.size() == 4 + 48);
+    CHECK(io->data[0] == 1);  // run
+    CHECK(io->data[1] == 0);
+  }
+}
