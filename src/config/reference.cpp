@@ -90,6 +90,35 @@ noticed by a reload.
 
 }  // namespace
 
+// How the device profile and the device table's overrides fit together.
+constexpr const char* kProfileOverrides = R"(
+**What comes from the profile, and overriding it on site.** A device's profile
+(`etc/profiles/powermonitor500.toml` built in, or the file `profile` names; the format is at the
+top of that file) holds the assemblies' elements and also the device's identity table (vendor,
+device type, product codes, product name pattern: what the identity check accepts) and
+its connection table (configuration instance, input-only and listen-only connection points, a 32-bit
+run/idle header on T->O or O->T). When one number differs on site, set it in the device's table
+instead of copying the profile: `identity_vendor`, `identity_device_type`,
+`identity_product_name`, `product_code`, `config_instance`, `input_only_point`,
+`listen_only_point`, `t_o_header`, `o_t_header` (0, empty or "profile" keep the profile's value).
+For example, a meter whose configuration instance is 3:
+
+```toml
+[[devices]]
+name = "mcc-1"
+address = "192.168.10.21"
+config_instance = 3
+```
+
+A wrong configuration instance or connection point shows as a path error (`0x01/0x0315`,
+`0x01/0x012F`) naming the Forward Open; `pm500-gateway check` shows the identity that answered.
+A Forward Open refused for its size (`0x01/0x0127`, `0x0128`) with the size the device wants is
+retried at once when that size is the profile's with a run/idle header added or taken away (the
+log, the status page and `check` say so, and which key to set); any other size is reported with
+both sizes and the profile key to correct. `etc/profiles/sample-adapter.toml` is a second
+device's profile (a generic EtherNet/IP adapter) to start from.
+)";
+
 std::string example_toml(std::span<const SinkSchema> sinks) {
   std::string s =
       "# pm500-gateway: every configuration key, with its meaning and default.\n"
@@ -137,7 +166,8 @@ std::string markdown_reference(std::span<const SinkSchema> sinks) {
        "is POSTed to one URL, retried with backoff while the endpoint is away. Test it with `pm500-gateway "
        "alert-test -c FILE`.\n\n" +
        table(describe(alerts_options()));
-  s += "\n## [[devices]]\n\nOne table per PowerMonitor 500.\n\n" + table(describe(device_options()));
+  s += "\n## [[devices]]\n\nOne table per meter (a PowerMonitor 500, or the device its `profile` describes).\n\n" +
+       table(describe(device_options())) + kProfileOverrides;
   s += "\n## [sinks.NAME]: delivery keys every sink has\n\n" + table(describe(delivery_options()));
   for (const auto& k : sinks) s += "\n## [sinks." + k.name + "]\n\n" + k.summary + "\n\n" + table(k.describe());
   s += kReloading;
