@@ -207,3 +207,62 @@ TEST_CASE("profile loader errors name file:line:column and the key") {
     CHECK(has(r, "/nonexistent/profile.toml: cannot read the device profile"));
   }
 }
+
+TEST_CASE("identity and connection: the PowerMonitor 500's values built in, another device's from its file") {
+  const Profile& pm = builtin_profile();
+  CHECK(pm.identity.vendor == 1);
+  CHECK(pm.identity.device_type == 0x92);
+  CHECK(pm.identity.product_codes == std::vector<std::uint16_t>{4, 5, 6, 7, 8, 9});
+  CHECK(pm.identity.product_name.empty());
+  CHECK(pm.connection.config_instance == 1);
+  CHECK(pm.connection.input_only_point == 98);
+  CHECK(pm.connection.listen_only_point == 99);
+  CHECK(pm.connection.t_o_header == RealTimeHeader::none);
+  CHECK(pm.connection.o_t_header == RealTimeHeader::none);
+  // A profile without the two tables (a site's copy of an older file) means the same device.
+  auto tiny = load_profile_string(kMinimal, "tiny.toml");
+  REQUIRE_MESSAGE(tiny, errors(tiny));
+  CHECK(tiny->identity.vendor == 1);
+  CHECK(tiny->connection.listen_only_point == 99);
+
+  auto a = load_profile_file((t::source_dir() / "etc/profiles/sample-adapter.toml").string());
+  REQUIRE_MESSAGE(a, errors(a));
+  CHECK(a->identity.vendor == 65000);
+  CHECK(a->identity.device_type == 0x0C);
+  CHECK(a->identity.product_codes == std::vector<std::uint16_t>{1});
+  CHECK(a->identity.product_name == "*Sample Adapter*");
+  CHECK(a->connection.config_instance == 151);
+  CHECK(a->connection.input_only_point == 152);
+  CHECK(a->connection.listen_only_point == 153);
+  CHECK(a->connection.t_o_header == RealTimeHeader::none);
+  CHECK(a->connection.o_t_header == RealTimeHeader::run_idle);
+  const Assembly* in = a->assembly(100);
+  REQUIRE(in);
+  CHECK(in->size_bytes == 32);
+  CHECK(in->elements.size() == 8);
+}
+
+TEST_CASE("identity and connection errors name the key") {
+  const std::string body = std::string(kMinimal);
+  auto first = [&](const std::string& tables) {
+    auto r = load_profile_string(tables + body.substr(body.find("[assembly")), "site.toml");
+    REQUIRE_FALSE(r);
+    return r.error().front();
+  };
+  const std::string head = "format = 1\nname = \"tiny\"\n";
+  auto e = first(head + "[connection]\nconfig_instance = 70000\n");
+  CHECK(e.key == "connection.config_instance");
+  CHECK(e.message == "70000 is out of range 1..65535");
+  e = first(head + "[connection]\nt_o_header = \"32bit\"\n");
+  CHECK(e.key == "connection.t_o_header");
+  CHECK(e.message.find("\"32bit\" is not a real-time header (one of: none, run_idle)") != std::string::npos);
+  e = first(head + "[connection]\ninput_only_point = 99\n");
+  CHECK(e.key == "connection.listen_only_point");
+  CHECK(e.message.find("input_only_point and listen_only_point are both 99") != std::string::npos);
+  e = first(head + "[connection]\nheartbeat = 98\n");
+  CHECK(e.key == "connection.heartbeat");
+  e = first(head + "[identity]\nproduct_codes = [4, \"5\"]\n");
+  CHECK(e.key == "identity.product_codes[1]");
+  e = first(head + "[identity]\nvendor = 0\n");
+  CHECK(e.key == "identity.vendor");
+}
