@@ -223,6 +223,7 @@ void print_text(std::ostream& os, const MeterRead& m, const ProbeScan& scan) {
   conn += st.fallback_active ? "; configured " + transport_text(spec) + ": " + st.path_reason
                              : (st.path_in_use == spec.mode ? ", as configured" : "");
   field("connection") << conn << '\n';
+  if (!st.format_note.empty()) field("! format") << st.format_note << '\n';
   for (const auto& c : st.connections) field("  " + std::to_string(c.assembly)) << connection_line(c, scan) << '\n';
   for (const auto& n : m.notes) field("! note") << n << '\n';
   if (m.assemblies.empty()) return;

@@ -277,3 +277,15 @@ TEST_CASE("commission: a configuration error exits 2; --help says read-only and 
   CHECK(has(h.output, "--json"));
   CHECK(has(h.output, "0 every meter read, 3 a meter could not"));
 }
+
+TEST_CASE("commission: a meter that wants a run/idle header is read, and the report says which format it got") {
+  Meter m("127.0.40.52", {"--t-o-header", "run_idle"});
+  Config c(device("mcc-1", m.address));
+  auto r = c.run();
+  INFO(r.output);
+  CHECK(r.code == 0);
+  const std::string s = section(r.output, "mcc-1");
+  CHECK(s.find("! format      T->O with a 32-bit run/idle header: assembly 101 was refused 0x01/0x0128") !=
+        std::string::npos);
+  check_values(rows(s));  // the header is taken off: every value where it belongs
+}
