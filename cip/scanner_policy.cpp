@@ -46,14 +46,15 @@ std::string code_list(const std::vector<std::uint16_t>& codes) {
 }  // namespace
 
 std::optional<std::string> identity_mismatch(const IdentityInfo& id, const ExpectedIdentity& want,
-                                             std::uint16_t expected) {
+                                             std::uint16_t expected, const std::string& profile) {
   const auto& codes = want.product_codes;
   const bool code_ok = expected != 0 ? id.product_code == expected
                                      : codes.empty() || std::find(codes.begin(), codes.end(), id.product_code) !=
                                                             codes.end();
   const std::string name(id.product_name);
   const bool name_ok = want.product_name.empty() || ::fnmatch(want.product_name.c_str(), name.c_str(), 0) == 0;
-  if (id.vendor == want.vendor && id.device_type == want.device_type && code_ok && name_ok) return std::nullopt;
+  const bool vendor_ok = id.vendor == want.vendor, type_ok = id.device_type == want.device_type;
+  if (vendor_ok && type_ok && code_ok && name_ok) return std::nullopt;
   std::string wanted = "vendor " + std::to_string(want.vendor) + ", device type " + hex2(want.device_type);
   if (expected != 0) {
     wanted += ", product code " + std::to_string(expected);
@@ -61,14 +62,24 @@ std::optional<std::string> identity_mismatch(const IdentityInfo& id, const Expec
     wanted += ", product code " + code_list(codes);
   }
   if (!want.product_name.empty()) wanted += ", product name \"" + want.product_name + "\"";
+  if (!profile.empty()) wanted += "; profile " + profile;
   char buf[200];
   std::snprintf(buf, sizeof buf, "vendor %u, device type 0x%02X, product code %u (\"%.*s\", serial %u, revision %u.%u)",
                 static_cast<unsigned>(id.vendor), static_cast<unsigned>(id.device_type),
                 static_cast<unsigned>(id.product_code), static_cast<int>(std::min<std::size_t>(name.size(), 64)),
                 name.data(), static_cast<unsigned>(id.serial), static_cast<unsigned>(id.revision_major),
                 static_cast<unsigned>(id.revision_minor));
+  // The per-device keys (configuration, [[devices]]) that would accept exactly what answered.
+  std::string keys;
+  const auto key = [&keys](const std::string& k) { keys += (keys.empty() ? "" : ", ") + k; };
+  if (!vendor_ok) key("identity_vendor = " + std::to_string(id.vendor));
+  if (!type_ok) key("identity_device_type = " + hex2(id.device_type));
+  if (!code_ok) key("product_code = " + std::to_string(id.product_code));
+  if (!name_ok) key("identity_product_name = \"*\"");
   return "another device answers at this address: " + std::string(buf) + "; expected a " + want.device + " (" +
-         wanted + "): check the IP address, or the device's profile ([identity]) and its per-device overrides";
+         wanted + "). If the meter is elsewhere, correct `address`; if this is the device to read, set `profile` " +
+         "to a profile that describes it, or, for the same kind of device reporting other identity values, " +
+         "override on its [[devices]] entry: " + keys;
 }
 
 namespace {

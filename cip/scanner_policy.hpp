@@ -19,9 +19,10 @@ Identity to_identity(const IdentityInfo& info);
 
 // nullopt when `id` is the device `want` describes, with product code `expected_product_code`
 // when that is not 0 (else any of want.product_codes); otherwise the sentence for the
-// wrong_identity fault.
+// wrong_identity fault: what answered, what `profile` (where `want` comes from, "" = not said)
+// expects, and the fix: the address, another profile, or the overrides that accept it.
 std::optional<std::string> identity_mismatch(const IdentityInfo& id, const ExpectedIdentity& want,
-                                             std::uint16_t expected_product_code);
+                                             std::uint16_t expected_product_code, const std::string& profile = {});
 
 // A Forward Open refused 0x01/0x0127 (O->T size) or 0x01/0x0128 (T->O size) names the size the
 // target wants. When that is the size asked for with a 32-bit run/idle header added (or with

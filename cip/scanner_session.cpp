@@ -603,7 +603,7 @@ void Engine::on_identity_reply(Device& d, const Frame& f, std::int64_t now) {
   d.identity = id;
   publish(d);
   events_.on_identity(d.index, id);
-  if (auto why = identity_mismatch(item->identity, d.spec.identity, d.spec.product_code)) {
+  if (auto why = identity_mismatch(item->identity, d.spec.identity, d.spec.product_code, d.spec.profile)) {
     Fault fl;
     fl.kind = Fault::Kind::wrong_identity;
     fl.text = *why;

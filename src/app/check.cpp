@@ -65,7 +65,7 @@ void report_device(std::vector<CheckLine>& out, const config::DeviceSection& dc,
   // Identity: ListIdentity, checked against the profile's [identity] (and the device's overrides).
   const bool wrong = r.fault && r.fault->kind == cip::Fault::Kind::wrong_identity;
   if (wrong) {
-    rep.fail("identity", r.fault->text, "eip.no_response");  // the text names what answered
+    rep.fail("identity", r.fault->text, failure_mode_for(*r.fault));  // the text names what answered
     return;
   }
   if (!r.identity) {

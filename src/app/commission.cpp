@@ -127,7 +127,7 @@ MeterRead gather(const ProbeRun& run, const Devices& devices, const RecordingCon
   } else if (r.fault && r.fault->kind == cip::Fault::Kind::wrong_identity) {
     m.read = false;  // whatever answers is not the configured meter: its values mean nothing
     m.problem = r.fault->text;
-    m.failure_id = "eip.no_response";
+    m.failure_id = failure_mode_for(*r.fault);
   } else if (!m.read) {
     std::vector<std::uint16_t> missing;
     for (std::size_t k = 0; k < m.spec->assemblies.size() && k < 64; ++k)

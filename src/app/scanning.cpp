@@ -97,8 +97,9 @@ std::string_view failure_mode_for(const cip::Fault& f) {
     case K::connect_timeout:
     case K::unreachable:
     case K::no_identity_reply:
-    case K::wrong_identity:
       return "eip.no_response";
+    case K::wrong_identity:  // it did respond: another device, or a profile that does not describe it
+      return "eip.wrong_device";
     case K::forward_open_refused:
       // Ownership and connection-count refusals (CIP Vol 1, Table 3-5.29): another scanner or the
       // missing owner decides; everything else is a path or session problem.

@@ -25,17 +25,34 @@ constexpr std::array kModes{
         "with each fallback)"},
     FailureMode{
         "eip.no_response", "Device and Network", "No response from device",
-        "Wrong IP address, VLAN or routing mismatch, meter powered off, or another device at that address",
+        "Wrong IP address, VLAN or routing mismatch, or the meter powered off",
         "Check the meter's IP on its front panel against `address` in the configuration; the evidence tells a "
         "refused connection from a timeout from an unreachable network; from the edge box `ping` the meter and "
-        "confirm the VLAN routes to it. \"Another device answers\" means the address belongs to something else.",
-        L::l1_site_operations,
-        "TCP connect timed out, refused or unreachable; ListIdentity unanswered; identity of another device "
-        "(vendor, device type, product code) at that address",
+        "confirm the VLAN routes to it.",
+        L::l1_site_operations, "TCP connect timed out, refused or unreachable; ListIdentity unanswered",
         "No response from device",
         "tests/health/test_failure_modes_e2e.cpp (gateway: refused, clears when a meter answers; unreachable in a "
-        "network namespace with its link down, clears when the link is up; another device's identity, clears when "
-        "the meter is back); tests/scanner/scanner_sim_test.cpp (refused vs timed out vs silent TCP)"},
+        "network namespace with its link down, clears when the link is up); tests/scanner/scanner_sim_test.cpp "
+        "(refused vs timed out vs silent TCP)"},
+    // The guide's "No response from device" row also covers a wrong IP that reaches another device;
+    // that device did respond, and the fix differs (address, or the profile), so it is a mode of
+    // its own under the same row.
+    FailureMode{
+        "eip.wrong_device", "Device and Network", "Another device answers at the meter's address",
+        "Wrong IP address (another device has it), or the device's profile or identity overrides do not "
+        "describe the device installed there (another model, vendor or firmware)",
+        "The evidence names what answered (vendor, device type, product code, name, serial) and what the "
+        "profile expects. If the meter is elsewhere, correct `address`. If this is the device to read, set the "
+        "device's `profile` to one that describes it, or, for the same kind of device reporting other identity "
+        "values, set the overrides the evidence names (identity_vendor, identity_device_type, product_code, "
+        "identity_product_name) on its [[devices]] entry; then apply the changed configuration. Nothing is read from it meanwhile.",
+        L::l1_site_operations,
+        "ListIdentity answered with another vendor, device type, product code or product name than the profile "
+        "and the device's overrides expect; re-checked every reconnect_max_ms",
+        "No response from device",
+        "tests/health/test_failure_modes_e2e.cpp (gateway: the simulator playing the sample adapter where a "
+        "PowerMonitor 500 is configured, named on /api/status, clears when the meter is back); "
+        "tests/app/test_check.cpp; tests/app/test_commission.cpp; tests/scanner/policy_test.cpp"},
     FailureMode{
         "meter.erratic_readings", "Device and Network", "Erratic power readings",
         "CT/PT ratio misconfiguration: ratios applied twice, not at all, or wrong for the installation",

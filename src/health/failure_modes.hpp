@@ -25,7 +25,8 @@ struct FailureMode {
   std::string_view test;        // the end-to-end test that provokes it
 };
 
-// Every failure mode: the 15 guide rows first (in guide order), then the gateway's own.
+// Every failure mode: those of the 15 guide rows first (in guide order; a row may have more than
+// one, e.g. "No response from device": eip.no_response and eip.wrong_device), then the gateway's own.
 std::span<const FailureMode> failure_modes();
 const FailureMode* find_failure_mode(std::string_view id);
 

@@ -92,7 +92,7 @@ TEST_CASE("check: nothing listening at a device's address fails with eip.no_resp
   CHECK_FALSE(has(r.output, "identity"));  // nothing is claimed beyond the first failure
 }
 
-TEST_CASE("check: another product at the address fails the identity check with eip.no_response") {
+TEST_CASE("check: another product at the address fails the identity check with eip.wrong_device") {
   // The simulated meter is a 1420-V1-ENT (product code 5); the device expects a V2A (9).
   Check c(simulator("127.0.9.4", "product_code = 5\n") + device("127.0.9.4", "product_code = 9\n"));
   auto r = c.run();
@@ -102,9 +102,29 @@ TEST_CASE("check: another product at the address fails the identity check with e
   CHECK(has(r.output,
             "\u2717 device mcc-1: identity: another device answers at this address: vendor 1, device type 0x92, "
             "product code 5"));
-  CHECK(has(r.output, "expected a PowerMonitor 500 (vendor 1, device type 0x92, product code 9)"));
-  CHECK(has(r.output, "[eip.no_response]"));
+  CHECK(has(r.output, "expected a PowerMonitor 500 (vendor 1, device type 0x92, product code 9; profile <built-in"));
+  CHECK(has(r.output, "override on its [[devices]] entry: product_code = 5"));
+  CHECK(has(r.output, "[eip.wrong_device]"));
+  CHECK_FALSE(has(r.output, "[eip.no_response]"));  // it did respond
   CHECK_FALSE(has(r.output, "Forward Open"));
+}
+
+TEST_CASE("check: the simulator playing another device type where a PowerMonitor 500 is configured") {
+  // The simulated sample adapter (its shipped profile) answers; the device has the built-in
+  // PowerMonitor 500 profile. The check names both, and the fix; with the adapter's profile it passes.
+  const std::string adapter = (source_dir() / "etc/profiles/sample-adapter.toml").string();
+  Check c(simulator("127.0.62.1", "profile = \"" + adapter + "\"\n") + device("127.0.62.1"));
+  auto r = c.run();
+  INFO(r.output);
+  CHECK(r.code == 3);
+  CHECK(has(r.output, "\u2717 device mcc-1: identity: another device answers at this address: vendor 65000, device "
+                      "type 0x0C, product code 1 (\"EtherNet/IP Sample Adapter\""));
+  CHECK(has(r.output, "expected a PowerMonitor 500 (vendor 1, device type 0x92, product code 4..9; profile "));
+  CHECK(has(r.output, "set `profile` to a profile that describes it"));
+  CHECK(has(r.output, "identity_vendor = 65000, identity_device_type = 0x0C, product_code = 1"));
+  CHECK(has(r.output, "[eip.wrong_device]"));
+  CHECK(has(r.output, "  fix: "));
+  CHECK_FALSE(has(r.output, "Forward Open"));  // nothing is opened on the wrong device
 }
 
 TEST_CASE("check: a file sink whose folder cannot be created fails, naming the folder") {

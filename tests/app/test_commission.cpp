@@ -190,6 +190,23 @@ TEST_CASE("commission: an unreachable meter exits 3 with its address and the fix
   CHECK(has(unknown.output, "configured: mcc-1, mcc-2"));
 }
 
+TEST_CASE("commission: another device type at a meter's address is eip.wrong_device, and no value is shown") {
+  // The simulator plays the sample adapter (its shipped profile); the device is a PowerMonitor 500.
+  Meter m("127.0.62.2", {"--profile", (source_dir() / "etc/profiles/sample-adapter.toml").string()});
+  Config c(device("mcc-1", m.address));
+  auto r = c.run();
+  INFO(r.output);
+  CHECK(r.code == 3);
+  const std::string s = section(r.output, "mcc-1");
+  CHECK(has(s, "\u2717 not read"));
+  CHECK(has(s, "another device answers at this address: vendor 65000, device type 0x0C, product code 1 "
+               "(\"EtherNet/IP Sample Adapter\""));
+  CHECK(has(s, "expected a PowerMonitor 500 (vendor 1, device type 0x92"));
+  CHECK(has(s, "[eip.wrong_device]"));
+  CHECK(has(s, "identity_vendor = 65000"));
+  CHECK(rows(s).empty());  // whatever answers is not the meter: its values mean nothing
+}
+
 TEST_CASE("commission --json parses and holds the identity, connection, ratios and the same scaled values") {
   Meter m("127.0.28.14");
   Config c(device("mcc-1", m.address) + device("mcc-2", "127.0.28.15"));

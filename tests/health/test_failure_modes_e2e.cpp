@@ -165,19 +165,56 @@ TEST_CASE("eip.no_response: a meter whose network link is down is 'unreachable' 
   CHECK(samples_flow(site));
 }
 
-TEST_CASE("eip.no_response: another device at the meter's address is named; clears when the meter is back") {
+TEST_CASE("eip.wrong_device: another product code at the meter's address is named; clears when the meter is back") {
   int control = free_tcp_port();
   Process sim(sim_args("127.0.0.43", control, {"identity 1 12 55"}));
   REQUIRE(wait_for_tcp(control, 5s));
   Site site("127.0.0.43", false);
   Process gw(site.args());
-  REQUIRE_MESSAGE(wait_raised(gw, "eip.no_response", "mcc-1", 10s), gw.log());
-  std::string ev = raised_evidence(gw, "eip.no_response", "mcc-1");
+  REQUIRE_MESSAGE(wait_raised(gw, "eip.wrong_device", "mcc-1", 10s), gw.log());
+  std::string ev = raised_evidence(gw, "eip.wrong_device", "mcc-1");
   CHECK_MESSAGE(ev.find("wrong_identity") != std::string::npos, ev);
   CHECK_MESSAGE(ev.find("55") != std::string::npos, ev);  // the product code found there
   CHECK(site.sample_count() == 0);  // nothing is read from the wrong device
   CHECK(sim_command(control, "fault identity reset").rfind("ok", 0) == 0);
-  REQUIRE_MESSAGE(wait_cleared(gw, "eip.no_response", "mcc-1", 15s), gw.log());
+  REQUIRE_MESSAGE(wait_cleared(gw, "eip.wrong_device", "mcc-1", 15s), gw.log());
+  CHECK(samples_flow(site));
+}
+
+TEST_CASE("eip.wrong_device: another device type answers where a PowerMonitor 500 is configured") {
+  // The simulator plays the sample adapter from its shipped profile: it responds, so this is not
+  // eip.no_response; the evidence names what answered, what the profile expects and the fix.
+  const std::string adapter = (source_dir() / "etc/profiles/sample-adapter.toml").string();
+  auto wrong = std::make_optional<Process>(std::vector<std::string>{
+      sim_binary(), "--address", "127.0.62.3", "--profile", adapter, "--log-format", "text"});
+  REQUIRE(wait_for_tcp(44818, 5s, "127.0.62.3"));
+  Site site("127.0.62.3", false);
+  Process gw(site.args());
+  REQUIRE_MESSAGE(wait_raised(gw, "eip.wrong_device", "mcc-1", 10s), gw.log());
+  std::string ev = raised_evidence(gw, "eip.wrong_device", "mcc-1");
+  CHECK_MESSAGE(ev.find("vendor 65000, device type 0x0C, product code 1 (\"EtherNet/IP Sample Adapter\"") !=
+                    std::string::npos, ev);
+  CHECK_MESSAGE(ev.find("expected a PowerMonitor 500 (vendor 1, device type 0x92, product code 4..9") !=
+                    std::string::npos, ev);
+  CHECK_MESSAGE(ev.find("identity_vendor = 65000, identity_device_type = 0x0C, product_code = 1") != std::string::npos,
+                ev);
+  CHECK(gw.log().find("RAISED eip.no_response") == std::string::npos);
+  // The status API (and the page built from it) carries the mode with its evidence and fix, and
+  // the device's state; the metric is 1.
+  std::string base = status_url(gw);
+  auto api = http_get(base + "/api/status").output;
+  CHECK(api.find("\"id\":\"eip.wrong_device\"") != std::string::npos);
+  CHECK(api.find("EtherNet/IP Sample Adapter") != std::string::npos);
+  CHECK(api.find("identity_vendor, identity_device_type") != std::string::npos);  // the resolution
+  CHECK(api.find("\"state\":\"wrong_device\"") != std::string::npos);
+  CHECK(http_get(base + "/metrics").output.find("pm500_failure_active{id=\"eip.wrong_device\",level=\"L1\"} 1") !=
+        std::string::npos);
+  CHECK(site.sample_count() == 0);
+
+  // The meter is put back at the address: cleared, data flows.
+  wrong.reset();
+  Process meter(sim_args("127.0.62.3", free_tcp_port()));
+  REQUIRE_MESSAGE(wait_cleared(gw, "eip.wrong_device", "mcc-1", 15s), gw.log());
   CHECK(samples_flow(site));
 }
 

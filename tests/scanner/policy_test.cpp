@@ -33,6 +33,17 @@ TEST_CASE("identity: vendor 1, device type 0x92, product code 4..9 or the config
   CHECK(why->find("vendor 42") != std::string::npos);
   CHECK(why->find("Some Gateway") != std::string::npos);
   CHECK(why->find("expected a PowerMonitor 500 (vendor 1, device type 0x92, product code 4..9)") != std::string::npos);
+  // The fix: exactly the overrides that would accept what answered.
+  CHECK(why->find("override on its [[devices]] entry: identity_vendor = 42, identity_device_type = 0x0C, "
+                  "product_code = 77") != std::string::npos);
+  CHECK(why->find("identity_product_name") == std::string::npos);  // the profile names no pattern
+  CHECK(why->find("correct `address`") != std::string::npos);
+  // Only what differs is named; the profile the expectation comes from is.
+  auto code_only = identity_mismatch(meter_id(3), pm500, 0, "etc/profiles/site.toml");
+  REQUIRE(code_only);
+  CHECK(code_only->find("product code 4..9; profile etc/profiles/site.toml)") != std::string::npos);
+  CHECK(code_only->find("entry: product_code = 3") != std::string::npos);
+  CHECK(code_only->find("identity_vendor") == std::string::npos);
   IdentityInfo not_a_meter = meter_id(9);
   not_a_meter.device_type = 0x0E;
   CHECK(identity_mismatch(not_a_meter, pm500, 0));
@@ -55,7 +66,9 @@ TEST_CASE("identity: another device's profile decides, product name by pattern")
                   "name \"*Sample Adapter*\")") != std::string::npos);
   id.product_code = 65003;
   id.product_name = "Sample Bridge";
-  CHECK(identity_mismatch(id, adapter, 0));
+  why = identity_mismatch(id, adapter, 0);
+  REQUIRE(why);
+  CHECK(why->find("entry: identity_product_name = \"*\"") != std::string::npos);
   adapter.product_name.clear();
   adapter.product_codes.clear();  // any code, any name
   id.product_code = 1;
