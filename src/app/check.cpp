@@ -97,16 +97,44 @@ void report_device(std::vector<CheckLine>& out, const config::DeviceSection& dc,
   const std::string wanted = std::string(cip::to_string(spec.mode)) +
                              (class1_configured ? (spec.multicast ? " multicast" : " point-to-point") : "");
 
-  // Forward Open, or why another path is in use.
+  // Which assemblies delivered data, and which the scanner left out for a fault of their own
+  // (one the device does not have): each is reported apart, so a missing 101 does not hide
+  // that 100 works.
+  std::vector<std::int64_t> got, missing, skipped;
+  for (std::size_t i = 0; i < spec.assemblies.size() && i < 64; ++i) {
+    const std::uint16_t a = spec.assemblies[i];
+    if ((data_bits >> i) & 1)
+      got.push_back(a);
+    else if (r.fault_of(a))
+      skipped.push_back(a);
+    else
+      missing.push_back(a);
+  }
+  const auto report_skipped = [&] {
+    for (auto a : skipped) {
+      const cip::Fault& f = *r.fault_of(static_cast<std::uint16_t>(a));
+      rep.fail("assembly " + std::to_string(a), fault_text(f), failure_mode_for(f));
+    }
+  };
+
+  // Forward Open, or why another path is in use. A fault that stopped the device as a whole
+  // ends the report; one that only took an assembly out while others delivered does not.
   const bool open_fault = r.fault && !is_connect_fault(r.fault->kind) &&
                           r.fault->kind != cip::Fault::Kind::io_timeout &&
-                          r.fault->kind != cip::Fault::Kind::explicit_read_failed;
+                          r.fault->kind != cip::Fault::Kind::explicit_read_failed &&
+                          !(got.size() > 0 && r.fault->assembly != 0);
   if (open_fault) {
     const bool refused = r.fault->kind == cip::Fault::Kind::forward_open_refused;
-    rep.fail(refused ? "Forward Open (" + wanted + ")" : "assemblies " + join_assemblies(dc.assemblies),
-             fault_text(*r.fault), failure_mode_for(*r.fault));
+    const std::string what = refused                   ? "Forward Open (" + wanted + ")"
+                             : r.fault->assembly != 0 ? "assembly " + std::to_string(r.fault->assembly)
+                                                      : "assemblies " + join_assemblies(dc.assemblies);
+    rep.fail(what, fault_text(*r.fault), failure_mode_for(*r.fault));
     return;
   }
+  std::vector<std::int64_t> opened = got;
+  opened.insert(opened.end(), missing.begin(), missing.end());
+  std::sort(opened.begin(), opened.end());
+  const std::string opened_text = (opened.size() == 1 ? "assembly " : "assemblies ") + join_assemblies(opened);
   if (r.path_changed || st.fallback_active) {
     // Data flows through the fallback: the gateway works, but not as configured (no owner).
     rep.warn("Forward Open (" + wanted + ")", st.path_reason, "eip.ownership_conflict");
@@ -116,9 +144,8 @@ void report_device(std::vector<CheckLine>& out, const config::DeviceSection& dc,
                                 : before                               ? before->forward_opens
                                                                        : st.forward_opens;
     if (opens > 0)
-      rep.ok("Forward Open (" + wanted + ")", std::to_string(opens) + " connection(s) accepted for assemblies " +
-                                                  join_assemblies(dc.assemblies) + ", RPI " +
-                                                  std::to_string(dc.rpi_ms) + " ms");
+      rep.ok("Forward Open (" + wanted + ")", std::to_string(opens) + " connection(s) accepted for " + opened_text +
+                                                  ", RPI " + std::to_string(dc.rpi_ms) + " ms");
   } else {
     rep.ok("path", "explicit reads (Get_Attribute_Single of attribute 3) as configured: no Class 1 connection");
   }
@@ -128,28 +155,29 @@ void report_device(std::vector<CheckLine>& out, const config::DeviceSection& dc,
   if (!note.empty()) rep.warn("real-time format", note, "");
 
   // Data: every configured assembly delivered at least once.
-  std::string missing, got;
-  for (std::size_t i = 0; i < spec.assemblies.size() && i < 64; ++i) {
-    std::string& list = (data_bits >> i) & 1 ? got : missing;
-    list += (list.empty() ? "" : ", ") + std::to_string(spec.assemblies[i]);
-  }
   const std::string via = std::string(cip::to_string(st.path_in_use));
+  const std::string got_text = (got.size() == 1 ? "assembly " : "assemblies ") + join_assemblies(got);
+  const std::string missing_text = (missing.size() == 1 ? "assembly " : "assemblies ") + join_assemblies(missing);
+  const cip::Fault* own = r.fault ? r.fault_of(r.fault->assembly) : nullptr;
+  const cip::Fault* device_fault = r.fault && !(own && own->kind == r.fault->kind) ? &*r.fault : nullptr;
   if (missing.empty()) {
-    rep.ok("data", "assemblies " + got + " received (" + via + ") after " +
-                       std::to_string(std::max<std::int64_t>(r.all_data_ms, 0)) + " ms");
+    if (!got.empty())
+      rep.ok("data", got_text + " received (" + via + ") after " +
+                         std::to_string(std::max<std::int64_t>(r.all_data_ms, 0)) + " ms");
   } else if (scan.udp_port_moved && st.path_in_use != cip::Mode::explicit_poll && spec.multicast &&
-             (!r.fault || r.fault->kind == cip::Fault::Kind::io_timeout)) {
+             (!device_fault || device_fault->kind == cip::Fault::Kind::io_timeout)) {
     // The running gateway holds the configured port, and the meter's multicast stream goes
     // there: the check cannot see the data, which says nothing against the meter.
     rep.warn("data",
-             "none from assemblies " + missing + within + ": the multicast stream goes to UDP port " +
+             "none from " + missing_text + within + ": the multicast stream goes to UDP port " +
                  std::to_string(scan.configured_udp_port) +
                  ", held by another process (a running gateway?); stop it to check the data path",
              "");
-  } else if (r.fault) {
-    rep.fail("data", "none from assemblies " + missing + ": " + fault_text(*r.fault), failure_mode_for(*r.fault));
+  } else if (device_fault) {
+    rep.fail("data", "none from " + missing_text + ": " + fault_text(*device_fault), failure_mode_for(*device_fault));
   } else {
-    std::string why = "none from assemblies " + missing + within + " (" + via + ")";
+    if (!got.empty()) rep.ok("data", got_text + " received (" + via + ")");
+    std::string why = "none from " + missing_text + within + " (" + via + ")";
     if (st.path_in_use != cip::Mode::explicit_poll)
       why +=
           "; Class 1 data was expected on UDP port " + std::to_string(scan.udp_port) +
@@ -158,7 +186,8 @@ void report_device(std::vector<CheckLine>& out, const config::DeviceSection& dc,
                           : ": a firewall dropping UDP from the meter, or a meter that ignores Sockaddr Info 0x8001");
     rep.fail("data", why, "eip.session_fault");
   }
-  if (!missing.empty() && out.back().result == Result::fail) return;
+  report_skipped();
+  if (got.empty() && out.back().result == Result::fail) return;
 
   // Values: decoded by the profile, scaled, and plausible (meter.erratic_readings).
   for (const auto& c : conditions.active())

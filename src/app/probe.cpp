@@ -112,10 +112,20 @@ void ProbeEvents::on_fault(std::uint32_t device, const cip::Fault& f) {
   if (device >= records_.size()) return;
   std::lock_guard lock(mu_);
   Record& r = records_[device];
-  if (stopping_)
+  if (stopping_) {
     r.stop_faults.push_back(f);
-  else if (!r.fault)
-    r.fault = f;
+    return;
+  }
+  if (!r.fault) r.fault = f;
+  // Faults after which the scanner leaves that assembly out and goes on with the others.
+  const bool skips = f.kind == cip::Fault::Kind::path_error || f.kind == cip::Fault::Kind::explicit_read_failed;
+  if (skips && f.assembly != 0 && !r.fault_of(f.assembly)) r.assembly_faults.push_back(f);
+}
+
+const cip::Fault* ProbeEvents::Record::fault_of(std::uint16_t assembly) const {
+  for (const auto& f : assembly_faults)
+    if (f.assembly == assembly) return &f;
+  return nullptr;
 }
 
 void ProbeEvents::on_identity(std::uint32_t device, const cip::Identity& id) {
@@ -141,9 +151,14 @@ bool ProbeEvents::all_settled(Clock::time_point started) {
   std::lock_guard lock(mu_);
   bool settled = true;
   for (std::size_t i = 0; i < records_.size(); ++i) {
+    const Record& r = records_[i];
     const bool done = complete(i);
-    if (done && records_[i].all_data_ms < 0) records_[i].all_data_ms = ms_since(started);
-    settled &= done || records_[i].fault.has_value();
+    bool accounted = true;
+    for (std::size_t k = 0; k < assemblies_[i].size() && k < 64; ++k)
+      accounted &= ((data_bits(i) >> k) & 1) != 0 || r.fault_of(assemblies_[i][k]) != nullptr;
+    if ((done || (accounted && data_bits(i) != 0)) && r.all_data_ms < 0) records_[i].all_data_ms = ms_since(started);
+    const bool progressing = r.status.state == cip::DeviceState::opening || r.status.state == cip::DeviceState::running;
+    settled &= done || accounted || (r.fault.has_value() && !progressing);
   }
   return settled;
 }

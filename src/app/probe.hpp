@@ -56,11 +56,17 @@ class ProbeEvents final : public cip::ScannerEvents {
     std::optional<cip::Identity> identity;
     std::vector<std::pair<std::uint16_t, std::uint16_t>> sizes;  // assembly, bytes (attribute 4)
     std::optional<cip::Fault> fault;                             // the first, before stop()
+    // The first path_error or explicit_read_failed naming each assembly, before stop(): the
+    // scanner leaves that assembly out (the device has no such assembly) and goes on.
+    std::vector<cip::Fault> assembly_faults;
     std::vector<cip::Fault> stop_faults;                         // raised while stopping
     cip::DeviceStatus status;                                    // as of the last transition
     bool path_changed = false;                                   // a fallback was taken
-    std::int64_t all_data_ms = -1;                               // when every assembly had data
+    std::int64_t all_data_ms = -1;                               // when every assembly had data (or its fault)
     std::int64_t stopped_ms = -1;                                // stop() began -> state stopped
+
+    // The assembly fault naming `assembly`, or nullptr.
+    const cip::Fault* fault_of(std::uint16_t assembly) const;
   };
 
   ProbeEvents(Devices& devices, const std::vector<cip::DeviceSpec>& specs);
@@ -73,8 +79,10 @@ class ProbeEvents final : public cip::ScannerEvents {
   void on_identity(std::uint32_t device, const cip::Identity& id) override;
   void on_assembly_size(std::uint32_t device, std::uint16_t assembly, std::uint16_t bytes) override;
 
-  // True when every device either delivered every assembly or faulted; stamps when each
-  // device's data became complete.
+  // True when every device either delivered every assembly, or accounted for each (data, or a
+  // fault naming it: the scanner skips an assembly the device does not have and opens the
+  // others), or faulted as a whole (it left opening/running); stamps when each device's data
+  // became complete.
   bool all_settled(Clock::time_point started);
   void begin_stop();
   // Bit i: assembly i of the device's spec delivered at least once.

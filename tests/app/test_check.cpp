@@ -127,6 +127,32 @@ TEST_CASE("check: the simulator playing another device type where a PowerMonitor
   CHECK_FALSE(has(r.output, "Forward Open"));  // nothing is opened on the wrong device
 }
 
+TEST_CASE("check: each assembly is reported apart: 100 works while the device has no 101") {
+  // The simulated meter's profile lacks assembly 101 (it answers 0x05 for it); the device asks
+  // for 100 and 101. The scanner leaves 101 out and reads 100: the check says both.
+  std::string profile = read_file(source_dir() / "etc/profiles/powermonitor500.toml");
+  const auto from = profile.find("[assembly.101]"), to = profile.find("[assembly.102]");
+  REQUIRE(from != std::string::npos);
+  REQUIRE(to != std::string::npos);
+  profile.erase(from, to - from);
+  TempDir profiles;
+  write_file(profiles / "no-101.toml", profile);
+  Check c(simulator("127.0.62.4", "profile = \"" + (profiles / "no-101.toml").string() + "\"\n") +
+          "[[devices]]\nname = \"mcc-1\"\naddress = \"127.0.62.4\"\nrpi_ms = 100\nassemblies = [100, 101]\n");
+  auto r = c.run();
+  INFO(r.output);
+  CHECK(r.code == 3);
+  CHECK(has(r.output, "\u2713 device mcc-1: Forward Open (listen-only multicast): 1 connection(s) accepted for "
+                      "assembly 100, RPI 100 ms"));
+  CHECK(has(r.output, "\u2713 device mcc-1: data: assembly 100 received (listen-only) after "));
+  CHECK(has(r.output, "\u2717 device mcc-1: assembly 101: path_error: assembly 101 on 127.0.62.4:44818: reading its "
+                      "size (attribute 4) failed: 0x05"));
+  CHECK(has(r.output, "[eip.session_fault]"));
+  CHECK_FALSE(has(r.output, "assemblies 100, 101"));  // never lumped together
+  CHECK(has(r.output, "\u2713 device mcc-1: Forward Close: 1 connection(s) closed"));
+  CHECK(has(r.output, " 1 failed"));
+}
+
 TEST_CASE("check: a file sink whose folder cannot be created fails, naming the folder") {
   Check c("[sinks.file]\npath = \"PLACEHOLDER\"\n");
   // A regular file where a folder must be: fails even for root (permissions would not).
@@ -252,7 +278,7 @@ TEST_CASE("check: the sample adapter from its shipped profile, with a site overr
                         "0x0C, product code 1"));
     CHECK(has(r.output, "\u2713 device adapter-1: assembly sizes: 100: 32 bytes (as the profile describes)"));
     CHECK(has(r.output, "\u2713 device adapter-1: Forward Open (input-only multicast): 1 connection(s) accepted"));
-    CHECK(has(r.output, "\u2713 device adapter-1: data: assemblies 100 received"));
+    CHECK(has(r.output, "\u2713 device adapter-1: data: assembly 100 received"));
   }
   {
     // Without the override the adapter refuses the profile's configuration instance.
