@@ -1,0 +1,241 @@
+#include "sinks/sparkplug/payload.hpp"
+
+#include <pb_decode.h>
+#include <pb_encode.h>
+
+#include <cstdio>
+
+#include "sparkplug_b.pb.h"
+
+namespace pm500::sinks::sparkplug {
+
+namespace {
+
+using PbPayload = pm500_sparkplug_b_Payload;
+using PbMetric = pm500_sparkplug_b_Payload_Metric;
+using PbPropertyValue = pm500_sparkplug_b_Payload_PropertyValue;
+
+const pb_byte_t* bytes_of(std::string_view s) { return reinterpret_cast<const pb_byte_t*>(s.data()); }
+void* arg_of(const void* p) { return const_cast<void*>(p); }
+
+bool write_to_string(pb_ostream_t* stream, const pb_byte_t* buf, std::size_t count) {
+  static_cast<std::string*>(stream->state)->append(reinterpret_cast<const char*>(buf), count);
+  return true;
+}
+
+bool encode_view(pb_ostream_t* stream, const pb_field_t* field, void* const* arg) {
+  const auto* s = static_cast<const std::string_view*>(*arg);
+  return pb_encode_tag_for_field(stream, field) && pb_encode_string(stream, bytes_of(*s), s->size());
+}
+
+// The oneof `value` of a Metric and of a PropertyValue differ only in their field numbers.
+struct ValueTags {
+  pb_size_t int_value, long_value, float_value, double_value, boolean_value, string_value;
+};
+constexpr ValueTags kMetricTags{pm500_sparkplug_b_Payload_Metric_int_value_tag,
+                                pm500_sparkplug_b_Payload_Metric_long_value_tag,
+                                pm500_sparkplug_b_Payload_Metric_float_value_tag,
+                                pm500_sparkplug_b_Payload_Metric_double_value_tag,
+                                pm500_sparkplug_b_Payload_Metric_boolean_value_tag,
+                                pm500_sparkplug_b_Payload_Metric_string_value_tag};
+constexpr ValueTags kPropertyTags{pm500_sparkplug_b_Payload_PropertyValue_int_value_tag,
+                                  pm500_sparkplug_b_Payload_PropertyValue_long_value_tag,
+                                  pm500_sparkplug_b_Payload_PropertyValue_float_value_tag,
+                                  pm500_sparkplug_b_Payload_PropertyValue_double_value_tag,
+                                  pm500_sparkplug_b_Payload_PropertyValue_boolean_value_tag,
+                                  pm500_sparkplug_b_Payload_PropertyValue_string_value_tag};
+
+// Fills the oneof from `v` by the field the specification assigns to each type (Sparkplug 3.0,
+// "Metric": 8..32-bit integers in int_value, 64-bit and DateTime in long_value).
+template <class Pb>
+void set_value(Pb& m, const Value& v, const ValueTags& tags) {
+  switch (v.type) {
+    case DataType::Int8: case DataType::Int16: case DataType::Int32:
+    case DataType::UInt8: case DataType::UInt16: case DataType::UInt32:
+      m.which_value = tags.int_value;
+      m.value.int_value = static_cast<std::uint32_t>(v.integer);
+      break;
+    case DataType::Int64: case DataType::UInt64: case DataType::DateTime:
+      m.which_value = tags.long_value;
+      m.value.long_value = v.integer;
+      break;
+    case DataType::Float:
+      m.which_value = tags.float_value;
+      m.value.float_value = static_cast<float>(v.number);
+      break;
+    case DataType::Double:
+      m.which_value = tags.double_value;
+      m.value.double_value = v.number;
+      break;
+    case DataType::Boolean:
+      m.which_value = tags.boolean_value;
+      m.value.boolean_value = v.integer != 0;
+      break;
+    case DataType::String: case DataType::Text:
+      m.which_value = tags.string_value;
+      m.value.string_value.funcs.encode = &encode_view;
+      m.value.string_value.arg = arg_of(&v.text);
+      break;
+    case DataType::Unknown:
+      m.which_value = 0;
+      break;
+  }
+}
+
+bool encode_keys(pb_ostream_t* stream, const pb_field_t* field, void* const* arg) {
+  for (const Property& p : *static_cast<const std::span<const Property>*>(*arg))
+    if (!pb_encode_tag_for_field(stream, field) || !pb_encode_string(stream, bytes_of(p.key), p.key.size()))
+      return false;
+  return true;
+}
+
+bool encode_property_values(pb_ostream_t* stream, const pb_field_t* field, void* const* arg) {
+  for (const Property& p : *static_cast<const std::span<const Property>*>(*arg)) {
+    PbPropertyValue v = pm500_sparkplug_b_Payload_PropertyValue_init_zero;
+    v.has_type = true;
+    v.type = static_cast<std::uint32_t>(p.value.type);
+    set_value(v, p.value, kPropertyTags);
+    if (!pb_encode_tag_for_field(stream, field) ||
+        !pb_encode_submessage(stream, &pm500_sparkplug_b_Payload_PropertyValue_msg, &v))
+      return false;
+  }
+  return true;
+}
+
+bool encode_metrics(pb_ostream_t* stream, const pb_field_t* field, void* const* arg) {
+  for (const Metric& in : *static_cast<const std::span<const Metric>*>(*arg)) {
+    PbMetric m = pm500_sparkplug_b_Payload_Metric_init_zero;
+    if (!in.name.empty()) {
+      m.name.funcs.encode = &encode_view;
+      m.name.arg = arg_of(&in.name);
+    }
+    if (in.alias) {
+      m.has_alias = true;
+      m.alias = *in.alias;
+    }
+    if (in.timestamp_ms != 0) {
+      m.has_timestamp = true;
+      m.timestamp = in.timestamp_ms;
+    }
+    if (in.with_datatype) {
+      m.has_datatype = true;
+      m.datatype = static_cast<std::uint32_t>(in.value.type);
+    }
+    if (in.historical) {
+      m.has_is_historical = true;
+      m.is_historical = true;
+    }
+    if (in.is_null) {
+      m.has_is_null = true;
+      m.is_null = true;
+    } else {
+      set_value(m, in.value, kMetricTags);
+    }
+    if (!in.properties.empty()) {
+      m.has_properties = true;
+      m.properties.keys.funcs.encode = &encode_keys;
+      m.properties.keys.arg = arg_of(&in.properties);
+      m.properties.values.funcs.encode = &encode_property_values;
+      m.properties.values.arg = arg_of(&in.properties);
+    }
+    if (!pb_encode_tag_for_field(stream, field) || !pb_encode_submessage(stream, &pm500_sparkplug_b_Payload_Metric_msg, &m))
+      return false;
+  }
+  return true;
+}
+
+bool read_string(pb_istream_t* stream, const pb_field_t*, void** arg) {
+  auto* s = static_cast<std::string*>(*arg);
+  s->resize(stream->bytes_left);
+  return pb_read(stream, reinterpret_cast<pb_byte_t*>(s->data()), s->size());
+}
+
+std::string value_text(const PbMetric& m) {
+  char buf[40];
+  switch (m.which_value) {
+    case pm500_sparkplug_b_Payload_Metric_int_value_tag: return std::to_string(m.value.int_value);
+    case pm500_sparkplug_b_Payload_Metric_long_value_tag: return std::to_string(m.value.long_value);
+    case pm500_sparkplug_b_Payload_Metric_float_value_tag:
+      std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(m.value.float_value));
+      return buf;
+    case pm500_sparkplug_b_Payload_Metric_double_value_tag:
+      std::snprintf(buf, sizeof buf, "%.17g", m.value.double_value);
+      return buf;
+    case pm500_sparkplug_b_Payload_Metric_boolean_value_tag: return m.value.boolean_value ? "true" : "false";
+    case pm500_sparkplug_b_Payload_Metric_string_value_tag: return "(a string)";
+    default: return m.has_is_null && m.is_null ? "null" : "(no value)";
+  }
+}
+
+bool decode_metric(pb_istream_t* stream, const pb_field_t*, void** arg) {
+  auto* out = static_cast<std::vector<ReceivedMetric>*>(*arg);
+  ReceivedMetric r;
+  PbMetric m = pm500_sparkplug_b_Payload_Metric_init_zero;
+  m.name.funcs.decode = &read_string;
+  m.name.arg = &r.name;
+  // A string value (a callback inside the oneof) stays unread: the union is zeroed, so nanopb
+  // finds no decoder for it and skips it.
+  if (!pb_decode(stream, &pm500_sparkplug_b_Payload_Metric_msg, &m)) return false;
+  if (m.has_alias) r.alias = m.alias;
+  if (m.has_datatype) r.type = static_cast<DataType>(m.datatype);
+  if (m.which_value == pm500_sparkplug_b_Payload_Metric_boolean_value_tag) r.boolean = m.value.boolean_value;
+  r.value_text = value_text(m);
+  out->push_back(std::move(r));
+  return true;
+}
+
+}  // namespace
+
+std::string_view to_string(DataType t) noexcept {
+  switch (t) {
+    case DataType::Unknown: return "Unknown";
+    case DataType::Int8: return "Int8";
+    case DataType::Int16: return "Int16";
+    case DataType::Int32: return "Int32";
+    case DataType::Int64: return "Int64";
+    case DataType::UInt8: return "UInt8";
+    case DataType::UInt16: return "UInt16";
+    case DataType::UInt32: return "UInt32";
+    case DataType::UInt64: return "UInt64";
+    case DataType::Float: return "Float";
+    case DataType::Double: return "Double";
+    case DataType::Boolean: return "Boolean";
+    case DataType::String: return "String";
+    case DataType::DateTime: return "DateTime";
+    case DataType::Text: return "Text";
+  }
+  return "Unknown";
+}
+
+std::string encode(const Payload& p, std::string& out) {
+  out.clear();
+  PbPayload pb = pm500_sparkplug_b_Payload_init_zero;
+  if (p.timestamp_ms != 0) {
+    pb.has_timestamp = true;
+    pb.timestamp = p.timestamp_ms;
+  }
+  if (p.seq) {
+    pb.has_seq = true;
+    pb.seq = *p.seq;
+  }
+  if (!p.metrics.empty()) {
+    pb.metrics.funcs.encode = &encode_metrics;
+    pb.metrics.arg = arg_of(&p.metrics);
+  }
+  pb_ostream_t stream{&write_to_string, &out, SIZE_MAX, 0, nullptr};
+  if (!pb_encode(&stream, &pm500_sparkplug_b_Payload_msg, &pb)) return std::string("nanopb: ") + PB_GET_ERROR(&stream);
+  return {};
+}
+
+pm500::expected<std::vector<ReceivedMetric>, std::string> decode_metrics(std::span<const std::uint8_t> bytes) {
+  std::vector<ReceivedMetric> out;
+  PbPayload pb = pm500_sparkplug_b_Payload_init_zero;
+  pb.metrics.funcs.decode = &decode_metric;
+  pb.metrics.arg = &out;
+  pb_istream_t stream = pb_istream_from_buffer(bytes.data(), bytes.size());
+  if (!pb_decode(&stream, &pm500_sparkplug_b_Payload_msg, &pb))
+    return pm500::unexpected(std::string("not a Sparkplug B payload: ") + PB_GET_ERROR(&stream));
+  return out;
+}
+
+}  // namespace pm500::sinks::sparkplug
