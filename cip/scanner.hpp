@@ -269,6 +269,9 @@ class ScannerEvents {
   virtual void on_fault(std::uint32_t device, const Fault& f) = 0;
   virtual void on_fault_cleared(std::uint32_t device, Fault::Kind k) = 0;
   virtual void on_identity(std::uint32_t /*device*/, const Identity& /*id*/) {}
+  // A Class 1 connection for `assembly` was opened (Forward Open accepted): the data that
+  // follows for it comes on T->O connection `t_o_id`, whose sequence count is its own.
+  virtual void on_connection(std::uint32_t /*device*/, std::uint16_t /*assembly*/, std::uint32_t /*t_o_id*/) {}
   // Attribute 4 of each assembly, read at every connect (the app compares it with the profile).
   virtual void on_assembly_size(std::uint32_t /*device*/, std::uint16_t /*assembly*/, std::uint16_t /*bytes*/) {}
   // Scanner thread, after each turn of the event loop: the end of a batch of on_data() calls

@@ -752,6 +752,7 @@ void Engine::on_open_reply(Device& d, const MrResponse& r, const SendData& sd, s
   c.next_heartbeat_ns = now;
   // First heartbeat at once: the target's inactivity timer started with its reply.
   loop_.timers().push(now, timer_token(TimerKind::heartbeat, d.index, static_cast<std::uint8_t>(d.cursor), c.gen));
+  events_.on_connection(d.index, c.assembly, c.t_o_id);
   ++d.cursor;
   publish(d);  // the connection's ids and addresses, for snapshot()
   next_open(d, now);

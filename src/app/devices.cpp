@@ -50,6 +50,7 @@ struct Devices::State {
   std::array<Sample, 9> latest{};
   std::array<bool, 9> have{};
   std::array<bool, 9> size_reported{};
+  std::array<std::uint32_t, 9> connection{};  // T->O id of the open Class 1 connection (scanner thread)
   std::unique_ptr<Trend> trend;  // the headline values' history, guarded by latest_mu
 };
 
@@ -112,6 +113,7 @@ void Devices::on_data(std::uint32_t device, std::uint16_t assembly, std::span<co
   s.device = device;
   s.sequence = sequence;
   s.flags = explicit_read ? kSampleExplicit : 0;
+  s.connection = explicit_read ? 0 : st.connection[assembly - 100];
   if (!device::decode(*st.profile, assembly, data, s)) {
     // The size check at connect (attribute 4) reports the cause; here only count.
     st.counters->decode_errors.fetch_add(1, std::memory_order_relaxed);
@@ -127,6 +129,10 @@ void Devices::on_data(std::uint32_t device, std::uint16_t assembly, std::span<co
   st.latest[assembly - 100] = s;
   st.have[assembly - 100] = true;
   st.trend->add(s);
+}
+
+void Devices::on_connection(std::uint32_t device, std::uint16_t assembly, std::uint32_t t_o_id) noexcept {
+  if (device < state_.size() && assembly >= 100 && assembly <= 108) state_[device]->connection[assembly - 100] = t_o_id;
 }
 
 void Devices::on_assembly_size(std::uint32_t device, std::uint16_t assembly, std::uint16_t bytes) {

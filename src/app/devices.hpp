@@ -51,6 +51,8 @@ class Devices {
   // Durable mode: every sample is staged in the journal as it enters the ring. Before the
   // scanner starts.
   void set_journal(Journal* journal) { journal_ = journal; }
+  // A Class 1 connection of an assembly opened (scanner thread): its samples carry the id.
+  void on_connection(std::uint32_t device, std::uint16_t assembly, std::uint32_t t_o_id) noexcept;
   // The meter's attribute-4 size of an assembly, read at connect: checked against the profile.
   void on_assembly_size(std::uint32_t device, std::uint16_t assembly, std::uint16_t bytes);
 

@@ -78,6 +78,9 @@ class ProbeEvents final : public cip::ScannerEvents {
   void on_fault_cleared(std::uint32_t, cip::Fault::Kind) override {}
   void on_identity(std::uint32_t device, const cip::Identity& id) override;
   void on_assembly_size(std::uint32_t device, std::uint16_t assembly, std::uint16_t bytes) override;
+  void on_connection(std::uint32_t device, std::uint16_t assembly, std::uint32_t t_o_id) override {
+    devices_.on_connection(device, assembly, t_o_id);
+  }
 
   // True when every device either delivered every assembly, or accounted for each (data, or a
   // fault naming it: the scanner skips an assembly the device does not have and opens the

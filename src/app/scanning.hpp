@@ -44,6 +44,9 @@ class ScanEvents final : public cip::ScannerEvents {
   void on_assembly_size(std::uint32_t device, std::uint16_t assembly, std::uint16_t bytes) override {
     devices_.on_assembly_size(device, assembly, bytes);
   }
+  void on_connection(std::uint32_t device, std::uint16_t assembly, std::uint32_t t_o_id) override {
+    devices_.on_connection(device, assembly, t_o_id);
+  }
   void on_batch_end() noexcept override { devices_.on_batch_end(); }
 
  private:

@@ -275,8 +275,11 @@ constexpr std::array kModes{
     FailureMode{"pipeline.restart_gap", "Gateway", "Samples missed across a restart",
                 "The gateway was killed or down while the meter kept producing",
                 "Find why it stopped (restart history); the gap is reported with its size.",
-                L::l2_edge_engineering, "Persisted last sequence per device vs the first after restart", "",
-                "tests/pipeline: restart gap"},
+                L::l2_edge_engineering, "Persisted last sample per device and assembly (time, sequence count and "
+                "connection) vs the first after restart: counted by sequence only on the same connection, else by "
+                "time at the RPI", "",
+                "tests/pipeline/delivery_test.cpp (restart gap, counts within one connection); "
+                "tests/app/test_durability_e2e.cpp (gateway restarted: new connections measured by time)"},
 };
 
 }  // namespace

@@ -39,7 +39,10 @@ struct Sample {
   std::uint16_t flags = 0;          // SampleFlags
   std::uint8_t count = 0;           // number of valid entries in values
   std::uint8_t reserved0 = 0;
-  std::uint32_t reserved1 = 0;
+  // T->O connection id of the Class 1 connection the sample arrived on: its sequence count is
+  // only comparable with another sample's of the same connection (a new connection starts its
+  // count over). 0 for explicit reads, and in spools written before it was recorded.
+  std::uint32_t connection = 0;
   double values[kMaxSampleValues] = {};
 };
 

@@ -14,11 +14,13 @@
 namespace pm500 {
 namespace {
 
-// Format 2: magic | u32 count | u32 crc32c(entries) | entries, each
-//   u16 assembly | u16 name length | name | i64 time | u16 sequence.
-// (Format 1 keyed by the device's index in the configuration; it is ignored: a restart after
-// an upgrade reports no gap rather than a wrong one.)
-constexpr char kMagic[8] = {'P', 'M', '5', 'W', 'M', 'K', '0', '2'};
+// Format 3: magic | u32 count | u32 crc32c(entries) | entries, each
+//   u16 assembly | u16 name length | name | i64 time | u16 sequence | u32 T->O connection id.
+// Format 2 is the same without the connection id, read as "not known". (Format 1 keyed by the
+// device's index in the configuration; it is ignored: a restart after an upgrade reports no gap
+// rather than a wrong one.)
+constexpr char kMagic[8] = {'P', 'M', '5', 'W', 'M', 'K', '0', '3'};
+constexpr char kMagicV2[8] = {'P', 'M', '5', 'W', 'M', 'K', '0', '2'};
 
 template <class T>
 void put(std::vector<char>& out, const T& v) {
@@ -39,6 +41,10 @@ std::string Watermarks::key_of(const Sample& s) const {
 Watermarks::Gap Watermarks::measure(std::string device, std::uint16_t assembly, Mark last, Mark first, bool class1,
                                     std::int64_t rpi_ms) {
   Gap g{std::move(device), assembly, last, first, 0, Gap::Basis::unknown, rpi_ms};
+  // A new connection's count started over: comparing it with the old one's would count the
+  // restart of the count as lost samples.
+  g.new_connection = class1 && last.connection != 0 && first.connection != 0 && last.connection != first.connection;
+  class1 = class1 && !g.new_connection;
   const double elapsed_ms = static_cast<double>(first.time_ns - last.time_ns) / 1e6;
   // Samples the time allows for: one per RPI, less the one that arrived.
   const double by_time = rpi_ms > 0 ? std::max(0.0, std::round(elapsed_ms / static_cast<double>(rpi_ms)) - 1.0) : -1;
@@ -77,7 +83,9 @@ std::string Watermarks::Gap::describe() const {
     case Basis::sequence: s += "; " + std::to_string(missing) + " samples missing (by sequence count)"; break;
     case Basis::time:
       s += "; about " + std::to_string(missing) + " samples missing (by time at RPI " + std::to_string(rpi_ms) +
-           " ms: the meter's sequence count restarted or does not match the time)";
+           (new_connection ? " ms: a new connection, whose sequence count starts over, so the counts of the two "
+                             "connections are not compared)"
+                           : " ms: the meter's sequence count restarted or does not match the time)");
       break;
     case Basis::unknown: break;
   }
@@ -88,7 +96,10 @@ void Watermarks::load() {
   std::ifstream in(file_, std::ios::binary);
   if (!in) return;
   std::vector<char> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (data.size() < 16 || std::memcmp(data.data(), kMagic, 8) != 0) return;
+  if (data.size() < 16) return;
+  const bool v3 = std::memcmp(data.data(), kMagic, 8) == 0;
+  if (!v3 && std::memcmp(data.data(), kMagicV2, 8) != 0) return;
+  const std::size_t mark_size = v3 ? 14 : 10;
   std::uint32_t count = 0, crc = 0;
   std::memcpy(&count, data.data() + 8, 4);
   std::memcpy(&crc, data.data() + 12, 4);
@@ -100,13 +111,14 @@ void Watermarks::load() {
     std::memcpy(&assembly, data.data() + at, 2);
     std::memcpy(&len, data.data() + at + 2, 2);
     at += 4;
-    if (at + len + 10 > data.size()) return;
+    if (at + len + mark_size > data.size()) return;
     std::string key = std::to_string(assembly) + '\t' + std::string(data.data() + at, len);
     at += len;
     Mark m;
     std::memcpy(&m.time_ns, data.data() + at, 8);
     std::memcpy(&m.sequence, data.data() + at + 8, 2);
-    at += 10;
+    if (v3) std::memcpy(&m.connection, data.data() + at + 10, 4);
+    at += mark_size;
     marks_[std::move(key)] = Entry{m, true, false};
   }
 }
@@ -125,13 +137,13 @@ std::optional<Watermarks::Gap> Watermarks::update(const Sample& s) {
   if (e.previous_run && !e.seen_this_run && s.source_time_ns > e.mark.time_ns) {
     const DeviceMeta* d = catalog_ ? catalog_->device(s.device) : nullptr;
     const bool class1 = (s.flags & kSampleExplicit) == 0 && (e.mark.sequence != 0 || s.sequence != 0);
-    Gap g = measure(d ? d->name : std::to_string(s.device), s.assembly, e.mark, Mark{s.source_time_ns, s.sequence},
-                    class1, d ? d->rpi_ms : 0);
+    Gap g = measure(d ? d->name : std::to_string(s.device), s.assembly, e.mark,
+                    Mark{s.source_time_ns, s.sequence, s.connection}, class1, d ? d->rpi_ms : 0);
     // Directly following (the restart lost nothing of this device) is not a gap.
     if (!(g.basis != Gap::Basis::unknown && g.missing == 0)) gap = std::move(g);
   }
   e.seen_this_run = true;
-  e.mark = Mark{s.source_time_ns, s.sequence};
+  e.mark = Mark{s.source_time_ns, s.sequence, s.connection};
   dirty_ = true;
   return gap;
 }
@@ -150,6 +162,7 @@ pm500::expected<void, std::string> Watermarks::persist() {
     data.insert(data.end(), name.begin(), name.end());
     put(data, e.mark.time_ns);
     put(data, e.mark.sequence);
+    put(data, e.mark.connection);
     ++count;
   }
   std::memcpy(data.data() + 8, &count, 4);

@@ -7,9 +7,12 @@
 //
 // Keyed by the device's configured name, not its position in the list, so a configuration that
 // adds or reorders devices compares each with its own history. The count of missing samples
-// comes from the CIP sequence count when it agrees with the time elapsed at the device's RPI;
-// when it does not (the meter restarted its count, or wrapped it more than once), the time and
-// the RPI give the estimate and the report says so.
+// comes from the CIP sequence count only when both samples came on the same Class 1 connection
+// (the mark records its T->O connection id: a listen-only consumer of a multicast stream that
+// outlived the restart) and the count agrees with the time elapsed at the device's RPI. A new
+// connection starts its count over, so its numbers say nothing about the old one's: then, as
+// when the count does not agree with the time, the time and the RPI give the estimate and the
+// report says which.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +34,7 @@ class Watermarks {
   struct Mark {
     std::int64_t time_ns = 0;
     std::uint16_t sequence = 0;
+    std::uint32_t connection = 0;  // T->O connection id; 0 = not known (explicit, or an older file)
   };
   struct Gap {
     std::string device;  // configured name
@@ -40,6 +44,7 @@ class Watermarks {
     std::uint64_t missing = 0;  // samples missing (0 when unknown)
     enum class Basis { unknown, sequence, time } basis = Basis::unknown;
     std::int64_t rpi_ms = 0;     // used for Basis::time
+    bool new_connection = false;  // the two came on different connections: counts not compared
     std::string describe() const;
   };
 
@@ -54,7 +59,8 @@ class Watermarks {
   // Writes the file (atomically, by rename) when something changed since the last persist.
   pm500::expected<void, std::string> persist();
 
-  // The gap between two marks of one stream (exposed for tests).
+  // The gap between two marks of one stream (exposed for tests). Sequence counts are compared
+  // only within one connection (equal ids, or an id not known).
   static Gap measure(std::string device, std::uint16_t assembly, Mark last, Mark first, bool class1,
                      std::int64_t rpi_ms);
 

@@ -8,6 +8,7 @@
 
 #include "helpers.hpp"
 #include "test_sinks.hpp"
+#include "pipeline/crc32c.hpp"
 #include "pipeline/pipeline.hpp"
 #include "support/support.hpp"
 
@@ -402,6 +403,85 @@ TEST_CASE("watermarks: a meter that restarted its sequence count is measured by 
   const auto wrapped = Watermarks::measure("m", 101, {0, 10}, {955'260'000'000, 30'000}, true, 10);
   CHECK(wrapped.basis == Watermarks::Gap::Basis::sequence);
   CHECK(wrapped.missing == 65'536 + 30'000 - 10 - 1);
+}
+
+TEST_CASE("watermarks: sequence counts are compared within one connection only; a new one is measured by time") {
+  // 1.2 s at RPI 100 ms: 11 samples by time. The old connection's last count was 5; the first
+  // sample after the restart has count 14. On the same connection (a multicast stream that
+  // outlived the restart) that is exactly 8 missing; on a new connection, whose count started
+  // over, the 14 says nothing about the old count, and the restart of the count is no loss.
+  const Watermarks::Mark last{1'000'000'000, 5, 0x00A1'0001};
+  const auto same = Watermarks::measure("mcc-1", 101, last, {2'200'000'000, 14, 0x00A1'0001}, true, 100);
+  CHECK(same.basis == Watermarks::Gap::Basis::sequence);
+  CHECK(same.missing == 8);
+  CHECK_FALSE(same.new_connection);
+  const auto fresh = Watermarks::measure("mcc-1", 101, last, {2'200'000'000, 14, 0x00B7'0002}, true, 100);
+  CHECK(fresh.new_connection);
+  CHECK(fresh.basis == Watermarks::Gap::Basis::time);
+  CHECK(fresh.missing == 11);
+  INFO(fresh.describe());
+  CHECK(fresh.describe().find("about 11 samples missing (by time at RPI 100 ms: a new connection") != std::string::npos);
+  // A new connection right after the old one (a fast restart): nothing missing, no gap at all,
+  // although the counts 5 -> 1 would be 65,531 by sequence.
+  const auto quick = Watermarks::measure("mcc-1", 101, last, {1'100'000'000, 1, 0x00B7'0002}, true, 100);
+  CHECK(quick.basis == Watermarks::Gap::Basis::time);
+  CHECK(quick.missing == 0);
+  // An id not known (an older watermark file, or explicit reads) keeps the count's word.
+  const auto unknown = Watermarks::measure("mcc-1", 101, {1'000'000'000, 5, 0}, {2'200'000'000, 14, 0x00B7'0002},
+                                           true, 100);
+  CHECK(unknown.basis == Watermarks::Gap::Basis::sequence);
+}
+
+TEST_CASE("watermarks: the connection is persisted with the mark; the older file format still loads") {
+  test::TempDir tmp;
+  Catalog cat;
+  cat.devices.push_back(DeviceMeta{"mcc-1", "s", "mcc-1", 1, {}});
+  auto on = [](std::uint64_t n, std::uint16_t seq, std::uint32_t connection) {
+    Sample s = make_sample(n);
+    s.sequence = seq;
+    s.connection = connection;
+    return s;
+  };
+  {
+    Watermarks w(tmp / "wm", &cat);
+    CHECK_FALSE(w.update(on(1000, 1000, 7)));
+    REQUIRE(w.persist());
+  }
+  {
+    // 12 ms later at RPI 1 ms: 11 by time; count 1009 would say 8 on the same connection.
+    Watermarks w(tmp / "wm", &cat);
+    w.load();
+    auto g = w.update(on(1012, 1009, 8));
+    REQUIRE(g);
+    CHECK(g->new_connection);
+    CHECK(g->basis == Watermarks::Gap::Basis::time);
+    CHECK(g->missing == 11);
+  }
+  {
+    Watermarks w(tmp / "wm", &cat);
+    w.load();
+    auto g = w.update(on(1012, 1009, 7));
+    REQUIRE(g);
+    CHECK(g->basis == Watermarks::Gap::Basis::sequence);
+    CHECK(g->missing == 8);
+  }
+  // Format 2 (no connection id), as the previous release wrote it: loads, ids not known.
+  std::string v2("PM5WMK02", 8);
+  std::string entry;
+  const std::uint16_t assembly = 101, len = 5;
+  const std::int64_t time = make_sample(1000).source_time_ns;
+  const std::uint16_t seq = 1000;
+  entry.append(reinterpret_cast<const char*>(&assembly), 2).append(reinterpret_cast<const char*>(&len), 2);
+  entry.append("mcc-1").append(reinterpret_cast<const char*>(&time), 8).append(reinterpret_cast<const char*>(&seq), 2);
+  const std::uint32_t count = 1, crc = crc32c(std::as_bytes(std::span<const char>(entry.data(), entry.size())));
+  v2.append(reinterpret_cast<const char*>(&count), 4).append(reinterpret_cast<const char*>(&crc), 4).append(entry);
+  test::write_file(tmp / "wm2", v2);
+  Watermarks w(tmp / "wm2", &cat);
+  w.load();
+  auto g = w.update(on(1012, 1009, 9));
+  REQUIRE(g);
+  CHECK(g->basis == Watermarks::Gap::Basis::sequence);
+  CHECK(g->missing == 8);
 }
 
 TEST_CASE("watermarks: keyed by device name, so a reordered configuration compares each device with its own") {
