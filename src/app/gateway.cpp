@@ -71,6 +71,7 @@ struct Gateway::Impl {
   ReloadOutcome last_reload;  // guarded by view_mu
   std::shared_ptr<spdlog::logger> log = log::get("gateway");
   health::Registry health;
+  std::unique_ptr<health::Acknowledgements> acks;  // operators' acknowledgements and shelves (state_dir)
   std::unique_ptr<health::AlertSender> alerts;  // after `health`: destroyed first
   std::unique_ptr<Ring> ring;
   std::unique_ptr<Devices> devices;
@@ -168,10 +169,11 @@ struct Gateway::Impl {
         running = true;
       }
     }
+    if (acks) acks->tick(health.active());  // nothing shown as acknowledged that has changed since
     std::lock_guard lock(view_mu);
     ViewSources src{cfg,        started_ms, restarts, devices.get(), std::move(scan), running, deliveries, health,
                     ring ? ring->capacity() : 0, ring ? ring->head() : 0, alerts.get(), disk.get(), rejected,
-                    receive};
+                    receive,    acks.get()};
     status::GatewayView v = view_builder.build(src);
     v.reload = {last_reload.at_ms,     last_reload.at_ms == 0 ? "" : last_reload.refused ? "refused" : "applied",
                 last_reload.summary(), last_reload.errors,
@@ -184,6 +186,9 @@ struct Gateway::Impl {
     status_server = std::make_unique<status::Server>(cfg.status, [this] { return view(); });
     if (devices)
       status_server->set_history([this](std::string_view name) { return history_view(*devices, name); });
+    if (acks)
+      status_server->set_acknowledge(
+          [this](const status::AckRequest& r) { return acknowledge(*acks, health, r); });
     if (auto r = status_server->start(); !r) return pm500::unexpected("status page: " + r.error());
     log->info("status page on {} (API /api/status, metrics /metrics, health /health/ready)", status_server->url());
     return {};
@@ -496,13 +501,18 @@ pm500::expected<void, std::string> Gateway::start() {
   if (ec)
     return pm500::unexpected("cannot create state directory \"" + cfg.gateway.state_dir + "\": " + ec.message() +
                              "; set [gateway] state_dir to a writable folder (a volume in a container)");
+  g.acks = std::make_unique<health::Acknowledgements>(std::filesystem::path(cfg.gateway.state_dir) /
+                                                      "acknowledgements");
   if (cfg.alerts.enabled) {
     // Before anything can raise, so the restart loop found below is alerted too.
     g.alerts = std::make_unique<health::AlertSender>(cfg.alerts, cfg.gateway.site, g.health);
-    g.health.on_event([a = g.alerts.get()](const health::Event& e) { a->enqueue(e); });
     g.alerts->start();
     g.log->info("alerts go to {}", health::redacted_url(cfg.alerts.url));
   }
+  // A condition still acknowledged or shelved from before a restart is not alerted again.
+  g.health.on_event([acks = g.acks.get(), alerts = g.alerts.get()](const health::Event& e) {
+    if (acks->on_event(e) && alerts) alerts->enqueue(e);
+  });
   g.record_start();
   if (auto text = read_text(cfg.source_file)) g.running_table = parse_toml(*text, cfg.source_file);
   g.log->info("pm500-gateway starting: site {}, {} device(s), state directory {}, start {} here", cfg.gateway.site,
@@ -590,6 +600,7 @@ void Gateway::tick() {
   impl_->check_resources();
   impl_->check_overload();
   impl_->health.tick();
+  if (impl_->acks) impl_->acks->tick(impl_->health.active());
 }
 
 void Gateway::stop(const std::string& reason) {

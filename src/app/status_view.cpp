@@ -49,6 +49,19 @@ std::optional<status::HistoryView> history_view(const Devices& devices, std::str
   return h;
 }
 
+status::AckView ack_view(const health::Acknowledgement& a) {
+  return {a.id, a.subject, std::string(health::to_string(a.kind)), a.by, a.note, a.evidence, a.at_ms, a.until_ms,
+          a.waiting};
+}
+
+status::Server::AckAnswer acknowledge(health::Acknowledgements& acks, const health::Registry& registry,
+                                      const status::AckRequest& r) {
+  auto out = acks.apply({r.action, r.id, r.subject, r.by, r.note, r.minutes, r.evidence}, registry.active());
+  status::Server::AckAnswer a{out.status, std::move(out.message), std::nullopt};
+  if (out.entry) a.entry = ack_view(*out.entry);
+  return a;
+}
+
 std::uint64_t resident_bytes() {
   std::ifstream in("/proc/self/statm");
   std::uint64_t size = 0, resident = 0;
@@ -180,8 +193,12 @@ status::GatewayView StatusViewBuilder::build(const ViewSources& src) {
       f.cause = m->cause;
       f.resolution = m->resolution;
     }
+    if (src.acks)
+      if (auto a = src.acks->find(c.id, c.subject)) f.acknowledgement = ack_view(*a);
     v.failures.push_back(std::move(f));
   }
+  if (src.acks)
+    for (const auto& a : src.acks->list()) v.acknowledgements.push_back(ack_view(a));
   for (const auto& m : health::failure_modes()) {
     v.failure_counts.push_back({std::string(m.id), std::string(health::level_short(m.level)),
                                 src.health.is_active(m.id), src.health.raised_total(m.id)});

@@ -9,9 +9,11 @@
 #include "app/devices.hpp"
 #include "cip/scanner.hpp"
 #include "config/config.hpp"
+#include "health/acknowledgements.hpp"
 #include "health/alerts.hpp"
 #include "health/registry.hpp"
 #include "pipeline/delivery.hpp"
+#include "status/server.hpp"
 #include "status/snapshot.hpp"
 
 namespace pm500::app {
@@ -30,6 +32,7 @@ struct ViewSources {
   const DiskSpace* disk = nullptr;              // null: not known
   cip::RejectedDatagrams datagrams_rejected{};  // scanner's counts (zero when no scanner)
   cip::ReceiveStats receive{};                  // the scanner's receive socket (zero when no scanner)
+  const health::Acknowledgements* acks = nullptr;  // null: none kept
 };
 
 class StatusViewBuilder {
@@ -44,6 +47,12 @@ class StatusViewBuilder {
 // Resident memory of this process, and the cgroup memory limit (0 when there is none).
 // /api/history for the meter named `device` (now: the wall clock); nullopt when there is none.
 std::optional<status::HistoryView> history_view(const Devices& devices, std::string_view device);
+
+// An acknowledgement or shelf as /api/status shows it.
+status::AckView ack_view(const health::Acknowledgement& a);
+// POST /api/acknowledge carried out on `acks` against the registry's active conditions.
+status::Server::AckAnswer acknowledge(health::Acknowledgements& acks, const health::Registry& registry,
+                                      const status::AckRequest& r);
 
 std::uint64_t resident_bytes();
 std::uint64_t cgroup_memory_limit();

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "status/snapshot.hpp"
 
@@ -14,6 +16,8 @@ namespace pm500::status {
 std::string render_json(const GatewayView& view);
 // /api/history?device=... (docs/status-api.md).
 std::string render_history_json(const HistoryView& view);
+// The answer to POST /api/acknowledge that was carried out: {"ok":true,"message":...,"acknowledgement":...}.
+std::string render_ack_json(std::string_view message, const std::optional<AckView>& entry);
 
 // /metrics: Prometheus text exposition format 0.0.4. Every known failure mode has a
 // pm500_failure_active series (0 or 1), so an alert on it never sees a missing series.

@@ -93,6 +93,22 @@ void write_sink(JsonWriter& w, const SinkView& s, std::int64_t now_ms) {
   w.end_object();
 }
 
+void write_ack(JsonWriter& w, const AckView& a) {
+  w.begin_object();
+  w.field("id", a.id);
+  w.field("subject", a.subject);
+  w.field("state", a.state);
+  w.field("by", a.by);
+  w.field("note", a.note);
+  w.field("evidence", a.evidence);
+  w.field("at_ms", a.at_ms);
+  w.key("until_ms");
+  if (a.until_ms > 0) w.value(a.until_ms);
+  else w.null();
+  w.field("waiting", a.waiting);
+  w.end_object();
+}
+
 void write_failure(JsonWriter& w, const FailureView& f) {
   w.begin_object();
   w.field("id", f.id);
@@ -104,6 +120,9 @@ void write_failure(JsonWriter& w, const FailureView& f) {
   w.field("evidence", f.evidence);
   w.field("since_ms", f.since_ms);
   w.field("occurrences", f.occurrences);
+  w.key("acknowledgement");
+  if (f.acknowledgement) write_ack(w, *f.acknowledgement);
+  else w.null();
   w.end_object();
 }
 
@@ -124,6 +143,7 @@ std::string render_json(const GatewayView& v) {
   w.field("uptime_s", v.now_ms > v.started_ms && v.started_ms > 0 ? (v.now_ms - v.started_ms) / 1000 : 0);
   w.field("restarts", v.restarts);
   w.field("scanner_running", v.scanner_running);
+  w.field("acknowledge_enabled", v.acknowledge_enabled);
   w.field("datagrams_rejected", v.datagrams_rejected.total());
   w.key("datagrams_rejected_by_reason");
   w.begin_object();
@@ -188,6 +208,11 @@ std::string render_json(const GatewayView& v) {
   for (const auto& f : v.failures) write_failure(w, f);
   w.end_array();
 
+  w.key("acknowledgements");
+  w.begin_array();
+  for (const auto& a : v.acknowledgements) write_ack(w, a);
+  w.end_array();
+
   w.key("devices");
   w.begin_array();
   for (const auto& d : v.devices) write_device(w, d);
@@ -223,6 +248,18 @@ std::string render_json(const GatewayView& v) {
   }
   w.end_array();
 
+  w.end_object();
+  return w.take();
+}
+
+std::string render_ack_json(std::string_view message, const std::optional<AckView>& entry) {
+  JsonWriter w;
+  w.begin_object();
+  w.field("ok", true);
+  w.field("message", message);
+  w.key("acknowledgement");
+  if (entry) write_ack(w, *entry);
+  else w.null();
   w.end_object();
   return w.take();
 }

@@ -34,7 +34,9 @@
 #include <vector>
 
 #include "log/log.hpp"
+#include "status/detail/ack_request.hpp"
 #include "status/detail/http_request.hpp"
+#include "status/detail/text.hpp"
 
 namespace pm500::status {
 namespace {
@@ -81,8 +83,32 @@ std::int64_t epoch_ms() {
 
 std::string error_json(std::string_view message) {
   std::string s = "{\"error\":\"";
-  for (char c : message) s += c == '"' ? std::string("\\\"") : std::string(1, c);  // our own fixed texts
+  detail::json_escape(message, s);  // may quote evidence: any text
   return s + "\"}";
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// CSRF: a page of another origin must not be able to act through an operator's browser. The
+// token travels in a header that only the page's own script sets (never a cookie, which a
+// browser would attach to a forged request), and a browser names where a request comes from:
+// Sec-Fetch-Site, and Origin on every cross-origin request and on same-origin POSTs. Requests
+// without either come from programs (curl), which hold the token themselves.
+bool cross_origin(const Request& r) {
+  if (!r.fetch_site.empty() && r.fetch_site != "same-origin" && r.fetch_site != "none") return true;
+  if (r.origin.empty()) return false;
+  const std::size_t scheme = r.origin.find("://");
+  return scheme == std::string::npos || !iequals(std::string_view(r.origin).substr(scheme + 3), r.host);
+}
+
+bool is_json(std::string_view content_type) {
+  std::string_view type = content_type.substr(0, content_type.find(';'));
+  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  return iequals(type, "application/json");
 }
 
 // The page holds no data (it fetches /api/status), so it is served without the token; its
@@ -115,9 +141,14 @@ const char* reason_phrase(int status) {
     case 204: return "No Content";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
@@ -178,13 +209,14 @@ Reply error_reply(int status, std::string_view message, std::string extra = {}) 
   return r;
 }
 
-enum class Route { none, page, favicon, api, history, metrics, live, ready };
+enum class Route { none, page, favicon, api, history, acknowledge, metrics, live, ready };
 
 Route route_of(std::string_view path) {
   if (path == "/" || path == "/index.html") return Route::page;
   if (path == "/favicon.ico") return Route::favicon;
   if (path == "/api/status") return Route::api;
   if (path == "/api/history") return Route::history;
+  if (path == "/api/acknowledge") return Route::acknowledge;
   if (path == "/metrics") return Route::metrics;
   if (path == "/health/live") return Route::live;
   if (path == "/health/ready") return Route::ready;
@@ -225,6 +257,7 @@ struct Job {
   bool gzip = false;
   bool close = false;
   std::string device;  // /api/history: the device named in the query, decoded
+  std::string body;    // /api/acknowledge: the request body
 };
 
 // The value of `name` in an application/x-www-form-urlencoded query ("device=mcc%2D1&x=1"),
@@ -332,6 +365,7 @@ struct Server::Impl {
   config::StatusSection cfg;
   Source source;
   HistorySource history;
+  AckHandler acknowledge;
   Tuning tuning;
   ReadyRule rule;
   std::shared_ptr<spdlog::logger> log = log::get("status");
@@ -414,6 +448,7 @@ struct Server::Impl {
     }
     auto at = Clock::now();
     GatewayView v = source();
+    v.acknowledge_enabled = acknowledge && !cfg.token.empty();
     if (v.now_ms == 0) v.now_ms = epoch_ms();
     for (auto& s : v.sinks) {
       if (s.state_since_ms != 0) continue;
@@ -433,6 +468,26 @@ struct Server::Impl {
     return cfg.public_health && is_probe(r);
   }
 
+  // Why a POST /api/acknowledge is not carried out, checked before any thread sees it.
+  std::optional<Reply> refuse_write(const Request& req) const {
+    if (cfg.token.empty())
+      return error_reply(403,
+                         "acknowledging and shelving are refused while no token is configured: set [status] token "
+                         "(writes require it; docs/status-api.md)");
+    if (!authorized(req.authorization))
+      return error_reply(401, "a bearer token is required ([status] token)",
+                         "WWW-Authenticate: Bearer realm=\"pm500-gateway\"\r\n");
+    if (cross_origin(req))
+      return error_reply(403, "cross-origin request refused: acknowledge from the status page of this gateway");
+    if (!is_json(req.content_type))
+      return error_reply(415, "the body must be JSON (Content-Type: application/json)");
+    if (req.chunked) return error_reply(411, "send the body with a Content-Length");
+    if (req.content_length > detail::kMaxAckBody)
+      return error_reply(413, "the body is larger than " + std::to_string(detail::kMaxAckBody) + " bytes");
+    if (req.content_length == 0) return error_reply(400, "the body is empty: a JSON object is expected");
+    return std::nullopt;
+  }
+
   bool authorized(const std::string& h) const {
     if (cfg.token.empty()) return true;
     constexpr std::string_view scheme = "bearer ";
@@ -450,6 +505,22 @@ struct Server::Impl {
         case Route::api:
           r.body = render_json(*snapshot(true));
           break;
+        case Route::acknowledge: {
+          auto req = detail::parse_ack_request(j.body);
+          if (!req) {
+            r = error_reply(400, req.error());
+            break;
+          }
+          AckAnswer a = acknowledge(*req);
+          if (a.status != 200) {
+            r = error_reply(a.status, a.message);
+            break;
+          }
+          r.body = render_ack_json(a.message, a.entry);
+          std::lock_guard lock(view_mu);
+          view_at = {};  // the next /api/status shows it
+          break;
+        }
         case Route::history: {
           auto h = history(j.device);
           if (!h) r = error_reply(404, "no meter named \"" + j.device + "\": use a name from /api/status devices[].name");
@@ -472,19 +543,22 @@ struct Server::Impl {
           r = error_reply(404, "not found");
       }
     } catch (const std::exception& e) {
-      log->warn("{} {} failed: {}", j.head ? "HEAD" : "GET", path_of(j.route), e.what());
+      log->warn("{} {} failed: {}", method_of(j), path_of(j.route), e.what());
       r = error_reply(500, "the gateway could not build its status; see the log");
     } catch (...) {
-      log->warn("{} {} failed: unknown exception", j.head ? "HEAD" : "GET", path_of(j.route));
+      log->warn("{} {} failed: unknown exception", method_of(j), path_of(j.route));
       r = error_reply(500, "the gateway could not build its status; see the log");
     }
     return wire(std::move(r), j.head, j.gzip, j.close, tuning.keep_alive_timeout);
   }
 
+  static const char* method_of(const Job& j) { return j.route == Route::acknowledge ? "POST" : j.head ? "HEAD" : "GET"; }
+
   static const char* path_of(Route r) {
     switch (r) {
       case Route::api: return "/api/status";
       case Route::history: return "/api/history";
+      case Route::acknowledge: return "/api/acknowledge";
       case Route::metrics: return "/metrics";
       case Route::live: return "/health/live";
       case Route::ready: return "/health/ready";
@@ -703,17 +777,33 @@ struct Server::Impl {
       }
       Request req;
       int bad = parse_head(std::string_view(c.in).substr(0, end), req);
+      std::string body;
+      if (bad == 0 && takes_body(req)) {
+        if (c.in.size() < end + req.content_length) {
+          if (c.peer_closed) close_conn(c);
+          return;  // the rest of the body, within the same request deadline
+        }
+        body = c.in.substr(end, req.content_length);
+        end += req.content_length;
+        req.has_body = false;  // read: the connection can carry the next request
+      }
       c.in.erase(0, end);
       c.scanned = 0;
       if (bad != 0) {
         respond(c, wire(error_reply(bad, "malformed request"), false, false, true, tuning.keep_alive_timeout), true);
         return;
       }
-      dispatch(c, req);
+      dispatch(c, req, std::move(body));
     }
   }
 
-  void dispatch(Conn& c, const Request& req) {
+  // The one request whose body is read: a POST to /api/acknowledge of a size given up front.
+  bool takes_body(const Request& req) const {
+    return acknowledge && req.method == "POST" && route_of(req.path) == Route::acknowledge && !req.chunked &&
+           req.content_length > 0 && req.content_length <= detail::kMaxAckBody;
+  }
+
+  void dispatch(Conn& c, const Request& req, std::string body) {
     bool head = req.method == "HEAD";
     bool close = !req.keep_alive || req.has_body || c.over_limit || c.peer_closed || stopping ||
                  c.served + 1 >= kMaxRequestsPerConnection;
@@ -721,12 +811,19 @@ struct Server::Impl {
       respond(c, wire(std::move(r), head, req.gzip, close, tuning.keep_alive_timeout), close);
     };
     Route route = route_of(req.path);
+    if (route == Route::acknowledge && !acknowledge) route = Route::none;
     if (c.over_limit && !((req.method == "GET" || head) && is_probe(route))) {
       refuse(c, "over the connection limit");
       return;
     }
-    if (req.method != "GET" && !head)
-      return reply(error_reply(405, "read-only: only GET and HEAD are allowed", "Allow: GET, HEAD\r\n"));
+    if (route == Route::acknowledge) {
+      if (req.method != "POST")
+        return reply(error_reply(405, "/api/acknowledge takes POST only", "Allow: POST\r\n"));
+      if (auto refusal = refuse_write(req)) return reply(std::move(*refusal));
+    } else if (req.method != "GET" && !head) {
+      return reply(error_reply(405, "read-only: only GET and HEAD are allowed (POST /api/acknowledge is the one write)",
+                               "Allow: GET, HEAD\r\n"));
+    }
     if (route == Route::none) return reply(error_reply(404, "not found"));
     if (!is_public(route) && !authorized(req.authorization))
       return reply(error_reply(401, "a bearer token is required ([status] token)",
@@ -748,7 +845,7 @@ struct Server::Impl {
       }
       return reply(std::move(r));
     }
-    Job j{c.id, route, head, req.gzip, close, {}};
+    Job j{c.id, route, head, req.gzip, close, {}, std::move(body)};
     if (route == Route::history) {
       auto device = query_param(req.query, "device");
       if (!history) return reply(error_reply(404, "not found"));
@@ -1064,6 +1161,8 @@ void Server::stop() {
 }
 
 void Server::set_history(HistorySource history) { impl_->history = std::move(history); }
+
+void Server::set_acknowledge(AckHandler handler) { impl_->acknowledge = std::move(handler); }
 
 int Server::port() const { return impl_->port; }
 

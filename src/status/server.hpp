@@ -29,6 +29,7 @@
 
 #include "config/config.hpp"
 #include "pm500/expected.hpp"
+#include "status/detail/ack_request.hpp"
 #include "status/render.hpp"
 #include "status/snapshot.hpp"
 
@@ -46,6 +47,15 @@ class Server {
   // /api/history?device=NAME: the named meter's trend, nullopt when no meter has that name.
   // Called from the worker threads, possibly concurrently: it must be thread-safe.
   using HistorySource = std::function<std::optional<HistoryView>(std::string_view device)>;
+  // POST /api/acknowledge: carries out an operator's acknowledgement, shelf or undo. status 200
+  // with the entry now in force, or the HTTP status and the reason (400, 404, 409). Called
+  // from the worker threads, possibly concurrently: it must be thread-safe.
+  struct AckAnswer {
+    int status = 200;
+    std::string message;
+    std::optional<AckView> entry;
+  };
+  using AckHandler = std::function<AckAnswer(const AckRequest&)>;
 
   // Limits and timeouts. The defaults are the gateway's; tests shorten them.
   struct Tuning {
@@ -90,6 +100,9 @@ class Server {
   pm500::expected<void, std::string> start();
   // Serves /api/history from `history` (call before start(); without it the path is 404).
   void set_history(HistorySource history);
+  // Accepts POST /api/acknowledge, the server's one write (call before start(); without it the
+  // path is 404). It needs [status] token: without one every such request is refused (403).
+  void set_acknowledge(AckHandler handler);
   // Stops accepting, lets the answers in progress finish (for up to a second), closes every
   // connection and joins every thread. Idempotent.
   void stop();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,10 +56,23 @@ struct DiskView {
   bool short_of_space = false;  // pipeline.disk_full is raised
 };
 
+// An operator's acknowledgement or shelf of a condition (POST /api/acknowledge): it changes how
+// the condition is shown and stops its repeat alerts, never whether it is recorded.
+struct AckView {
+  std::string id, subject;
+  std::string state;      // "acknowledged" or "shelved"
+  std::string by, note;
+  std::string evidence;   // the condition's evidence when it was given
+  std::int64_t at_ms = 0;
+  std::int64_t until_ms = 0;  // shelved: when it runs out; 0 otherwise
+  bool waiting = false;       // kept from before a restart; the condition has not been raised again yet
+};
+
 struct FailureView {
   std::string id, subject, level, symptom, cause, resolution, evidence;
   std::int64_t since_ms = 0;
   std::uint64_t occurrences = 0;
+  std::optional<AckView> acknowledgement;  // none: shown and alerted as usual
 };
 
 struct EventView {
@@ -134,6 +148,9 @@ struct GatewayView {
   std::vector<SinkView> sinks;
   DiskView disk;
   std::vector<FailureView> failures;  // active, most severe first
+  std::vector<AckView> acknowledgements;  // every acknowledgement and shelf in force, by id and subject
+  // POST /api/acknowledge is accepted: [status] token is set (the server fills this in).
+  bool acknowledge_enabled = false;
   std::vector<FailureCount> failure_counts;
   std::vector<EventView> events;      // newest last
   AlertsView alerts;

@@ -13,6 +13,7 @@
 #include "status/server.hpp"
 #include "support/support.hpp"
 #include "browser.hpp"
+#include "devtools.hpp"
 #include "views.hpp"
 
 using namespace pm500;
@@ -409,4 +410,72 @@ TEST_CASE("with a token the page asks for it instead of showing data") {
   CHECK(r.out.find("<form id=\"login\">") != std::string::npos);  // no longer hidden
   CHECK(r.out.find("mcc-1") == std::string::npos);
   CHECK(r.out.find("s3cret") == std::string::npos);
+}
+
+TEST_CASE("an operator acknowledges a problem on the page: token, name and note; the card and header change") {
+  if (!have_chromium()) return;
+  config::StatusSection cfg;
+  cfg.listen = "127.0.64.1:0";
+  cfg.token = "op-t0ken";
+  std::mutex mu;
+  std::optional<status::AckView> ack;
+  std::vector<status::AckRequest> seen;
+  status::Server::Tuning t;
+  t.min_refresh = std::chrono::milliseconds(0);
+  status::Server server(
+      cfg,
+      [&] {
+        auto v = sample_view();
+        v.sinks.resize(1);  // delivering: the problem and the meter it concerns are all that is wrong
+        std::lock_guard lock(mu);
+        if (ack) {
+          v.failures[0].acknowledgement = ack;
+          v.acknowledgements = {*ack};
+        }
+        return v;
+      },
+      t);
+  server.set_acknowledge([&](const status::AckRequest& r) {
+    std::lock_guard lock(mu);
+    seen.push_back(r);
+    ack = status::AckView{r.id, r.subject, "acknowledged", r.by, r.note, r.evidence, kNowMs, 0, false};
+    return status::Server::AckAnswer{200, "acknowledged", ack};
+  });
+  REQUIRE(server.start());
+  DevTools b;
+  b.open(server.url() + "/");
+  REQUIRE_MESSAGE(b.until("!document.getElementById('login').hidden", 10s), b.log());
+  b.eval("document.getElementById('token').value = 'op-t0ken'; document.getElementById('login').requestSubmit()");
+  REQUIRE_MESSAGE(b.until("document.querySelector('#problems [data-ack=acknowledge]')", 10s), b.log());
+  CHECK(b.eval("document.querySelector('header').className") == "bad");
+  CHECK(b.eval("document.getElementById('ack-form').hidden") == "true");
+
+  // The card's button opens the form with the focus in it; name and note, then submit.
+  b.eval("var x = document.querySelector('#problems [data-ack=acknowledge]'); x.focus(); x.click()");
+  CHECK(b.eval("document.getElementById('ack-form').hidden") == "false");
+  CHECK(b.eval("document.activeElement.id") == "ack-by");
+  CHECK(b.eval("document.getElementById('ack-time').hidden") == "true");  // no time: that is shelving
+  b.eval("document.getElementById('ack-by').value = 'J. Ortiz';"
+         "document.getElementById('ack-note').value = 'VLAN change requested, ticket 4411';"
+         "document.getElementById('ack-form').requestSubmit()");
+  REQUIRE_MESSAGE(b.until("document.querySelector('#problems .ack-by')", 10s), b.log());
+  {
+    std::lock_guard lock(mu);
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0].action == "acknowledge");
+    CHECK(seen[0].id == "eip.no_response");
+    CHECK(seen[0].subject == "feeder-\"B\" <img src=x onerror=alert(1)>");
+    CHECK(seen[0].by == "J. Ortiz");
+    CHECK(seen[0].note == "VLAN change requested, ticket 4411");
+    CHECK(seen[0].evidence == "TCP connect to 192.168.10.22:44818 timed out after 3000 ms (4 times)");
+  }
+  // Still listed, marked in words and a symbol, no longer colouring the header; the focus is
+  // back on the card, on its Undo button.
+  CHECK(b.eval("document.querySelector('#problems .card.acked .badge').textContent") == "✓ Acknowledged");
+  CHECK(b.eval("document.querySelector('#problems .ack-by strong').textContent").starts_with("Acknowledged by J. Ortiz"));
+  CHECK(b.eval("document.querySelector('#problems .ack-by div').textContent") == "VLAN change requested, ticket 4411");
+  CHECK(b.until("document.querySelector('header').className === 'ok'", 5s));
+  CHECK(b.eval("document.getElementById('summary-text').textContent").find("1 acknowledged") != std::string::npos);
+  CHECK(b.eval("document.activeElement.dataset.ack") == "undo");
+  CHECK(b.eval("document.getElementById('js-errors').textContent") == "");
 }

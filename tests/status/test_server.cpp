@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include <httplib.h>
@@ -469,4 +470,111 @@ TEST_CASE("/api/history: the named meter's trend, 400 without a name, 404 for an
     CHECK(r->status == 400);
   }
   CHECK(c.Post("/api/history?device=nope", auth, "", "text/plain")->status == 405);
+}
+
+namespace {
+
+// POST /api/acknowledge as a browser or a script would send it; the handler records what
+// reached it.
+struct AckServer {
+  std::vector<status::AckRequest> seen;
+  std::mutex mu;
+  status::Server server;
+  explicit AckServer(std::string token) : server(loopback(std::move(token)), [] { return sample_view(); }, no_cache()) {
+    server.set_acknowledge([this](const status::AckRequest& r) {
+      std::lock_guard lock(mu);
+      seen.push_back(r);
+      if (r.id != "eip.no_response") return status::Server::AckAnswer{404, "no active condition " + r.id + " [x]", {}};
+      status::AckView a{r.id, r.subject, r.action == "shelve" ? "shelved" : "acknowledged", r.by, r.note,
+                        "connect timed out", kNowMs, r.action == "shelve" ? kNowMs + r.minutes * 60'000 : 0, false};
+      return status::Server::AckAnswer{200, "acknowledged: " + r.id, a};
+    });
+    REQUIRE(server.start());
+  }
+};
+
+const std::string kAckBody =
+    R"({"action":"acknowledge","id":"eip.no_response","subject":"feeder-2","by":"J. Ortiz","note":"ticket 4411"})";
+
+}  // namespace
+
+TEST_CASE("the one write: POST /api/acknowledge needs the token, same origin and JSON") {
+  SUBCASE("without a token configured every write is refused, naming the key to set") {
+    AckServer s("");
+    httplib::Client c("127.0.0.1", s.server.port());
+    auto r = c.Post("/api/acknowledge", kAckBody, "application/json");
+    REQUIRE(r);
+    CHECK(r->status == 403);
+    CHECK(r->body.find("set [status] token") != std::string::npos);
+    CHECK(s.seen.empty());
+    auto st = c.Get("/api/status");
+    CHECK(st->body.find("\"acknowledge_enabled\":false") != std::string::npos);
+  }
+  SUBCASE("with a token") {
+    AckServer s("t0ken");
+    httplib::Client c("127.0.0.1", s.server.port());
+    const httplib::Headers auth = {{"Authorization", "Bearer t0ken"}};
+    CHECK(c.Post("/api/acknowledge", kAckBody, "application/json")->status == 401);
+    CHECK(c.Post("/api/acknowledge", {{"Authorization", "Bearer wrong"}}, kAckBody, "application/json")->status == 401);
+    // From another origin (a page elsewhere using the operator's browser): refused.
+    httplib::Headers other = auth;
+    other.emplace("Origin", "http://evil.example");
+    auto cross = c.Post("/api/acknowledge", other, kAckBody, "application/json");
+    CHECK(cross->status == 403);
+    CHECK(cross->body.find("cross-origin") != std::string::npos);
+    httplib::Headers site = auth;
+    site.emplace("Sec-Fetch-Site", "cross-site");
+    CHECK(c.Post("/api/acknowledge", site, kAckBody, "application/json")->status == 403);
+    // A form post (what a forged page could send without a preflight): refused.
+    CHECK(c.Post("/api/acknowledge", auth, "id=eip.no_response", "application/x-www-form-urlencoded")->status == 415);
+    CHECK(s.seen.empty());
+    // Other methods on it, and writes anywhere else.
+    auto get = c.Get("/api/acknowledge", auth);
+    CHECK(get->status == 405);
+    CHECK(get->get_header_value("Allow") == "POST");
+    CHECK(c.Post("/api/status", auth, kAckBody, "application/json")->status == 405);
+    CHECK(c.Put("/api/acknowledge", auth, kAckBody, "application/json")->status == 405);
+
+    // Same origin (the page sends Origin on a POST) and the token: carried out.
+    httplib::Headers page = auth;
+    page.emplace("Origin", "http://127.0.0.1:" + std::to_string(s.server.port()));
+    page.emplace("Sec-Fetch-Site", "same-origin");
+    auto ok = c.Post("/api/acknowledge", page, kAckBody, "application/json; charset=utf-8");
+    REQUIRE(ok);
+    CHECK(ok->status == 200);
+    CHECK(valid_json(ok->body));
+    CHECK(ok->body.find("\"state\":\"acknowledged\",\"by\":\"J. Ortiz\",\"note\":\"ticket 4411\"") !=
+          std::string::npos);
+    REQUIRE(s.seen.size() == 1);
+    CHECK(s.seen[0].subject == "feeder-2");
+    CHECK(s.seen[0].note == "ticket 4411");
+    // The handler's refusal reaches the client with its status and reason, escaped.
+    auto none = c.Post("/api/acknowledge", auth, R"({"id":"nope","by":"a","note":"b"})", "application/json");
+    CHECK(none->status == 404);
+    CHECK(none->body.find("no active condition nope [x]") != std::string::npos);
+    // Malformed bodies name what is wrong; none reaches the handler.
+    for (auto [body, says] : {std::pair{"{\"id\":1}", "id\\\" must be a string"},
+                              std::pair{"{\"minute\":5}", "unknown member \\\"minute\\\""},
+                              std::pair{"[1]", "must be a JSON object"}, std::pair{"{", "not JSON"}}) {
+      CAPTURE(body);
+      auto r = c.Post("/api/acknowledge", auth, body, "application/json");
+      REQUIRE(r);
+      CHECK(r->status == 400);
+      CHECK(r->body.find(says) != std::string::npos);
+    }
+    CHECK(s.seen.size() == 2);
+    auto big = c.Post("/api/acknowledge", auth, std::string(5000, ' ') + "{}", "application/json");
+    CHECK(big->status == 413);
+    auto st = c.Get("/api/status", auth);
+    CHECK(st->body.find("\"acknowledge_enabled\":true") != std::string::npos);
+  }
+  SUBCASE("the body may arrive after the head; the connection carries the next request") {
+    AckServer s("t0ken");
+    const std::string head = "POST /api/acknowledge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t0ken\r\n"
+                             "Content-Type: application/json\r\nContent-Length: " +
+                             std::to_string(kAckBody.size()) + "\r\n\r\n";
+    std::string got = exchange(s.server.port(), head + kAckBody + "GET /health/live HTTP/1.1\r\nConnection: close\r\n\r\n");
+    CHECK(got.starts_with("HTTP/1.1 200 "));
+    CHECK(count(got, "HTTP/1.1 200 ") == 2);
+  }
 }

@@ -136,8 +136,18 @@ int parse_head(std::string_view head, Request& r) {
     } else if (iequals(name, "content-length")) {
       if (value.empty() || value.find_first_not_of("0123456789") != std::string_view::npos) return 400;
       if (value.find_first_not_of('0') != std::string_view::npos) r.has_body = true;
+      r.content_length = value.size() > 9 ? std::size_t(-1) : std::stoul(std::string(value));
     } else if (iequals(name, "transfer-encoding")) {
       r.has_body = true;
+      r.chunked = true;
+    } else if (iequals(name, "content-type")) {
+      r.content_type = std::string(value);
+    } else if (iequals(name, "origin")) {
+      r.origin = std::string(value);
+    } else if (iequals(name, "host")) {
+      r.host = std::string(value);
+    } else if (iequals(name, "sec-fetch-site")) {
+      r.fetch_site = std::string(value);
     } else if (iequals(name, "accept-encoding")) {
       r.gzip = r.gzip || accepts_gzip(value);
     } else if (iequals(name, "authorization")) {

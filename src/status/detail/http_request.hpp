@@ -20,6 +20,11 @@ struct Request {
   bool has_body = false;  // the connection closes after the answer; the body is never read
   bool gzip = false;
   std::string authorization;
+  // For the one write (POST /api/acknowledge): the body's length and type, and where the
+  // request comes from (Origin, Host, Sec-Fetch-Site) to refuse cross-origin requests.
+  std::size_t content_length = 0;
+  bool chunked = false;  // Transfer-Encoding: the body's length is not known up front
+  std::string content_type, origin, host, fetch_site;
 };
 
 // Where the head (request line and fields) ends: just past its empty line, or npos while it is
