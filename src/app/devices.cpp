@@ -87,7 +87,7 @@ pm500::expected<std::unique_ptr<Devices>, std::string> Devices::create(const con
     st->name = dc.name;
     st->profile = prof;
     st->scaler = std::make_unique<device::Scaler>(*prof, *settings);
-    st->trend = std::make_unique<Trend>(Trend::channels(*prof, Trend::default_names()));
+    st->trend = std::make_unique<Trend>(Trend::channels(*prof, Trend::names_of(*prof)));
     device::Thresholds th;
     // Values of another assembly (101 vs 102) are compared only when recent: allow for the poll.
     th.max_skew_ns = std::max<std::int64_t>(th.max_skew_ns, 3 * dc.poll_interval_ms * 1'000'000);

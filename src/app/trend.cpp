@@ -98,6 +98,11 @@ struct Trend::Ring {
 
 std::span<const std::string_view> Trend::default_names() { return kDefaultNames; }
 
+std::vector<std::string_view> Trend::names_of(const device::Profile& profile) {
+  if (!profile.trend) return {default_names().begin(), default_names().end()};
+  return {profile.trend->begin(), profile.trend->end()};
+}
+
 std::vector<Trend::Channel> Trend::channels(const device::Profile& profile, std::span<const std::string_view> names) {
   std::vector<Channel> out;
   auto find = [&](std::string_view name) {

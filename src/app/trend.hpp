@@ -38,11 +38,13 @@ class Trend {
   static constexpr std::size_t kFineSlots = 360;  // 1 h
   static constexpr std::int64_t kCoarseStepNs = 300'000'000'000;
   static constexpr std::size_t kCoarseSlots = 288;  // 24 h
-  static constexpr std::size_t kMaxValues = 8;
+  static constexpr std::size_t kMaxValues = device::kMaxTrendValues;
   static constexpr std::size_t kBytesPerValue = kFineSlots * sizeof(float) + kCoarseSlots * sizeof(TrendBucket);
 
   // The headline values, by element name, in this order; those the profile lacks are left out.
   static std::span<const std::string_view> default_names();
+  // What a meter with this profile trends: its [trend] values, or default_names().
+  static std::vector<std::string_view> names_of(const device::Profile& profile);
 
   struct Channel {
     std::string name, unit;

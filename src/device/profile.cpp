@@ -1,5 +1,6 @@
 #include "device/profile.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -391,6 +392,36 @@ class Loader {
                 ": a device tells the two kinds of connection apart by them");
   }
 
+  // After the assemblies: every name must be one of their elements.
+  void trend(const toml::table& t, Profile& p, const std::set<std::string>& names) {
+    const std::string path = "trend";
+    unknown_keys(t, path, {"values"});
+    auto* n = get(t, "values", toml::node_type::array, path, true);
+    if (!n) return;
+    std::vector<std::string> values;
+    std::size_t i = 0;
+    for (const auto& v : *n->as_array()) {
+      const std::string key = path + ".values[" + std::to_string(i++) + "]";
+      const auto* s = v.as_string();
+      if (!s) {
+        error(v.source(), key, "a trended value is an element name (a string)");
+        continue;
+      }
+      const std::string& name = s->get();
+      if (!names.contains(name))
+        error(v.source(), key, "\"" + name + "\" is no element of this profile's assemblies: add the element, or take the name out of the list");
+      else if (std::find(values.begin(), values.end(), name) != values.end())
+        error(v.source(), key, "\"" + name + "\" is listed twice");
+      else
+        values.push_back(name);
+    }
+    if (n->as_array()->size() > kMaxTrendValues)
+      error(n->source(), path + ".values",
+            std::to_string(n->as_array()->size()) + " values, more than the limit of " +
+                std::to_string(kMaxTrendValues) + " per meter (each keeps 4.9 KB of history)");
+    p.trend = std::move(values);
+  }
+
   void assembly(const toml::key& key, const toml::table& t, Profile& p, std::set<std::string>& names) {
     const std::string path = "assembly." + std::string(key.str());
     unsigned inst = 0;
@@ -454,7 +485,7 @@ class Loader {
     }
     root = std::move(r).table();
 #endif
-    unknown_keys(root, "", {"format", "name", "description", "identity", "connection", "assembly"});
+    unknown_keys(root, "", {"format", "name", "description", "identity", "connection", "assembly", "trend"});
     if (auto* n = get(root, "format", toml::node_type::integer, "", true); n && n->as_integer()->get() != 1)
       error(n->source(), "format",
             "unsupported profile format " + std::to_string(n->as_integer()->get()) + " (this gateway reads format 1)");
@@ -475,6 +506,7 @@ class Loader {
         assembly(k, *v.as_table(), p, names);
       }
     }
+    if (auto* n = get(root, "trend", toml::node_type::table, "", false)) trend(*n->as_table(), p, names);
     if (!errors_.empty()) return pm500::unexpected(std::move(errors_));
     return p;
   }

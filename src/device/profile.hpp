@@ -12,6 +12,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -128,11 +129,18 @@ struct ConnectionFormat {
   RealTimeHeader o_t_header = RealTimeHeader::none;  // in front of the (empty) heartbeat data
 };
 
+// [trend] values: at most this many of a meter's values are kept as trends (/api/history).
+inline constexpr std::size_t kMaxTrendValues = 8;
+
 struct Profile {
   std::string name;    // "PowerMonitor 500"
   std::string source;  // file it was loaded from ("<built-in powermonitor500.toml>" for the built-in)
   DeviceIdentity identity;
   ConnectionFormat connection;
+  // [trend] values: the elements whose recent history the gateway keeps, by name, in the order
+  // the page and /api/history list them; nullopt when the file has no [trend] (the gateway's
+  // default headline values, those the profile has); empty = no trend.
+  std::optional<std::vector<std::string>> trend;
   std::array<Assembly, kAssemblySlots> assemblies;
 
   // nullptr when the assembly is not described.

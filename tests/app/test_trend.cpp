@@ -134,3 +134,37 @@ TEST_CASE("trend channels follow the profile's element names; memory per value i
   CHECK(ch[2].assembly == 101);
   CHECK(Trend::kBytesPerValue == 360 * 4 + 288 * 12);
 }
+
+TEST_CASE("a meter trends its profile's [trend] values, in their order; the default without them") {
+  device::Profile p;
+  auto& a = p.assemblies[101 - device::kFirstAssembly];
+  a.instance = 101;
+  for (const char* n : {"frequency_hz", "current_l1_a", "voltage_ll_avg_v", "voltage_l1_n_v"})
+    a.elements.push_back({.name = n, .unit = "x"});
+  auto names = [](const std::vector<Trend::Channel>& ch) {
+    std::vector<std::string> out;
+    for (const auto& c : ch) out.push_back(c.name);
+    return out;
+  };
+  CHECK(names(Trend::channels(p, Trend::names_of(p))) ==
+        std::vector<std::string>{"voltage_ll_avg_v", "current_l1_a", "frequency_hz"});
+  p.trend = std::vector<std::string>{"voltage_l1_n_v", "frequency_hz"};
+  const auto ch = Trend::channels(p, Trend::names_of(p));
+  CHECK(names(ch) == std::vector<std::string>{"voltage_l1_n_v", "frequency_hz"});
+  // What /api/history serves is exactly these: a sample feeds them, nothing else is kept.
+  Trend t(ch);
+  pm500::Sample s{};
+  s.assembly = 101;
+  s.source_time_ns = 1'700'000'000'000'000'000;
+  s.count = 4;
+  s.values[0] = 50.0;
+  s.values[3] = 277.0;
+  t.add(s);
+  const auto series = t.read(s.source_time_ns);
+  REQUIRE(series.size() == 2);
+  CHECK(series[0].name == "voltage_l1_n_v");
+  CHECK(series[0].fine.back().mean == 277.0f);
+  CHECK(series[1].fine.back().mean == 50.0f);
+  p.trend = std::vector<std::string>{};
+  CHECK(Trend::channels(p, Trend::names_of(p)).empty());  // values = []: none
+}

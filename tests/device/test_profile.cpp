@@ -266,3 +266,47 @@ TEST_CASE("identity and connection errors name the key") {
   e = first(head + "[identity]\nvendor = 0\n");
   CHECK(e.key == "identity.vendor");
 }
+
+TEST_CASE("[trend] values: which values are trended is the profile's; checked against its elements") {
+  // The built-in profile says it; the sample adapter trends its own; without [trend], none is set.
+  REQUIRE(builtin_profile().trend);
+  CHECK(*builtin_profile().trend == std::vector<std::string>{"voltage_ll_avg_v", "current_l1_a", "current_l2_a",
+                                                             "current_l3_a", "active_power_total_kw",
+                                                             "power_factor_total", "frequency_hz"});
+  auto adapter = load_profile_file((pm500::test::source_dir() / "etc/profiles/sample-adapter.toml").string());
+  REQUIRE(adapter);
+  REQUIRE(adapter->trend);
+  CHECK(*adapter->trend ==
+        std::vector<std::string>{"voltage_l1_n_v", "current_l1_a", "active_power_total_kw", "frequency_hz"});
+  const std::string body = std::string(kMinimal);
+  auto minimal = load_profile_string(body, "site.toml");
+  REQUIRE(minimal);
+  CHECK_FALSE(minimal->trend);
+  auto none = load_profile_string(body + "\n[trend]\nvalues = []\n", "site.toml");
+  REQUIRE(none);
+  CHECK(none->trend->empty());
+
+  auto first = [&](const std::string& trend) {
+    auto r = load_profile_string(body + "\n[trend]\n" + trend, "site.toml");
+    REQUIRE_FALSE(r);
+    return r.error().front();
+  };
+  auto e = first("values = [\"voltage_l1_n_v\", \"voltage_l9_n_v\"]\n");
+  CHECK(e.key == "trend.values[1]");
+  CHECK(e.message.starts_with("\"voltage_l9_n_v\" is no element of this profile's assemblies"));
+  CHECK(e.str().rfind("site.toml:", 0) == 0);
+  e = first("values = [\"voltage_l1_n_v\", \"voltage_l1_n_v\"]\n");
+  CHECK(e.key == "trend.values[1]");
+  CHECK(e.message.find("listed twice") != std::string::npos);
+  e = first("values = [1]\n");
+  CHECK(e.key == "trend.values[0]");
+  e = first("value = []\n");
+  CHECK(e.key == "trend.value");
+  std::string nine = "values = [";
+  for (int i = 0; i < 9; ++i) nine += std::string(i ? ", " : "") + "\"x" + std::to_string(i) + "\"";
+  auto r = load_profile_string(body + "\n[trend]\n" + nine + "]\n", "site.toml");
+  REQUIRE_FALSE(r);
+  bool limit = false;
+  for (const auto& err : r.error()) limit = limit || (err.key == "trend.values" && err.message.find("limit of 8") != std::string::npos);
+  CHECK(limit);
+}
