@@ -477,13 +477,17 @@ namespace {
 // POST /api/acknowledge as a browser or a script would send it; the handler records what
 // reached it.
 struct AckServer {
-  std::vector<status::AckRequest> seen;
+  std::vector<status::AckRequest> seen_;  // written on a worker thread
   std::mutex mu;
+  std::vector<status::AckRequest> seen() {
+    std::lock_guard lock(mu);
+    return seen_;
+  }
   status::Server server;
   explicit AckServer(std::string token) : server(loopback(std::move(token)), [] { return sample_view(); }, no_cache()) {
     server.set_acknowledge([this](const status::AckRequest& r) {
       std::lock_guard lock(mu);
-      seen.push_back(r);
+      seen_.push_back(r);
       if (r.id != "eip.no_response") return status::Server::AckAnswer{404, "no active condition " + r.id + " [x]", {}};
       status::AckView a{r.id, r.subject, r.action == "shelve" ? "shelved" : "acknowledged", r.by, r.note,
                         "connect timed out", kNowMs, r.action == "shelve" ? kNowMs + r.minutes * 60'000 : 0, false};
@@ -506,7 +510,7 @@ TEST_CASE("the one write: POST /api/acknowledge needs the token, same origin and
     REQUIRE(r);
     CHECK(r->status == 403);
     CHECK(r->body.find("set [status] token") != std::string::npos);
-    CHECK(s.seen.empty());
+    CHECK(s.seen().empty());
     auto st = c.Get("/api/status");
     CHECK(st->body.find("\"acknowledge_enabled\":false") != std::string::npos);
   }
@@ -527,7 +531,7 @@ TEST_CASE("the one write: POST /api/acknowledge needs the token, same origin and
     CHECK(c.Post("/api/acknowledge", site, kAckBody, "application/json")->status == 403);
     // A form post (what a forged page could send without a preflight): refused.
     CHECK(c.Post("/api/acknowledge", auth, "id=eip.no_response", "application/x-www-form-urlencoded")->status == 415);
-    CHECK(s.seen.empty());
+    CHECK(s.seen().empty());
     // Other methods on it, and writes anywhere else.
     auto get = c.Get("/api/acknowledge", auth);
     CHECK(get->status == 405);
@@ -545,9 +549,10 @@ TEST_CASE("the one write: POST /api/acknowledge needs the token, same origin and
     CHECK(valid_json(ok->body));
     CHECK(ok->body.find("\"state\":\"acknowledged\",\"by\":\"J. Ortiz\",\"note\":\"ticket 4411\"") !=
           std::string::npos);
-    REQUIRE(s.seen.size() == 1);
-    CHECK(s.seen[0].subject == "feeder-2");
-    CHECK(s.seen[0].note == "ticket 4411");
+    const auto seen = s.seen();
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0].subject == "feeder-2");
+    CHECK(seen[0].note == "ticket 4411");
     // The handler's refusal reaches the client with its status and reason, escaped.
     auto none = c.Post("/api/acknowledge", auth, R"({"id":"nope","by":"a","note":"b"})", "application/json");
     CHECK(none->status == 404);
@@ -562,7 +567,7 @@ TEST_CASE("the one write: POST /api/acknowledge needs the token, same origin and
       CHECK(r->status == 400);
       CHECK(r->body.find(says) != std::string::npos);
     }
-    CHECK(s.seen.size() == 2);
+    CHECK(s.seen().size() == 2);
     auto big = c.Post("/api/acknowledge", auth, std::string(5000, ' ') + "{}", "application/json");
     CHECK(big->status == 413);
     auto st = c.Get("/api/status", auth);
