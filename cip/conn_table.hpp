@@ -35,6 +35,7 @@ class ConnTable {
   bool erase(std::uint32_t id, std::uint32_t addr);
   std::size_t size() const { return size_; }
   std::size_t capacity() const { return slots_.size(); }
+  std::size_t max_entries() const { return max_entries_; }
 
  private:
   struct Slot {

@@ -76,6 +76,10 @@ void Scanner::stop() {
   started_ = false;
 }
 
+pm500::expected<void, std::string> Scanner::reconfigure(std::vector<std::optional<DeviceSpec>> devices) {
+  return engine_->reconfigure(std::move(devices));
+}
+
 std::vector<DeviceStatus> Scanner::snapshot() const { return engine_->snapshot(); }
 
 std::uint16_t Scanner::udp_port() const { return engine_->udp_port(); }

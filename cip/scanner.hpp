@@ -50,6 +50,7 @@ const char* to_string(Fallback f);  // "input-only", "explicit", "none"
 // What the identity check accepts (ListIdentity), from the device's profile ([identity]); the
 // defaults are the PowerMonitor 500's (1420-UM001, Identity object; pm500-facts.md).
 struct ExpectedIdentity {
+  bool operator==(const ExpectedIdentity&) const = default;
   std::string device = "PowerMonitor 500";  // for messages: "expected a PowerMonitor 500 (...)"
   std::uint16_t vendor = 1;                  // Rockwell Automation
   std::uint16_t device_type = 0x92;
@@ -85,6 +86,8 @@ struct DeviceSpec {
   // Where these values come from, for the message of a size refusal that no known header
   // explains: "etc/profiles/x.toml" ("" = not said).
   std::string profile;
+
+  bool operator==(const DeviceSpec&) const = default;
 };
 
 struct ScannerOptions {
@@ -297,6 +300,16 @@ class Scanner {
   // Forward Close every connection, UnRegisterSession, close; returns within about
   // shutdown_timeout_ms. Idempotent; every device ends in DeviceState::stopped.
   void stop();
+  // Thread-safe: a new device list, applied by the scanner thread at its next turn without
+  // stopping it. devices[i] is the device at index i: the same spec as running (as configured,
+  // before any adaptation) leaves it untouched, connections, session and counters included;
+  // another spec closes its connections (Forward Close) and session and opens it again with
+  // the new one; nullopt, or an index past the end of the list, removes it (Forward Close,
+  // UnRegisterSession; it stays `stopped` and its index is not reused); an index past the
+  // running devices adds one, opened at once. Specs are checked and host names resolved here,
+  // on the calling thread: an error names the device and changes nothing. Before start() the
+  // list replaces the constructor's.
+  pm500::expected<void, std::string> reconfigure(std::vector<std::optional<DeviceSpec>> devices);
   // Thread-safe copy of every device's status and counters.
   std::vector<DeviceStatus> snapshot() const;
   // The UDP port actually bound (useful with udp_port = 0); 0 before start().

@@ -50,23 +50,78 @@ Engine::Engine(ScannerOptions options, std::vector<DeviceSpec> devices, ScannerE
       events_(events),
       table_(total_assemblies(devices) + 1),
       open_ids_(total_assemblies(devices) + 1) {
-  counters_ = std::make_unique<Counters[]>(devices.size());
   devices_.resize(devices.size());
   published_.resize(devices.size());
   for (std::size_t i = 0; i < devices.size(); ++i) {
+    counters_.emplace_back();
     Device& d = devices_[i];
     d.index = static_cast<std::uint32_t>(i);
-    d.spec = std::move(devices[i]);
-    d.path = d.spec.mode;
-    d.path_reason = configured_reason(d.spec.mode, d.spec.poll_interval_ms);
-    d.state = DeviceState::connecting;
-    d.rx.resize(4096);
-    d.tx.reserve(1024);
-    d.conns.resize(d.spec.assemblies.size());
-    for (std::size_t k = 0; k < d.conns.size(); ++k) d.conns[k].assembly = d.spec.assemblies[k];
-    d.endpoint = d.spec.host + ":" + std::to_string(d.spec.port);
+    init_device(d, std::move(devices[i]), sockaddr_in{}, 0);
     published_[i] = status_of(d);
   }
+}
+
+void Engine::init_device(Device& d, DeviceSpec spec, const sockaddr_in& addr, std::uint64_t seed) {
+  // Generations survive: a timer or epoll event of the last spec's connections stays stale.
+  std::uint16_t conn_gen = 0;
+  for (const auto& c : d.conns) conn_gen = std::max<std::uint16_t>(conn_gen, static_cast<std::uint16_t>(c.gen + 1));
+  d.spec = std::move(spec);
+  d.configured = d.spec;
+  d.addr = addr;
+  d.step = Step::idle;
+  d.path = d.spec.mode;
+  d.fallback_active = false;
+  d.fallback_retry_at = 0;
+  d.path_reason = configured_reason(d.spec.mode, d.spec.poll_interval_ms);
+  d.format_note.clear();
+  d.format_tried[0] = d.format_tried[1] = false;
+  d.identity.reset();
+  d.state = DeviceState::connecting;
+  d.rx.resize(4096);
+  d.tx.reserve(1024);
+  d.conns.assign(d.spec.assemblies.size(), Conn{});
+  for (std::size_t k = 0; k < d.conns.size(); ++k) {
+    d.conns[k].assembly = d.spec.assemblies[k];
+    d.conns[k].gen = conn_gen;
+  }
+  d.cursor = 0;
+  d.pending = Req::none;
+  d.data_seen = false;
+  d.endpoint = d.spec.host + ":" + std::to_string(d.spec.port);
+  d.backoff = Backoff(std::chrono::milliseconds(opt_.reconnect_initial_ms),
+                      std::chrono::milliseconds(opt_.reconnect_max_ms), seed);
+  d.probing = d.probe_down = false;
+}
+
+pm500::expected<sockaddr_in, std::string> Engine::check_spec(const DeviceSpec& s, const std::string& who) {
+  if (s.assemblies.size() > 255) return pm500::unexpected(who + ": more than 255 assemblies");
+  if (s.rpi_us == 0) return pm500::unexpected(who + ": rpi_us must be above 0");
+  if (s.timeout_multiplier > 7) return pm500::unexpected(who + ": timeout_multiplier above 7 is reserved");
+  if (s.heartbeat_rpi_us < heartbeat_rpi_min_us || s.heartbeat_rpi_us > heartbeat_rpi_max_us) {
+    return pm500::unexpected(who + ": heartbeat_rpi_us " + std::to_string(s.heartbeat_rpi_us) + " is outside " +
+                             std::to_string(heartbeat_rpi_min_us) + ".." + std::to_string(heartbeat_rpi_max_us) +
+                             " (what adapters accept as an O->T RPI)");
+  }
+  if (s.mode == Mode::explicit_poll && s.poll_interval_ms == 0) {
+    return pm500::unexpected(who + ": poll_interval_ms must be above 0");
+  }
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(s.port);
+  if (::inet_pton(AF_INET, s.host.c_str(), &a.sin_addr) != 1) {
+    // A name: resolved once here, off the scanner thread (getaddrinfo blocks).
+    addrinfo hints{};
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    int rc = ::getaddrinfo(s.host.c_str(), nullptr, &hints, &res);
+    if (rc != 0 || res == nullptr) {
+      return pm500::unexpected(who + ": cannot resolve \"" + s.host + "\": " + ::gai_strerror(rc));
+    }
+    a.sin_addr = reinterpret_cast<const sockaddr_in*>(res->ai_addr)->sin_addr;
+    ::freeaddrinfo(res);
+  }
+  return a;
 }
 
 Engine::~Engine() {
@@ -95,37 +150,13 @@ pm500::expected<void, std::string> Engine::prepare() {
   next_serial_ = static_cast<std::uint16_t>(seeder.next());
 
   for (auto& d : devices_) {
-    const auto& s = d.spec;
-    const std::string who = "device " + std::to_string(d.index) + " (" + d.endpoint + ")";
-    if (s.assemblies.size() > 255) return pm500::unexpected(who + ": more than 255 assemblies");
-    if (s.rpi_us == 0) return pm500::unexpected(who + ": rpi_us must be above 0");
-    if (s.timeout_multiplier > 7) return pm500::unexpected(who + ": timeout_multiplier above 7 is reserved");
-    if (s.heartbeat_rpi_us < heartbeat_rpi_min_us || s.heartbeat_rpi_us > heartbeat_rpi_max_us) {
-      return pm500::unexpected(who + ": heartbeat_rpi_us " + std::to_string(s.heartbeat_rpi_us) + " is outside " +
-                               std::to_string(heartbeat_rpi_min_us) + ".." + std::to_string(heartbeat_rpi_max_us) +
-                               " (what adapters accept as an O->T RPI)");
-    }
-    if (s.mode == Mode::explicit_poll && s.poll_interval_ms == 0) {
-      return pm500::unexpected(who + ": poll_interval_ms must be above 0");
-    }
-    d.addr.sin_family = AF_INET;
-    d.addr.sin_port = htons(s.port);
-    if (::inet_pton(AF_INET, s.host.c_str(), &d.addr.sin_addr) != 1) {
-      // A name: resolved once here, off the scanner thread (getaddrinfo blocks).
-      addrinfo hints{};
-      hints.ai_family = AF_INET;
-      hints.ai_socktype = SOCK_STREAM;
-      addrinfo* res = nullptr;
-      int rc = ::getaddrinfo(s.host.c_str(), nullptr, &hints, &res);
-      if (rc != 0 || res == nullptr) {
-        return pm500::unexpected(who + ": cannot resolve \"" + s.host + "\": " + ::gai_strerror(rc));
-      }
-      d.addr.sin_addr = reinterpret_cast<const sockaddr_in*>(res->ai_addr)->sin_addr;
-      ::freeaddrinfo(res);
-    }
+    auto addr = check_spec(d.spec, "device " + std::to_string(d.index) + " (" + d.endpoint + ")");
+    if (!addr) return pm500::unexpected(addr.error());
+    d.addr = *addr;
     d.backoff = Backoff(std::chrono::milliseconds(opt_.reconnect_initial_ms),
                         std::chrono::milliseconds(opt_.reconnect_max_ms), seeder.next());
   }
+  seeder_ = SplitMix64(seeder.next());
   std::size_t conns = 0;
   for (const auto& d : devices_) conns += d.conns.size();
   // Heap room for every timer that can be pending at once (heartbeats, device and poll timers,
@@ -133,6 +164,97 @@ pm500::expected<void, std::string> Engine::prepare() {
   const std::size_t timers = 4 * conns + 8 * devices_.size() + 64;
   if (auto r = loop_.open(timers); !r) return r;
   return open_udp();
+}
+
+pm500::expected<void, std::string> Engine::reconfigure(std::vector<std::optional<DeviceSpec>> devices) {
+  std::vector<Change> changes(devices.size());
+  for (std::size_t i = 0; i < devices.size(); ++i) {
+    if (!devices[i]) continue;
+    auto addr = check_spec(*devices[i], "device " + std::to_string(i) + " (" + devices[i]->host + ":" +
+                                            std::to_string(devices[i]->port) + ")");
+    if (!addr) return pm500::unexpected(addr.error());
+    changes[i] = Change{std::move(devices[i]), *addr};
+  }
+  {
+    std::lock_guard lock(changes_mu_);
+    changes_ = std::move(changes);
+  }
+  changes_pending_.store(true, std::memory_order_release);
+  loop_.wake();
+  return {};
+}
+
+void Engine::apply_changes(std::int64_t now) {
+  std::vector<Change> changes;
+  {
+    std::lock_guard lock(changes_mu_);
+    if (!changes_) return;
+    changes = std::move(*changes_);
+    changes_.reset();
+    changes_pending_.store(false, std::memory_order_relaxed);
+  }
+  const std::size_t before = devices_.size();
+  for (std::size_t i = 0; i < std::max(before, changes.size()); ++i) {
+    Change* ch = i < changes.size() ? &changes[i] : nullptr;
+    if (i >= before) {
+      devices_.emplace_back();
+      Device& d = devices_.back();
+      d.index = static_cast<std::uint32_t>(i);
+      {
+        std::lock_guard lock(mu_);
+        counters_.emplace_back();
+        published_.emplace_back();
+      }
+      if (ch->spec) {
+        init_device(d, std::move(*ch->spec), ch->addr, seeder_.next());
+        publish(d);
+        events_.on_state(d.index, status_of(d));
+        arm_device_timer(d, now);
+      } else {  // a hole: an index that never ran, kept so that later ones line up
+        d.removed = true;
+        d.step = Step::stopped;
+        set_state(d, DeviceState::stopped);
+      }
+      continue;
+    }
+    Device& d = devices_[i];
+    if (!ch || !ch->spec) {
+      if (d.removed) continue;
+      // Removed: Forward Close each connection on the session, UnRegisterSession, close.
+      teardown(d, true);
+      d.removed = true;
+      d.step = Step::stopped;
+      set_state(d, DeviceState::stopped);
+      continue;
+    }
+    if (!d.removed && *ch->spec == d.configured) continue;  // unchanged: not touched
+    // Changed (or back after a removal): closed as above, then opened with the new spec.
+    teardown(d, true);
+    d.removed = false;
+    init_device(d, std::move(*ch->spec), ch->addr, seeder_.next());
+    publish(d);
+    events_.on_state(d.index, status_of(d));
+    arm_device_timer(d, now);
+  }
+  size_tables();
+}
+
+void Engine::size_tables() {
+  std::size_t want = 1;
+  for (const auto& d : devices_) want += d.conns.size();
+  if (table_.max_entries() >= want) return;
+  ConnTable table(want), ids(want);
+  for (const auto& d : devices_)
+    for (std::size_t k = 0; k < d.conns.size(); ++k) {
+      const Conn& c = d.conns[k];
+      if (!c.open) continue;
+      table.insert(c.t_o_id, ntohl(d.addr.sin_addr.s_addr), (d.index << 8) | static_cast<std::uint32_t>(k));
+      const std::uint32_t n = ids.find(c.t_o_id, 0);
+      if (n != ConnTable::npos) ids.erase(c.t_o_id, 0);
+      ids.insert(c.t_o_id, 0, n == ConnTable::npos ? 1 : n + 1);
+    }
+  table_ = std::move(table);
+  open_ids_ = std::move(ids);
 }
 
 void Engine::request_stop() {
@@ -154,6 +276,8 @@ void Engine::run() {
     // acquire: pairs with the release in request_stop().
     if (!shutting_down_ && stop_requested_.load(std::memory_order_acquire)) begin_shutdown(now);
     if (shutting_down_ && (all_stopped() || now >= shutdown_deadline_)) break;
+    // acquire: pairs with the release in reconfigure().
+    if (!shutting_down_ && changes_pending_.load(std::memory_order_acquire)) apply_changes(now);
 
     receive_housekeeping(now);
     // A loop that comes late to its timers (a stalled thread, a loaded host) first reads what
@@ -620,10 +744,8 @@ void Engine::publish(const Device& d) {
 
 std::vector<DeviceStatus> Engine::snapshot() const {
   std::vector<DeviceStatus> out;
-  {
-    std::lock_guard lock(mu_);
-    out = published_;
-  }
+  std::lock_guard lock(mu_);  // counters_ grows under it
+  out = published_;
   for (auto& s : out) {
     const Counters& c = counters_[s.device];
     s.connections_open = c.conns_open.load(std::memory_order_relaxed);
@@ -643,6 +765,7 @@ void Engine::begin_shutdown(std::int64_t now) {
   shutting_down_ = true;
   shutdown_deadline_ = now + std::int64_t{opt_.shutdown_timeout_ms} * 1'000'000;
   for (auto& d : devices_) {
+    if (d.removed) continue;  // closed when it was removed
     disarm_device_timer(d);
     ++d.poll_gen;
     std::size_t sent = 0;

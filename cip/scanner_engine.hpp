@@ -13,6 +13,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -103,6 +104,8 @@ struct Conn {
 struct Device {
   std::uint32_t index = 0;
   DeviceSpec spec;
+  DeviceSpec configured;         // the spec as given (spec adapts: run/idle headers); reconfigure compares it
+  bool removed = false;          // taken out by reconfigure(): stopped for good, its index not reused
   sockaddr_in addr{};
   std::string endpoint;          // "127.0.0.5:44818"
   Step step = Step::idle;
@@ -171,6 +174,8 @@ class Engine {
 
   pm500::expected<void, std::string> prepare();
   void run();
+  // Any thread: checks and resolves the specs, then hands them to the scanner thread.
+  pm500::expected<void, std::string> reconfigure(std::vector<std::optional<DeviceSpec>> devices);
   void request_stop();
   std::vector<DeviceStatus> snapshot() const;
   std::uint16_t udp_port() const { return bound_udp_port_.load(std::memory_order_relaxed); }
@@ -196,6 +201,21 @@ class Engine {
     return (std::uint64_t{static_cast<std::uint8_t>(k)} << 56) | (std::uint64_t{conn} << 48) |
            (std::uint64_t{gen} << 32) | device;
   }
+
+  // A device checked and resolved off the scanner thread (reconfigure), or nullopt: removed.
+  struct Change {
+    std::optional<DeviceSpec> spec;
+    sockaddr_in addr{};
+  };
+  // Validates a spec and resolves its host (getaddrinfo may block: never on the scanner thread).
+  static pm500::expected<sockaddr_in, std::string> check_spec(const DeviceSpec& s, const std::string& who);
+  // Sets up device `d` (index kept) for `spec`: closed, step idle, nothing of the last spec left
+  // but the generations that tell stale timers and epoll events apart.
+  void init_device(Device& d, DeviceSpec spec, const sockaddr_in& addr, std::uint64_t seed);
+  // Scanner thread, at the top of a turn: applies the last reconfigure().
+  void apply_changes(std::int64_t now);
+  // Grows the connection tables to hold every assembly of every device, keeping what is open.
+  void size_tables();
 
   // scanner_engine.cpp: lifecycle, faults, status.
   void on_timer(std::uint64_t token, std::int64_t deadline, std::int64_t now);
@@ -284,7 +304,13 @@ class Engine {
   ScannerOptions opt_;
   ScannerEvents& events_;
   std::vector<Device> devices_;
-  std::unique_ptr<Counters[]> counters_;
+  // One per device, never moved (snapshot() reads them from other threads); grown under mu_.
+  std::deque<Counters> counters_;
+  SplitMix64 seeder_{0};  // backoff seeds of devices added later
+  // reconfigure() -> the scanner thread.
+  std::mutex changes_mu_;
+  std::optional<std::vector<Change>> changes_;
+  std::atomic<bool> changes_pending_{false};
   EventLoop loop_;
   ConnTable table_;
   // T->O connection ids open from any source (key: id and address 0; value: how many), so a

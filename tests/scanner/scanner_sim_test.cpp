@@ -651,3 +651,59 @@ TEST_CASE("a size refusal no header explains names both sizes and the profile ke
   CHECK(scanner_test::status(scanner, 0).format_note.empty());
   CHECK(rec.stream(0, 101).count == 0);
 }
+
+TEST_CASE("reconfigure: added devices open, removed ones close, changed ones reopen, unchanged ones are untouched") {
+  Rig rig;
+  rig.start_sim("127.0.62.10", 3);
+  Recorder rec;
+  auto a = rig.spec("127.0.62.10", {101, 102});
+  auto b = rig.spec("127.0.62.11", {101});
+  cip::Scanner scanner(options(), {a, b}, rec);
+  REQUIRE(scanner.start());
+  auto running = [&](std::uint32_t i) { return scanner_test::status(scanner, i).state == DeviceState::running; };
+  REQUIRE(eventually([&] { return running(0) && running(1); }, 5s));
+  const auto a_before = scanner_test::status(scanner, 0);
+  const auto a_id = a_before.connections.at(0).t_o_id;
+
+  // a unchanged, b changed (another RPI), c added.
+  auto b2 = b;
+  b2.rpi_us = 100'000;
+  auto c = rig.spec("127.0.62.12", {107});
+  REQUIRE(scanner.reconfigure({a, b2, c}));
+  REQUIRE(eventually([&] { return scanner.snapshot().size() == 3 && running(2) && rec.stream(2, 107).count >= 3; }, 5s));
+  REQUIRE(eventually([&] { return running(1) && scanner_test::status(scanner, 1).forward_opens == 2; }, 5s));
+  CHECK(rig.sim->stats(1).forward_close == 1);  // b's old connection was closed, not dropped
+  const auto b_now = scanner_test::status(scanner, 1);
+  REQUIRE(b_now.connections.size() == 1);
+  CHECK(b_now.connections[0].t_o_api_us == 100'000);
+  // a kept its connections and session: no Forward Open, no Forward Close, the same id, data on.
+  const std::uint64_t a_packets = scanner_test::status(scanner, 0).packets;
+  REQUIRE(eventually([&] { return scanner_test::status(scanner, 0).packets >= a_packets + 5; }, 5s));
+  auto a_now = scanner_test::status(scanner, 0);
+  CHECK(a_now.forward_opens == a_before.forward_opens);
+  CHECK(a_now.reconnects == a_before.reconnects);
+  CHECK(a_now.connections.at(0).t_o_id == a_id);
+  CHECK(rig.sim->stats(0).forward_close == 0);
+  CHECK(rec.stream(0, 101).in_order);
+
+  // b removed (nullopt), a and c stay: b is stopped after a Forward Close, its index kept.
+  REQUIRE(scanner.reconfigure({a, std::nullopt, c}));
+  REQUIRE(eventually([&] { return scanner_test::status(scanner, 1).state == DeviceState::stopped; }, 5s));
+  CHECK(eventually([&] { return rig.sim->stats(1).forward_close == 2; }, 5s));
+  CHECK(eventually([&] { return scanner_test::status(scanner, 1).connections_open == 0; }, 2s));
+  const std::uint64_t b_packets = scanner_test::status(scanner, 1).packets;
+  std::this_thread::sleep_for(300ms);
+  CHECK(scanner_test::status(scanner, 1).packets == b_packets);  // nothing more from it
+  CHECK(running(0));
+  CHECK(running(2));
+  CHECK(scanner_test::status(scanner, 0).forward_opens == a_before.forward_opens);
+
+  // A spec the scanner refuses changes nothing.
+  auto bad = a;
+  bad.rpi_us = 0;
+  auto refused = scanner.reconfigure({bad, std::nullopt, c});
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().find("rpi_us") != std::string::npos);
+  scanner.stop();
+  CHECK(rig.sim->stats(0).forward_close == 2);  // a closed at the stop, only then
+}
