@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 
 namespace pm500::app {
 
@@ -18,6 +19,14 @@ class Devices::FindingBridge final : public device::FindingListener {
     auto& active = active_[std::string(dev)];
     active[kind] = std::string(message) + " [" + std::string(evidence) + "]";
     conditions_.raise("meter.erratic_readings", dev, join(active));
+  }
+  // Every finding of a device at once: its settings were replaced (a reload), or it was removed.
+  void clear_device(std::string_view dev) {
+    std::lock_guard lock(mu_);
+    auto it = active_.find(std::string(dev));
+    if (it == active_.end() || it->second.empty()) return;
+    active_.erase(it);
+    conditions_.clear("meter.erratic_readings", dev);
   }
   void clear(device::FindingKind kind, std::string_view dev) override {
     std::lock_guard lock(mu_);
@@ -43,77 +52,158 @@ struct Devices::State {
   std::shared_ptr<const device::Profile> profile;
   std::unique_ptr<device::Scaler> scaler;
   std::unique_ptr<device::Plausibility> plausibility;
-  std::unique_ptr<DeviceCounters> counters = std::make_unique<DeviceCounters>();
+  // Shared with the state that replaces this one on a reload: the counts go on.
+  std::shared_ptr<DeviceCounters> counters = std::make_shared<DeviceCounters>();
+  std::atomic<bool> removed{false};
   // Newest sample per assembly 100..108, guarded by a tiny lock taken once per datagram on the
   // scanner thread and rarely by the status page; uncontended in practice.
   mutable std::mutex latest_mu;
   std::array<Sample, 9> latest{};
   std::array<bool, 9> have{};
   std::array<bool, 9> size_reported{};
-  std::array<std::uint32_t, 9> connection{};  // T->O id of the open Class 1 connection (scanner thread)
   std::unique_ptr<Trend> trend;  // the headline values' history, guarded by latest_mu
 };
 
-Devices::Devices(Ring& ring, ConditionSink& conditions)
-    : ring_(ring), conditions_(conditions), bridge_(std::make_unique<FindingBridge>(conditions)) {}
+Devices::Devices(Ring& ring, ConditionSink& conditions, std::size_t capacity)
+    : ring_(ring),
+      conditions_(conditions),
+      capacity_(capacity),
+      slots_(std::make_unique<std::atomic<State*>[]>(capacity)),
+      bridge_(std::make_unique<FindingBridge>(conditions)) {}
 Devices::~Devices() = default;
 
-pm500::expected<std::unique_ptr<Devices>, std::string> Devices::create(const config::GatewayConfig& cfg, Ring& ring,
-                                                                       ConditionSink& conditions) {
-  std::unique_ptr<Devices> d(new Devices(ring, conditions));
-  std::map<std::string, std::shared_ptr<const device::Profile>> profiles;  // shared by devices using one file
-  auto base = std::filesystem::path(cfg.source_file).parent_path();
-  for (const auto& dc : cfg.devices) {
+pm500::expected<std::unique_ptr<Devices::State>, std::string> Devices::make_state(
+    const config::GatewayConfig& cfg, const config::DeviceSection& dc,
+    const std::shared_ptr<const device::Profile>* shared) {
+  std::shared_ptr<const device::Profile> prof = shared ? *shared : nullptr;
+  if (!prof) {
     std::string path = dc.profile;
+    auto base = std::filesystem::path(cfg.source_file).parent_path();
     if (!path.empty() && std::filesystem::path(path).is_relative()) path = (base / path).string();
-    auto& prof = profiles[path];
-    if (!prof) {
-      auto p = device::load_profile_for(path);
-      if (!p) {
-        std::string msg = "device " + dc.name + ": profile " + (path.empty() ? "(built-in)" : path) + " is invalid:";
-        for (const auto& e : p.error()) msg += "\n  " + e.str();
-        return pm500::unexpected(msg);
-      }
-      prof = std::make_shared<const device::Profile>(std::move(*p));
+    auto p = device::load_profile_for(path);
+    if (!p) {
+      std::string msg = "device " + dc.name + ": profile " + (path.empty() ? "(built-in)" : path) + " is invalid:";
+      for (const auto& e : p.error()) msg += "\n  " + e.str();
+      return pm500::unexpected(msg);
     }
-    auto settings = device::make_settings(dc.name, dc.ct, dc.pt, dc.ratios_applied_by, dc.nominal_voltage, dc.wiring);
-    if (!settings) return pm500::unexpected("device " + dc.name + ": " + settings.error());
-    for (auto a : dc.assemblies)
-      if (!prof->assembly(static_cast<std::uint16_t>(a)))
-        return pm500::unexpected("device " + dc.name + ": assembly " + std::to_string(a) +
-                                 " is not described by its profile; remove it from `assemblies` or add it to the "
-                                 "profile");
-    auto st = std::make_unique<State>();
-    st->name = dc.name;
-    st->profile = prof;
-    st->scaler = std::make_unique<device::Scaler>(*prof, *settings);
-    st->trend = std::make_unique<Trend>(Trend::channels(*prof, Trend::names_of(*prof)));
-    device::Thresholds th;
-    // Values of another assembly (101 vs 102) are compared only when recent: allow for the poll.
-    th.max_skew_ns = std::max<std::int64_t>(th.max_skew_ns, 3 * dc.poll_interval_ms * 1'000'000);
-    st->plausibility = std::make_unique<device::Plausibility>(*prof, *settings, th, d->bridge_.get());
-    DeviceMeta meta;
-    meta.name = dc.name;
-    meta.site = cfg.gateway.site;
-    meta.asset = dc.asset;
-    meta.rpi_ms = dc.connection == "explicit" && dc.poll_interval_ms > 0 ? dc.poll_interval_ms : dc.rpi_ms;
-    device::fill_field_names(*prof, meta);
-    d->catalog_.devices.push_back(std::move(meta));
-    d->state_.push_back(std::move(st));
+    prof = std::make_shared<const device::Profile>(std::move(*p));
+  }
+  auto settings = device::make_settings(dc.name, dc.ct, dc.pt, dc.ratios_applied_by, dc.nominal_voltage, dc.wiring);
+  if (!settings) return pm500::unexpected("device " + dc.name + ": " + settings.error());
+  for (auto a : dc.assemblies)
+    if (!prof->assembly(static_cast<std::uint16_t>(a)))
+      return pm500::unexpected("device " + dc.name + ": assembly " + std::to_string(a) +
+                               " is not described by its profile; remove it from `assemblies` or add it to the "
+                               "profile");
+  auto st = std::make_unique<State>();
+  st->name = dc.name;
+  st->profile = prof;
+  st->scaler = std::make_unique<device::Scaler>(*prof, *settings);
+  st->trend = std::make_unique<Trend>(Trend::channels(*prof, Trend::names_of(*prof)));
+  device::Thresholds th;
+  // Values of another assembly (101 vs 102) are compared only when recent: allow for the poll.
+  th.max_skew_ns = std::max<std::int64_t>(th.max_skew_ns, 3 * dc.poll_interval_ms * 1'000'000);
+  st->plausibility = std::make_unique<device::Plausibility>(*prof, *settings, th, bridge_.get());
+  return st;
+}
+
+DeviceMeta Devices::make_meta(const config::GatewayConfig& cfg, const config::DeviceSection& dc,
+                              const State& st) const {
+  DeviceMeta meta;
+  meta.name = dc.name;
+  meta.site = cfg.gateway.site;
+  meta.asset = dc.asset;
+  meta.rpi_ms = dc.connection == "explicit" && dc.poll_interval_ms > 0 ? dc.poll_interval_ms : dc.rpi_ms;
+  device::fill_field_names(*st.profile, meta);
+  return meta;
+}
+
+void Devices::put(std::uint32_t index, std::unique_ptr<State> st) {
+  State* p = st.get();
+  owned_.push_back(std::move(st));
+  slots_[index].store(p, std::memory_order_release);  // pairs with the acquire in at()
+  if (index >= count_.load(std::memory_order_relaxed)) count_.store(index + 1, std::memory_order_release);
+}
+
+pm500::expected<std::unique_ptr<Devices>, std::string> Devices::create(const config::GatewayConfig& cfg, Ring& ring,
+                                                                       ConditionSink& conditions, std::size_t spare) {
+  std::unique_ptr<Devices> d(new Devices(ring, conditions, cfg.devices.size() + spare));
+  std::map<std::string, std::shared_ptr<const device::Profile>> profiles;  // shared by devices using one file
+  for (const auto& dc : cfg.devices) {
+    auto& prof = profiles[dc.profile];
+    auto st = d->make_state(cfg, dc, prof ? &prof : nullptr);
+    if (!st) return pm500::unexpected(st.error());
+    prof = (*st)->profile;
+    d->catalog_.devices.push_back(d->make_meta(cfg, dc, **st));
+    d->put(static_cast<std::uint32_t>(d->catalog_.devices.size() - 1), std::move(*st));
   }
   return d;
 }
 
+pm500::expected<std::uint32_t, std::string> Devices::add(const config::GatewayConfig& cfg,
+                                                         const config::DeviceSection& dc) {
+  const std::size_t index = size();
+  if (index >= capacity_)
+    return pm500::unexpected("device " + dc.name + ": no room for another device in the running gateway (" +
+                             std::to_string(capacity_) + " devices, removed ones included): restart it");
+  auto st = make_state(cfg, dc, nullptr);
+  if (!st) return pm500::unexpected(st.error());
+  catalog_.devices.push_back(make_meta(cfg, dc, **st));
+  put(static_cast<std::uint32_t>(index), std::move(*st));
+  return static_cast<std::uint32_t>(index);
+}
+
+pm500::expected<void, std::string> Devices::update(std::uint32_t index, const config::DeviceSection& dc) {
+  State* old = at(index);
+  if (!old) return pm500::unexpected("device " + dc.name + ": no such device");
+  config::GatewayConfig none;
+  auto st = make_state(none, dc, &old->profile);
+  if (!st) return pm500::unexpected(st.error());
+  (*st)->counters = old->counters;
+  {
+    std::lock_guard lock(old->latest_mu);
+    (*st)->latest = old->latest;
+    (*st)->have = old->have;
+  }
+  bridge_->clear_device(dc.name);  // the old settings' findings: the new ones judge afresh
+  put(index, std::move(*st));
+  return {};
+}
+
+void Devices::remove(std::uint32_t index) {
+  State* st = at(index);
+  if (!st) return;
+  st->removed.store(true, std::memory_order_relaxed);
+  bridge_->clear_device(st->name);
+}
+
+pm500::expected<void, std::string> Devices::revive(std::uint32_t index, const config::DeviceSection& dc) {
+  if (auto r = update(index, dc); !r) return r;
+  return {};
+}
+
+bool Devices::removed(std::uint32_t index) const {
+  const State* st = at(index);
+  return !st || st->removed.load(std::memory_order_relaxed);
+}
+
+std::optional<std::uint32_t> Devices::index_of(std::string_view name) const {
+  for (std::uint32_t i = 0; i < size(); ++i)
+    if (const State* st = at(i); st && st->name == name) return i;
+  return std::nullopt;
+}
+
 void Devices::on_data(std::uint32_t device, std::uint16_t assembly, std::span<const std::uint8_t> data,
                       std::int64_t recv_time_ns, std::uint16_t sequence, bool explicit_read) noexcept {
-  if (device >= state_.size() || assembly < 100 || assembly > 108) return;
-  State& st = *state_[device];
+  State* p = assembly < 100 || assembly > 108 ? nullptr : at(device);
+  if (!p || p->removed.load(std::memory_order_relaxed)) return;
+  State& st = *p;
   Sample s;
   s.source_time_ns = recv_time_ns;
   s.device = device;
   s.sequence = sequence;
   s.flags = explicit_read ? kSampleExplicit : 0;
-  s.connection = explicit_read ? 0 : st.connection[assembly - 100];
+  s.connection = explicit_read ? 0 : st.counters->connection[assembly - 100].load(std::memory_order_relaxed);
   if (!device::decode(*st.profile, assembly, data, s)) {
     // The size check at connect (attribute 4) reports the cause; here only count.
     st.counters->decode_errors.fetch_add(1, std::memory_order_relaxed);
@@ -132,23 +222,30 @@ void Devices::on_data(std::uint32_t device, std::uint16_t assembly, std::span<co
 }
 
 void Devices::on_connection(std::uint32_t device, std::uint16_t assembly, std::uint32_t t_o_id) noexcept {
-  if (device < state_.size() && assembly >= 100 && assembly <= 108) state_[device]->connection[assembly - 100] = t_o_id;
+  if (State* st = at(device); st && assembly >= 100 && assembly <= 108)
+    st->counters->connection[assembly - 100].store(t_o_id, std::memory_order_relaxed);
 }
 
 void Devices::on_assembly_size(std::uint32_t device, std::uint16_t assembly, std::uint16_t bytes) {
-  if (device >= state_.size()) return;
-  State& st = *state_[device];
+  State* p = at(device);
+  if (!p) return;
+  State& st = *p;
   auto r = device::check_assembly_size(*st.profile, assembly, bytes, st.name);
   std::string subject = st.name + "/" + std::to_string(assembly);
   if (!r) conditions_.raise("meter.profile_mismatch", subject, r.error());
   else conditions_.clear("meter.profile_mismatch", subject);
 }
 
-const DeviceCounters& Devices::counters(std::uint32_t device) const { return *state_.at(device)->counters; }
+const DeviceCounters& Devices::counters(std::uint32_t device) const {
+  State* st = at(device);
+  if (!st) throw std::out_of_range("no device " + std::to_string(device));
+  return *st->counters;
+}
 
 bool Devices::latest(std::uint32_t device, std::uint16_t assembly, Sample& out) const {
-  if (device >= state_.size() || assembly < 100 || assembly > 108) return false;
-  const State& st = *state_[device];
+  const State* p = assembly < 100 || assembly > 108 ? nullptr : at(device);
+  if (!p) return false;
+  const State& st = *p;
   std::lock_guard lock(st.latest_mu);
   if (!st.have[assembly - 100]) return false;
   out = st.latest[assembly - 100];
@@ -157,8 +254,9 @@ bool Devices::latest(std::uint32_t device, std::uint16_t assembly, Sample& out) 
 
 std::vector<Devices::NamedValue> Devices::values(std::uint32_t device) const {
   std::vector<NamedValue> out;
-  if (device >= state_.size()) return out;
-  const State& st = *state_[device];
+  const State* p = at(device);
+  if (!p) return out;
+  const State& st = *p;
   std::array<device::FindingKind, device::kFindingKinds> active{};
   std::size_t n_active = 0;
   for (std::size_t k = 0; k < device::kFindingKinds; ++k)
@@ -184,22 +282,29 @@ std::vector<Devices::NamedValue> Devices::values(std::uint32_t device) const {
 }
 
 std::optional<std::vector<Trend::Series>> Devices::trend(std::string_view name, std::int64_t now_ns) const {
-  for (const auto& st : state_)
-    if (st->name == name) {
+  for (std::uint32_t i = 0; i < size(); ++i)
+    if (const State* st = at(i); st && st->name == name && !st->removed.load(std::memory_order_relaxed)) {
       std::lock_guard lock(st->latest_mu);
       return st->trend->read(now_ns);
     }
   return std::nullopt;
 }
 
-const device::Profile& Devices::profile(std::uint32_t device) const { return *state_.at(device)->profile; }
+const device::Profile& Devices::profile(std::uint32_t device) const {
+  State* st = at(device);
+  if (!st) throw std::out_of_range("no device " + std::to_string(device));
+  return *st->profile;
+}
 
 const device::Plausibility& Devices::plausibility(std::uint32_t device) const {
-  return *state_.at(device)->plausibility;
+  State* st = at(device);
+  if (!st) throw std::out_of_range("no device " + std::to_string(device));
+  return *st->plausibility;
 }
 
 std::vector<device::ActiveFinding> Devices::findings(std::uint32_t device) const {
-  return device < state_.size() ? state_[device]->plausibility->snapshot() : std::vector<device::ActiveFinding>{};
+  const State* st = at(device);
+  return st ? st->plausibility->snapshot() : std::vector<device::ActiveFinding>{};
 }
 
 }  // namespace pm500::app

@@ -3,6 +3,7 @@
 // allocates or logs per datagram; problems are counted and reported as conditions.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -31,14 +32,35 @@ struct DeviceCounters {
   std::atomic<std::uint64_t> samples{0};         // pushed into the ring
   std::atomic<std::uint64_t> decode_errors{0};   // payloads that did not match the profile
   std::atomic<std::int64_t> last_sample_ns{0};   // source time of the newest sample
+  // T->O connection id of each assembly's Class 1 connection (100..108), stamped on its samples.
+  std::array<std::atomic<std::uint32_t>, 9> connection{};
 };
 
 class Devices {
  public:
   // Loads each device's profile and settings; an error names the device, the cause and the fix.
+  // `spare`: room for that many devices added later (add(), on a reload) without a restart.
   static pm500::expected<std::unique_ptr<Devices>, std::string> create(const config::GatewayConfig& cfg, Ring& ring,
-                                                                       ConditionSink& conditions);
+                                                                       ConditionSink& conditions,
+                                                                       std::size_t spare = 0);
   ~Devices();
+
+  // Reloading (main thread; the scanner keeps calling on_data meanwhile). Each device sits at a
+  // fixed index for the life of the process: samples, the ring and the sinks name it by index.
+  //
+  // A device of `dc` at the next index. It extends the catalog, so the caller stops every sink
+  // reading it first (and starts them again after). An error names the device and the cause.
+  pm500::expected<std::uint32_t, std::string> add(const config::GatewayConfig& cfg, const config::DeviceSection& dc);
+  // New settings (ratios, nominal voltage, wiring) for the device at `index`, same profile and
+  // name: the next datagram is scaled and checked with them; its findings start afresh.
+  pm500::expected<void, std::string> update(std::uint32_t index, const config::DeviceSection& dc);
+  // Taken out: nothing more is decoded for it; a later add() of the same name at the same index
+  // is revive(). Its catalog entry stays (samples in the ring and spools still name it).
+  void remove(std::uint32_t index);
+  pm500::expected<void, std::string> revive(std::uint32_t index, const config::DeviceSection& dc);
+  bool removed(std::uint32_t index) const;
+  // The index of the device named `name` (removed ones included), if any.
+  std::optional<std::uint32_t> index_of(std::string_view name) const;
 
   // The scanner's data callback, for one payload. Scanner thread only; never allocates.
   void on_data(std::uint32_t device, std::uint16_t assembly, std::span<const std::uint8_t> data,
@@ -76,18 +98,36 @@ class Devices {
   // who applies them, and the thresholds).
   const device::Profile& profile(std::uint32_t device) const;
   const device::Plausibility& plausibility(std::uint32_t device) const;
-  std::size_t size() const { return state_.size(); }
+  // Devices so far, removed ones included (their indexes are not reused).
+  std::size_t size() const { return count_.load(std::memory_order_acquire); }
 
  private:
   struct State;
   class FindingBridge;
-  Devices(Ring& ring, ConditionSink& conditions);
+  Devices(Ring& ring, ConditionSink& conditions, std::size_t capacity);
+  // A device's state from its section (profile loaded or shared, settings checked).
+  pm500::expected<std::unique_ptr<State>, std::string> make_state(const config::GatewayConfig& cfg,
+                                                                  const config::DeviceSection& dc,
+                                                                  const std::shared_ptr<const device::Profile>* profile);
+  DeviceMeta make_meta(const config::GatewayConfig& cfg, const config::DeviceSection& dc, const State& st) const;
+  // The state at an index, or nullptr (any thread: the slots never move).
+  State* at(std::uint32_t device) const {
+    return device < size() ? slots_[device].load(std::memory_order_acquire) : nullptr;
+  }
+  // Publishes `st` at `index` (replacing: the old state is kept alive, the scanner may hold it).
+  void put(std::uint32_t index, std::unique_ptr<State> st);
 
   Ring& ring_;
   Journal* journal_ = nullptr;
   ConditionSink& conditions_;
   Catalog catalog_;
-  std::vector<std::unique_ptr<State>> state_;
+  // Fixed capacity, so readers on any thread index without a lock; a state is replaced by
+  // publishing another pointer (release), read with acquire. Every state ever made is owned by
+  // owned_ until destruction: the scanner thread may still be decoding with a replaced one.
+  std::size_t capacity_;
+  std::unique_ptr<std::atomic<State*>[]> slots_;
+  std::atomic<std::size_t> count_{0};
+  std::vector<std::unique_ptr<State>> owned_;  // main thread only
   std::unique_ptr<FindingBridge> bridge_;
 };
 

@@ -30,7 +30,9 @@
 #include "tools/pm500-sim/simulator.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <mutex>
+#include <set>
 #include <optional>
 #include <thread>
 
@@ -69,6 +71,13 @@ struct Gateway::Impl {
   // compares against. nullopt when it could not be read back.
   std::optional<toml::table> running_table;
   ReloadOutcome last_reload;  // guarded by view_mu
+  // Devices a reload may add over the life of the process (the index space is fixed at start:
+  // the scanner's and the data path's tables are sized for it).
+  static constexpr std::size_t kSpareDevices = 256;
+  // The scanner and data-path index of each cfg.devices entry, and the section of each index
+  // (removed ones included: their indexes are not reused). Guarded by view_mu.
+  std::vector<std::uint32_t> device_index;
+  std::vector<config::DeviceSection> section_by_index;
   std::shared_ptr<spdlog::logger> log = log::get("gateway");
   health::Registry health;
   std::unique_ptr<health::Acknowledgements> acks;  // operators' acknowledgements and shelves (state_dir)
@@ -83,7 +92,7 @@ struct Gateway::Impl {
   std::unique_ptr<cip::Scanner> scanner;
   mutable std::mutex scanner_mu;  // guards the scanner pointer for readers on other threads
   std::unique_ptr<status::Server> status_server;
-  std::mutex view_mu;
+  mutable std::mutex view_mu;
   StatusViewBuilder view_builder;
   std::int64_t started_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 std::chrono::system_clock::now().time_since_epoch())
@@ -173,7 +182,7 @@ struct Gateway::Impl {
     std::lock_guard lock(view_mu);
     ViewSources src{cfg,        started_ms, restarts, devices.get(), std::move(scan), running, deliveries, health,
                     ring ? ring->capacity() : 0, ring ? ring->head() : 0, alerts.get(), disk.get(), rejected,
-                    receive,    acks.get()};
+                    receive,    acks.get(), &device_index};
     status::GatewayView v = view_builder.build(src);
     v.reload = {last_reload.at_ms,     last_reload.at_ms == 0 ? "" : last_reload.refused ? "refused" : "applied",
                 last_reload.summary(), last_reload.errors,
@@ -201,11 +210,14 @@ struct Gateway::Impl {
     r.version = kVersion;
     {
       std::lock_guard lock(scanner_mu);
-      if (scanner)
-        for (const auto& st : scanner->snapshot())
-          if (st.device < cfg.devices.size())
-            r.devices.emplace_back(cfg.devices[st.device].name,
-                                   std::string(cip::to_string(st.state)) + " (" + cip::to_string(st.path_in_use) + ")");
+      if (scanner) {
+        const auto scan = scanner->snapshot();
+        std::lock_guard view_lock(view_mu);
+        for (std::size_t i = 0; i < cfg.devices.size() && i < device_index.size(); ++i)
+          if (const std::uint32_t at = device_index[i]; at < scan.size())
+            r.devices.emplace_back(cfg.devices[i].name, std::string(cip::to_string(scan[at].state)) + " (" +
+                                                            cip::to_string(scan[at].path_in_use) + ")");
+      }
     }
     for (const auto& c : health.active())
       if (std::find(r.failure_modes.begin(), r.failure_modes.end(), c.id) == r.failure_modes.end())
@@ -378,6 +390,164 @@ struct Gateway::Impl {
     cfg.sinks = std::move(sections);
   }
 
+  // Stops every running sink, applies `change` (which extends the catalog the sinks name samples
+  // by: nothing reads it meanwhile), and starts each sink again where it stopped, so nothing is
+  // missed or repeated; samples wait in the ring meanwhile.
+  void with_sinks_stopped(const std::function<void()>& change, ReloadOutcome& out) {
+    std::vector<std::string> names;
+    {
+      std::lock_guard lock(view_mu);
+      for (const auto& d : deliveries) names.push_back(d->name());
+    }
+    std::vector<std::pair<std::string, std::optional<std::uint64_t>>> stopped;
+    for (const auto& name : names) stopped.emplace_back(name, remove_sink(name));
+    change();
+    for (const auto& [name, position] : stopped) {
+      const auto section = std::find_if(cfg.sinks.begin(), cfg.sinks.end(), [&](const auto& s) { return s.type == name; });
+      if (section == cfg.sinks.end()) continue;
+      auto sink = make_sink(*section);
+      auto d = sink ? make_delivery(*section, std::move(*sink), position)
+                    : pm500::expected<std::unique_ptr<SinkDelivery>, std::string>(pm500::unexpected(sink.error()));
+      if (!d) {
+        out.errors.push_back(d.error() + "; the sink is not running (the next reload tries again)");
+        continue;
+      }
+      (*d)->start();
+      std::lock_guard lock(view_mu);
+      deliveries.push_back(std::move(*d));
+    }
+  }
+
+  // The devices of a reloaded file (ReloadPlan): changed ones take their new settings in the data
+  // path and, when their connection changed, are reopened by the scanner; removed ones are closed
+  // (Forward Close); added ones get the next free index and are opened. The scanner applies its
+  // part in its own loop (Scanner::reconfigure), so unchanged meters keep their connections.
+  // A device whose new settings are refused keeps its old ones; an added one that is refused is
+  // absent (the next reload tries again). Afterwards cfg.devices and running_table's [[devices]]
+  // say what runs.
+  void apply_devices(const ReloadPlan& plan, const config::GatewayConfig& next, const toml::table& next_table,
+                     ReloadOutcome& out) {
+    auto name_list = [](const ReloadPlan& p) {
+      std::vector<std::string> all = p.devices_added;
+      all.insert(all.end(), p.devices_removed.begin(), p.devices_removed.end());
+      all.insert(all.end(), p.devices_changed.begin(), p.devices_changed.end());
+      return all;
+    };
+    if (!scanner || !devices || !scan_events) {
+      for (const auto& n : name_list(plan)) out.restart_needed.push_back("device " + n + " (no scanner running)");
+      return;
+    }
+    auto in = [](const config::GatewayConfig& c, const std::string& name) -> const config::DeviceSection* {
+      for (const auto& d : c.devices)
+        if (d.name == name) return &d;
+      return nullptr;
+    };
+    std::set<std::string> keep_old, absent;  // refused: the old section stays, or none
+    std::vector<std::string> reopened, settings_only;
+    for (const auto& name : plan.devices_changed) {
+      const config::DeviceSection& dc = *in(next, name);
+      const auto idx = devices->index_of(name);
+      auto spec = device_spec(dc);
+      auto old_spec = device_spec(*in(cfg, name));
+      if (!idx || !spec) {
+        out.errors.push_back((spec ? "device " + name + ": not running" : spec.error()) +
+                             " (the device keeps its old settings)");
+        keep_old.insert(name);
+        continue;
+      }
+      if (auto r = devices->update(*idx, dc); !r) {
+        out.errors.push_back(r.error() + " (the device keeps its old settings)");
+        keep_old.insert(name);
+        continue;
+      }
+      (old_spec && *old_spec == *spec ? settings_only : reopened).push_back(name);
+    }
+    for (const auto& name : plan.devices_removed) {
+      const auto idx = devices->index_of(name);
+      if (!idx) continue;
+      devices->remove(*idx);
+      // Its conditions would stay raised with nothing left to clear them.
+      for (const auto& c : health.active())
+        if (c.subject == name || c.subject.starts_with(name + "/")) health.clear(c.id, c.subject);
+      out.applied.push_back("device " + name + " removed (Forward Close)");
+    }
+    std::vector<const config::DeviceSection*> added;
+    for (const auto& name : plan.devices_added) {
+      const config::DeviceSection& dc = *in(next, name);
+      if (auto spec = device_spec(dc); !spec) {
+        out.errors.push_back(spec.error() + " (the device is not added)");
+        absent.insert(name);
+      } else if (const auto idx = devices->index_of(name)) {
+        // Removed by an earlier reload and back: its index, with its profile (the one stored
+        // samples of it are named by).
+        if (section_by_index[*idx].profile != dc.profile) {
+          out.restart_needed.push_back("device " + name + " (added back with another profile)");
+          absent.insert(name);
+        } else if (auto r = devices->revive(*idx, dc); !r) {
+          out.errors.push_back(r.error() + " (the device is not added)");
+          absent.insert(name);
+        } else {
+          out.applied.push_back("device " + name + " added");
+        }
+      } else {
+        added.push_back(&dc);
+      }
+    }
+    if (!added.empty())
+      with_sinks_stopped(
+          [&] {
+            std::lock_guard lock(view_mu);
+            for (const auto* dc : added) {
+              auto idx = devices->add(next, *dc);
+              if (!idx) {
+                out.errors.push_back(idx.error() + " (the device is not added)");
+                absent.insert(dc->name);
+                continue;
+              }
+              scan_events->set_name(*idx, dc->name);
+              out.applied.push_back("device " + dc->name + " added");
+            }
+          },
+          out);
+    for (const auto& n : reopened) out.applied.push_back("device " + n + " reopened with its new settings");
+    for (const auto& n : settings_only)
+      out.applied.push_back("device " + n + " takes its new settings (connection unchanged)");
+
+    // What runs now: the file's devices in its order, but for the refused ones.
+    std::vector<config::DeviceSection> sections;
+    toml::array raw;
+    const toml::array* next_raw = next_table.get_as<toml::array>("devices");
+    const toml::array* old_raw = running_table->get_as<toml::array>("devices");
+    auto raw_of = [](const toml::array* arr, const std::string& name) -> const toml::node* {
+      if (arr)
+        for (const auto& e : *arr)
+          if (const toml::table* t = e.as_table(); t && (*t)["name"].value<std::string>() == name) return &e;
+      return nullptr;
+    };
+    for (const auto& dc : next.devices) {
+      if (absent.contains(dc.name)) continue;
+      const bool old = keep_old.contains(dc.name);
+      sections.push_back(old ? *in(cfg, dc.name) : dc);
+      if (const toml::node* n = raw_of(old ? old_raw : next_raw, dc.name)) raw.push_back(*n);
+    }
+    std::vector<std::optional<cip::DeviceSpec>> specs(devices->size());
+    std::vector<std::uint32_t> index;
+    for (const auto& dc : sections) {
+      const auto idx = devices->index_of(dc.name);
+      if (!idx) continue;
+      index.push_back(*idx);
+      if (auto spec = device_spec(dc)) specs[*idx] = std::move(*spec);
+    }
+    if (auto r = scanner->reconfigure(std::move(specs)); !r)
+      out.errors.push_back("scanner: " + r.error() + " (the scanner keeps its devices as they were)");
+    running_table->insert_or_assign("devices", std::move(raw));
+    std::lock_guard lock(view_mu);
+    if (section_by_index.size() < devices->size()) section_by_index.resize(devices->size());
+    for (std::size_t i = 0; i < sections.size(); ++i) section_by_index[index[i]] = sections[i];
+    cfg.devices = std::move(sections);
+    device_index = std::move(index);
+  }
+
   ReloadOutcome reload() {
     ReloadOutcome out;
     out.at_ms =
@@ -413,6 +583,7 @@ struct Gateway::Impl {
     if (plan.sinks_change()) {
       apply_sinks(plan, *next, *next_table, out);
     }
+    if (plan.devices_change()) apply_devices(plan, *next, *next_table, out);
     return out;
   }
 
@@ -473,7 +644,7 @@ struct Gateway::Impl {
       specs.push_back(std::move(*spec));
       names.push_back(d.name);
     }
-    scan_events = std::make_unique<ScanEvents>(*devices, health, std::move(names));
+    scan_events = std::make_unique<ScanEvents>(*devices, health, std::move(names), cfg.devices.size() + kSpareDevices);
     {
       std::lock_guard lock(scanner_mu);
       scanner = std::make_unique<cip::Scanner>(*opts, std::move(specs), *scan_events);
@@ -525,9 +696,11 @@ pm500::expected<void, std::string> Gateway::start() {
       reserve = std::min<std::uint64_t>(reserve, static_cast<std::uint64_t>(v.f_blocks) * v.f_frsize / 10);
     g.disk = std::make_unique<DiskSpace>(cfg.gateway.state_dir, reserve, &g.health);
   }
-  auto devices = Devices::create(cfg, *g.ring, g.health);
+  auto devices = Devices::create(cfg, *g.ring, g.health, Impl::kSpareDevices);
   if (!devices) return pm500::unexpected(devices.error());
   g.devices = std::move(*devices);
+  g.section_by_index = cfg.devices;
+  for (std::uint32_t i = 0; i < cfg.devices.size(); ++i) g.device_index.push_back(i);
   if (cfg.pipeline.durability == "journal") {
     Journal::Options jo;
     jo.dir = std::filesystem::path(cfg.gateway.state_dir) / "journal";

@@ -3,7 +3,7 @@
 //
 //   auto plan = plan_reload(running_cfg, running_table, next_cfg, next_table);
 //   for (auto& name : plan.sinks_removed) ...   // applied by Gateway::reload()
-//   plan.restart_needed  ->  "restart needed for: [status] listen, device mcc-3 (added)"
+//   plan.restart_needed  ->  "restart needed for: [status] listen, device mcc-3: profile"
 //
 // Tables are compared by value (a reformatted file with the same values is unchanged), key by
 // key, so the result names exactly what differs. Sinks are compared as whole tables: a sink
@@ -24,6 +24,11 @@ namespace pm500::app {
 struct ReloadPlan {
   // [sinks.NAME] names, enabled ones only: a disabled sink counts as absent.
   std::vector<std::string> sinks_added, sinks_removed, sinks_changed;
+  // [[devices]] names. Added ones are opened, removed ones closed (Forward Close), changed ones
+  // take their new settings: ratios, nominal voltage and wiring in the data path at once, and
+  // a connection that changed (address, assemblies, RPI, connection, ...) is opened again.
+  // Devices whose table did not change are not touched.
+  std::vector<std::string> devices_added, devices_removed, devices_changed;
   // [logging] level changed: the new level, applied to every logger at once.
   std::string log_level;
   // What differs but cannot be applied to the running gateway, as "[section] key",
@@ -31,7 +36,10 @@ struct ReloadPlan {
   std::vector<std::string> restart_needed;
 
   bool sinks_change() const { return !sinks_added.empty() || !sinks_removed.empty() || !sinks_changed.empty(); }
-  bool empty() const { return !sinks_change() && log_level.empty() && restart_needed.empty(); }
+  bool devices_change() const {
+    return !devices_added.empty() || !devices_removed.empty() || !devices_changed.empty();
+  }
+  bool empty() const { return !sinks_change() && !devices_change() && log_level.empty() && restart_needed.empty(); }
 };
 
 // A TOML text as tables; nullopt when it does not parse (config::load_string says why).

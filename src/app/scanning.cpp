@@ -113,8 +113,18 @@ std::string_view failure_mode_for(const cip::Fault& f) {
   }
 }
 
-ScanEvents::ScanEvents(Devices& devices, ConditionSink& conditions, std::vector<std::string> names)
-    : devices_(devices), conditions_(conditions), names_(std::move(names)), per_device_(names_.size()) {}
+ScanEvents::ScanEvents(Devices& devices, ConditionSink& conditions, std::vector<std::string> names,
+                       std::size_t capacity)
+    : devices_(devices), conditions_(conditions), names_(std::move(names)) {
+  // Never resized later: the scanner thread reads names_ without a lock.
+  names_.resize(std::max(names_.size(), capacity));
+  per_device_.resize(names_.size());
+}
+
+void ScanEvents::set_name(std::uint32_t device, std::string name) {
+  // Before Scanner::reconfigure() names the index: its release/acquire orders this write.
+  if (device < names_.size()) names_[device] = std::move(name);
+}
 
 void ScanEvents::on_state(std::uint32_t device, const cip::DeviceStatus& st) {
   if (device >= names_.size()) return;

@@ -31,7 +31,10 @@ std::string_view failure_mode_for(const cip::Fault& f);
 
 class ScanEvents final : public cip::ScannerEvents {
  public:
-  ScanEvents(Devices& devices, ConditionSink& conditions, std::vector<std::string> names);
+  // `capacity`: indexes a reload may add later (set_name() before the scanner hears of them).
+  ScanEvents(Devices& devices, ConditionSink& conditions, std::vector<std::string> names, std::size_t capacity = 0);
+  // The name of a device added by a reload, before the scanner is told about it (main thread).
+  void set_name(std::uint32_t device, std::string name);
 
   void on_data(std::uint32_t device, std::uint16_t assembly, std::span<const std::uint8_t> data,
                std::int64_t recv_time_ns, std::uint16_t sequence, bool explicit_read) noexcept override {

@@ -112,6 +112,7 @@ status::GatewayView StatusViewBuilder::build(const ViewSources& src) {
 
   for (std::uint32_t i = 0; i < cfg.devices.size(); ++i) {
     const auto& dc = cfg.devices[i];
+    const std::uint32_t index = src.device_index && i < src.device_index->size() ? (*src.device_index)[i] : i;
     status::DeviceView d;
     d.name = dc.name;
     d.asset = dc.asset;
@@ -120,7 +121,7 @@ status::GatewayView StatusViewBuilder::build(const ViewSources& src) {
     d.state = src.scanner_running ? "connecting" : "stopped";
     d.connection = dc.connection;
     for (const auto& st : src.scan) {
-      if (st.device != i) continue;
+      if (st.device != index) continue;
       d.state = cip::to_string(st.state);
       d.connection = cip::to_string(st.path_in_use);
       d.connection_reason = st.path_reason;
@@ -133,13 +134,13 @@ status::GatewayView StatusViewBuilder::build(const ViewSources& src) {
       if (st.last_packet_ns > 0) d.last_packet_age_ms = std::max<std::int64_t>(0, v.now_ms - st.last_packet_ns / 1'000'000);
       if (st.identity) d.identity = identity_text(*st.identity);
     }
-    if (src.devices && i < src.devices->size()) {
-      const auto& c = src.devices->counters(i);
+    if (src.devices && index < src.devices->size()) {
+      const auto& c = src.devices->counters(index);
       d.samples = c.samples.load(std::memory_order_relaxed);
       d.decode_errors = c.decode_errors.load(std::memory_order_relaxed);
-      for (auto& nv : src.devices->values(i))
+      for (auto& nv : src.devices->values(index))
         d.values.push_back({std::move(nv.name), std::move(nv.unit), nv.value, std::string(nv.finding)});
-      for (const auto& f : src.devices->findings(i)) {
+      for (const auto& f : src.devices->findings(index)) {
         d.findings.push_back(f.message);
         d.finding_kinds.emplace_back(device::to_string(f.kind));
       }

@@ -33,6 +33,9 @@ struct ViewSources {
   cip::RejectedDatagrams datagrams_rejected{};  // scanner's counts (zero when no scanner)
   cip::ReceiveStats receive{};                  // the scanner's receive socket (zero when no scanner)
   const health::Acknowledgements* acks = nullptr;  // null: none kept
+  // cfg.devices[i] is device index (*device_index)[i] of the scanner and Devices (a reload
+  // adds at new indexes and leaves removed ones behind); null: i.
+  const std::vector<std::uint32_t>* device_index = nullptr;
 };
 
 class StatusViewBuilder {

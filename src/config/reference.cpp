@@ -69,13 +69,28 @@ its devices in another order, or with a key written out at its default value is 
   repeated. A sink that was in an outage takes its spool along (same name, same spool). A sink
   that cannot start (its folder under `state_dir` not writable, say) is named in the reload's
   errors and does not run; the next reload tries it again.
+- **Devices** (`[[devices]]`, by `name`) apply live, and the scanner applies them in its own
+  loop: a meter whose table did not change keeps its session and connections (no Forward Open,
+  no reconnect, no sample missed). A removed meter is closed as at shutdown (Forward Close,
+  UnRegisterSession) and leaves the status page. An added meter is opened at once; because
+  stored samples name their device by the list the sinks started with, every running sink is
+  restarted for it the way a changed sink is (delivering what it read, then reading on from
+  exactly there: nothing missed or repeated). A changed meter takes its new ratios, nominal
+  voltage and wiring from the next datagram on (its plausibility findings start afresh); when its
+  connection changed too (`address`, `assemblies`, `rpi_ms`, `connection`, `transport`, an
+  identity or connection override, ...) it is closed and opened again with the new settings.
+  Settings a device refuses (an unknown host name, say) are named in the reload's errors and the
+  device keeps its old ones (an added one is not added: the next reload tries again). A meter
+  removed and added back keeps its place (same profile). What names stored samples is fixed while
+  the gateway runs: a changed `profile` or `asset` needs a restart, and at most 256 meters can be
+  added over a run.
 - **`[logging] level`** applies live (over a `--log-level` given at start too).
 - **Everything else** (every other key of `[gateway]`, `[logging]`, `[scanner]`, `[pipeline]`,
-  `[simulator]`, `[status]`, `[alerts]` and `[[devices]]`) applies at the next start. The reload
-  names each such change, e.g. `restart needed for: [status] listen, device mcc-3 (added)`,
+  `[simulator]`, `[status]` and `[alerts]`) applies at the next start. The reload
+  names each such change, e.g. `restart needed for: [status] listen, device mcc-3: profile`,
   and keeps the running values; the meters stay connected.
 - With `durability = "journal"` the sinks too change at start only (the journal follows the
-  sinks it started with).
+  sinks it started with), and so does adding a meter (the journal's layout is fixed at start).
 - **An invalid file is refused** whole: nothing is applied, each error is logged with its line,
   and the running configuration is kept.
 

@@ -45,7 +45,7 @@ constexpr std::array kModes{
         "profile expects. If the meter is elsewhere, correct `address`. If this is the device to read, set the "
         "device's `profile` to one that describes it, or, for the same kind of device reporting other identity "
         "values, set the overrides the evidence names (identity_vendor, identity_device_type, product_code, "
-        "identity_product_name) on its [[devices]] entry; then apply the changed configuration. Nothing is read from it meanwhile.",
+        "identity_product_name) on its [[devices]] entry; then reload (`systemctl reload pm500-gateway`). Nothing is read from it meanwhile.",
         L::l1_site_operations,
         "ListIdentity answered with another vendor, device type, product code or product name than the profile "
         "and the device's overrides expect; re-checked every reconnect_max_ms",

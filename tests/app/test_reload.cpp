@@ -5,7 +5,9 @@
 // without a gap or a repeat), changed (another file, continuing the first without a gap or a
 // repeat), then removed; an invalid file refused with its error on
 // /api/status and the running configuration kept; a change that cannot be applied live named
-// as "restart needed"; the log level changed live; the meters never reconnected.
+// as "restart needed"; the log level changed live; the meters never reconnected. And meters
+// (four on 127.0.62.20-23): one added, one removed, one's ratios changed, one's RPI changed
+// (reopened), an invalid device refused; the unchanged meter keeps its connections throughout.
 #include <doctest/doctest.h>
 #include <simdjson.h>
 
@@ -25,6 +27,8 @@ struct Status {
   std::string result, summary;
   std::vector<std::string> errors, restart_needed, applied, sinks;
   std::map<std::string, std::int64_t> reconnects;  // per device
+  std::map<std::string, std::int64_t> forward_opens, samples;
+  std::map<std::string, std::string> state;
   std::int64_t at_ms = 0;
 };
 
@@ -43,7 +47,13 @@ Status get_status(const std::string& base) {
                           std::pair{"applied", &s.applied}})
     for (auto e : reload[key].get_array()) out->emplace_back(e.get_string().value());
   for (auto d : doc["devices"].get_array())
-    s.reconnects[std::string(d["name"].get_string().value())] = d["reconnects"].get_int64().value();
+  {
+    const std::string name(d["name"].get_string().value());
+    s.reconnects[name] = d["reconnects"].get_int64().value();
+    s.forward_opens[name] = d["forward_opens"].get_int64().value();
+    s.samples[name] = d["samples"].get_int64().value();
+    s.state[name] = std::string(d["state"].get_string().value());
+  }
   for (auto k : doc["sinks"].get_array()) s.sinks.emplace_back(k["name"].get_string().value());
   return s;
 }
@@ -223,6 +233,114 @@ TEST_CASE("SIGHUP: a sink added, kept across reloads without a lost or repeated 
 
   // The meters were never reconnected.
   CHECK(get_status(url).reconnects == reconnects);
+  gw.signal(SIGTERM);
+  CHECK(gw.wait(15s) == 0);
+}
+
+namespace {
+
+// The newest value of `field` of a device in the JSON lines file, or -1.
+double last_value(const fs::path& file, const std::string& device, const std::string& field) {
+  const std::string text = fs::exists(file) ? read_file(file) : std::string();
+  simdjson::dom::parser parser;
+  double v = -1;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) break;
+    simdjson::dom::element e = parser.parse(text.substr(start, end - start));
+    start = end + 1;
+    if (e["device"].get_string().value() != device) continue;
+    double x = 0;
+    if (e["values"][field].get(x) == simdjson::SUCCESS) v = x;
+  }
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("SIGHUP: devices added, removed and changed live; unchanged meters keep their connections; no sample lost") {
+  // Four simulated meters (127.0.62.20-23); the file names the first three.
+  SimulatedGateway g("127.0.62.20", 4, kFileSink);
+  const fs::path cfg = g.dir / "gateway.toml";
+  const std::string four = read_file(cfg);
+  const auto mcc4 = four.find("[[devices]]\nname = \"mcc-4\"");
+  const auto sinks = four.find("[sinks.file]");
+  REQUIRE(mcc4 != std::string::npos);
+  REQUIRE(sinks != std::string::npos);
+  const std::string dev4 = four.substr(mcc4, sinks - mcc4);
+  const std::string three = replaced(four, dev4, "");
+  write_file(cfg, three);
+  const fs::path samples = g.dir / "state" / "sinks" / "file" / "samples.jsonl";
+
+  Process gw(g.args());
+  const std::string url = status_url(gw);
+  REQUIRE_MESSAGE(!url.empty(), gw.log());
+  Status s;
+  REQUIRE_MESSAGE(eventually(
+                      [&] {
+                        s = get_status(url);
+                        return s.state.size() == 3 && s.state["mcc-1"] == "running" && s.state["mcc-2"] == "running" &&
+                               s.state["mcc-3"] == "running" && count(samples).per_device.size() == 3;
+                      },
+                      15s),
+                  gw.log());
+  const auto opens = s.forward_opens;
+  const auto reconnects = s.reconnects;
+  const double current_before = last_value(samples, "mcc-2", "current_l1_a");
+  REQUIRE(current_before > 0);
+
+  // mcc-3 removed, mcc-4 added, mcc-2's ratios changed (the gateway now applies CT 800:5 to what
+  // the meter already scaled: 160 times the current), mcc-1 untouched.
+  std::string next = replaced(three, dev4.empty() ? "" : "[sinks.file]", dev4 + "[sinks.file]");
+  const auto mcc3 = next.find("[[devices]]\nname = \"mcc-3\"");
+  REQUIRE(mcc3 != std::string::npos);
+  next.erase(mcc3, next.find("[[devices]]", mcc3 + 1) - mcc3);
+  const auto mcc2 = next.find("name = \"mcc-2\"");
+  next.replace(next.find("ct = \"400:5\"", mcc2), 12, "ct = \"800:5\"\nratios_applied_by = \"gateway\"");
+  write_file(cfg, next);
+  s = reload(gw, url, 0);
+  INFO(gw.log());
+  CHECK(s.result == "applied");
+  CHECK(s.restart_needed.empty());
+  CHECK(s.errors.empty());
+  CHECK(s.applied == std::vector<std::string>{"device mcc-3 removed (Forward Close)", "device mcc-4 added",
+                                              "device mcc-2 takes its new settings (connection unchanged)"});
+  REQUIRE(eventually([&] { return count(samples).per_device["mcc-4"] >= 10; }, 10s));
+  REQUIRE(eventually([&] { return last_value(samples, "mcc-2", "current_l1_a") > 50 * current_before; }, 10s));
+  s = get_status(url);
+  CHECK(s.state.size() == 3);  // mcc-1, mcc-2, mcc-4
+  CHECK_FALSE(s.state.contains("mcc-3"));
+  CHECK(s.state["mcc-4"] == "running");
+  // Unchanged: no Forward Open, no reconnect. Changed settings alone do not reconnect either.
+  CHECK(s.forward_opens["mcc-1"] == opens.at("mcc-1"));
+  CHECK(s.forward_opens["mcc-2"] == opens.at("mcc-2"));
+  CHECK(s.reconnects["mcc-1"] == reconnects.at("mcc-1"));
+  const std::size_t mcc3_rows = count(samples).per_device["mcc-3"];
+  std::this_thread::sleep_for(500ms);
+  CHECK(count(samples).per_device["mcc-3"] == mcc3_rows);  // nothing more from the removed meter
+
+  // mcc-4's connection changes (another RPI): reopened, the others untouched.
+  const std::int64_t opens4 = s.forward_opens["mcc-4"];
+  write_file(cfg, replaced(next, "rpi_ms = 100\nassemblies = [101, 102, 107]\nct = \"400:5\"\nnominal_voltage = 480\n"
+                                 "[sinks",
+                           "rpi_ms = 200\nassemblies = [101, 102, 107]\nct = \"400:5\"\nnominal_voltage = 480\n[sinks"));
+  s = reload(gw, url, s.at_ms);
+  CHECK(s.applied == std::vector<std::string>{"device mcc-4 reopened with its new settings"});
+  REQUIRE(eventually([&] { return get_status(url).forward_opens["mcc-4"] >= opens4 + 3; }, 10s));
+  // An invalid device is refused with its error; the running devices stay as they are.
+  write_file(cfg, replaced(next, "name = \"mcc-4\"", "name = \"mcc-4\"\nrpi_ms = 1"));
+  s = reload(gw, url, s.at_ms);
+  CHECK(s.result == "refused");
+  CHECK_FALSE(s.errors.empty());
+
+  s = get_status(url);
+  CHECK(s.forward_opens["mcc-1"] == opens.at("mcc-1"));
+  CHECK(s.reconnects["mcc-1"] == reconnects.at("mcc-1"));
+  // Every sample of the meters that ran throughout is in the file once, in order, across the
+  // sinks' restart for the added meter.
+  const Counted all = count(samples);
+  for (const auto& b : all.breaks) CHECK_MESSAGE(b.text.rfind("mcc-4", 0) == 0, b.text);  // only its RPI change
   gw.signal(SIGTERM);
   CHECK(gw.wait(15s) == 0);
 }

@@ -94,9 +94,22 @@ TEST_CASE("devices by name: added, removed, and the keys of a changed one") {
   std::string next = replaced(kBase, "ct = \"400:5\"", "ct = \"800:5\"\nrpi_ms = 500");
   next = replaced(next, "name = \"mcc-2\"\naddress = \"10.0.0.2\"", "name = \"mcc-3\"\naddress = \"10.0.0.3\"");
   const ReloadPlan p = plan(kBase, next);
-  CHECK(p.restart_needed ==
-        std::vector<std::string>{"device mcc-1: ct, rpi_ms", "device mcc-3 (added)",
-                                 "device mcc-2 (removed)"});
+  CHECK(p.devices_changed == std::vector<std::string>{"mcc-1"});
+  CHECK(p.devices_added == std::vector<std::string>{"mcc-3"});
+  CHECK(p.devices_removed == std::vector<std::string>{"mcc-2"});
+  CHECK(p.restart_needed.empty());
+  CHECK(p.devices_change());
+}
+
+TEST_CASE("devices: a changed profile or asset (what names stored samples) needs a restart; journal adds too") {
+  const ReloadPlan p = plan(kBase, replaced(kBase, "ct = \"400:5\"", "ct = \"400:5\"\nprofile = \"x.toml\"\nasset = \"a\""));
+  CHECK(p.devices_changed.empty());
+  CHECK(p.restart_needed == std::vector<std::string>{"device mcc-1: asset, profile (names stored samples)"});
+  const std::string journal = kBase + "[pipeline]\ndurability = \"journal\"\n";
+  const ReloadPlan q = plan(journal, journal + "[[devices]]\nname = \"mcc-9\"\naddress = \"10.0.0.9\"\n");
+  CHECK(q.devices_added.empty());
+  REQUIRE(q.restart_needed.size() == 1);
+  CHECK(q.restart_needed[0].starts_with("device mcc-9 (added; durability = \"journal\""));
 }
 
 TEST_CASE("devices in another order are unchanged") {
