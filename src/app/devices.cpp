@@ -115,6 +115,9 @@ DeviceMeta Devices::make_meta(const config::GatewayConfig& cfg, const config::De
   meta.asset = dc.asset;
   meta.rpi_ms = dc.connection == "explicit" && dc.poll_interval_ms > 0 ? dc.poll_interval_ms : dc.rpi_ms;
   device::fill_field_names(*st.profile, meta);
+  meta.ct = dc.ct;
+  meta.pt = dc.pt;
+  meta.ratios_applied_by = dc.ratios_applied_by;
   return meta;
 }
 

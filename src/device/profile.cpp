@@ -637,11 +637,48 @@ pm500::expected<void, std::string> check_assembly_size(const Profile& p, std::ui
       "profile's element list is corrected against the meter manual (1420-UM001, Appendix A)");
 }
 
+namespace {
+
+pm500::FieldInfo field_info(const Element& e) {
+  using T = pm500::FieldInfo::Type;
+  pm500::FieldInfo f;
+  f.unit = e.unit;
+  switch (ratio_use(e.kind)) {
+    case RatioUse::none: f.ratio = pm500::FieldInfo::Ratio::none; break;
+    case RatioUse::pt: f.ratio = pm500::FieldInfo::Ratio::pt; break;
+    case RatioUse::ct: f.ratio = pm500::FieldInfo::Ratio::ct; break;
+    case RatioUse::ct_pt: f.ratio = pm500::FieldInfo::Ratio::ct_pt; break;
+  }
+  // An integer stays one only when nothing multiplies it (no scale, no ratio).
+  const bool integral = e.scale == 1.0 && f.ratio == pm500::FieldInfo::Ratio::none;
+  switch (e.type) {
+    case WireType::REAL: f.type = float_after_scaling(e) ? T::float32 : T::float64; break;
+    case WireType::LREAL: f.type = T::float64; break;
+    case WireType::SINT: f.type = integral ? T::int8 : T::float64; break;
+    case WireType::INT: f.type = integral ? T::int16 : T::float64; break;
+    case WireType::DINT: f.type = integral ? T::int32 : T::float64; break;
+    case WireType::LINT: f.type = integral ? T::int64 : T::float64; break;
+    case WireType::USINT: f.type = integral ? T::uint8 : T::float64; break;
+    case WireType::UINT: f.type = integral ? T::uint16 : T::float64; break;
+    case WireType::UDINT: f.type = integral ? T::uint32 : T::float64; break;
+    case WireType::ULINT: f.type = integral ? T::uint64 : T::float64; break;
+  }
+  return f;
+}
+
+}  // namespace
+
 void fill_field_names(const Profile& p, pm500::DeviceMeta& meta) {
   for (std::size_t i = 0; i < kAssemblySlots; ++i) {
     auto& f = meta.fields[i];
+    auto& info = meta.info[i];
     f.clear();
-    for (const auto& e : p.assemblies[i].elements) f.push_back(e.name);
+    info.clear();
+    meta.titles[i] = p.assemblies[i].title;
+    for (const auto& e : p.assemblies[i].elements) {
+      f.push_back(e.name);
+      info.push_back(field_info(e));
+    }
   }
 }
 

@@ -181,7 +181,7 @@ ProfileResult load_profile_for(const std::string& path_or_empty);
 pm500::expected<void, std::string> check_assembly_size(const Profile& p, std::uint16_t assembly,
                                                        std::uint32_t meter_size_bytes, std::string_view device);
 
-// Fills meta.fields (per assembly, in value order) from the profile.
+// Fills meta.fields (per assembly, in value order), meta.info and meta.titles from the profile.
 void fill_field_names(const Profile& p, pm500::DeviceMeta& meta);
 
 }  // namespace pm500::device

@@ -305,11 +305,11 @@ const FailureMode* find_failure_mode(std::string_view id) {
 }
 
 bool sink_has_own_failure_mode(std::string_view sink_type) {
-  return sink_type == "mqtt" || sink_type == "influxdb" || sink_type == "aws_iot";
+  return sink_type == "mqtt" || sink_type == "sparkplug" || sink_type == "influxdb" || sink_type == "aws_iot";
 }
 
 std::string_view failure_mode_for_sink(std::string_view sink_type) {
-  if (sink_type == "mqtt") return "mqtt.publish_failure";
+  if (sink_type == "mqtt" || sink_type == "sparkplug") return "mqtt.publish_failure";
   if (sink_type == "influxdb") return "influxdb.write_error";
   if (sink_type == "aws_iot") return "aws_iot.connect_failure";
   return "pipeline.spool_error";

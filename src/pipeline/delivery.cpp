@@ -212,6 +212,7 @@ void SinkDelivery::run() {
     const auto now = Clock::now();
     const bool busy = step(now);
     housekeeping(now);
+    tick_sink();
     if (!busy) sleep(now);
   }
   drain_on_stop();
@@ -244,9 +245,9 @@ std::uint64_t SinkDelivery::overrun_now() const noexcept {
   return missed + (lag > ring_.capacity() ? lag - ring_.capacity() : 0);
 }
 
-DeliveryResult SinkDelivery::attempt(std::span<const Sample> batch) {
+DeliveryResult SinkDelivery::attempt(std::span<const Sample> batch, bool spooled) {
   try {
-    return sink_->deliver(batch);
+    return spooled ? sink_->deliver_spooled(batch) : sink_->deliver(batch);
   } catch (const std::exception& e) {
     // A sink must not throw; if it does, treat it as transient and keep the samples.
     return DeliveryResult::retry(std::string("sink threw: ") + e.what());
@@ -527,7 +528,7 @@ bool SinkDelivery::step(Clock::time_point now) {
       if (!replay_.empty() && now >= next_attempt_ && tokens(now) >= static_cast<double>(replay_.size)) {
         busy = true;
         if (opt_.delivery.replay_rate > 0) tokens_ -= static_cast<double>(replay_.size);
-        const DeliveryResult r = attempt(replay_.view());
+        const DeliveryResult r = attempt(replay_.view(), true);
         if (r.kind == DeliveryResult::Kind::retry) {
           on_retry(r, now);
           if (state_.load(std::memory_order_relaxed) == SinkState::replaying) {
@@ -657,6 +658,17 @@ void SinkDelivery::note_replay_memory() {
   const std::uint64_t held = spool_->stats().read_buffer_bytes + replay_.size * sizeof(Sample);
   replay_bytes_.store(held, std::memory_order_relaxed);
   if (held > replay_bytes_max_.load(std::memory_order_relaxed)) replay_bytes_max_.store(held, std::memory_order_relaxed);
+}
+
+void SinkDelivery::tick_sink() {
+  // Not while samples are out with a streaming sink: its stream() owns the connection then.
+  const SinkState st = state_.load(std::memory_order_relaxed);
+  if (st == SinkState::stopped || sent_ > 0) return;
+  try {
+    sink_->tick(st == SinkState::delivering);
+  } catch (const std::exception& e) {
+    spdlog::warn("sink {}: tick threw: {}", opt_.name, e.what());
+  }
 }
 
 void SinkDelivery::housekeeping(Clock::time_point now) {

@@ -176,7 +176,8 @@ class SinkDelivery {
   void drain_stream(std::chrono::steady_clock::time_point deadline);
   void drain_on_stop();
   std::size_t read_ring(Buffer& into);
-  DeliveryResult attempt(std::span<const Sample> batch);
+  // spooled: the batch was read back from the spool (Sink::deliver_spooled()).
+  DeliveryResult attempt(std::span<const Sample> batch, bool spooled = false);
   double tokens(std::chrono::steady_clock::time_point now);
   void on_delivered(std::span<const Sample> batch, bool replayed);
   void on_retry(const DeliveryResult& r, std::chrono::steady_clock::time_point now);
@@ -192,6 +193,7 @@ class SinkDelivery {
   }
   std::uint64_t overrun_now() const noexcept;
   void housekeeping(std::chrono::steady_clock::time_point now);
+  void tick_sink();  // Sink::tick()
   void set_state(SinkState s);
   void set_error(std::string e);
   void note_replay_memory();

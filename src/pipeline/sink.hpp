@@ -58,8 +58,19 @@ class Sink {
   // Delivers a batch (blocking is allowed: each sink runs on its own thread). Samples are in
   // source order; the batch is never empty.
   virtual DeliveryResult deliver(std::span<const Sample> batch) = 0;
+  // Delivers a batch read back from the spool: samples held through an outage, oldest first,
+  // older than what the destination may have had live since. A sink that marks such data
+  // (Sparkplug's is_historical, so a host never takes it for the current value) overrides this;
+  // by default it is deliver().
+  virtual DeliveryResult deliver_spooled(std::span<const Sample> batch) { return deliver(batch); }
   // Delivers or persists whatever the sink buffers itself (called before shutdown).
   virtual DeliveryResult flush() { return DeliveryResult::ok(); }
+  // Called by the delivery thread between deliveries, at least every poll_interval and also
+  // while no sample arrives: work a sink does on its own clock (Sparkplug: a device's death
+  // certificate when its samples stop, a rebirth a host asked for). `live`: the sink is
+  // delivering live samples (not retrying, spooling or replaying a backlog). Never called while
+  // deliver() or stream() runs; must not block for long.
+  virtual void tick(bool live) { (void)live; }
 
   // Streaming (optional): a sink whose destination confirms asynchronously (MQTT PUBACK) lets
   // the pipeline send new samples while earlier ones wait for their confirmation, instead of

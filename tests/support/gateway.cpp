@@ -25,7 +25,7 @@ SimulatedGateway::SimulatedGateway(const std::string& first_address, int meters,
                  std::to_string(udp) +
                  "\nreconnect_initial_ms = 100\nreconnect_max_ms = 1000\nconnect_timeout_ms = 1000\n"
                  "[simulator]\nenabled = true\naddress = \"" +
-                 first_address + "\"\nmeters = " + std::to_string(meters) +
+                 first_address + "\"\nmeters = " + std::to_string(meters) + "\ncontrol_port = " + std::to_string(control) +
                  "\nct = \"400:5\"\nnominal_voltage = 480\n" + devices + sinks);
 }
 

@@ -19,6 +19,7 @@ std::string gateway_binary();
 struct SimulatedGateway {
   TempDir dir;
   int udp = free_udp_port();
+  int control = free_tcp_port();  // the simulator's control port (sim_command)
 
   SimulatedGateway(const std::string& first_address, int meters, const std::string& sinks, int rpi_ms = 100,
                    const std::string& assemblies = "101, 102, 107");

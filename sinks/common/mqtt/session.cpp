@@ -142,6 +142,7 @@ std::optional<Error> Session::subscribe_all() {
 
 std::optional<Error> Session::connect() {
   if (connected()) return std::nullopt;
+  if (before_connect_) before_connect_(settings_);
   // A fresh client per attempt: after a failed or timed-out connect paho's state is not worth
   // reasoning about, and reconnects are rare.
   client_.reset();

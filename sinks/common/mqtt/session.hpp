@@ -90,6 +90,10 @@ class Session {
   // connection is lost (null: nobody). The streaming sink wakes its delivery thread with it.
   void set_waker(std::function<void()> wake);
 
+  // Called before every connection attempt, on the caller's thread, with the settings the
+  // attempt will use: e.g. to give the last will a new sequence number (Sparkplug's bdSeq).
+  void set_before_connect(std::function<void(SessionSettings&)> hook) { before_connect_ = std::move(hook); }
+
   // Remembered and renewed on every connect; the handler runs on paho's thread.
   void subscribe(std::string topic_filter, int qos, MessageHandler handler);
   // Publishes `last` (e.g. the retained offline status) and disconnects cleanly.
@@ -118,6 +122,7 @@ class Session {
   void on_message(const std::string& topic, const std::string& payload);
 
   SessionSettings settings_;
+  std::function<void(SessionSettings&)> before_connect_;
   std::unique_ptr<mqtt::async_client> client_;
   std::vector<Subscription> subscriptions_;
   std::atomic<std::uint64_t> connects_{0}, losses_{0};

@@ -3,6 +3,7 @@
 sinks/sparkplug/sparkplug_b.proto (python3-protobuf), never the sink's nanopb code.
 
 Usage: decode.py MODULE_DIR < lines
+       decode.py MODULE_DIR --rebirth-command   (prints an NCMD rebirth request as hex)
 Each input line is "TOPIC HEX" (mosquitto_sub -F '%t %x'); each output line is one JSON object:
 {"topic", "timestamp", "seq", "metrics": [{"name", "alias", "timestamp", "datatype",
 "is_historical", "is_transient", "is_null", "value_field", "value", "properties": {key: {"type",
@@ -47,6 +48,16 @@ def metric(m):
 
 
 def main():
+    if len(sys.argv) > 2 and sys.argv[2] == "--rebirth-command":
+        # An NCMD asking for a rebirth, as a host sends it, printed as hex.
+        p = sparkplug_b_pb2.Payload()
+        p.timestamp = 1
+        m = p.metrics.add()
+        m.name = "Node Control/Rebirth"
+        m.datatype = 11  # Boolean
+        m.boolean_value = True
+        print(p.SerializeToString().hex())
+        return
     for line in sys.stdin:
         line = line.rstrip("\n")
         if not line:

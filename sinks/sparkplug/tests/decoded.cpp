@@ -85,22 +85,107 @@ std::string hex_line(const std::string& topic, const std::string& payload) {
   return out + "\n";
 }
 
-std::vector<DecodedMessage> decode_lines(const std::string& lines) {
+namespace {
+
+// Runs decode.py with `args` after the module folder, stdin from `input`.
+RunResult run_decoder(const std::string& input, const std::string& args = "") {
   const fs::path& module = python_module_dir();
   TempDir tmp;
-  write_file(tmp / "in.txt", lines);
+  write_file(tmp / "in.txt", input);
   const fs::path script = source_dir() / "sinks" / "sparkplug" / "tests" / "decode.py";
   // Debian's interpreter, where python3-protobuf installs (a python3 earlier on PATH, e.g.
   // pyenv's, does not see it).
   const std::string python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
   auto r = run({"/bin/sh", "-c",
-                python + " '" + script.string() + "' '" + module.string() + "' < '" + (tmp / "in.txt").string() + "'"});
+                python + " '" + script.string() + "' '" + module.string() + "' " + args + " < '" +
+                    (tmp / "in.txt").string() + "'"});
   if (r.code != 0) {
     if (r.output.find("No module named 'google'") != std::string::npos)
       throw std::runtime_error("python3's protobuf module is missing: apt-get install python3-protobuf "
                                "(scripts/packages.txt [test])");
     throw std::runtime_error("decode.py failed: " + r.output);
   }
+  return r;
+}
+
+std::vector<std::string> client_args(const Mosquitto& b, const Pki& pki) {
+  return {"-h", "localhost", "-p", std::to_string(b.port()), "--cafile", pki.ca_crt().string()};
+}
+
+}  // namespace
+
+std::string rebirth_command() {
+  auto r = run_decoder("", "--rebirth-command");
+  std::string bytes;
+  for (std::size_t i = 0; i + 1 < r.output.size() && r.output[i] != '\n'; i += 2)
+    bytes += static_cast<char>(std::stoi(r.output.substr(i, 2), nullptr, 16));
+  return bytes;
+}
+
+SparkplugSubscriber::SparkplugSubscriber(const Mosquitto& broker, const Pki& pki, std::vector<std::string> auth,
+                                         const std::string& client_id)
+    : broker_(broker), pki_(pki) {
+  std::vector<std::string> argv{which("mosquitto_sub").value_or("mosquitto_sub")};
+  for (auto& a : client_args(broker, pki)) argv.push_back(a);
+  for (auto& a : auth) argv.push_back(a);
+  argv.insert(argv.end(), {"-q", "1", "-c", "-i", client_id, "-F", "%t %x", "-t", "spBv1.0/#", "-t", "pm500-test/ready"});
+  proc_ = std::make_unique<Process>(argv);
+}
+
+bool SparkplugSubscriber::ready(const std::vector<std::string>& pub_auth, std::chrono::milliseconds timeout) {
+  return eventually(
+      [&] {
+        mosquitto_pub(broker_, pki_, "pm500-test/ready", "ready", pub_auth);
+        return proc_->log().find("pm500-test/ready 7265616479") != std::string::npos;
+      },
+      timeout);
+}
+
+namespace {
+// What the edge node published: Sparkplug topics, without the commands and STATE hosts send.
+bool from_edge_node(const std::string& line) {
+  if (!line.starts_with("spBv1.0/") || line.starts_with("spBv1.0/STATE/")) return false;
+  const auto topic = line.substr(0, line.find(' '));
+  return topic.find("/NCMD/") == std::string::npos && topic.find("/DCMD/") == std::string::npos;
+}
+
+// The log up to its last complete line: mosquitto_sub may be writing the next one.
+std::string complete_lines(const std::string& log) {
+  const auto end = log.rfind('\n');
+  return end == std::string::npos ? std::string() : log.substr(0, end + 1);
+}
+}  // namespace
+
+std::size_t SparkplugSubscriber::count() const {
+  std::size_t n = 0;
+  std::istringstream in(complete_lines(proc_->log()));
+  for (std::string l; std::getline(in, l);)
+    if (from_edge_node(l)) ++n;
+  return n;
+}
+
+std::vector<DecodedMessage> SparkplugSubscriber::messages() const {
+  std::string lines;
+  std::istringstream in(complete_lines(proc_->log()));
+  for (std::string l; std::getline(in, l);)
+    if (from_edge_node(l)) lines += l + "\n";
+  return decode_lines(lines);
+}
+
+RunResult publish_bytes(const Mosquitto& broker, const Pki& pki, const std::string& topic, const std::string& bytes,
+                        const std::vector<std::string>& auth, bool retain) {
+  TempDir tmp;
+  write_file(tmp / "payload", bytes);
+  std::vector<std::string> argv{which("mosquitto_pub").value_or("mosquitto_pub")};
+  for (auto& a : client_args(broker, pki)) argv.push_back(a);
+  for (auto& a : auth) argv.push_back(a);
+  argv.insert(argv.end(), {"-q", "1", "-t", topic, "-f", (tmp / "payload").string()});
+  if (retain) argv.push_back("-r");
+  return run(argv, 10s);
+}
+
+std::vector<DecodedMessage> decode_lines(const std::string& lines) {
+  auto r = run_decoder(lines);
   std::vector<DecodedMessage> out;
   simdjson::dom::parser parser;
   std::stringstream in(r.output);

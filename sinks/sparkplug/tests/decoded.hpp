@@ -5,9 +5,12 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "sinks/common/tests/mqtt_broker.hpp"
 
 namespace pm500::test::sparkplug {
 
@@ -48,5 +51,31 @@ std::vector<DecodedMessage> decode_lines(const std::string& lines);
 
 // "TOPIC HEX" for a payload, as mosquitto_sub prints it.
 std::string hex_line(const std::string& topic, const std::string& payload);
+
+// An NCMD payload asking for a rebirth (Node Control/Rebirth = true), encoded by protoc's Python
+// module, not by the sink's encoder.
+std::string rebirth_command();
+
+// mosquitto_sub on spBv1.0/# (QoS 1, persistent session) printing "TOPIC HEX" lines.
+class SparkplugSubscriber {
+ public:
+  SparkplugSubscriber(const Mosquitto& broker, const Pki& pki, std::vector<std::string> auth,
+                      const std::string& client_id = "pm500-test-spb");
+  bool ready(const std::vector<std::string>& pub_auth, std::chrono::milliseconds timeout = 10s);
+  // Messages the edge node published (not the hosts' NCMD, DCMD and STATE) so far (cheap:
+  // counts lines).
+  std::size_t count() const;
+  // Every one of them so far, decoded.
+  std::vector<DecodedMessage> messages() const;
+
+ private:
+  const Mosquitto& broker_;
+  const Pki& pki_;
+  std::unique_ptr<Process> proc_;
+};
+
+// Publishes a file's bytes with mosquitto_pub (binary payloads).
+RunResult publish_bytes(const Mosquitto& broker, const Pki& pki, const std::string& topic, const std::string& bytes,
+                        const std::vector<std::string>& auth, bool retain = false);
 
 }  // namespace pm500::test::sparkplug
