@@ -33,11 +33,12 @@ struct DeviceMeta {
   std::array<std::vector<std::string>, 9> fields;
   // Per assembly: its title in the profile ("Real-time voltage and current"), and per value
   // (parallel to fields) its unit, type and ratios.
-  std::array<std::string, 9> titles;
-  std::array<std::vector<FieldInfo>, 9> info;
+  // (Default member initialisers keep DeviceMeta{name, site, asset, rpi, fields} warning-free.)
+  std::array<std::string, 9> titles{};
+  std::array<std::vector<FieldInfo>, 9> info{};
   // The CT and PT ratios as configured ("400:5", "480:120") and who applies them ("meter" or
   // "gateway"); "" when not known.
-  std::string ct, pt, ratios_applied_by;
+  std::string ct{}, pt{}, ratios_applied_by{};
 
   std::span<const std::string> field_names(std::uint16_t assembly) const {
     if (assembly < 100 || assembly > 108) return {};

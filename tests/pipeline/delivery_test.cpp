@@ -487,8 +487,8 @@ TEST_CASE("watermarks: the connection is persisted with the mark; the older file
 TEST_CASE("watermarks: keyed by device name, so a reordered configuration compares each device with its own") {
   test::TempDir tmp;
   Catalog before, after;
-  for (const char* n : {"mcc-1", "mcc-2"}) before.devices.push_back(DeviceMeta{n, "s", n, 1, {}, {}, {}, {}, {}, {}});
-  for (const char* n : {"new-0", "mcc-2", "mcc-1"}) after.devices.push_back(DeviceMeta{n, "s", n, 1, {}, {}, {}, {}, {}, {}});
+  for (const char* n : {"mcc-1", "mcc-2"}) before.devices.push_back(DeviceMeta{n, "s", n, 1, {}});
+  for (const char* n : {"new-0", "mcc-2", "mcc-1"}) after.devices.push_back(DeviceMeta{n, "s", n, 1, {}});
   {
     Watermarks w(tmp / "wm", &before);
     Sample a = make_sample(1000, 0), b = make_sample(5000, 1);
