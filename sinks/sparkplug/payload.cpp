@@ -3,6 +3,7 @@
 #include <pb_decode.h>
 #include <pb_encode.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "sparkplug_b.pb.h"
@@ -17,11 +18,6 @@ using PbPropertyValue = pm500_sparkplug_b_Payload_PropertyValue;
 
 const pb_byte_t* bytes_of(std::string_view s) { return reinterpret_cast<const pb_byte_t*>(s.data()); }
 void* arg_of(const void* p) { return const_cast<void*>(p); }
-
-bool write_to_string(pb_ostream_t* stream, const pb_byte_t* buf, std::size_t count) {
-  static_cast<std::string*>(stream->state)->append(reinterpret_cast<const char*>(buf), count);
-  return true;
-}
 
 bool encode_view(pb_ostream_t* stream, const pb_field_t* field, void* const* arg) {
   const auto* s = static_cast<const std::string_view*>(*arg);
@@ -222,9 +218,29 @@ std::string encode(const Payload& p, std::string& out) {
     pb.metrics.funcs.encode = &encode_metrics;
     pb.metrics.arg = arg_of(&p.metrics);
   }
-  pb_ostream_t stream{&write_to_string, &out, SIZE_MAX, 0, nullptr};
-  if (!pb_encode(&stream, &pm500_sparkplug_b_Payload_msg, &pb)) return std::string("nanopb: ") + PB_GET_ERROR(&stream);
-  return {};
+  // Straight into the string's own bytes (nanopb's buffer stream, no write callback per field):
+  // sized from a generous estimate, grown and encoded again in the rare case it was too small.
+  std::size_t guess = 32;
+  for (const Metric& m : p.metrics) {
+    guess += 48 + m.name.size() + m.value.text.size();
+    for (const Property& q : m.properties) guess += 24 + q.key.size() + q.value.text.size();
+  }
+  guess = std::max(guess, out.capacity());
+  for (int attempt = 0; attempt < 8; ++attempt, guess *= 2) {
+    out.resize(guess);
+    pb_ostream_t stream = pb_ostream_from_buffer(reinterpret_cast<pb_byte_t*>(out.data()), out.size());
+    if (pb_encode(&stream, &pm500_sparkplug_b_Payload_msg, &pb)) {
+      out.resize(stream.bytes_written);
+      return {};
+    }
+    const std::string_view why = PB_GET_ERROR(&stream);
+    if (why != "stream full") {  // not the size: a real failure
+      out.clear();
+      return "nanopb: " + std::string(why);
+    }
+  }
+  out.clear();
+  return "nanopb: the payload does not fit in " + std::to_string(guess) + " bytes";
 }
 
 pm500::expected<std::vector<ReceivedMetric>, std::string> decode_metrics(std::span<const std::uint8_t> bytes) {

@@ -1,0 +1,75 @@
+// The whole gateway with a Sparkplug sink, a simulated meter and mosquitto over TLS: a meter
+// that stops producing (fault injected in the simulator) gets a DDEATH and a new DBIRTH when it
+// resumes; kill -9 makes the broker publish the will, an NDEATH with the bdSeq of the NBIRTH;
+// the restarted gateway is born with the next bdSeq, and SIGTERM says NDEATH itself.
+#include <doctest/doctest.h>
+
+#include <csignal>
+
+#include "sinks/sparkplug/tests/fixtures.hpp"
+#include "support/gateway.hpp"
+
+using namespace pm500::test;
+using namespace pm500::test::sparkplug;
+
+namespace {
+
+std::size_t count_type(const std::vector<DecodedMessage>& msgs, const std::string& type, const std::string& device = "") {
+  std::size_t n = 0;
+  for (const auto& m : msgs)
+    if (m.type() == type && m.device() == device) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("sparkplug in the gateway: DDEATH and DBIRTH around a meter fault; the will on kill -9; bdSeq after restart") {
+  BrokerRig rig;
+  auto& sub = *rig.sub;
+  SimulatedGateway g("127.0.65.10", 1,
+                     "[sinks.sparkplug]\nurl = \"" + rig.broker.url() + "\"\nca_file = \"" + rig.pki.ca_crt().string() +
+                         "\"\nusername = \"gw\"\npassword = \"gw-secret\"\nedge_node_id = \"gw-e2e\"\n"
+                         "flush_interval_ms = 20\n");
+  std::vector<DecodedMessage> msgs;
+  auto until = [&](auto pred, std::chrono::milliseconds timeout) {
+    return eventually(
+        [&] {
+          msgs = sub.messages();
+          return pred();
+        },
+        timeout);
+  };
+  {
+    Process gw(g.args());
+    REQUIRE_MESSAGE(until([&] { return count_type(msgs, "DDATA", "mcc-1") >= 3; }, 30s), gw.log());
+    CHECK(msgs[0].topic == "spBv1.0/test-site/NBIRTH/gw-e2e");
+    CHECK(msgs[0].metric("bdSeq")->value.integer == 0u);
+    CHECK(msgs[1].topic == "spBv1.0/test-site/DBIRTH/gw-e2e/mcc-1");
+    CHECK(msgs[0].metric("Gateway/Version")->value.text != "");
+
+    REQUIRE(sim_command(g.control, "fault stop-producing").rfind("ok", 0) == 0);
+    REQUIRE_MESSAGE(until([&] { return count_type(msgs, "DDEATH", "mcc-1") == 1; }, 20s), gw.log());
+    REQUIRE(sim_command(g.control, "fault resume-producing").rfind("ok", 0) == 0);
+    REQUIRE_MESSAGE(until([&] { return count_type(msgs, "DBIRTH", "mcc-1") == 2; }, 30s), gw.log());
+
+    gw.signal(SIGKILL);
+    gw.wait(5s);
+    // The broker publishes the will: NDEATH with the NBIRTH's bdSeq.
+    REQUIRE_MESSAGE(until([&] { return count_type(msgs, "NDEATH") == 1; }, 10s), rig.broker.log());
+    for (const auto& m : msgs)
+      if (m.type() == "NDEATH") CHECK(m.metric("bdSeq")->value.integer == 0u);
+  }
+  {
+    Process gw(g.args());
+    REQUIRE_MESSAGE(until([&] { return count_type(msgs, "NBIRTH") == 2; }, 30s), gw.log());
+    std::vector<std::uint64_t> births;
+    for (const auto& m : msgs)
+      if (m.type() == "NBIRTH") births.push_back(m.metric("bdSeq")->value.integer);
+    CHECK(births == std::vector<std::uint64_t>{0, 1});
+    gw.signal(SIGTERM);
+    CHECK(gw.wait(15s) == 0);
+    REQUIRE(until([&] { return count_type(msgs, "NDEATH") == 2; }, 10s));
+    CHECK(msgs.back().type() == "NDEATH");
+    CHECK(msgs.back().metric("bdSeq")->value.integer == 1u);
+  }
+}
