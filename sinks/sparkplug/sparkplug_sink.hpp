@@ -58,6 +58,8 @@ class SparkplugSink final : public Sink {
   std::uint64_t node_births() const { return node_births_; }
   std::uint64_t messages() const { return messages_; }
   bool host_online() const { return host_online_.load(); }
+  // Whether device d has a birth in the current session (its DBIRTH went out, no DDEATH since).
+  bool device_born(std::uint32_t d) const { return d < device_born_.size() && device_born_[d] != 0; }
   mqttc::Session& session() { return session_; }
 
  private:
