@@ -81,17 +81,21 @@ constexpr std::array kModes{
     FailureMode{
         "mqtt.publish_failure", "Node-RED Flows", "MQTT publish failures",
         "Broker unreachable, TLS handshake failure (unknown CA, expired certificate, host name mismatch), or "
-        "credentials refused",
-        "Check `url` in [sinks.mqtt] and that the broker runs; for TLS errors check `ca_file` and the broker "
-        "certificate's host name and dates; for refused credentials check `username`/`password`; test with "
-        "`mosquitto_pub` using the same settings. Samples are spooled meanwhile and nothing is lost.",
+        "credentials refused; for [sinks.sparkplug] (subject sparkplug/primary-host) also the Sparkplug primary "
+        "host application offline longer than host_offline_alert_s",
+        "Check `url` in [sinks.mqtt] (or [sinks.sparkplug]) and that the broker runs; for TLS errors check "
+        "`ca_file` and the broker certificate's host name and dates; for refused credentials check "
+        "`username`/`password`; test with `mosquitto_pub` using the same settings. A primary host offline: start "
+        "the Sparkplug host application (its STATE on spBv1.0/STATE/<id> must say online) or correct "
+        "`primary_host_id`. Samples are spooled meanwhile and nothing is lost.",
         L::l2_edge_engineering,
         "Connect error class: resolution, refused, timeout, TLS verify failure and reason, CONNACK return or "
-        "reason code, PUBACK reason 0x87 not authorized",
+        "reason code, PUBACK reason 0x87 not authorized; Sparkplug: the primary host's STATE message",
         "MQTT publish failures",
         "tests/health/test_sink_rows_e2e.cpp (gateway: ACL refuses the topic, PUBACK 0x87, ACL fixed + SIGHUP "
         "clears, spool delivered; wrong CA); sinks/mqtt/tests (wrong CA, wrong password, 0x87, broker restart "
-        "against mosquitto)"},
+        "against mosquitto); sinks/sparkplug/tests/sparkplug_pipeline_test.cpp (primary host offline, broker "
+        "restart)"},
     FailureMode{
         "influxdb.write_error", "Node-RED Flows", "InfluxDB write errors",
         "Token revoked or wrong, database or bucket missing, or the server rejects the points",
