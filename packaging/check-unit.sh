@@ -4,7 +4,7 @@
 #      misspelt directive is only a warning to systemd, so any output fails here), its
 #      commands exist and are executable, its dependencies resolve. It runs against a scratch
 #      root holding the unit in etc/systemd/system, the host's own units (targets), the
-#      gateway binary at /usr/bin/pm500-gateway and kill (ExecReload), so no installation is
+#      gateway binary at /usr/bin/pm500-gateway and sh (ExecReload), so no installation is
 #      needed.
 #   2. `systemd-analyze security --offline=true`: the exposure score is at most MAX_EXPOSURE
 #      (2.5, "OK"). --offline (systemd 250; Debian 12 has 252) reads the unit file instead of
@@ -34,7 +34,7 @@ mkdir -p "$root/usr/bin" "$root/usr/lib/systemd" "$root/etc/systemd/system"
 ln -s usr/lib "$root/lib"
 ln -s usr/bin "$root/bin"
 cp -a /usr/lib/systemd/system "$root/usr/lib/systemd/"
-cp /usr/bin/kill "$root/usr/bin/kill"  # ExecReload=/bin/kill -HUP $MAINPID
+cp /bin/sh "$root/usr/bin/sh"  # ExecReload=/bin/sh -c "kill -HUP $MAINPID"
 if [ -n "$binary" ]; then
   cp "$binary" "$root/usr/bin/pm500-gateway"
 else

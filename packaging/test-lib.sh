@@ -31,6 +31,11 @@ pm500_ci_end() {
   if [ "$rc" -ne 0 ]; then echo "---- logs kept in $work"; else rm -rf "$work"; fi
   exit "$rc"
 }
+free_port() {  # a free port on 127.0.0.1 (tcp) or 0.0.0.0 (udp)
+  python3 -c 'import socket,sys
+s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1]=="udp" else socket.SOCK_STREAM)
+s.bind(("0.0.0.0" if sys.argv[1]=="udp" else "127.0.0.1", 0)); print(s.getsockname()[1])' "$1"
+}
 # check DESCRIPTION COMMAND...: fails the test with DESCRIPTION unless COMMAND succeeds.
 check() { local what=$1; shift; "$@" || die "$what"; log "ok: $what"; }
 

@@ -3,8 +3,9 @@
 #   scripts/test.sh           everything: default build (all tests), ASan+UBSan (unit tests),
 #                             TSan (pipeline stress), a short fuzz run of every parser, and the
 #                             packaging: the container image built and run, the .deb installed on
-#                             a clean Debian 12, the compose stack started (packaging/test-image.sh,
-#                             packaging/test-deb.sh, packaging/test-compose.sh; root; under
+#                             a clean Debian 12 and its unit run under systemd, the compose stack
+#                             started (packaging/test-image.sh, packaging/test-deb.sh,
+#                             packaging/test-systemd.sh, packaging/test-compose.sh; root; under
 #                             CI=true a missing tool fails instead of skipping)
 #   scripts/test.sh --quick   the default build's tests only
 set -euo pipefail
@@ -41,9 +42,14 @@ if [ $quick -eq 0 ]; then
     scripts/fuzz.sh 15 || status=1
   fi
 
-  section "packaging: the image built and run (podman), the .deb on a clean Debian 12, the compose stack"
+  section "packaging: the image built and run (podman), the .deb on a clean Debian 12 and under systemd, the compose stack"
   started=$SECONDS
-  if packaging/test-image.sh; then packaging/test-deb.sh || status=1; else status=1; fi
+  if packaging/test-image.sh; then
+    packaging/test-deb.sh || status=1
+    packaging/test-systemd.sh || status=1
+  else
+    status=1
+  fi
   packaging/test-compose.sh || status=1
   echo "packaging stage: $((SECONDS - started)) s"
 fi
