@@ -8,8 +8,11 @@ file sink writing line protocol with the default measurement, and reads the meas
 and field keys from that output. Then every query of packaging/compose/grafana/dashboards/*.json
 (panel targets and template variables) must name only those, and the stack's configuration must
 agree: the InfluxDB sink's measurement and database (packaging/compose/gateway.toml), the database
-compose.yaml creates, the data source's database and uid. Exit 0 when all agree, 1 with every
-mismatch listed otherwise.
+compose.yaml creates, the data source's database and uid. Also from the output: the value of every
+tag a query filters on by a literal (quality = "suspect"), and the type of every field, so that an
+aggregation that needs numbers (mean, sum, ...) is not applied to a string or a boolean. Filters by
+$variable need the variable, aliases by $tag_X need the group by X. Exit 0 when all agree, 1 with
+every mismatch listed otherwise.
 """
 import glob
 import json
@@ -62,7 +65,7 @@ flush_interval_ms = 0
     gw = subprocess.Popen([gateway, "run", "-c", config], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     lines = []
     deadline = time.monotonic() + 20
-    measurements, tags, fields, assemblies = set(), set(), set(), set()
+    measurements, tags, fields = set(), {}, {}
     try:
         while time.monotonic() < deadline:
             time.sleep(0.5)
@@ -83,9 +86,28 @@ flush_interval_ms = 0
         series, field_set = re.split(r"(?<!\\) ", line)[:2]
         parts = re.split(r"(?<!\\),", series)
         measurements.add(parts[0])
-        tags.update(p.split("=", 1)[0] for p in parts[1:])
-        fields.update(p.split("=", 1)[0] for p in re.split(r"(?<!\\),", field_set))
+        for p in parts[1:]:
+            key, value = p.split("=", 1)
+            tags.setdefault(key, set()).add(value.replace("\\", ""))
+        for p in re.split(r"(?<!\\),(?=[^,=]+=)", field_set):
+            key, value = p.split("=", 1)
+            fields.setdefault(key, set()).add(field_type(value))
     return measurements, tags, fields
+
+
+def field_type(value):
+    """The type of a line protocol field value: "string", "boolean" or "number" (float or integer)."""
+    if value.startswith('"'):
+        return "string"
+    if value in ("t", "T", "true", "True", "TRUE", "f", "F", "false", "False", "FALSE"):
+        return "boolean"
+    return "number"
+
+
+# InfluxQL selectors and aggregations that need numbers (count, first, last, distinct, mode take any).
+NUMERIC = {"mean", "median", "sum", "spread", "stddev", "integral", "min", "max", "percentile",
+           "derivative", "non_negative_derivative", "difference", "non_negative_difference",
+           "moving_average", "cumulative_sum", "math"}
 
 
 def main():
@@ -95,7 +117,8 @@ def main():
     if len(measurements) != 1:
         sys.exit(f"check_dashboard: expected one measurement, the gateway wrote {sorted(measurements)}")
     measurement = next(iter(measurements))
-    print(f"the gateway writes measurement {measurement}, tags {sorted(tags)}, {len(fields)} fields")
+    print(f"the gateway writes measurement {measurement}, tags {sorted(tags)}, {len(fields)} fields; "
+          f"quality values {sorted(tags.get('quality', []))}")
     problems = []
 
     compose = os.path.join(repo, "packaging", "compose")
@@ -123,6 +146,7 @@ def main():
         with open(path) as f:
             dash = json.load(f)
         queries = 0
+        variables = {v["name"] for v in dash.get("templating", {}).get("list", [])}
 
         def check_source(where, ds):
             if ds is not None and uid and ds.get("uid") != uid.group(1):
@@ -135,7 +159,7 @@ def main():
                 queries += 1
                 if m != measurement:
                     problems.append(f"{name}: variable {var['name']}: measurement {m!r}")
-            for key in re.findall(r'KEY\s*=\s*"([^"]+)"', q) + re.findall(r'WHERE\s+"([^"]+)"', q):
+            for key in re.findall(r'KEY\s*=\s*"([^"]+)"', q) + re.findall(r'"([^"]+)"\s*(?:=~|!~|=|!=|<>)', q):
                 if key not in tags:
                     problems.append(f"{name}: variable {var['name']}: tag {key!r} is not written")
         for panel in dash.get("panels", []):
@@ -148,16 +172,36 @@ def main():
                     problems.append(f"{name}: panel {title!r}: raw query (use the query builder, so it can be checked)")
                 if t.get("measurement") != measurement:
                     problems.append(f"{name}: panel {title!r}: measurement {t.get('measurement')!r}")
+                if t.get("policy", "default") not in ("default", "autogen"):
+                    problems.append(f"{name}: panel {title!r}: retention policy {t['policy']!r} (the database's default)")
                 for sel in t.get("select", []):
+                    field = next((part["params"][0] for part in sel if part["type"] == "field"), None)
+                    if field is None:
+                        continue
+                    if field not in fields:
+                        problems.append(f"{name}: panel {title!r}: field {field!r} is not written")
+                        continue
                     for part in sel:
-                        if part["type"] == "field" and part["params"][0] not in fields:
-                            problems.append(f"{name}: panel {title!r}: field {part['params'][0]!r} is not written")
-                for g in t.get("groupBy", []):
-                    if g["type"] == "tag" and g["params"][0] not in tags:
-                        problems.append(f"{name}: panel {title!r}: group by tag {g['params'][0]!r} is not written")
+                        if part["type"] in NUMERIC and fields[field] != {"number"}:
+                            problems.append(f"{name}: panel {title!r}: {part['type']}({field}) of a {'/'.join(sorted(fields[field]))} field")
+                grouped = {g["params"][0] for g in t.get("groupBy", []) if g["type"] == "tag"}
+                for g in sorted(grouped - set(tags)):
+                    problems.append(f"{name}: panel {title!r}: group by tag {g!r} is not written")
+                for a in re.findall(r"\$tag_(\w+)", t.get("alias", "")):
+                    if a not in grouped:
+                        problems.append(f"{name}: panel {title!r}: alias names $tag_{a}, not grouped by {a!r}")
                 for tag in t.get("tags", []):
                     if tag["key"] not in tags:
                         problems.append(f"{name}: panel {title!r}: tag {tag['key']!r} is not written")
+                        continue
+                    value = tag.get("value", "")
+                    used = re.findall(r"\$(\w+)", value)
+                    for v in used:
+                        if v not in variables:
+                            problems.append(f"{name}: panel {title!r}: tag {tag['key']!r} filtered by ${v}, no such variable")
+                    if not used and tag.get("operator", "=") in ("=", "!=") and value not in tags[tag["key"]]:
+                        problems.append(f"{name}: panel {title!r}: tag {tag['key']} = {value!r}: the gateway writes "
+                                        f"{sorted(tags[tag['key']])}")
         print(f"{name}: {queries} queries checked")
         if queries == 0:
             problems.append(f"{name}: no query")
