@@ -11,10 +11,14 @@ namespace detail {
 
 namespace {
 
+// One unaligned load, byte-swapped only on a big-endian host: the compiler turns this into a
+// single mov on x86, where the byte-by-byte shift loop it replaced cost ~40 instructions per
+// element on the per-datagram path.
 template <class U>
 U load_le(const std::uint8_t* p) noexcept {
-  U v = 0;
-  for (std::size_t i = 0; i < sizeof(U); ++i) v |= static_cast<U>(static_cast<U>(p[i]) << (8 * i));
+  U v;
+  std::memcpy(&v, p, sizeof v);
+  if constexpr (std::endian::native == std::endian::big) v = std::byteswap(v);
   return v;
 }
 
@@ -35,7 +39,8 @@ I saturate(double v) noexcept {
 
 }  // namespace
 
-double read_element(WireType t, const std::uint8_t* at) noexcept {
+// Inlined into decode()'s element loop (one switch and one load per element).
+[[gnu::always_inline]] inline double read_le(WireType t, const std::uint8_t* at) noexcept {
   switch (t) {
     case WireType::SINT:
       return static_cast<std::int8_t>(at[0]);
@@ -59,6 +64,10 @@ double read_element(WireType t, const std::uint8_t* at) noexcept {
       return std::bit_cast<double>(load_le<std::uint64_t>(at));
   }
   return std::numeric_limits<double>::quiet_NaN();
+}
+
+double read_element(WireType t, const std::uint8_t* at) noexcept {
+  return read_le(t, at);
 }
 
 void write_element(WireType t, double v, std::uint8_t* at) noexcept {
@@ -121,7 +130,7 @@ pm500::expected<void, DecodeError> decode(const Assembly& a, std::span<const std
   const std::size_t n = a.elements.size();  // <= kMaxSampleValues, checked by the loader
   for (std::size_t i = 0; i < n; ++i) {
     const Element& e = a.elements[i];
-    out.values[i] = detail::read_element(e.type, bytes.data() + e.offset) * e.scale;
+    out.values[i] = detail::read_le(e.type, bytes.data() + e.offset) * e.scale;
   }
   for (std::size_t i = n; i < kMaxSampleValues; ++i) out.values[i] = 0;
   out.count = static_cast<std::uint8_t>(n);

@@ -27,6 +27,33 @@ bool near(double x, double target, double tol) {
   return target > 0 && std::abs(x / target - 1.0) <= tol;
 }
 
+// The text of the finding being raised, formatted by say()/evidence() and copied into the
+// device's store by update(): one pair per thread (checks run on the scanner thread), not one
+// per device.
+thread_local std::array<char, 384> t_message{};
+thread_local std::array<char, 256> t_evidence{};
+
+bool is_counter(Quantity q) {
+  return q == Quantity::active_energy || q == Quantity::reactive_energy || q == Quantity::apparent_energy ||
+         q == Quantity::counter;
+}
+
+// Iterates the set bits of `mask` (element indices) in increasing order.
+template <class F>
+void for_each_bit(std::uint32_t mask, F&& f) {
+  while (mask) {
+    const auto i = static_cast<std::size_t>(__builtin_ctz(mask));
+    mask &= mask - 1;
+    if (!f(i)) return;
+  }
+}
+
+// Bits of the elements the sample carries (the first min(count, elements) values).
+std::uint32_t below(const pm500::Sample& s, const Assembly& a) {
+  const std::size_t n = std::min<std::size_t>({s.count, a.elements.size(), kMaxSampleValues});
+  return n >= 32 ? ~0u : (1u << n) - 1;
+}
+
 // "40x" for big factors, "1.7x" for small ones: an electrician reads "40x" faster than 39.87.
 const char* times(double f, char* buf, std::size_t n) {
   std::snprintf(buf, n, f >= 10 ? "%.0fx" : "%.1fx", f);
@@ -97,13 +124,28 @@ Plausibility::Plausibility(const Profile& profile, DeviceSettings settings, Thre
       thresholds_(thresholds),
       listener_(listener),
       phases_(phase_count(settings_.wiring)),
-      energy_(kAssemblySlots) {
+      wye_(has_neutral(settings_.wiring)) {
   thresholds_.raise_after = std::max<std::uint16_t>(thresholds_.raise_after, 1);
   thresholds_.clear_after = std::max<std::uint16_t>(thresholds_.clear_after, 1);
   latest_.fill(kNaN);
   for (std::size_t a = 0; a < kAssemblySlots; ++a) {
     const Assembly& as = profile_.assemblies[a];
-    if (!as.present() || as.role != Role::realtime) continue;
+    if (!as.present()) continue;
+    Plan& plan = plan_[a];
+    const std::size_t n = std::min(as.elements.size(), kMaxSampleValues);
+    for (std::size_t i = 0; i < n; ++i) {
+      const Element& e = as.elements[i];
+      const std::uint32_t b = 1u << i;
+      plan.latest_slot[i] = static_cast<std::uint8_t>(slot(e.kind, e.phase));
+      if (e.kind == Quantity::power_factor) plan.power_factor |= b;
+      if (e.kind == Quantity::frequency) plan.frequency |= b;
+      if (is_counter(e.kind)) plan.counters |= b;
+    }
+    if (as.role == Role::energy) {
+      plan.energy = static_cast<std::uint8_t>(energy_.size());
+      energy_.emplace_back();
+    }
+    if (as.role != Role::realtime) continue;
     for (const auto& e : as.elements) kinds_in_[a] |= bit(e.kind);
   }
 }
@@ -111,14 +153,14 @@ Plausibility::Plausibility(const Profile& profile, DeviceSettings settings, Thre
 void Plausibility::say(const char* fmt, ...) noexcept {
   va_list ap;
   va_start(ap, fmt);
-  std::vsnprintf(scratch_message_.data(), scratch_message_.size(), fmt, ap);
+  std::vsnprintf(t_message.data(), t_message.size(), fmt, ap);
   va_end(ap);
 }
 
 void Plausibility::evidence(const char* fmt, ...) noexcept {
   va_list ap;
   va_start(ap, fmt);
-  std::vsnprintf(scratch_evidence_.data(), scratch_evidence_.size(), fmt, ap);
+  std::vsnprintf(t_evidence.data(), t_evidence.size(), fmt, ap);
   va_end(ap);
 }
 
@@ -153,8 +195,21 @@ bool Plausibility::raise_due(FindingKind k, std::size_t a) const noexcept {
 template <class Check>
 void Plausibility::judge(FindingKind k, std::size_t a, Check&& run) noexcept {
   describe_ = raise_due(k, a);
-  update(k, a, run());
+  if (describe_) {  // the evidence is formatted only where the check finds something
+    t_message[0] = 0;
+    t_evidence[0] = 0;
+  }
+  const Verdict v = run();
   describe_ = false;
+  // The common case, a good verdict with no finding pending, only resets the counter.
+  if (v == Verdict::good) {
+    Counter& c = counters_[static_cast<std::size_t>(k)][a];
+    if (!c.active) {
+      c.bad = 0;
+      return;
+    }
+  }
+  update(k, a, v);
 }
 
 void Plausibility::update(FindingKind k, std::size_t a, Verdict v) noexcept {
@@ -169,14 +224,15 @@ void Plausibility::update(FindingKind k, std::size_t a, Verdict v) noexcept {
     if (active_slots_[ki]++ > 0) return;  // already raised through another assembly
     {
       std::lock_guard lock(mutex_);
-      Text& t = texts_[ki];
-      t.message = scratch_message_;
-      t.evidence = scratch_evidence_;
+      if (!texts_) texts_ = std::make_unique<std::array<Text, kFindingKinds>>();  // once per device
+      Text& t = (*texts_)[ki];
+      t.message = t_message;
+      t.evidence = t_evidence;
       t.since_ns = now_ns_;
       active_[ki].store(true, std::memory_order_relaxed);
     }
     active_count_.fetch_add(1, std::memory_order_relaxed);
-    if (listener_) listener_->raise(k, settings_.name, scratch_message_.data(), scratch_evidence_.data());
+    if (listener_) listener_->raise(k, settings_.name, t_message.data(), t_evidence.data());
     return;
   }
   c.bad = 0;
@@ -198,8 +254,8 @@ std::vector<ActiveFinding> Plausibility::snapshot() const {
   std::lock_guard lock(mutex_);
   for (std::size_t k = 0; k < kFindingKinds; ++k) {
     if (!active_[k].load(std::memory_order_relaxed)) continue;
-    out.push_back({static_cast<FindingKind>(k), settings_.name, texts_[k].message.data(), texts_[k].evidence.data(),
-                   texts_[k].since_ns});
+    const Text& t = (*texts_)[k];  // allocated before any finding became active
+    out.push_back({static_cast<FindingKind>(k), settings_.name, t.message.data(), t.evidence.data(), t.since_ns});
   }
   return out;
 }
@@ -216,10 +272,10 @@ void Plausibility::check(pm500::Sample& s) noexcept {
   if (a->role == Role::energy) judge(FindingKind::energy_backwards, as, [&] { return check_energy(*a, s); });
 
   if (a->role == Role::realtime) {
+    const Plan& plan = plan_[as];
     for (std::size_t i = 0; i < n; ++i) {
-      const Element& e = a->elements[i];
-      const std::size_t sl = slot(e.kind, e.phase);
-      latest_[sl] = std::isfinite(s.values[i]) ? s.values[i] * e.si : kNaN;
+      const std::size_t sl = plan.latest_slot[i];
+      latest_[sl] = std::isfinite(s.values[i]) ? s.values[i] * a->elements[i].si : kNaN;
       latest_ns_[sl] = now_ns_;
     }
     // Each check runs when the sample carries its leading quantity, so a check is counted once
@@ -259,29 +315,30 @@ Plausibility::Verdict Plausibility::check_non_finite(const Assembly& a, const pm
 }
 
 Plausibility::Verdict Plausibility::check_pf_range(const Assembly& a, const pm500::Sample& s) noexcept {
-  const std::size_t n = std::min<std::size_t>(s.count, a.elements.size());
-  bool any = false;
-  for (std::size_t i = 0; i < n; ++i) {
-    const Element& e = a.elements[i];
-    if (e.kind != Quantity::power_factor) continue;
-    any = true;
-    if (std::abs(s.values[i]) > thresholds_.pf_limit) {
-      if (!describe_) return Verdict::bad;
+  const std::uint32_t pf = plan_[a.instance - kFirstAssembly].power_factor & below(s, a);
+  Verdict v = pf ? Verdict::good : Verdict::skip;
+  for_each_bit(pf, [&](std::size_t i) {
+    if (!(std::abs(s.values[i]) > thresholds_.pf_limit)) return true;
+    v = Verdict::bad;
+    if (describe_) {
+      const Element& e = a.elements[i];
       say("%s: %s = %.3f, outside -1..1: impossible for any power factor -- profile element order or scale "
           "wrong (another quantity in the PF slot?)",
           settings_.name.c_str(), e.name.c_str(), s.values[i]);
       evidence("assembly=%u element=%s expected=-1..1 seen=%.4f", a.instance, e.name.c_str(), s.values[i]);
-      return Verdict::bad;
     }
-  }
-  return any ? Verdict::good : Verdict::skip;
+    return false;
+  });
+  return v;
 }
 
 Plausibility::Verdict Plausibility::check_frequency(const Assembly& a, const pm500::Sample& s) noexcept {
-  const std::size_t n = std::min<std::size_t>(s.count, a.elements.size());
-  for (std::size_t i = 0; i < n; ++i) {
+  std::uint32_t frequency = plan_[a.instance - kFirstAssembly].frequency & below(s, a);
+  while (frequency) {
+    const auto i = static_cast<std::size_t>(__builtin_ctz(frequency));
+    frequency &= frequency - 1;
     const Element& e = a.elements[i];
-    if (e.kind != Quantity::frequency || !std::isfinite(s.values[i])) continue;
+    if (!std::isfinite(s.values[i])) continue;
     const double f = s.values[i];
     if (f >= thresholds_.frequency_min_hz && f <= thresholds_.frequency_max_hz) return Verdict::good;
     // Without voltage the meter has nothing to measure a frequency from; 0 Hz is then honest.
@@ -304,17 +361,18 @@ Plausibility::Verdict Plausibility::check_frequency(const Assembly& a, const pm5
 }
 
 Plausibility::Verdict Plausibility::check_energy(const Assembly& a, const pm500::Sample& s) noexcept {
-  auto& st = energy_[a.instance - kFirstAssembly];
+  const Plan& plan = plan_[a.instance - kFirstAssembly];
+  auto& st = energy_[plan.energy];
   const bool raised =
       counters_[static_cast<std::size_t>(FindingKind::energy_backwards)][a.instance - kFirstAssembly].active;
-  const std::size_t n = std::min<std::size_t>(s.count, a.elements.size());
+  std::uint32_t counters = plan.counters & below(s, a);
   Verdict v = Verdict::skip;
-  for (std::size_t i = 0; i < n; ++i) {
+  while (counters) {
+    const auto i = static_cast<std::size_t>(__builtin_ctz(counters));
+    counters &= counters - 1;
     const Element& e = a.elements[i];
-    const bool counter = e.kind == Quantity::active_energy || e.kind == Quantity::reactive_energy ||
-                         e.kind == Quantity::apparent_energy || e.kind == Quantity::counter;
     const double x = s.values[i];
-    if (!counter || !std::isfinite(x)) continue;
+    if (!std::isfinite(x)) continue;
     CounterState& c = st[i];
     if (!c.seen) {
       c = {x, true};
@@ -390,7 +448,7 @@ void Plausibility::ratio_cause(char* out, std::size_t n, double f) const {
 
 Plausibility::Verdict Plausibility::check_voltage() noexcept {
   if (!(settings_.nominal_voltage > 0)) return Verdict::skip;
-  const bool wye = has_neutral(settings_.wiring);
+  const bool wye = wye_;
   // 4-wire systems are judged on L-N (a lost phase shows on one value), 3-wire on L-L.
   const double nominal = wye ? settings_.nominal_ln() : settings_.nominal_voltage;
   std::array<double, 3> v{kNaN, kNaN, kNaN};
@@ -550,7 +608,7 @@ Plausibility::Verdict Plausibility::check_current() noexcept {
 Plausibility::Verdict Plausibility::check_apparent() noexcept {
   const char* dev = settings_.name.c_str();
   char cause[200];
-  if (has_neutral(settings_.wiring)) {
+  if (wye_) {
     Verdict v = Verdict::skip;
     double worst = 0, ws = 0, wvi = 0;
     int wk = 0;
@@ -608,29 +666,32 @@ Plausibility::Verdict Plausibility::check_triangle() noexcept {
   const std::array<Phase, 4> phases{Phase::l1, Phase::l2, Phase::l3, Phase::total};
   for (std::size_t k = 0; k < phases.size(); ++k) {
     const Phase p = phases[k];
-    if (p != Phase::total && (!has_neutral(settings_.wiring) || static_cast<int>(k) >= phases_)) continue;
+    if (p != Phase::total && (!wye_ || static_cast<int>(k) >= phases_)) continue;
     const double pw = get(Quantity::active_power, p), q = get(Quantity::reactive_power, p),
                  s = get(Quantity::apparent_power, p);
     if (!std::isfinite(pw) || !std::isfinite(q) || !std::isfinite(s) || s < floor) continue;
     if (v == Verdict::skip) v = Verdict::good;
+    // Compared squared (s >= floor > 0 here), so a healthy sample takes no square root;
+    // sqrt(P^2 + Q^2) is computed for the text only.
+    const double t2 = pw * pw + q * q;
+    const double hi = s * (1 + thresholds_.consistency_tolerance), lo = s * (1 - thresholds_.distortion_tolerance);
+    const bool above = t2 > hi * hi, below_lo = lo > 0 && t2 < lo * lo;
+    if (!above && !below_lo) continue;
+    if (!describe_) return Verdict::bad;
     const double t = std::hypot(pw, q);
     const char* ph = p == Phase::total ? "total" : k == 0 ? "L1" : k == 1 ? "L2" : "L3";
-    if (t > s * (1 + thresholds_.consistency_tolerance)) {
-      if (!describe_) return Verdict::bad;
+    if (above) {
       say("%s: active and reactive power exceed apparent power %s (P %.1f kW, Q %.1f kvar, S %.1f kVA; P^2 + Q^2 "
           "must not exceed S^2): impossible for a real load -- profile element order or units wrong, or a meter fault?",
           settings_.name.c_str(), ph, pw / 1e3, q / 1e3, s / 1e3);
       evidence("quantity=power_triangle phase=%s expected<=%.1f VA seen=%.1f VA p=%.1f q=%.1f", ph, s, t, pw, q);
       return Verdict::bad;
     }
-    if (t < s * (1 - thresholds_.distortion_tolerance)) {
-      if (!describe_) return Verdict::bad;
-      say("%s: apparent power %s %.1f kVA but sqrt(P^2 + Q^2) = %.1f kVA: apparent power does not fit P and Q -- "
-          "profile element order or units wrong, or extreme harmonic distortion?",
-          settings_.name.c_str(), ph, s / 1e3, t / 1e3);
-      evidence("quantity=power_triangle phase=%s expected=%.1f VA seen=%.1f VA p=%.1f q=%.1f", ph, t, s, pw, q);
-      return Verdict::bad;
-    }
+    say("%s: apparent power %s %.1f kVA but sqrt(P^2 + Q^2) = %.1f kVA: apparent power does not fit P and Q -- "
+        "profile element order or units wrong, or extreme harmonic distortion?",
+        settings_.name.c_str(), ph, s / 1e3, t / 1e3);
+    evidence("quantity=power_triangle phase=%s expected=%.1f VA seen=%.1f VA p=%.1f q=%.1f", ph, t, s, pw, q);
+    return Verdict::bad;
   }
   return v;
 }
@@ -641,7 +702,7 @@ Plausibility::Verdict Plausibility::check_pf() noexcept {
   const std::array<Phase, 4> phases{Phase::l1, Phase::l2, Phase::l3, Phase::total};
   for (std::size_t k = 0; k < phases.size(); ++k) {
     const Phase p = phases[k];
-    if (p != Phase::total && (!has_neutral(settings_.wiring) || static_cast<int>(k) >= phases_)) continue;
+    if (p != Phase::total && (!wye_ || static_cast<int>(k) >= phases_)) continue;
     const double pf = get(Quantity::power_factor, p), pw = get(Quantity::active_power, p),
                  s = get(Quantity::apparent_power, p);
     if (!std::isfinite(pf) || !std::isfinite(pw) || !std::isfinite(s) || s < floor) continue;
@@ -662,7 +723,7 @@ Plausibility::Verdict Plausibility::check_pf() noexcept {
 }
 
 Plausibility::Verdict Plausibility::check_phase_sum() noexcept {
-  if (!has_neutral(settings_.wiring)) return Verdict::skip;  // 3-wire meters need not report meaningful phases
+  if (!wye_) return Verdict::skip;  // 3-wire meters need not report meaningful phases
   const double floor = s_floor();
   Verdict v = Verdict::skip;
   const std::array<Quantity, 2> kinds{Quantity::active_power, Quantity::reactive_power};

@@ -5,8 +5,12 @@
 //
 // One Plausibility per device, fed every sample after decode and scaling, on the scanner
 // thread. No allocation and no formatting per sample: a finding's message and evidence are
-// formatted (into fixed buffers) only for the sample that raises it, the only text anyone sees;
-// a healthy sample, and a failing one that does not raise, only computes its verdict. A
+// formatted (into the scanner thread's fixed buffers) only for the sample that raises it, the
+// only text anyone sees; a healthy sample, and a failing one that does not raise, only computes
+// its verdict, from a per-assembly plan built once (which elements are power factors,
+// frequencies, counters, and where each value goes). The texts of raised findings are kept in a
+// store allocated at the device's first raise (one allocation in its lifetime), so a healthy
+// meter costs no text memory: with thousands of meters that is most of them. A
 // finding is raised after Thresholds::raise_after consecutive failing evaluations and cleared
 // after clear_after consecutive healthy ones, so it never flaps.
 // Findings feed the failure mode meter.erratic_readings through FindingListener.
@@ -19,6 +23,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -126,6 +131,15 @@ class Plausibility {
     double high = 0;
     bool seen = false;
   };
+  // What check() needs of an assembly's elements, from the profile once (bit i = element i).
+  struct Plan {
+    std::array<std::uint8_t, kMaxSampleValues> latest_slot{};  // slot(kind, phase) of each element
+    std::uint32_t power_factor = 0;  // Quantity::power_factor
+    std::uint32_t frequency = 0;     // Quantity::frequency
+    std::uint32_t counters = 0;      // energy and hour/event counters (check_energy)
+    std::uint8_t energy = kNoEnergy;  // index into energy_ for an energy assembly
+  };
+  static constexpr std::uint8_t kNoEnergy = 0xff;
 
   static std::size_t slot(Quantity k, Phase p) {
     return static_cast<std::size_t>(k) * 10 + static_cast<std::size_t>(p);
@@ -139,8 +153,8 @@ class Plausibility {
   void judge(FindingKind k, std::size_t assembly_slot, Check&& run) noexcept;
   bool raise_due(FindingKind k, std::size_t assembly_slot) const noexcept;
   void update(FindingKind k, std::size_t assembly_slot, Verdict v) noexcept;
-  void say(const char* fmt, ...) noexcept __attribute__((format(printf, 2, 3)));
-  void evidence(const char* fmt, ...) noexcept __attribute__((format(printf, 2, 3)));
+  static void say(const char* fmt, ...) noexcept __attribute__((format(printf, 1, 2)));
+  static void evidence(const char* fmt, ...) noexcept __attribute__((format(printf, 1, 2)));
 
   Verdict check_non_finite(const Assembly& a, const pm500::Sample& s) noexcept;
   Verdict check_pf_range(const Assembly& a, const pm500::Sample& s) noexcept;
@@ -162,21 +176,21 @@ class Plausibility {
   Thresholds thresholds_;
   FindingListener* listener_;
   int phases_;
+  bool wye_;  // has_neutral(settings_.wiring)
 
   std::int64_t now_ns_ = 0;
   std::array<double, kSlots> latest_{};
   std::array<std::int64_t, kSlots> latest_ns_{};
   std::array<std::uint32_t, kAssemblySlots> kinds_in_{};  // bit per Quantity present, real-time assemblies
+  std::array<Plan, kAssemblySlots> plan_{};
   std::array<std::array<Counter, kAssemblySlots>, kFindingKinds> counters_{};
   std::array<std::uint8_t, kFindingKinds> active_slots_{};
-  std::vector<std::array<CounterState, kMaxSampleValues>> energy_;  // per assembly slot, sized once
+  std::vector<std::array<CounterState, kMaxSampleValues>> energy_;  // per energy assembly, sized once
 
   bool describe_ = false;  // the running check's failure would raise its finding: format the text
-  std::array<char, 384> scratch_message_{};
-  std::array<char, 256> scratch_evidence_{};
 
   mutable std::mutex mutex_;  // guards texts_ (written on transitions, read by snapshot)
-  std::array<Text, kFindingKinds> texts_{};
+  std::unique_ptr<std::array<Text, kFindingKinds>> texts_;  // allocated at the first raise
   std::array<std::atomic<bool>, kFindingKinds> active_{};
   std::atomic<int> active_count_{0};
 };

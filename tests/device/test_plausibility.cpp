@@ -304,3 +304,76 @@ TEST_CASE("a partial counter reset by the operator is not a backwards counter") 
   check.check(s);
   CHECK(check.active(FindingKind::energy_backwards));
 }
+
+namespace {
+
+// One sample per real-time assembly of the built-in profile, every value taken from `si` (the
+// SI value of a quantity and phase), converted to the element's unit.
+void feed_realtime(Plausibility& check, std::int64_t t, const std::function<double(Quantity, Phase)>& si) {
+  const Profile& p = builtin_profile();
+  for (const Assembly& a : p.assemblies) {
+    if (!a.present() || a.role != Role::realtime) continue;
+    pm500::Sample s{};
+    s.source_time_ns = t;
+    s.assembly = a.instance;
+    s.count = static_cast<std::uint8_t>(a.elements.size());
+    for (std::size_t i = 0; i < a.elements.size(); ++i)
+      s.values[i] = si(a.elements[i].kind, a.elements[i].phase) / a.elements[i].si;
+    check.check(s);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("power triangle: sqrt(P^2 + Q^2) is judged against S x (1 + tolerance) and S x (1 - distortion)") {
+  // 3PN 400 V, 100 A per phase; S = 23 kVA per phase. P and Q make sqrt(P^2 + Q^2) = S x f.
+  auto run = [](double f) {
+    Recorder rec;
+    Plausibility check(builtin_profile(), settings("meter", "3PN", 400, "200:5", "1"),
+                       Thresholds{.raise_after = 3, .clear_after = 3}, &rec);
+    for (int i = 0; i < 10; ++i)
+      feed_realtime(check, std::int64_t{i} * 100'000'000, [f](Quantity q, Phase ph) {
+        const double n = ph == Phase::total ? 3 : 1;
+        const double s = 230.0 * 100.0, t = s * f;
+        switch (q) {
+          case Quantity::voltage_ln: return 230.0;
+          case Quantity::voltage_ll: return 230.0 * 1.7320508075688772;
+          case Quantity::current: return 100.0;
+          case Quantity::apparent_power: return n * s;
+          case Quantity::active_power: return n * 0.8 * t;
+          case Quantity::reactive_power: return n * 0.6 * t;
+          case Quantity::power_factor: return 0.8 * t / s;
+          case Quantity::frequency: return 50.0;
+          default: return 0.0;
+        }
+      });
+    return check.active(FindingKind::power_triangle);
+  };
+  CHECK_FALSE(run(1.0));
+  CHECK_FALSE(run(1.09));  // within the 10 % consistency tolerance
+  CHECK(run(1.11));        // P^2 + Q^2 above S^2
+  CHECK_FALSE(run(0.71));  // within the 30 % distortion tolerance
+  CHECK(run(0.69));        // S does not fit P and Q
+}
+
+TEST_CASE("checks read only the values a sample carries, and a healthy device keeps no finding texts") {
+  Recorder rec;
+  Plausibility check(builtin_profile(), settings("meter", "3PN", 400, "200:5", "1"),
+                     Thresholds{.raise_after = 1, .clear_after = 1}, &rec);
+  const Assembly& a = *builtin_profile().assembly(102);
+  pm500::Sample s{};
+  s.assembly = 102;
+  // A power factor of 5 beyond the sample's count is not judged: the sample does not carry it.
+  std::size_t pf = 0;
+  while (pf < a.elements.size() && a.elements[pf].kind != Quantity::power_factor) ++pf;
+  REQUIRE(pf < a.elements.size());
+  s.values[pf] = 5;
+  s.count = static_cast<std::uint8_t>(pf);
+  check.check(s);
+  CHECK_FALSE(check.active(FindingKind::power_factor_range));
+  CHECK(check.snapshot().empty());
+  s.count = static_cast<std::uint8_t>(pf + 1);
+  check.check(s);
+  CHECK(check.active(FindingKind::power_factor_range));
+  REQUIRE(check.snapshot().size() >= 1);
+}
