@@ -77,8 +77,8 @@ void Engine::init_device(Device& d, DeviceSpec spec, const sockaddr_in& addr, st
   d.format_tried[0] = d.format_tried[1] = false;
   d.identity.reset();
   d.state = DeviceState::connecting;
-  d.rx.resize(4096);
-  d.tx.reserve(1024);
+  d.rx.resize(kInitialRx);
+  d.tx.reserve(256);
   d.conns.assign(d.spec.assemblies.size(), Conn{});
   for (std::size_t k = 0; k < d.conns.size(); ++k) {
     d.conns[k].assembly = d.spec.assemblies[k];

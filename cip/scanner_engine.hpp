@@ -101,6 +101,11 @@ struct Conn {
   sockaddr_in o_t_dest{};
 };
 
+// A device's TCP receive buffer to start with: the explicit session's frames (replies to
+// register, Forward Open/Close and attribute reads) are a few hundred bytes; read_tcp doubles it
+// when less than half of it is free (a larger frame, up to 64 KiB).
+inline constexpr std::size_t kInitialRx = 512;
+
 struct Device {
   std::uint32_t index = 0;
   DeviceSpec spec;

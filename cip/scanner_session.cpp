@@ -135,7 +135,7 @@ void Engine::on_connected(Device& d, std::int64_t now) {
 void Engine::read_tcp(Device& d, std::int64_t now) {
   const std::uint32_t gen = d.fd_gen;
   for (;;) {
-    if (d.rx.size() - d.rx_len < 1024) {
+    if (d.rx.size() - d.rx_len < kInitialRx / 2) {
       if (d.rx.size() >= max_frame) {
         Fault f;
         f.kind = Fault::Kind::protocol_error;

@@ -114,7 +114,9 @@ DeviceMeta Devices::make_meta(const config::GatewayConfig& cfg, const config::De
   meta.site = cfg.gateway.site;
   meta.asset = dc.asset;
   meta.rpi_ms = dc.connection == "explicit" && dc.poll_interval_ms > 0 ? dc.poll_interval_ms : dc.rpi_ms;
-  device::fill_field_names(*st.profile, meta);
+  auto [names, added] = field_names_.try_emplace(st.profile.get());
+  if (added) names->second = device::field_names(*st.profile);
+  device::fill_field_names(*st.profile, meta, &names->second);
   meta.ct = dc.ct;
   meta.pt = dc.pt;
   meta.ratios_applied_by = dc.ratios_applied_by;

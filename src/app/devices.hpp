@@ -5,6 +5,7 @@
 
 #include <array>
 #include <atomic>
+#include <map>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -128,6 +129,9 @@ class Devices {
   std::unique_ptr<std::atomic<State*>[]> slots_;
   std::atomic<std::size_t> count_{0};
   std::vector<std::unique_ptr<State>> owned_;  // main thread only
+  // The field names of each profile in use, built once and shared by its devices' DeviceMeta
+  // (main thread only). Keyed by address: every profile stays alive in owned_'s states.
+  mutable std::map<const device::Profile*, decltype(DeviceMeta::fields)> field_names_;
   std::unique_ptr<FindingBridge> bridge_;
 };
 

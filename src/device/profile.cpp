@@ -668,17 +668,24 @@ pm500::FieldInfo field_info(const Element& e) {
 
 }  // namespace
 
-void fill_field_names(const Profile& p, pm500::DeviceMeta& meta) {
+std::array<pm500::FieldList, kAssemblySlots> field_names(const Profile& p) {
+  std::array<pm500::FieldList, kAssemblySlots> out;
   for (std::size_t i = 0; i < kAssemblySlots; ++i) {
-    auto& f = meta.fields[i];
+    std::vector<std::string> names;
+    for (const auto& e : p.assemblies[i].elements) names.push_back(e.name);
+    out[i] = std::move(names);
+  }
+  return out;
+}
+
+void fill_field_names(const Profile& p, pm500::DeviceMeta& meta,
+                      const std::array<pm500::FieldList, kAssemblySlots>* names) {
+  meta.fields = names ? *names : field_names(p);
+  for (std::size_t i = 0; i < kAssemblySlots; ++i) {
     auto& info = meta.info[i];
-    f.clear();
     info.clear();
     meta.titles[i] = p.assemblies[i].title;
-    for (const auto& e : p.assemblies[i].elements) {
-      f.push_back(e.name);
-      info.push_back(field_info(e));
-    }
+    for (const auto& e : p.assemblies[i].elements) info.push_back(field_info(e));
   }
 }
 

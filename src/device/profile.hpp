@@ -181,7 +181,12 @@ ProfileResult load_profile_for(const std::string& path_or_empty);
 pm500::expected<void, std::string> check_assembly_size(const Profile& p, std::uint16_t assembly,
                                                        std::uint32_t meter_size_bytes, std::string_view device);
 
-// Fills meta.fields (per assembly, in value order), meta.info and meta.titles from the profile.
-void fill_field_names(const Profile& p, pm500::DeviceMeta& meta);
+// The field names per assembly (index = instance - 100), in value order. Devices of one
+// profile share the lists (pm500::FieldList): build them once per profile and pass them below.
+std::array<pm500::FieldList, kAssemblySlots> field_names(const Profile& p);
+// Fills meta.fields (per assembly, in value order; `names` when given, else lists of its own),
+// meta.info and meta.titles from the profile.
+void fill_field_names(const Profile& p, pm500::DeviceMeta& meta,
+                      const std::array<pm500::FieldList, kAssemblySlots>* names = nullptr);
 
 }  // namespace pm500::device

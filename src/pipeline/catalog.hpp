@@ -2,13 +2,52 @@
 // start-up from the configuration and device profiles, immutable afterwards.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <initializer_list>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 namespace pm500 {
+
+// The field names of one assembly, in value order. Devices of one profile share one list (the
+// gateway builds it once per profile: with thousands of meters a copy each cost ~6 KB per
+// meter); a list is immutable once shared, push_back copies before it appends.
+class FieldList {
+ public:
+  FieldList() = default;
+  FieldList(std::vector<std::string> names)  // NOLINT(google-explicit-constructor): a list of names is one
+      : names_(names.empty() ? nullptr : std::make_shared<const std::vector<std::string>>(std::move(names))) {}
+  FieldList(std::initializer_list<std::string> names) : FieldList(std::vector<std::string>(names)) {}
+
+  std::size_t size() const { return names_ ? names_->size() : 0; }
+  bool empty() const { return size() == 0; }
+  const std::string& operator[](std::size_t i) const { return (*names_)[i]; }
+  std::span<const std::string> span() const {
+    return names_ ? std::span<const std::string>(*names_) : std::span<const std::string>{};
+  }
+  operator std::span<const std::string>() const { return span(); }  // NOLINT(google-explicit-constructor)
+  const std::string* begin() const { return span().data(); }
+  const std::string* end() const { return span().data() + size(); }
+  // Whether two devices use the very same list (as devices of one profile do).
+  bool shares(const FieldList& o) const { return names_ == o.names_; }
+
+  void push_back(std::string name) {
+    std::vector<std::string> v(begin(), end());
+    v.push_back(std::move(name));
+    *this = FieldList(std::move(v));
+  }
+
+  friend bool operator==(const FieldList& a, const FieldList& b) {
+    return a.names_ == b.names_ || std::ranges::equal(a.span(), b.span());
+  }
+
+ private:
+  std::shared_ptr<const std::vector<std::string>> names_;
+};
 
 // What a sink may tell about one value besides its name (Sparkplug's birth certificates).
 struct FieldInfo {
@@ -30,7 +69,7 @@ struct DeviceMeta {
   std::int64_t rpi_ms = 0;  // how often each assembly arrives (RPI, or the poll interval); 0: unknown
   // Field names per assembly instance 100..108 (index = instance - 100), in value order, e.g.
   // "voltage_l1_n_v". Empty when the assembly is not described.
-  std::array<std::vector<std::string>, 9> fields;
+  std::array<FieldList, 9> fields;
   // Per assembly: its title in the profile ("Real-time voltage and current"), and per value
   // (parallel to fields) its unit, type and ratios.
   // (Default member initialisers keep DeviceMeta{name, site, asset, rpi, fields} warning-free.)

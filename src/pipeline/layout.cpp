@@ -66,8 +66,9 @@ std::optional<Catalog> decode(std::string_view text) {
       unsigned instance = 0;
       auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), instance);
       if (ec != std::errc() || p != num.data() + num.size() || instance < 100 || instance > 108) return std::nullopt;
-      auto& fields = c.devices.back().fields[instance - 100];
+      std::vector<std::string> fields;
       while (!line.empty()) fields.emplace_back(take(line, ','));
+      c.devices.back().fields[instance - 100] = std::move(fields);
     } else {
       return std::nullopt;
     }

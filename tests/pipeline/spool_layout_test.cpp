@@ -162,3 +162,21 @@ TEST_CASE("spool: segments record their layout; a missing layout file dead-lette
   CHECK(ts->count() == 0);
   CHECK(rec.find("raise pipeline.unattributable").find("is missing") != std::string::npos);
 }
+
+TEST_CASE("field lists: devices share one list, appending to a shared one copies it first") {
+  DeviceMeta a = meta("mcc-1", fields());
+  DeviceMeta b = a;  // as the gateway copies one profile's lists into each device
+  CHECK(b.fields[1].shares(a.fields[1]));
+  CHECK(b.fields[1] == a.fields[1]);
+  b.fields[1].push_back("extra_v");
+  CHECK_FALSE(b.fields[1].shares(a.fields[1]));
+  CHECK(a.fields[1].size() == fields().size());
+  CHECK(b.fields[1].size() == fields().size() + 1);
+  CHECK(b.fields[1][fields().size()] == "extra_v");
+  CHECK_FALSE(b.fields[1] == a.fields[1]);
+  // Equal names are equal lists, shared or not; an empty list is no list.
+  CHECK(FieldList(fields()) == a.fields[1]);
+  CHECK(FieldList{} == FieldList(std::vector<std::string>{}));
+  CHECK(a.field_names(102).empty());
+  CHECK(a.field_names(101).size() == fields().size());
+}

@@ -72,7 +72,7 @@ TEST_CASE("line protocol: newlines are rejected and leave the buffer untouched")
     DeviceMeta m = meta();
     lp::Options o;
     if (where == 0) m.name = "a\nb";
-    if (where == 1) m.fields[1][1] = "cur\rrent";
+    if (where == 1) m.fields[1] = {"voltage_l1_n_v", "cur\rrent", "pf"};
     if (where == 2) o.measurement = "x\n";
     if (where == 3) m.site = "s\n";
     std::string out = "keep";
@@ -256,7 +256,7 @@ Catalog tricky_catalog() {
 
   DeviceMeta broken = plain;  // a newline in a field name: an error only when that value is finite
   broken.name = "broken";
-  broken.fields[1][1] = "cur\nrent";
+  broken.fields[1] = {"voltage_l1_n_v", "cur\nrent", "pf"};
   c.devices.push_back(broken);
   return c;
 }
