@@ -19,10 +19,11 @@
 # Environment: RPI_MS (100), WARMUP (5 s after every meter is up), SYSCALL_SECONDS (5),
 # CALLGRIND_METERS (30, 0 = skip), CALLGRIND_SECONDS (10), SIM (another pm500-sim, e.g. an older
 # build), TOPOLOGY=veth (default) or loopback (both in one namespace, meters on 127.1.0.0/16, as
-# with an older simulator that only accepts loopback addresses).
+# with an older simulator that only accepts loopback addresses), NETNS_PREFIX (pm5s: the names of
+# the namespaces and the veth pair, for two runs side by side).
 #
 # Needs root (network namespaces), iproute2, python3, curl; perf (linux-perf) or strace; valgrind.
-# Creates namespaces pm5s-sim and pm5s-gw and the veth pair pm5s-a/pm5s-b with addresses in
+# Creates namespaces PREFIX-sim and PREFIX-gw and the veth pair PREFIX-a/PREFIX-b with addresses in
 # 10.250.0.0/16 that exist only inside them, and deletes them on exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -52,8 +53,9 @@ if [ "$cg_meters" -gt 0 ] && ! command -v valgrind >/dev/null; then
   cg_meters=0
 fi
 
-ns_sim=pm5s-sim
-ns_gw=pm5s-gw
+prefix=${NETNS_PREFIX:-pm5s}
+ns_sim=$prefix-sim
+ns_gw=$prefix-gw
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -84,18 +86,18 @@ if [ "$topology" = loopback ]; then
 else
   ip netns add "$ns_sim"
   ip -n "$ns_sim" link set lo up
-  ip link add pm5s-a netns "$ns_sim" type veth peer name pm5s-b netns "$ns_gw"
-  ip -n "$ns_sim" addr add 10.250.0.1/24 dev pm5s-a
-  ip -n "$ns_gw" addr add 10.250.0.2/24 dev pm5s-b
-  ip -n "$ns_sim" link set pm5s-a up
-  ip -n "$ns_gw" link set pm5s-b up
+  ip link add $prefix-a netns "$ns_sim" type veth peer name $prefix-b netns "$ns_gw"
+  ip -n "$ns_sim" addr add 10.250.0.1/24 dev $prefix-a
+  ip -n "$ns_gw" addr add 10.250.0.2/24 dev $prefix-b
+  ip -n "$ns_sim" link set $prefix-a up
+  ip -n "$ns_gw" link set $prefix-b up
   # Meters from 10.250.64.1, each address on the simulator's end; the gateway reaches them (and
   # the multicast groups) through one next hop, so neither side keeps a neighbour per meter.
   first=10.250.64.1
-  python3 - "$meters" "$first" <<'PY' | ip -n "$ns_sim" -batch -
+  python3 - "$meters" "$first" "$prefix-a" <<'PY' | ip -n "$ns_sim" -batch -
 import sys, ipaddress
 for i in range(int(sys.argv[1])):
-    print(f"addr add {ipaddress.ip_address(sys.argv[2]) + i}/32 dev pm5s-a")
+    print(f"addr add {ipaddress.ip_address(sys.argv[2]) + i}/32 dev {sys.argv[3]}")
 PY
   ip -n "$ns_gw" route add default via 10.250.0.1
   sim_flags=(--private-netns)
