@@ -66,7 +66,8 @@ BENCHMARK(BM_sparkplug_ddata)->Arg(1)->Arg(12)->Arg(18);
 void BM_json_sample(benchmark::State& state) {
   const Sample s = sample(static_cast<int>(state.range(0)));
   DeviceMeta m = meta();
-  m.fields[2].resize(static_cast<std::size_t>(state.range(0)));
+  const auto names = m.fields[2].span().first(static_cast<std::size_t>(state.range(0)));
+  m.fields[2] = std::vector<std::string>(names.begin(), names.end());
   std::string out;
   for (auto _ : state) {
     out.clear();
