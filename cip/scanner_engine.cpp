@@ -644,9 +644,10 @@ void Engine::on_probe_event(Device& d, std::uint32_t events, std::int64_t now) {
     return;
   }
   if (!d.probe_down) {
-    // Accepted, and it was accepting before: it fails past the connect, the backoff paces it.
-    d.probing = false;
-    arm_device_timer(d, d.backoff_due);
+    // Accepted, and it was accepting before: it fails past the connect, the backoff paces the
+    // full attempts. The probes go on (the timer is armed for the next): a device that stops
+    // accepting later (its listener outlived its I/O, then it rebooted) is marked down, and the
+    // first probe it accepts after that brings it back at once.
     return;
   }
   // Back: reconnect now, and failures of this new attempt start the backoff over.

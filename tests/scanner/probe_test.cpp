@@ -101,6 +101,29 @@ TEST_CASE("after an outage longer than the first backoff, data flows within 3 s 
   scanner.stop();
 }
 
+TEST_CASE("a meter whose listener outlives its I/O and then reboots is back within 3 s") {
+  // The meter stops producing but still accepts TCP (as an adapter does in the moments before
+  // it restarts): the I/O timeout's first probe is accepted, so the device counts as there and
+  // failing. The probes must go on: the reboot that follows makes them refused, and the first
+  // one accepted after it reconnects at once instead of waiting for the 60 s backoff.
+  Rig rig("127.0.30.4");
+  rig.start_sim();
+  Recorder rec;
+  cip::Scanner scanner(long_backoff(), {rig.spec()}, rec);
+  REQUIRE(scanner.start());
+  REQUIRE(eventually([&] { return rec.stream(0, 101).count >= 3; }, 5s));
+  REQUIRE(rig.sim->command("fault stop-producing").starts_with("ok"));
+  REQUIRE(eventually([&] { return scanner_test::status(scanner, 0).state == cip::DeviceState::backoff; }, 5s));
+  std::this_thread::sleep_for(1500ms);  // the first probe answered (accepted) and one more after it
+
+  const auto back = outage(rig, rec, 2500ms, 3000ms);
+  MESSAGE("data again " << std::chrono::duration_cast<std::chrono::milliseconds>(back).count()
+                        << " ms after the restart");
+  CHECK(back < 3000ms);
+  CHECK(scanner_test::status(scanner, 0).state == cip::DeviceState::running);
+  scanner.stop();
+}
+
 TEST_CASE("without probes the same outage waits for the backoff (the control)") {
   Rig rig("127.0.30.2");
   rig.start_sim();
