@@ -41,7 +41,9 @@ Catalog catalog() {
 
 // `meter_floats`: float32 values, as the meter sends them (REAL) and as the gateway publishes them
 // after CT/PT scaling (rounded to float, src/device/scaling.hpp); otherwise values with double
-// precision, as scaled values were before that (and as energy counters still are).
+// precision, as scaled values were before that (and as energy counters still are). These values
+// have three decimals, so their shortest text is short (230.137); `readings()` below are floats
+// with every digit a measurement has (230.13717).
 std::vector<Sample> batch(bool meter_floats = false) {
   std::vector<Sample> v(kBatch);
   for (std::size_t n = 0; n < kBatch; ++n) {
@@ -55,6 +57,21 @@ std::vector<Sample> batch(bool meter_floats = false) {
       if (meter_floats) s.values[i] = static_cast<float>(s.values[i]);
     }
   }
+  return v;
+}
+
+// Float32 values with every digit a measurement has, as an ADC's readings scaled to volts,
+// amperes, watts and a power factor give them (230.13717, 0.9831452): the shortest text of such
+// a float has 7 to 9 digits.
+std::vector<Sample> readings() {
+  std::vector<Sample> v = batch(true);
+  std::uint32_t x = 12345;
+  for (Sample& s : v)
+    for (int i = 0; i < 18; ++i) {
+      x = x * 1664525u + 1013904223u;  // a fixed pseudo-random sequence: the same values every run
+      const double scale[4] = {230.0, 41.7, 5912.0, 0.97};
+      s.values[i] = static_cast<float>(scale[i % 4] * (1.0 + static_cast<double>(x >> 8) / (1u << 24) * 0.02));
+    }
   return v;
 }
 
@@ -85,9 +102,9 @@ std::string naive_encode(const std::vector<Sample>& b, const Catalog& cat, const
 
 enum class Lp { encoder, free_function, before };
 
-void encode_line_protocol(benchmark::State& st, bool meter_floats, Lp how = Lp::encoder) {
+void encode_line_protocol(benchmark::State& st, bool meter_floats, Lp how = Lp::encoder, bool every_digit = false) {
   const Catalog cat = catalog();
-  const auto b = batch(meter_floats);
+  const auto b = every_digit ? readings() : batch(meter_floats);
   lp::Options o;
   lp::Encoder enc(o);
   std::string buf;
@@ -126,6 +143,13 @@ void BM_encode_line_protocol(benchmark::State& st) { encode_line_protocol(st, fa
 void BM_encode_line_protocol_before(benchmark::State& st) { encode_line_protocol(st, false, Lp::before); }
 // Float32 values, as from the meter or scaled in the gateway: written at float precision.
 void BM_encode_line_protocol_meter_floats(benchmark::State& st) { encode_line_protocol(st, true); }
+// Readings with every digit (readings()).
+void BM_encode_line_protocol_meter_readings(benchmark::State& st) {
+  encode_line_protocol(st, true, Lp::encoder, true);
+}
+void BM_encode_line_protocol_meter_readings_before(benchmark::State& st) {
+  encode_line_protocol(st, true, Lp::before, true);
+}
 void BM_encode_line_protocol_meter_floats_before(benchmark::State& st) { encode_line_protocol(st, true, Lp::before); }
 // lp::append_sample(), which renders the names per call (for one-off lines).
 void BM_encode_line_protocol_meter_floats_uncached(benchmark::State& st) {
@@ -199,6 +223,8 @@ BENCHMARK(BM_encode_line_protocol);
 BENCHMARK(BM_encode_line_protocol_before);
 BENCHMARK(BM_encode_line_protocol_meter_floats);
 BENCHMARK(BM_encode_line_protocol_meter_floats_before);
+BENCHMARK(BM_encode_line_protocol_meter_readings);
+BENCHMARK(BM_encode_line_protocol_meter_readings_before);
 BENCHMARK(BM_encode_line_protocol_meter_floats_uncached);
 BENCHMARK(BM_encode_json);
 BENCHMARK(BM_encode_json_uncached);
