@@ -1,6 +1,7 @@
 #include "cip/scanner.hpp"
 
 #include "cip/scanner_engine.hpp"
+#include "pm500/thread_name.hpp"
 
 namespace cip {
 
@@ -64,7 +65,10 @@ Scanner::~Scanner() { stop(); }
 pm500::expected<void, std::string> Scanner::start() {
   if (started_) return pm500::unexpected(std::string("scanner already started"));
   if (auto r = engine_->prepare(); !r) return r;
-  thread_ = std::thread([this] { engine_->run(); });
+  thread_ = std::thread([this] {
+    pm500::name_this_thread("pm500-scanner");
+    engine_->run();
+  });
   started_ = true;
   return {};
 }

@@ -11,6 +11,7 @@
 #include "health/failure_modes.hpp"
 #include "log/log.hpp"
 #include "pm500/json_text.hpp"
+#include "pm500/thread_name.hpp"
 
 namespace pm500::health {
 namespace {
@@ -223,7 +224,10 @@ AlertSender::~AlertSender() { stop(); }
 
 void AlertSender::start() {
   if (thread_.joinable()) return;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("pm500-alerts");
+    run();
+  });
 }
 
 void AlertSender::stop() {

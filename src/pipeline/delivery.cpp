@@ -1,4 +1,5 @@
 #include "pipeline/delivery.hpp"
+#include "pm500/thread_name.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -122,9 +123,11 @@ pm500::expected<std::unique_ptr<SinkDelivery>, std::string> SinkDelivery::create
     SinkDelivery* self = d.get();
     d->sink_->set_waker([self] {
       // seq_cst: ordered before notify()'s look at the sleepers, so a thread going to sleep
-      // either sees the flag or is woken (see Ring::wait).
-      self->stream_wake_.store(true, std::memory_order_seq_cst);
-      self->ring_.notify();
+      // either sees the flag or is woken (see Ring::wait). Only the first confirmation since
+      // the delivery thread last took the flag wakes anyone: the ones behind it find the flag
+      // set and cost no system call (a broker acknowledges every message, and the ring's
+      // wake-up reaches every sink's thread, not only this one).
+      if (!self->stream_wake_.exchange(true, std::memory_order_seq_cst)) self->ring_.notify();
     });
   }
   d->tokens_ = static_cast<double>(d->replay_batch_);
@@ -139,7 +142,10 @@ SinkDelivery::~SinkDelivery() { stop(); }
 void SinkDelivery::start() {
   if (started_) return;
   started_ = true;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("sink-" + opt_.name);
+    run();
+  });
 }
 
 void SinkDelivery::stop() {

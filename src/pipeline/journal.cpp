@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "pipeline/layout.hpp"
+#include "pm500/thread_name.hpp"
 
 namespace pm500 {
 namespace fs = std::filesystem;
@@ -154,6 +155,7 @@ void Journal::start() {
   if (started_) return;
   started_ = true;
   thread_ = std::thread([this] {
+    name_this_thread("pm500-journal");
     std::unique_lock lk(wake_mu_);
     while (!stop_) {
       wake_.wait_for(lk, opt_.fsync_interval, [this] { return stop_; });

@@ -171,6 +171,7 @@ class Ring {
   }
   // Wakes every waiting consumer unconditionally (stop, tests).
   void wake_all() const noexcept {
+    wake_ups_.fetch_add(1, std::memory_order_relaxed);
     wake_word_.fetch_add(1, std::memory_order_release);
     ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&wake_word_), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr,
               nullptr, 0);
@@ -188,6 +189,10 @@ class Ring {
     }
     sleepers_.fetch_sub(1, std::memory_order_relaxed);
   }
+
+  // Wake-ups that made a system call, and consumers asleep now (tests, diagnostics).
+  [[nodiscard]] std::uint64_t wake_ups() const noexcept { return wake_ups_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint32_t sleeping() const noexcept { return sleepers_.load(std::memory_order_relaxed); }
 
   // A cursor starting at the next sample to be pushed. Thread-safe with respect to push().
   [[nodiscard]] Cursor subscribe() const noexcept { return Cursor(this, head()); }
@@ -217,6 +222,7 @@ class Ring {
   // reads sleepers_ once per notify(), never per push).
   alignas(kCacheLine) mutable std::atomic<std::uint32_t> sleepers_{0};
   mutable std::atomic<std::uint32_t> wake_word_{0};
+  mutable std::atomic<std::uint64_t> wake_ups_{0};
 
   static std::size_t checked(std::size_t capacity) {
     if (capacity < 2 || !std::has_single_bit(capacity))
