@@ -73,3 +73,52 @@ TEST_CASE("sparkplug in the gateway: DDEATH and DBIRTH around a meter fault; the
     CHECK(msgs.back().metric("bdSeq")->value.integer == 1u);
   }
 }
+
+TEST_CASE("sparkplug in the gateway: a primary host offline longer than host_offline_alert_s is on /api/status") {
+  BrokerRig rig;
+  auto& sub = *rig.sub;
+  REQUIRE(mosquitto_pub(rig.broker, rig.pki, "spBv1.0/STATE/scada", "{\"online\": false, \"timestamp\": 1000}",
+                        kObserver, true)
+              .code == 0);
+  SimulatedGateway g("127.0.65.20", 1,
+                     "[sinks.sparkplug]\nurl = \"" + rig.broker.url() + "\"\nca_file = \"" + rig.pki.ca_crt().string() +
+                         "\"\nusername = \"gw\"\npassword = \"gw-secret\"\nedge_node_id = \"gw-host\"\n"
+                         "primary_host_id = \"scada\"\nhost_offline_alert_s = 1\nflush_interval_ms = 20\n");
+  Process gw(g.args());
+  const std::string base = status_url(gw);
+  REQUIRE_MESSAGE(!base.empty(), gw.log());
+  const std::string listed = "{\"id\":\"mqtt.publish_failure\",\"subject\":\"sparkplug/primary-host\"";
+  std::string api;
+  REQUIRE_MESSAGE(eventually(
+                      [&] {
+                        api = http_get(base + "/api/status").output;
+                        return api.find(listed) != std::string::npos;
+                      },
+                      20s),
+                  (api + gw.log()));
+  // The evidence names the host, how long, what the gateway saw and where.
+  const std::string entry = api.substr(api.find(listed), 2000);
+  CHECK(entry.find("the primary host application \\\"scada\\\" has been offline for") != std::string::npos);
+  CHECK(entry.find("STATE online=false on spBv1.0/STATE/scada") != std::string::npos);
+  CHECK(sub.count() == 0);  // nothing born while the host is offline
+
+  REQUIRE(mosquitto_pub(rig.broker, rig.pki, "spBv1.0/STATE/scada", "{\"online\": true, \"timestamp\": 2000}",
+                        kObserver, true)
+              .code == 0);
+  REQUIRE_MESSAGE(eventually(
+                      [&] {
+                        api = http_get(base + "/api/status").output;
+                        return api.find(listed) == std::string::npos;
+                      },
+                      20s),
+                  (api + gw.log()));
+  std::vector<DecodedMessage> msgs;
+  REQUIRE_MESSAGE(eventually(
+                      [&] {
+                        msgs = sub.messages();
+                        return count_type(msgs, "DDATA", "mcc-1") >= 1;
+                      },
+                      20s),
+                  gw.log());
+  CHECK(msgs[0].type() == "NBIRTH");
+}
