@@ -22,14 +22,16 @@ bench_binaries() {
 }
 
 # [[devices]] tables: COUNT meters named m0.. on consecutive addresses from FIRST, 3 assemblies
-# (101, 102, 107) at RPI_MS; any further arguments are TOML lines added to every device.
+# (101, 102, 107) at RPI_MS, with the simulator's CT ratio (400:5, applied by the meter: without
+# it every meter's currents are implausible and meter.erratic_readings is raised for each); any
+# further arguments are TOML lines added to every device.
 bench_devices() {
   python3 - "$@" <<'PY'
 import sys, ipaddress
 n, first, rpi = int(sys.argv[1]), ipaddress.ip_address(sys.argv[2]), int(sys.argv[3])
 extra = "".join(line + "\n" for line in sys.argv[4:])
 for i in range(n):
-    print(f'[[devices]]\nname = "m{i}"\naddress = "{first + i}"\nrpi_ms = {rpi}\nassemblies = [101, 102, 107]\n{extra}', end="")
+    print(f'[[devices]]\nname = "m{i}"\naddress = "{first + i}"\nrpi_ms = {rpi}\nassemblies = [101, 102, 107]\nct = "400:5"\n{extra}', end="")
 PY
 }
 

@@ -53,6 +53,15 @@ if [ "$cg_meters" -gt 0 ] && ! command -v valgrind >/dev/null; then
   cg_meters=0
 fi
 
+# The simulator holds up to five descriptors per meter, the gateway two: raise the limit as far
+# as the host lets (without CAP_SYS_RESOURCE the hard limit stays), and split the meters over
+# several simulator processes when one cannot hold them all.
+fds=$((meters * 5 + 1024))
+[ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge "$fds" ] || ulimit -n "$fds" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+per_sim=$meters
+[ "$(ulimit -n)" = unlimited ] || per_sim=$(( ($(ulimit -n) - 256) / 5 ))
+sims=$(( (meters + per_sim - 1) / per_sim ))
+
 prefix=${NETNS_PREFIX:-pm5s}
 ns_sim=$prefix-sim
 ns_gw=$prefix-gw
@@ -113,17 +122,33 @@ if [ "$thresh3" -lt $((meters * 3 + 256)) ]; then
 fi
 
 # --- simulator --------------------------------------------------------------------------------
-ip netns exec "$ns_sim" "$sim" --address "$first" --meters "$meters" "${sim_flags[@]}" --control-port 7000 --log-level warn \
-  >"$work/sim.out" 2>"$work/sim.log" &
-pids+=($!)
-sim_pid=$!
-for _ in $(seq 1 600); do
-  grep -q "meter(s) at" "$work/sim.out" 2>/dev/null && break
-  kill -0 "$sim_pid" 2>/dev/null || { cat "$work/sim.log" >&2; exit 1; }
-  sleep 0.1
+# One process, or $sims with consecutive shares of the meters (control ports 7000, 7001...).
+sim_pids=()
+for ((k = 0; k < sims; k++)); do
+  share=$(( k < sims - 1 ? meters / sims : meters - (sims - 1) * (meters / sims) ))
+  at=$(python3 -c "import ipaddress,sys; print(ipaddress.ip_address(sys.argv[1]) + int(sys.argv[2]))" "$first" $((k * (meters / sims))))
+  ip netns exec "$ns_sim" "$sim" --address "$at" --meters "$share" "${sim_flags[@]}" --control-port $((7000 + k)) \
+    --log-level warn >"$work/sim$k.out" 2>"$work/sim$k.log" &
+  pids+=($!)
+  sim_pids+=($!)
+  for _ in $(seq 1 600); do
+    grep -q "meter(s) at" "$work/sim$k.out" 2>/dev/null && break
+    kill -0 "${sim_pids[k]}" 2>/dev/null || { cat "$work/sim$k.log" >&2; exit 1; }
+    sleep 0.1
+  done
 done
-sim_packets() {  # T->O datagrams the simulator sent since start
-  in_sim bash -c 'exec 3<>/dev/tcp/127.0.0.1/7000; echo status >&3; head -1 <&3' | sed -n 's/.* packets=\([0-9]*\).*/\1/p'
+[ "$sims" = 1 ] || echo "note: $sims simulator processes (open-file limit $(ulimit -n))"
+sim_packets() {  # T->O datagrams the simulators sent since start
+  local k total=0 n
+  for ((k = 0; k < sims; k++)); do
+    n=$(in_sim bash -c "exec 3<>/dev/tcp/127.0.0.1/$((7000 + k)); echo status >&3; head -1 <&3" | sed -n 's/.* packets=\([0-9]*\).*/\1/p')
+    total=$((total + ${n:-0}))
+  done
+  echo "$total"
+}
+sim_cpu() {  # "utime stime" of all simulator processes
+  local p
+  for p in "${sim_pids[@]}"; do bench_cpu_ticks /proc/"$p"/stat; done | awk '{u += $1; s += $2} END {print u, s}'
 }
 
 # --- gateway ----------------------------------------------------------------------------------
@@ -181,11 +206,11 @@ load0=$(cut -d' ' -f1-3 /proc/loadavg)
 t0=$(now)
 read -r gu0 gs0 < <(bench_cpu_ticks /proc/"$gw_pid"/stat)
 read -r tu0 ts0 < <(bench_cpu_ticks /proc/"$gw_pid"/task/"$scanner_tid"/stat)
-read -r su0 ss0 < <(bench_cpu_ticks /proc/"$sim_pid"/stat)
+read -r su0 ss0 < <(sim_cpu)
 sleep "$seconds"
 read -r gu1 gs1 < <(bench_cpu_ticks /proc/"$gw_pid"/stat)
 read -r tu1 ts1 < <(bench_cpu_ticks /proc/"$gw_pid"/task/"$scanner_tid"/stat)
-read -r su1 ss1 < <(bench_cpu_ticks /proc/"$sim_pid"/stat)
+read -r su1 ss1 < <(sim_cpu)
 t1=$(now)
 rss=$(awk '/^VmRSS/ {print $2}' /proc/"$gw_pid"/status)
 d1=$(udp_drops)
@@ -211,7 +236,7 @@ if [ "$tracer" = perf ]; then
   pt1=$!
   perf stat -x, -e raw_syscalls:sys_enter -t "$scanner_tid" -o "$work/perf-scanner" -- sleep "$syscall_seconds" 2>/dev/null &
   pt2=$!
-  perf stat -x, -e "$events" -p "$sim_pid" -o "$work/perf-sim" -- sleep "$syscall_seconds" 2>/dev/null
+  perf stat -x, -e "$events" -p "$(IFS=,; echo "${sim_pids[*]}")" -o "$work/perf-sim" -- sleep "$syscall_seconds" 2>/dev/null
   wait "$pt1" "$pt2" || true
 else
   timeout -s INT "$syscall_seconds" strace -c -f -p "$gw_pid" -o "$work/strace-gw" 2>/dev/null || true

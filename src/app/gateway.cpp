@@ -12,6 +12,7 @@
 
 #include "app/devices.hpp"
 #include "app/exit_codes.hpp"
+#include "app/fd_limit.hpp"
 #include "app/overload.hpp"
 #include "app/reload.hpp"
 #include "app/scanning.hpp"
@@ -672,6 +673,11 @@ pm500::expected<void, std::string> Gateway::start() {
   if (ec)
     return pm500::unexpected("cannot create state directory \"" + cfg.gateway.state_dir + "\": " + ec.message() +
                              "; set [gateway] state_dir to a writable folder (a volume in a container)");
+  // Before anything opens a connection: a meter past the limit would fail much later, alone.
+  const auto fds = raise_fd_limit(cfg.devices.size(), Impl::kSpareDevices);
+  if (!fds) return pm500::unexpected("not enough open files: " + fds.error());
+  if (fds->now != fds->before)
+    g.log->debug("limit on open files raised from {} to {} ({} needed)", fds->before, fds->now, fds->needed);
   g.acks = std::make_unique<health::Acknowledgements>(std::filesystem::path(cfg.gateway.state_dir) /
                                                       "acknowledgements");
   if (cfg.alerts.enabled) {

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "app/fd_limit.hpp"
 #include "app/scanning.hpp"
 #include "app/simulation.hpp"
 
@@ -264,6 +265,10 @@ std::optional<ProbeRun> run_probe(const config::GatewayConfig& cfg, Devices& dev
   ProbeEvents& events = *run.events;
   scan.deadline = wait.hold.count() > 0 ? wait.hold : wait.deadline;
   scan.shutdown_timeout_ms = opts->shutdown_timeout_ms;
+  if (auto fds = raise_fd_limit(run.specs.size()); !fds) {
+    out.push_back({Result::fail, "scanner", "open files", fds.error(), ""});
+    return std::nullopt;
+  }
   cip::Scanner scanner(*opts, run.specs, events);
   if (auto r = scanner.start(); !r) {
     out.push_back({Result::fail, "scanner", "start", r.error(), "eip.session_fault"});

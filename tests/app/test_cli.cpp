@@ -140,6 +140,20 @@ TEST_CASE("run with an unusable state directory exits 1 with the cause") {
   CHECK(r.output.find("\"level\":\"critical\"") != std::string::npos);  // JSON lines on request
 }
 
+TEST_CASE("run with too few open files for its meters exits 1 naming the need and the fix") {
+  TempDir dir;
+  std::string cfg = "[gateway]\nstate_dir = \"" + (dir / "state").string() + "\"\n[status]\nenabled = false\n";
+  for (int i = 0; i < 300; ++i)  // nothing is contacted: the gateway stops before the scanner starts
+    cfg += "[[devices]]\nname = \"m" + std::to_string(i) + "\"\naddress = \"127.0." + std::to_string(66 + i / 200) + "." +
+           std::to_string(1 + i % 200) + "\"\n";
+  write_file(dir / "gateway.toml", cfg);
+  auto r = run({"prlimit", "--nofile=1000:1000", gateway(), "run", "-c", (dir / "gateway.toml").string()});
+  CHECK(r.code == 1);
+  CHECK(r.output.find("not enough open files: 300 device(s) and 256 more a reload may add need up to") !=
+        std::string::npos);
+  CHECK(r.output.find("LimitNOFILE=") != std::string::npos);
+}
+
 TEST_CASE("the committed example and reference match the program (docs cannot go stale)") {
   auto ex = run({gateway(), "config", "--example"});
   REQUIRE(ex.code == 0);

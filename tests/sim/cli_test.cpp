@@ -73,3 +73,14 @@ TEST_CASE("pm500-sim rejects a non-loopback address and bad ratios") {
   r = t::run({t::binary("pm500-sim").string(), "--address", "127.0.0.9", "--ct", "400:3"}, 10s);
   CHECK(r.code == 2);
 }
+
+TEST_CASE("pm500-sim refuses more meters than its open-file limit can serve, naming the limit to set") {
+  // Out of descriptors a meter could not accept connections, which would then wait unanswered:
+  // a gateway would report healthy meters as not answering.
+  auto r = t::run({"prlimit", "--nofile=1000:1000", t::binary("pm500-sim").string(), "--address", "127.0.0.9",
+                   "--meters", "500"},
+                  10s);
+  CHECK(r.code != 0);
+  CHECK(r.output.find("500 meters need 2756 open files, the limit is 1000") != std::string::npos);
+  CHECK(r.output.find("ulimit -n 2756") != std::string::npos);
+}

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -216,7 +217,13 @@ void Meter::on_tcp_listen() {
     sockaddr_in peer{};
     socklen_t len = sizeof peer;
     int fd = ::accept4(tcp_fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;  // EAGAIN, or a connection that went away before we took it
+    if (fd < 0) {  // EAGAIN, or a connection that went away before we took it, or out of descriptors
+      static std::atomic<bool> said{false};
+      if ((errno == EMFILE || errno == ENFILE) && !said.exchange(true))
+        log_->error("{}: cannot accept a connection: {} (raise `ulimit -n`; connections wait unanswered meanwhile)",
+                    endpoint(), std::strerror(errno));
+      return;
+    }
     std::size_t slot = 0;
     while (slot < clients_.size() && clients_[slot].fd >= 0) ++slot;
     if (slot >= 0xFFFF) {

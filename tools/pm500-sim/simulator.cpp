@@ -274,14 +274,25 @@ pm500::expected<void, std::string> check(const MeterOptions& m, bool private_ok)
   return {};
 }
 
-// Each meter holds three sockets; a thousand meters need more than the usual soft limit of 1024.
-void raise_fd_limit(std::size_t meters) {
+// Each meter holds three sockets and a connection per originator (a gateway's session, its
+// probe or a reconnect overlapping the old one, a `check`): five per meter, and the usual soft
+// limit of 1024 runs out at about 200 meters. Out of descriptors, a meter could no longer accept
+// connections: they would wait unanswered in its backlog, and the gateway would report meters
+// that do not answer. So the soft limit is raised to the hard limit, and too low a hard limit
+// is an error at start.
+pm500::expected<void, std::string> raise_fd_limit(std::size_t meters) {
   rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
-  const rlim_t want = static_cast<rlim_t>(meters) * 4 + 256;
-  if (rl.rlim_cur >= want) return;
-  rl.rlim_cur = std::min<rlim_t>(want, rl.rlim_max);
-  setrlimit(RLIMIT_NOFILE, &rl);
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return {};
+  const rlim_t want = static_cast<rlim_t>(meters) * 5 + 256;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  if (rl.rlim_cur >= want) return {};
+  return pm500::unexpected(std::to_string(meters) + " meters need " + std::to_string(want) +
+                           " open files, the limit is " + std::to_string(rl.rlim_cur) +
+                           ": raise it (`ulimit -n " + std::to_string(want) + "`) or simulate fewer meters");
 }
 
 }  // namespace
@@ -291,7 +302,7 @@ pm500::expected<std::unique_ptr<Simulator>, std::string> Simulator::start(Option
   auto impl = std::make_unique<Impl>();
   impl->log = pm500::log::get("sim");
   if (auto r = impl->loop.init(); !r) return pm500::unexpected(r.error());
-  raise_fd_limit(options.meters.size());
+  if (auto r = raise_fd_limit(options.meters.size()); !r) return pm500::unexpected(r.error());
 
   const bool private_ok = options.private_netns && in_own_netns();
   std::map<std::string, const device::Profile*> loaded;
