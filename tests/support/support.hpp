@@ -40,6 +40,22 @@ class TempDir {
 int free_tcp_port();
 int free_udp_port();
 
+// A TCP socket listening on 127.0.0.1 that accepts nothing: connects complete in the backlog and
+// nobody answers (timeouts), or accept() it by hand to close it unanswered. Closed on destruction.
+class SilentListener {
+ public:
+  SilentListener();
+  ~SilentListener();
+  SilentListener(const SilentListener&) = delete;
+  SilentListener& operator=(const SilentListener&) = delete;
+  int fd() const { return fd_; }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
 std::string read_file(const fs::path& p);
 void write_file(const fs::path& p, const std::string& text);
 
