@@ -1,9 +1,5 @@
 #include "sinks/influxdb/errors.hpp"
 
-#include <curl/curl.h>
-
-#include <cerrno>
-
 #include "sinks/influxdb/response.hpp"
 
 namespace pm500::influx {
@@ -99,57 +95,49 @@ DeliveryResult classify_http(const HttpAnswer& a, const WriteTarget& t, std::int
 }
 
 DeliveryResult classify_transport(const TransportFailure& f, const WriteTarget& t) {
-  std::string ev = "curl " + std::to_string(f.code) + " (" + f.curl_text + ")";
-  if (!f.detail.empty()) ev += ": " + f.detail;
+  using http::Failure;
   const std::string host = t.url;
   std::string reason;
-  switch (static_cast<CURLcode>(f.code)) {
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
+  switch (f.kind) {
+    case Failure::resolve:
       reason = "cannot resolve the host name of " + host + ": check the url and the gateway's DNS";
       break;
-    case CURLE_COULDNT_CONNECT:
-      if (f.os_errno == ECONNREFUSED)
-        reason = "connection to " + host + " refused: InfluxDB is not running or not listening on that port";
-      else if (f.os_errno == EHOSTUNREACH || f.os_errno == ENETUNREACH)
-        reason = "no route to " + host + ": check the network, VLAN and firewall between the gateway and InfluxDB";
-      else
-        reason = "cannot connect to " + host + ": check that InfluxDB is running and reachable";
+    case Failure::refused:
+      reason = "connection to " + host + " refused: InfluxDB is not running or not listening on that port";
       break;
-    case CURLE_OPERATION_TIMEDOUT:
-      reason = "no answer from " + host + " within " + std::to_string(f.timeout.count()) +
+    case Failure::unreachable:
+      reason = "no route to " + host + ": check the network, VLAN and firewall between the gateway and InfluxDB";
+      break;
+    case Failure::connect:
+      reason = "cannot connect to " + host + ": check that InfluxDB is running and reachable";
+      break;
+    case Failure::timeout:
+      reason = "no answer from " + host + " within " + std::to_string(t.timeout.count()) +
                " ms: InfluxDB is overloaded or a firewall drops packets; raise timeout_ms if writes are merely slow";
       break;
-    case CURLE_PEER_FAILED_VERIFICATION:
+    case Failure::tls_verify:
       reason = "TLS: the certificate of " + host +
                " could not be verified: set ca_file to the CA that signed it, or fix the host name in url";
       break;
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_USE_SSL_FAILED:
+    case Failure::tls_handshake:
       reason = "TLS handshake with " + host +
                " failed: check that the server speaks TLS on that port and its "
                "certificate and protocol versions";
       break;
-    case CURLE_SSL_CACERT_BADFILE:
+    case Failure::ca_file:
       reason = "TLS: ca_file cannot be read as a PEM CA bundle: check the path and the file's format";
       break;
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
+    case Failure::broken:
       reason = "the connection to " + host + " broke during the request: InfluxDB restarted or a proxy closed it";
       break;
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT:
+    case Failure::bad_url:
       reason = "url \"" + host + "\" is not a valid http:// or https:// URL: fix url";
       break;
-    default:
-      reason = "request to " + host + " failed: " + f.curl_text;
+    case Failure::other:
+      reason = "request to " + host + " failed: " + f.detail;
       break;
   }
-  return DeliveryResult::retry(reason + "; samples are spooled meanwhile and nothing is lost", ev);
+  return DeliveryResult::retry(reason + "; samples are spooled meanwhile and nothing is lost", f.evidence());
 }
 
 }  // namespace pm500::influx

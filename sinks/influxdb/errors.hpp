@@ -1,6 +1,6 @@
-// What an InfluxDB answer means for delivery: HTTP status and body, or a transport (curl)
+// What an InfluxDB answer means for delivery: HTTP status and body, or a transport
 // failure, turned into ok / retry / reject with a reason that names the cause and the fix, and
-// evidence (`HTTP 401: unauthorized access`, `curl 7: ... Connection refused`) for diagnosis.
+// evidence (`HTTP 401: unauthorized access`, `connection refused: 127.0.0.1:8086: Connection refused`) for diagnosis.
 //
 //   204            ok
 //   400            reject: bad points or a partial write; the server's message goes with them to
@@ -10,13 +10,14 @@
 //   413            handled by the sink (it splits the batch); here only for a single point
 //   429/503        retry after Retry-After (seconds or HTTP-date) when the server sent one
 //   other 5xx      retry with the pipeline's backoff
-//   curl errors    retry; resolve failure vs refused vs timeout vs TLS named apart
+//   transport      retry; resolve failure vs refused vs timeout vs TLS named apart
 #pragma once
 
 #include <chrono>
 #include <string>
 #include <string_view>
 
+#include "http/client.hpp"
 #include "pipeline/sink.hpp"
 
 namespace pm500::influx {
@@ -30,6 +31,7 @@ struct WriteTarget {
   std::string org, bucket;  // v2
   bool has_token = false, has_password = false;
   std::chrono::milliseconds config_error_retry{30000};
+  std::chrono::milliseconds timeout{10000};  // the request timeout, named when it expires
   std::string where() const;  // `database "pm500"` or `bucket "b" in org "o"`
 };
 
@@ -42,15 +44,8 @@ struct HttpAnswer {
 
 DeliveryResult classify_http(const HttpAnswer& a, const WriteTarget& t, std::int64_t now_unix_s);
 
-// A transport failure. `code` is the CURLcode, `os_errno` CURLINFO_OS_ERRNO, `detail` curl's
-// error buffer, `curl_text` curl_easy_strerror(code).
-struct TransportFailure {
-  int code = 0;
-  long os_errno = 0;
-  std::string detail;
-  std::string curl_text;
-  std::chrono::milliseconds timeout{0};
-};
+// A transport failure: its kind (refused, DNS, timeout, TLS...) and the system's words.
+using TransportFailure = http::Error;
 DeliveryResult classify_transport(const TransportFailure& f, const WriteTarget& t);
 
 }  // namespace pm500::influx

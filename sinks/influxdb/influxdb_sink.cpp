@@ -134,7 +134,7 @@ DeliveryResult InfluxSink::write(std::span<const Sample> batch) {
     return a;
   }
   DeliveryResult r =
-      influx::classify_http(influx::HttpAnswer{status, (*res)->body, (*res)->retry_after, (*res)->influx_error},
+      influx::classify_http(influx::answer_of(**res),
                             ep_.target, static_cast<std::int64_t>(std::time(nullptr)));
   if (r.kind == DeliveryResult::Kind::ok)
     n_.points += static_cast<std::uint64_t>(std::count(lines_.begin(), lines_.end(), '\n'));

@@ -97,6 +97,7 @@ InfluxEndpoint influx_endpoint(const InfluxSinkConfig& c) {
   e.target = {c.api,   e.base_url, c.database,       c.retention_policy,
               c.org,   c.bucket,   !c.token.empty(), !c.password.empty(),
               std::chrono::milliseconds(c.config_error_retry_ms)};
+  e.target.timeout = std::chrono::milliseconds(c.timeout_ms);
   return e;
 }
 

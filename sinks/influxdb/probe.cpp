@@ -85,7 +85,7 @@ std::vector<SinkProbeResult> probe_influxdb(const InfluxSinkConfig& cfg) {
   }
   const influx::HttpResponse& a = **w;
   const influx::ErrorBody body = influx::parse_error_body(a.body);
-  const std::string said = body.text().empty() ? a.influx_error : body.text();
+  const std::string said = body.text().empty() ? std::string(a.header("X-Influxdb-Error")) : body.text();
   // 2.x refuses an empty body with 400 "writing requires points" -- after authentication and the
   // bucket lookup, so it proves both as well as a 204 does.
   const bool accepted =
@@ -105,8 +105,8 @@ std::vector<SinkProbeResult> probe_influxdb(const InfluxSinkConfig& cfg) {
                    ""});
     return out;
   } else {
-    const DeliveryResult r = influx::classify_http({a.status, a.body, a.retry_after, a.influx_error}, target,
-                                                   static_cast<std::int64_t>(std::time(nullptr)));
+    const DeliveryResult r =
+        influx::classify_http(influx::answer_of(a), target, static_cast<std::int64_t>(std::time(nullptr)));
     const std::string what = (a.status == 401 || a.status == 403) ? std::string("authenticate")
                              : a.status == 404                    ? target.where() + " exists"
                                                                   : "write to " + target.where();

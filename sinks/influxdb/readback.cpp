@@ -65,8 +65,7 @@ std::string ReadBack::flux_visible(const PointKey& p) const {
 Finding ReadBack::fail_request(const char* what, const pm500::expected<const HttpResponse*, TransportFailure>& r) {
   Finding f;
   if (!r) {
-    f.evidence = std::string(what) + ": curl " + std::to_string(r.error().code) + " (" + r.error().curl_text + ")";
-    if (!r.error().detail.empty()) f.evidence += ": " + r.error().detail;
+    f.evidence = std::string(what) + ": " + r.error().evidence();
   } else {
     ErrorBody e = parse_error_body((*r)->body);
     f.evidence = std::string(what) + ": HTTP " + std::to_string((*r)->status);

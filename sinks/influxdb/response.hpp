@@ -1,5 +1,5 @@
 // Pure parsers for what an InfluxDB server answers: the JSON error body and Retry-After.
-// No network, no curl: the fuzz target (fuzz/influxdb_response_fuzz.cpp) links only this file
+// No network, no HTTP client: the fuzz target (fuzz/influxdb_response_fuzz.cpp) links only this file
 // and simdjson. Malformed input is an empty result, never an exception or a crash.
 #pragma once
 

@@ -1,6 +1,5 @@
 #include "health/alerts.hpp"
 
-#include <curl/curl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 #include <vector>
 
 #include "health/failure_modes.hpp"
+#include "http/client.hpp"
 #include "log/log.hpp"
 #include "pm500/json_text.hpp"
 #include "pm500/thread_name.hpp"
@@ -120,75 +120,39 @@ std::string PostResult::describe(std::string_view url) const {
 
 struct WebhookClient::Impl {
   config::AlertsSection cfg;
-  CURL* curl = nullptr;
-  curl_slist* headers = nullptr;
-  std::string body;
-  char errbuf[CURL_ERROR_SIZE] = {};
-
-  static std::size_t on_body(char* p, std::size_t size, std::size_t n, void* self) {
-    auto* b = static_cast<std::string*>(self);
-    std::size_t len = size * n;
-    if (b->size() < 4096) b->append(p, std::min(len, 4096 - b->size()));  // enough to explain an error
-    return len;
+  http::Client client;
+  std::vector<std::string> headers;
+  explicit Impl(const config::AlertsSection& c)
+      : cfg(c),
+        // The answer's body only explains an error: its first line is enough.
+        client(
+            http::Options{std::chrono::milliseconds(c.timeout_ms), c.ca_file, c.insecure_skip_verify, "", "", 4096}) {
+    headers.push_back("Content-Type: " + cfg.content_type);
+    headers.insert(headers.end(), cfg.headers.begin(), cfg.headers.end());
   }
 };
 
-WebhookClient::WebhookClient(const config::AlertsSection& cfg) : impl_(std::make_unique<Impl>()) {
-  static const bool curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-  (void)curl_ready;
-  Impl& i = *impl_;
-  i.cfg = cfg;
-  i.curl = curl_easy_init();
-  i.headers = curl_slist_append(i.headers, ("Content-Type: " + cfg.content_type).c_str());
-  i.headers = curl_slist_append(i.headers, "Expect:");  // no 100-continue round trip
-  for (const auto& h : cfg.headers) i.headers = curl_slist_append(i.headers, h.c_str());
-  CURL* c = i.curl;
-  curl_easy_setopt(c, CURLOPT_URL, cfg.url.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, i.headers);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(cfg.timeout_ms));
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(cfg.timeout_ms));
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, i.errbuf);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Impl::on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &i.body);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "pm500-gateway");
-  if (!cfg.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, cfg.ca_file.c_str());
-  if (cfg.insecure_skip_verify) {
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-  }
-}
+WebhookClient::WebhookClient(const config::AlertsSection& cfg) : impl_(std::make_unique<Impl>(cfg)) {}
 
-WebhookClient::~WebhookClient() {
-  if (impl_->curl) curl_easy_cleanup(impl_->curl);
-  curl_slist_free_all(impl_->headers);
-}
+WebhookClient::~WebhookClient() = default;
 
 PostResult WebhookClient::post(std::string_view body) {
   Impl& i = *impl_;
   PostResult r;
-  if (!i.curl) {
-    r.error = "libcurl could not be initialised";
-    return r;
-  }
-  i.body.clear();
-  i.errbuf[0] = '\0';
-  curl_easy_setopt(i.curl, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(i.curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   auto t0 = std::chrono::steady_clock::now();
-  CURLcode rc = curl_easy_perform(i.curl);
-  r.elapsed_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-  if (rc != CURLE_OK) {
-    r.error = i.errbuf[0] ? std::string(i.errbuf) : std::string(curl_easy_strerror(rc));
-    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
+  auto answer = i.client.request("POST", i.cfg.url, i.headers, body);
+  r.elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  if (!answer) {
+    const http::Error& e = answer.error();
+    r.error = e.evidence();
+    if (e.kind == http::Failure::tls_verify || e.kind == http::Failure::ca_file)
       r.error += " (check [alerts] ca_file and the server certificate's host name and dates)";
     return r;  // retry
   }
-  curl_easy_getinfo(i.curl, CURLINFO_RESPONSE_CODE, &r.http_status);
+  r.http_status = (*answer)->status;
+  const std::string& answer_body = (*answer)->body;
   // The first line of the answer usually says why (e.g. "invalid_token").
-  std::string first = i.body.substr(0, i.body.find_first_of("\r\n"));
+  std::string first = answer_body.substr(0, answer_body.find_first_of("\r\n"));
   if (first.size() > 200) first = first.substr(0, 200) + "...";
   long s = r.http_status;
   if (s >= 200 && s < 300) {

@@ -59,7 +59,7 @@ struct PostResult {
   std::string describe(std::string_view url) const;  // "HTTP 401 from https://host:443: invalid token"
 };
 
-// A blocking libcurl client for one webhook; one connection kept alive between POSTs.
+// A blocking HTTP client (src/http) for one webhook; one connection kept alive between POSTs.
 class WebhookClient {
  public:
   explicit WebhookClient(const config::AlertsSection& cfg);

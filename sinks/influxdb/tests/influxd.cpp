@@ -85,7 +85,7 @@ std::string Influxd::query(const std::string& q, const std::string& db) {
   std::string u = url() + "/query?q=" + influx::url_encode(q);
   if (!db.empty()) u += "&db=" + influx::url_encode(db);
   auto r = http.request("POST", u, {}, "");
-  if (!r) throw std::runtime_error("influxd query failed: " + r.error().curl_text);
+  if (!r) throw std::runtime_error("influxd query failed: " + r.error().evidence());
   return (*r)->body;
 }
 

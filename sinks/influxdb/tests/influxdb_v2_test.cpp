@@ -270,5 +270,5 @@ TEST_CASE("TLS: verification is on by default; a plain-HTTP port fails the hands
   auto r = deliver(*sink, influx_batch(0, 2));
   CHECK(r.kind == Kind::retry);
   CHECK(r.reason.find("TLS") != std::string::npos);
-  CHECK(r.evidence.starts_with("curl 35"));
+  CHECK(r.evidence.starts_with("TLS handshake: 127.0.0.1:"));
 }
