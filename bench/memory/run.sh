@@ -7,14 +7,15 @@
 # InfluxDB sink, first with the destination down, then with it up (replay running).
 # Prints, per case, RSS, PSS and anonymous memory (/proc/PID/smaps_rollup; the largest RSS of
 # several readings after a warm-up), the thread count and the 1-minute load average, then where
-# the RSS of the all-sinks case goes (/proc/PID/smaps by mapping).
+# the RSS of the all-sinks case goes (/proc/PID/smaps by mapping, and by shared library).
 #
 #   bench/memory/run.sh [BUILD_DIR] [METERS] [RPI_MS] [BACKLOG_MB]
 #   bench/memory/run.sh build/release 10 1000 1024
 #
 # BACKLOG_MB 0 skips the restart. With less than 5 GB free on the temporary folder's file system
 # a 1 GiB backlog is cut to 512 MiB (said). RING_CAPACITY=65536 sets [pipeline] ring_capacity
-# (default 0: sized from the devices). Needs python3, curl, openssl, mosquitto, influxd 1.x;
+# (default 0: sized from the devices). BENCH_DEST and BENCH_METERS_FROM move the destinations
+# (127.0.25.1) and the meters (from 127.0.25.101) to other loopback addresses. Needs python3, curl, openssl, mosquitto, influxd 1.x;
 # spool_fill is built with the benchmarks (target spool_fill).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,9 +34,9 @@ fi
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 
-dest=127.0.25.1           # every destination listens here
+dest=${BENCH_DEST:-127.0.25.1}             # every destination listens here
 mqtt_port=1883 aws_port=8883 influx_port=8086 down_port=8096  # nothing listens on down_port
-first=127.0.25.101        # the simulated meters
+first=${BENCH_METERS_FROM:-127.0.25.101}  # the simulated meters
 bench_mosquitto "$work/mqtt" "$dest" "$mqtt_port"
 bench_pki "$work/pki" "$dest" bench-thing
 bench_mosquitto "$work/aws" "$dest" "$aws_port" \
@@ -91,11 +92,13 @@ breakdown() {
   python3 - "/proc/$1/smaps" <<'PY'
 import sys, re, collections
 rss, anon, count = collections.Counter(), collections.Counter(), collections.Counter()
-kind = None
+lib_rss = collections.Counter()
+kind = lib = None
 for line in open(sys.argv[1]):
     m = re.match(r'^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$', line)
     if m:
         lo, hi, perms, path = m.groups()
+        lib = path.rsplit('/', 1)[-1] if '.so' in path else None
         what = {'r-x': 'code', 'r--': 'read-only data', 'rw-': 'writable data'}.get(perms[:3], 'no access')
         if path.endswith('pm500-gateway'): kind = 'executable: ' + what
         elif '.so' in path: kind = 'shared libraries: ' + what
@@ -107,11 +110,16 @@ for line in open(sys.argv[1]):
         count[kind] += 1
         continue
     k, _, v = line.partition(':')
-    if k == 'Rss': rss[kind] += int(v.split()[0])
+    if k == 'Rss':
+        rss[kind] += int(v.split()[0])
+        if lib: lib_rss[lib] += int(v.split()[0])
     elif k == 'Anonymous': anon[kind] += int(v.split()[0])
 print(f"{'mapping':<46} {'RSS MB':>7} {'anon MB':>8} {'maps':>5}")
 for k, v in rss.most_common():
     if v: print(f"{k:<46} {v / 1024:7.1f} {anon[k] / 1024:8.1f} {count[k]:5}")
+print(f"shared libraries by RSS ({len(lib_rss)} mapped, {sum(lib_rss.values()) / 1024:.1f} MB):")
+for k, v in lib_rss.most_common():
+    if v >= 100: print(f"  {k:<44} {v / 1024:7.1f}")
 PY
 }
 
