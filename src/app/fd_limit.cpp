@@ -22,17 +22,17 @@ pm500::expected<FdLimit, std::string> raise_fd_limit(std::size_t devices, std::s
   FdLimit out;
   out.before = rl.rlim_cur;
   out.hard = rl.rlim_max;
-  out.needed = fds_needed(devices + reload_room);
+  out.needed = fds_needed(devices);
   if (rl.rlim_cur < rl.rlim_max) {
     rlimit raised = rl;
     raised.rlim_cur = rl.rlim_max;
     if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
   }
   out.now = rl.rlim_cur;
+  out.room_for_reload = out.now >= fds_needed(devices + reload_room);
   if (out.now >= out.needed) return out;
   const std::string n = std::to_string(out.needed);
-  const std::string room = reload_room ? " and " + std::to_string(reload_room) + " more a reload may add" : "";
-  return pm500::unexpected(std::to_string(devices) + " device(s)" + room + " need up to " + n +
+  return pm500::unexpected(std::to_string(devices) + " device(s) need up to " + n +
                            " open files (two connections per meter while one reconnects, and the sinks and status "
                            "server), but the limit is " + std::to_string(out.now) + " (hard limit " + std::to_string(out.hard) +
                            "); raise it: LimitNOFILE=" + n + " in the systemd unit, --ulimit nofile=" + n + ":" + n +

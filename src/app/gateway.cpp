@@ -678,6 +678,11 @@ pm500::expected<void, std::string> Gateway::start() {
   if (!fds) return pm500::unexpected("not enough open files: " + fds.error());
   if (fds->now != fds->before)
     g.log->debug("limit on open files raised from {} to {} ({} needed)", fds->before, fds->now, fds->needed);
+  if (!fds->room_for_reload)
+    g.log->warn("the limit on open files ({}) leaves no room for the {} device(s) a reload may add: a reload that "
+                "adds many meters may fail to connect some of them; raise it (LimitNOFILE={} in the systemd unit, "
+                "--ulimit nofile for a container)",
+                fds->now, Impl::kSpareDevices, fds_needed(cfg.devices.size() + Impl::kSpareDevices));
   g.acks = std::make_unique<health::Acknowledgements>(std::filesystem::path(cfg.gateway.state_dir) /
                                                       "acknowledgements");
   if (cfg.alerts.enabled) {

@@ -42,5 +42,8 @@ TEST_CASE("open files: a hard limit below the need is an error naming the need a
   CHECK(r.error().find("the limit is 1000 (hard limit 1000)") != std::string::npos);
   CHECK(r.error().find("LimitNOFILE=" + need) != std::string::npos);
   CHECK(r.error().find("--ulimit nofile=" + need + ":" + need) != std::string::npos);
-  CHECK(raise_fd_limit(100));  // 100 meters fit
+  auto fits = raise_fd_limit(100, 300);  // 100 meters fit, 300 more would not
+  REQUIRE(fits);
+  CHECK_FALSE(fits->room_for_reload);
+  CHECK(raise_fd_limit(100, 10)->room_for_reload);
 }
