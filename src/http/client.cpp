@@ -313,7 +313,8 @@ pm500::expected<const Response*, Error> Client::request(std::string_view method,
   bool ok = false;
   Clock::time_point t0;
   // A kept-alive connection the server closed just as we sent fails at once: try once more on a
-  // new one, as a browser would. Writes to InfluxDB and alerts are idempotent.
+  // new one, as a browser would. An InfluxDB write is idempotent (same points, same times); an
+  // alert might arrive twice, which beats losing it.
   for (int attempt = 0; attempt < 2; ++attempt) {
     i.new_socket = false;
     ERR_clear_error();
