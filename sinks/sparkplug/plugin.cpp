@@ -50,8 +50,9 @@ const config::Options<SparkplugConfig>& sparkplug_options() {
                             "Per unit, the change a value must exceed to be reported by exception, as "
                             "\"UNIT=AMOUNT\", e.g. [\"V=0.5\", \"A=0.05\", \"kW=0.5\"]; units not listed: any change."),
         config::integer("device_timeout_ms", &C::device_timeout_ms, 0, 3600000,
-                        "A meter without a sample for this long gets a DDEATH (and a DBIRTH when it returns); 0 = "
-                        "4 x its RPI, at least 2000."),
+                        "A meter gets a DDEATH when the scanner reports its connection lost, or when it sends no "
+                        "sample for this long (a connection that opens but stays silent); a DBIRTH when it returns. "
+                        "0 = 4 x its RPI, at least 2000."),
         config::integer("host_offline_alert_s", &C::host_offline_alert_s, 1, 86400,
                         "A primary host offline this long raises mqtt.publish_failure on the status page."),
     };

@@ -128,6 +128,8 @@ SparkplugSink::SparkplugSink(SparkplugConfig cfg, const Catalog& catalog, Condit
   }
   device_born_.assign(devices_.size(), 0);
   last_seen_.assign(devices_.size(), Clock::time_point{});
+  connection_.assign(devices_.size(), 1);
+  for (std::uint32_t d = 0; d < devices_.size(); ++d) device_of_.emplace(devices_[d].id, d);
   slots_.resize(devices_.size() * 9);
   metrics_.reserve(kMaxSampleValues);
   session_.set_before_connect([this](mqttc::SessionSettings& s) { before_connect(s); });
@@ -258,17 +260,38 @@ SparkplugSink::Slot& SparkplugSink::working(std::uint32_t device, std::uint16_t 
   return s;
 }
 
-std::string SparkplugSink::failure_modes_text() {
-  if (!report_) return "";
+std::string SparkplugSink::failure_modes_text(const GatewayReport& r) {
   std::string out;
-  for (const auto& id : report_().failure_modes) out += (out.empty() ? "" : ",") + id;
+  for (const auto& id : r.failure_modes) out += (out.empty() ? "" : ",") + id;
   return out;
+}
+
+void SparkplugSink::read_report(Clock::time_point now) {
+  if (!report_ || now - last_report_check_ < 1s) return;
+  last_report_check_ = now;
+  const GatewayReport r = report_();
+  // The scanner's connection state of each meter: a DDEATH follows it (see device_lost()).
+  for (std::size_t i = 0; i < r.devices.size() && i < r.running.size(); ++i)
+    if (auto it = device_of_.find(r.devices[i].first); it != device_of_.end()) connection_[it->second] = r.running[i];
+  if (std::string fm = failure_modes_text(r); fm != birth_failure_modes_) {
+    add_node_data(fm);
+    birth_failure_modes_ = std::move(fm);
+  }
+}
+
+bool SparkplugSink::device_lost(std::uint32_t d, Clock::time_point now) const {
+  // Sparkplug 3.0: the edge node publishes DDEATH when a device becomes unavailable. The
+  // scanner knows first (its connection timed out, was closed or refused); a meter silent for
+  // its timeout counts as lost too (no scanner report, or a connection that opens but sends
+  // nothing).
+  return connection_[d] == 0 || now - last_seen_[d] > device_timeout(d);
 }
 
 void SparkplugSink::add_node_birth() {
   seq_ = 0;
-  birth_failure_modes_ = failure_modes_text();
-  const std::string version = report_ ? report_().version : std::string();
+  const GatewayReport report = report_ ? report_() : GatewayReport{};
+  birth_failure_modes_ = failure_modes_text(report);
+  const std::string& version = report.version;
   Metric m[4];
   m[0].name = "bdSeq";
   m[0].value = Value::whole(DataType::UInt64, static_cast<std::uint64_t>(bd_seq_));
@@ -289,7 +312,7 @@ void SparkplugSink::add_node_birth() {
   p.metrics = m;
   (void)encode(p, o.payload);
   node_born_ = true;
-  connection_ = session_.connects();
+  connected_at_ = session_.connects();
   ++node_births_;
 }
 
@@ -421,7 +444,7 @@ DeliveryResult SparkplugSink::send(std::span<const Sample> batch, bool historica
       lose_births();
       return failed(*e);
     }
-  if (session_.connects() != connection_) lose_births();  // a new connection: nothing is born on it
+  if (session_.connects() != connected_at_) lose_births();  // a new connection: nothing is born on it
   if (!host_ready()) {
     if (node_born_) {
       // Sparkplug 3.0: the host went offline; the edge node ends its session (NDEATH) and is
@@ -450,6 +473,7 @@ DeliveryResult SparkplugSink::send(std::span<const Sample> batch, bool historica
     const Sample& s = todo[i];
     if (s.device >= devices_.size()) continue;  // not in the catalog: nothing to name it by
     last_seen_[s.device] = now;
+    connection_[s.device] = 1;  // a sample means data flows again, before the next report says so
     if (!device_born_[s.device]) {
       // The birth carries this sample's values: the host learns them with the metrics.
       absorb(s);
@@ -459,7 +483,7 @@ DeliveryResult SparkplugSink::send(std::span<const Sample> batch, bool historica
     }
     message_of_[i] = static_cast<std::uint32_t>(used_ - 1);
   }
-  const std::uint64_t connection = connection_;
+  const std::uint64_t connection = connected_at_;
   std::optional<mqttc::Error> e =
       session_.publish(std::span<const mqttc::Outgoing>(out_.data(), used_), nullptr, nullptr, track ? &message_acked_ : nullptr);
   const bool renewed = !e && session_.connects() != connection;
@@ -502,7 +526,7 @@ void SparkplugSink::tick(bool live) {
     else if (since == 0)
       host_condition_.clear();
   }
-  if (!node_born_ || !session_.connected() || session_.connects() != connection_) return;
+  if (!node_born_ || !session_.connected() || session_.connects() != connected_at_) return;
   if (!cfg_.primary_host_id.empty() && host_known_.load() && !host_online_.load()) {
     spdlog::info("sink {}: primary host application \"{}\" went offline: NDEATH, publishing stops", name_,
                  cfg_.primary_host_id);
@@ -521,19 +545,16 @@ void SparkplugSink::tick(bool live) {
     add_node_birth();
     for (std::uint32_t d : alive) add_device_birth(d);
   }
+  read_report(now);
   if (live)
     for (std::uint32_t d = 0; d < devices_.size(); ++d)
-      if (device_born_[d] && now - last_seen_[d] > device_timeout(d)) {
-        spdlog::info("sink {}: no sample of {} for {} ms: DDEATH", name_, devices_[d].id, device_timeout(d).count());
+      if (device_born_[d] && device_lost(d, now)) {
+        if (connection_[d] == 0)
+          spdlog::info("sink {}: the connection to {} is lost: DDEATH", name_, devices_[d].id);
+        else
+          spdlog::info("sink {}: no sample of {} for {} ms: DDEATH", name_, devices_[d].id, device_timeout(d).count());
         add_device_death(d);
       }
-  if (report_ && now - last_report_check_ >= 1s) {
-    last_report_check_ = now;
-    if (std::string fm = failure_modes_text(); fm != birth_failure_modes_) {
-      add_node_data(fm);
-      birth_failure_modes_ = std::move(fm);
-    }
-  }
   if (used_ == 0) return;
   if (auto e = session_.publish(std::span<const mqttc::Outgoing>(out_.data(), used_))) {
     lose_births();

@@ -6,8 +6,9 @@
 // version and active failure modes), then a DBIRTH per meter at its first sample, with every
 // metric of its profile (the values of that sample and the last ones told, the rest null). Then DDATA by alias, one message per sample, with the values that
 // changed beyond their unit's deadband (or all of them), timestamped with the sample's source
-// time; seq counts every message but NDEATH, 0..255 wrapping. A meter silent for its timeout
-// gets a DDEATH and a new DBIRTH when it returns. NCMD Node Control/Rebirth is answered with a
+// time; seq counts every message but NDEATH, 0..255 wrapping. A meter whose connection the
+// scanner reports lost (or that is silent for its timeout) gets a DDEATH, and a new DBIRTH with
+// its first sample after it. NCMD Node Control/Rebirth is answered with a
 // new birth sequence; writes are refused with a log line (the gateway is read-only). With a
 // primary host, nothing is born before its STATE says online; while it is offline deliveries
 // fail (the pipeline spools) and the backlog goes out with is_historical = true.
@@ -23,6 +24,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "pipeline/sink.hpp"
@@ -90,7 +92,9 @@ class SparkplugSink final : public Sink {
   void add_node_data(const std::string& failure_modes);
   std::optional<mqttc::Error> publish_now();
   Slot& working(std::uint32_t device, std::uint16_t assembly);
-  std::string failure_modes_text();
+  static std::string failure_modes_text(const GatewayReport& r);
+  void read_report(std::chrono::steady_clock::time_point now);
+  bool device_lost(std::uint32_t device, std::chrono::steady_clock::time_point now) const;
   std::chrono::milliseconds device_timeout(std::uint32_t device) const;
 
   SparkplugConfig cfg_;
@@ -109,10 +113,14 @@ class SparkplugSink final : public Sink {
   // Session state (the delivery thread's).
   int bd_seq_ = -1;
   std::uint8_t seq_ = 0;
-  std::uint64_t connection_ = 0;  // session_.connects() when the node was born
+  std::uint64_t connected_at_ = 0;  // session_.connects() when the node was born
   bool node_born_ = false;
   std::vector<std::uint8_t> device_born_;
   std::vector<std::chrono::steady_clock::time_point> last_seen_;
+  // Per device: 0 = the gateway's report says its connection is lost (1 = running, or not
+  // reported).
+  std::vector<std::uint8_t> connection_;
+  std::unordered_map<std::string, std::uint32_t> device_of_;  // device name -> index
   std::vector<Slot> slots_;  // device * 9 + assembly - 100
   std::uint64_t epoch_ = 0, live_gen_ = 1;
   bool after_history_ = false;

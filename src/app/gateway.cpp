@@ -215,9 +215,11 @@ struct Gateway::Impl {
         const auto scan = scanner->snapshot();
         std::lock_guard view_lock(view_mu);
         for (std::size_t i = 0; i < cfg.devices.size() && i < device_index.size(); ++i)
-          if (const std::uint32_t at = device_index[i]; at < scan.size())
+          if (const std::uint32_t at = device_index[i]; at < scan.size()) {
             r.devices.emplace_back(cfg.devices[i].name, std::string(cip::to_string(scan[at].state)) + " (" +
                                                             cip::to_string(scan[at].path_in_use) + ")");
+            r.running.push_back(scan[at].state == cip::DeviceState::running ? 1 : 0);
+          }
       }
     }
     for (const auto& c : health.active())

@@ -94,6 +94,7 @@ class Sink {
 struct GatewayReport {
   std::string version;
   std::vector<std::pair<std::string, std::string>> devices;  // name, connection state in words
+  std::vector<std::uint8_t> running;                        // per entry of devices: 1 = data flowing
   std::vector<std::string> failure_modes;                   // active failure-mode ids
 };
 

@@ -21,24 +21,37 @@ std::size_t count_type(const std::vector<DecodedMessage>& msgs, const std::strin
   return n;
 }
 
-}  // namespace
+// The [sinks.sparkplug] table for the rig's broker as edge node `node`, plus `extra` lines.
+std::string sink_table(const BrokerRig& rig, const std::string& node, const std::string& extra = "") {
+  return "[sinks.sparkplug]\nurl = \"" + rig.broker.url() + "\"\nca_file = \"" + rig.pki.ca_crt().string() +
+         "\"\nusername = \"gw\"\npassword = \"gw-secret\"\nedge_node_id = \"" + node + "\"\nflush_interval_ms = 20\n" +
+         extra;
+}
 
-TEST_CASE("sparkplug in the gateway: DDEATH and DBIRTH around a meter fault; the will on kill -9; bdSeq after restart") {
-  BrokerRig rig;
-  auto& sub = *rig.sub;
-  SimulatedGateway g("127.0.65.10", 1,
-                     "[sinks.sparkplug]\nurl = \"" + rig.broker.url() + "\"\nca_file = \"" + rig.pki.ca_crt().string() +
-                         "\"\nusername = \"gw\"\npassword = \"gw-secret\"\nedge_node_id = \"gw-e2e\"\n"
-                         "flush_interval_ms = 20\n");
+// The subscriber's messages, read again until a condition on them holds.
+struct Watch {
+  SparkplugSubscriber& sub;
   std::vector<DecodedMessage> msgs;
-  auto until = [&](auto pred, std::chrono::milliseconds timeout) {
+  template <class Pred>
+  bool until(Pred pred, std::chrono::milliseconds timeout) {
     return eventually(
         [&] {
           msgs = sub.messages();
           return pred();
         },
         timeout);
-  };
+  }
+};
+
+}  // namespace
+
+TEST_CASE("sparkplug in the gateway: DDEATH and DBIRTH around a meter fault; the will on kill -9; bdSeq after restart") {
+  BrokerRig rig;
+  auto& sub = *rig.sub;
+  SimulatedGateway g("127.0.65.10", 1, sink_table(rig, "gw-e2e"));
+  Watch w{sub, {}};
+  auto& msgs = w.msgs;
+  auto until = [&](auto pred, std::chrono::milliseconds timeout) { return w.until(pred, timeout); };
   {
     Process gw(g.args());
     REQUIRE_MESSAGE(until([&] { return count_type(msgs, "DDATA", "mcc-1") >= 3; }, 30s), gw.log());
@@ -80,10 +93,7 @@ TEST_CASE("sparkplug in the gateway: a primary host offline longer than host_off
   REQUIRE(mosquitto_pub(rig.broker, rig.pki, "spBv1.0/STATE/scada", "{\"online\": false, \"timestamp\": 1000}",
                         kObserver, true)
               .code == 0);
-  SimulatedGateway g("127.0.65.20", 1,
-                     "[sinks.sparkplug]\nurl = \"" + rig.broker.url() + "\"\nca_file = \"" + rig.pki.ca_crt().string() +
-                         "\"\nusername = \"gw\"\npassword = \"gw-secret\"\nedge_node_id = \"gw-host\"\n"
-                         "primary_host_id = \"scada\"\nhost_offline_alert_s = 1\nflush_interval_ms = 20\n");
+  SimulatedGateway g("127.0.65.20", 1, sink_table(rig, "gw-host", "primary_host_id = \"scada\"\nhost_offline_alert_s = 1\n"));
   Process gw(g.args());
   const std::string base = status_url(gw);
   REQUIRE_MESSAGE(!base.empty(), gw.log());
@@ -121,4 +131,35 @@ TEST_CASE("sparkplug in the gateway: a primary host offline longer than host_off
                       20s),
                   gw.log());
   CHECK(msgs[0].type() == "NBIRTH");
+}
+
+TEST_CASE("sparkplug in the gateway: DDEATH follows the scanner's connection state, DBIRTH when it returns") {
+  BrokerRig rig;
+  auto& sub = *rig.sub;
+  // The silence timeout is out of reach: a DDEATH within the test can only come from the
+  // scanner's report that the connection is lost.
+  SimulatedGateway g("127.0.65.30", 1, sink_table(rig, "gw-conn", "device_timeout_ms = 600000\n"));
+  Process gw(g.args());
+  Watch w{sub, {}};
+  auto& msgs = w.msgs;
+  auto until = [&](auto pred, std::chrono::milliseconds timeout) { return w.until(pred, timeout); };
+  REQUIRE_MESSAGE(until([&] { return count_type(msgs, "DDATA", "mcc-1") >= 3; }, 30s), gw.log());
+  // The meter stops producing (the connection times out) and refuses every new Forward Open.
+  REQUIRE(sim_command(g.control, "fault refuse 0x01").rfind("ok", 0) == 0);
+  REQUIRE(sim_command(g.control, "fault stop-producing").rfind("ok", 0) == 0);
+  REQUIRE_MESSAGE(until([&] { return count_type(msgs, "DDEATH", "mcc-1") == 1; }, 15s), gw.log());
+  CHECK(gw.log().find("the connection to mcc-1 is lost: DDEATH") != std::string::npos);
+  CHECK(gw.log().find("no sample of mcc-1") == std::string::npos);
+  const std::size_t at_death = msgs.size();
+  REQUIRE(sim_command(g.control, "fault clear").rfind("ok", 0) == 0);
+  REQUIRE(sim_command(g.control, "fault resume-producing").rfind("ok", 0) == 0);
+  REQUIRE_MESSAGE(until([&] { return count_type(msgs, "DBIRTH", "mcc-1") == 2; }, 30s), gw.log());
+  // Nothing of the meter between its DDEATH and its new DBIRTH; data after it again.
+  std::size_t i = at_death;
+  while (i < msgs.size() && msgs[i].type() != "DBIRTH") {
+    CHECK(msgs[i].device() != "mcc-1");
+    ++i;
+  }
+  REQUIRE_MESSAGE(until([&] { return count_type(msgs, "DDATA", "mcc-1") >= 6; }, 20s), gw.log());
+  CHECK(count_type(msgs, "DDEATH", "mcc-1") == 1);
 }
