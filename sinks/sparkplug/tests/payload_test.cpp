@@ -177,3 +177,41 @@ TEST_CASE("a warm encoder allocates nothing new: the output string keeps its cap
   CHECK(out.data() == before);
   CHECK(out.capacity() == cap);
 }
+
+TEST_CASE("a metric by alias is written byte for byte as the descriptor-driven encoder writes it") {
+  // A metric without name or properties takes the direct path; the same metric with a name (field
+  // 1, written first) takes nanopb's descriptor path. Apart from the name the bytes must agree.
+  std::vector<Metric> cases{
+      by_alias(110101, 1714564800500, Value::real(DataType::Float, 231.25)),
+      by_alias(110102, 1714564800500, Value::real(DataType::Double, -1.0e300)),
+      by_alias(3, 0, Value::whole(DataType::Int8, static_cast<std::uint64_t>(-5))),
+      by_alias(4, 1, Value::whole(DataType::UInt32, 4'000'000'000u)),
+      by_alias(5, 1, Value::whole(DataType::Int64, static_cast<std::uint64_t>(-1))),
+      by_alias(6, 1, Value::whole(DataType::UInt64, 1ull << 63)),
+      by_alias(7, 1, Value::whole(DataType::DateTime, 1714564800500)),
+      by_alias(8, 1, Value::whole(DataType::Boolean, 1)),
+      by_alias(9, 1, Value::string("ct.mismatch,mqtt.publish_failure")),
+      by_alias(10, 1, Value::whole(DataType::Unknown, 0)),
+  };
+  Metric with_type = by_alias(11, 2, Value::real(DataType::Float, 1.5f));
+  with_type.with_datatype = true;
+  with_type.historical = true;
+  cases.push_back(with_type);
+  Metric null = by_alias(12, 2, Value::real(DataType::Double, 0));
+  null.is_null = true;
+  cases.push_back(null);
+  for (const Metric& plain : cases) {
+    INFO("alias ", *plain.alias);
+    Metric named_copy = plain;
+    named_copy.name = "x";
+    const std::string direct = encoded(0, std::nullopt, {&plain, 1});
+    const std::string described = encoded(0, std::nullopt, {&named_copy, 1});
+    // Payload field 2 (metrics): tag, length, body; the named body starts with 0x0A 0x01 'x'.
+    REQUIRE(direct.size() >= 2);
+    REQUIRE(described.size() == direct.size() + 3);
+    CHECK(described[0] == direct[0]);
+    CHECK(static_cast<unsigned char>(described[1]) == static_cast<unsigned char>(direct[1]) + 3);
+    CHECK(described.substr(2, 3) == std::string("\x0A\x01x", 3));
+    CHECK(described.substr(5) == direct.substr(2));
+  }
+}
