@@ -92,6 +92,8 @@ RejectedDatagrams Scanner::rejected_datagrams() const { return engine_->rejected
 
 ReceiveStats Scanner::receive_stats() const { return engine_->receive_stats(); }
 
+SetupStats Scanner::setup_stats() const { return engine_->setup_stats(); }
+
 std::uint64_t Scanner::loop_turns() const { return engine_->loop_turns(); }
 
 }  // namespace cip

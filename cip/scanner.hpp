@@ -106,6 +106,13 @@ struct ScannerOptions {
   // 0 = no probes (backoff only). See cip/README.md, "Back as soon as the device is back".
   std::uint32_t probe_interval_ms = 1000;
   std::uint32_t shutdown_timeout_ms = 2000;  // stop(): longest wait for Forward Close replies
+  // Connection set-ups in flight at once: a device between its TCP connect and the end of its
+  // Forward Opens (or first explicit read) holds one; the others wait their turn in order,
+  // shown as `connecting`, with no timer running. Thousands of set-ups at once make the
+  // replies queue behind each other past request_timeout_ms, and every device that times out
+  // goes to backoff and tries again into the same crowd (cip/README.md, "Bring-up"). 0 = no
+  // limit.
+  std::uint32_t max_setups = 64;
   // While Class 1 data flows the session carries no request of its own, so a session that stops
   // answering would go unnoticed (and adapters close sessions idle for their encapsulation
   // inactivity timeout, 120 s by default). Every session_check_ms one Get_Attribute_Single of
@@ -258,6 +265,15 @@ struct ReceiveStats {
                                       // below buffer_wanted: net.core.rmem_max capped it
 };
 
+// Connection set-ups (ScannerOptions::max_setups): in flight now, waiting for a slot, and the
+// most ever in flight at once. Relaxed counters, readable from any thread.
+struct SetupStats {
+  std::uint32_t in_flight = 0;
+  std::uint32_t waiting = 0;
+  std::uint32_t peak = 0;
+  std::uint64_t started = 0;  // set-ups begun (TCP connects of a full set-up) since start
+};
+
 class ScannerEvents {
  public:
   virtual ~ScannerEvents() = default;
@@ -318,6 +334,8 @@ class Scanner {
   RejectedDatagrams rejected_datagrams() const;
   // Thread-safe: the receive socket's counters (zero before start()).
   ReceiveStats receive_stats() const;
+  // Thread-safe: connection set-ups in flight and waiting (zero before start()).
+  SetupStats setup_stats() const;
   // Thread-safe: turns of the scanner thread's event loop so far. It turns at least once a
   // second while running, idle or not: a service watchdog takes a count that stops moving for
   // a stuck thread.

@@ -327,6 +327,7 @@ void Engine::run() {
       }
     }
     if (n > 0 || drained) events_.on_batch_end();
+    if (!setup_queue_.empty() && !shutting_down_) admit_setups(EventLoop::monotonic_ns());
   }
   for (auto& d : devices_) {
     if (d.step != Step::stopped) finish_device(d);
@@ -399,6 +400,7 @@ void Engine::on_timer(std::uint64_t token, std::int64_t deadline, std::int64_t n
     return;
   }
   d.timer_armed = false;
+  if (answered_meanwhile(d, now)) return;
   if (d.resession) return on_resession_timer(d, now);
   switch (d.step) {
     case Step::idle:
@@ -460,8 +462,46 @@ void Engine::on_timer(std::uint64_t token, std::int64_t deadline, std::int64_t n
   }
 }
 
+// A loop that comes late to a device's timer (a busy or stalled thread) may find the connect
+// done or the reply waiting in the socket: handled as if on time, not judged unanswered.
+bool Engine::answered_meanwhile(Device& d, std::int64_t now) {
+  if (d.fd < 0) return false;
+  if (d.step == Step::connecting) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    sockaddr_in peer{};
+    socklen_t plen = sizeof peer;
+    if (::getsockopt(d.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0 ||
+        ::getpeername(d.fd, reinterpret_cast<sockaddr*>(&peer), &plen) != 0)
+      return false;  // still connecting (ENOTCONN) or failed: the timeout stands
+    on_connected(d, now);
+    return true;
+  }
+  if (d.pending == Req::none) return false;
+  const std::uint32_t gen = d.fd_gen;
+  const Req pending = d.pending;
+  const std::uint64_t ctx = d.pending_ctx;
+  read_tcp(d, now);
+  return d.fd < 0 || gen != d.fd_gen || d.pending != pending || d.pending_ctx != ctx || d.timer_armed;
+}
+
 void Engine::begin_connect(Device& d, std::int64_t now) {
   teardown(d, false);
+  if (opt_.max_setups > 0 && setups_in_flight_ >= opt_.max_setups) {
+    // Every slot is taken: wait in line, no timer running (admit_setups() starts it).
+    d.step = Step::idle;
+    set_state(d, DeviceState::connecting);
+    d.setup_queued = true;
+    setup_queue_.push_back(d.index);
+    setups_waiting_pub_.store(static_cast<std::uint32_t>(setup_queue_.size()), std::memory_order_relaxed);
+    return;
+  }
+  d.setup_slot = true;
+  ++setups_in_flight_;
+  setups_in_flight_pub_.store(setups_in_flight_, std::memory_order_relaxed);
+  if (setups_in_flight_ > setups_peak_.load(std::memory_order_relaxed))
+    setups_peak_.store(setups_in_flight_, std::memory_order_relaxed);
+  setups_started_.fetch_add(1, std::memory_order_relaxed);
   ++d.attempt;
   d.data_seen = false;
   if (d.path != d.spec.mode || d.fallback_active) {
@@ -523,7 +563,37 @@ void Engine::open_tcp(Device& d, std::int64_t now) {
   arm_device_timer(d, now + std::int64_t{opt_.connect_timeout_ms} * 1'000'000);
 }
 
+void Engine::release_setup(Device& d) {
+  d.setup_queued = false;  // its entry in setup_queue_ is skipped
+  if (!d.setup_slot) return;
+  d.setup_slot = false;
+  --setups_in_flight_;
+  setups_in_flight_pub_.store(setups_in_flight_, std::memory_order_relaxed);
+}
+
+void Engine::admit_setups(std::int64_t now) {
+  while (!setup_queue_.empty() && (opt_.max_setups == 0 || setups_in_flight_ < opt_.max_setups)) {
+    const std::uint32_t idx = setup_queue_.front();
+    setup_queue_.pop_front();
+    if (idx >= devices_.size() || !devices_[idx].setup_queued) continue;
+    Device& d = devices_[idx];
+    d.setup_queued = false;
+    begin_connect(d, now);
+  }
+  setups_waiting_pub_.store(static_cast<std::uint32_t>(setup_queue_.size()), std::memory_order_relaxed);
+}
+
+SetupStats Engine::setup_stats() const {
+  SetupStats s;
+  s.in_flight = setups_in_flight_pub_.load(std::memory_order_relaxed);
+  s.waiting = setups_waiting_pub_.load(std::memory_order_relaxed);
+  s.peak = setups_peak_.load(std::memory_order_relaxed);
+  s.started = setups_started_.load(std::memory_order_relaxed);
+  return s;
+}
+
 void Engine::teardown(Device& d, bool send_closes) {
+  release_setup(d);
   close_probe(d);
   for (auto& c : d.conns) {
     if (!c.open) continue;

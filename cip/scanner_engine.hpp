@@ -169,6 +169,10 @@ struct Device {
   int probe_fd = -1;
   std::uint32_t probe_gen = 0;   // in the probe's epoll tag: events of a closed probe are ignored
   std::uint32_t attempt = 0;     // connection attempts so far (faults remember theirs)
+  // ScannerOptions::max_setups: this device's set-up holds a slot (from its TCP connect to the
+  // end of its Forward Opens), or waits in Engine::setup_queue_ for one.
+  bool setup_slot = false;
+  bool setup_queued = false;
   FaultBook faults;
 };
 
@@ -186,6 +190,7 @@ class Engine {
   std::uint16_t udp_port() const { return bound_udp_port_.load(std::memory_order_relaxed); }
   RejectedDatagrams rejected_datagrams() const;
   ReceiveStats receive_stats() const;
+  SetupStats setup_stats() const;
   // Turns of the event loop so far (relaxed; any thread). An idle loop still turns at least
   // once a second, so a count that stops moving means the thread is stuck.
   std::uint64_t loop_turns() const { return loop_turns_.load(std::memory_order_relaxed); }
@@ -227,6 +232,14 @@ class Engine {
   void arm_device_timer(Device& d, std::int64_t deadline);
   static void disarm_device_timer(Device& d) { d.timer_armed = false; }
   void begin_connect(Device& d, std::int64_t now);
+  // At a device timer: the connect completed or the reply arrived while the loop was late
+  // (handled now): true, the timeout does not count.
+  bool answered_meanwhile(Device& d, std::int64_t now);
+  // Set-up slots (ScannerOptions::max_setups): returned when a set-up ends either way;
+  // admit_setups() starts the devices that wait, in order, as slots come free (at the end of
+  // a loop turn, never inside another device's transition).
+  void release_setup(Device& d);
+  void admit_setups(std::int64_t now);
   void open_tcp(Device& d, std::int64_t now);
   void teardown(Device& d, bool send_closes);
   void close_session(Device& d);
@@ -328,6 +341,12 @@ class Engine {
   std::uint16_t next_serial_ = 0;
   std::atomic<bool> stop_requested_{false};
   std::atomic<std::uint64_t> loop_turns_{0};
+  std::uint32_t setups_in_flight_ = 0;
+  std::deque<std::uint32_t> setup_queue_;  // device indexes; entries whose device left are skipped
+  std::atomic<std::uint32_t> setups_in_flight_pub_{0};
+  std::atomic<std::uint32_t> setups_waiting_pub_{0};
+  std::atomic<std::uint32_t> setups_peak_{0};
+  std::atomic<std::uint64_t> setups_started_{0};
   bool shutting_down_ = false;
   std::int64_t shutdown_deadline_ = 0;
 

@@ -341,6 +341,7 @@ void Engine::next_open(Device& d, std::int64_t now) {
 }
 
 void Engine::start_running(Device& d, std::int64_t now) {
+  release_setup(d);  // set up: the next device in line may start
   d.step = Step::running;
   d.pending = Req::none;
   disarm_device_timer(d);  // no request outstanding

@@ -21,6 +21,7 @@ pm500::expected<cip::ScannerOptions, std::string> scanner_options(const config::
   o.receive_buffer_ms = static_cast<std::uint32_t>(s.receive_buffer_ms);
   o.receive_hold_us = static_cast<std::uint32_t>(s.receive_hold_us);
   o.probe_interval_ms = static_cast<std::uint32_t>(s.probe_interval_ms);
+  o.max_setups = static_cast<std::uint32_t>(s.max_setups);
   return o;
 }
 

@@ -44,6 +44,7 @@ struct ScannerSection {
   std::int64_t receive_buffer_ms = 500;   // SO_RCVBUF holds this long of the devices' datagrams
   std::int64_t receive_hold_us = 1800;    // batched receive: longest wait for a batch at a high rate; 0 = off
   std::int64_t probe_interval_ms = 1000;  // TCP probe of a device in reconnect backoff; 0 = off
+  std::int64_t max_setups = 64;           // connection set-ups (connect .. Forward Opens) in flight; 0 = no limit
 };
 
 // An embedded PowerMonitor 500 simulator (tools/pm500-sim) started inside the gateway: the demo

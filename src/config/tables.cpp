@@ -62,6 +62,10 @@ const Options<ScannerSection>& scanner_options() {
               "Info item, to send there."),
       integer("connect_timeout_ms", &S::connect_timeout_ms, 100, 60000,
               "How long a TCP connect or an explicit request may take before the device counts as not answering."),
+      integer("max_setups", &S::max_setups, 0, 100000,
+              "Most devices being set up at once (TCP connect, RegisterSession, identity, sizes, Forward Opens); "
+              "the others wait their turn, shown as connecting. With thousands of meters, set-ups all at once "
+              "make replies queue past connect_timeout_ms and send devices into backoff. 0 = no limit."),
       integer("reconnect_initial_ms", &S::reconnect_initial_ms, 10, 600000,
               "First wait before reconnecting; it doubles per failure (with full jitter) up to reconnect_max_ms."),
       integer("reconnect_max_ms", &S::reconnect_max_ms, 100, 3600000, "Longest wait between reconnect attempts; also how often a device polled explicitly because listen-only "
