@@ -171,6 +171,8 @@ struct Simulator::Impl {
     }
   }
 
+  static constexpr std::size_t kProducePerTurn = 4096;
+
   void run() {
     std::vector<detail::EventLoop::Ready> ready;
     ready.reserve(256);
@@ -207,10 +209,20 @@ struct Simulator::Impl {
             break;
         }
       }
+      // At most kProducePerTurn datagrams per turn: with thousands of meters, or a loaded host
+      // where a turn runs late, the datagrams due would otherwise hold the loop for hundreds of
+      // milliseconds, and the meters' TCP requests (sessions, Forward Opens, an originator's
+      // session checks) would wait unanswered past its time-outs. What is left goes out in the
+      // next turns, a fraction of a millisecond later; each stream keeps its rate, because its
+      // next deadline follows the previous one, not the send.
       Token t;
-      while (loop.pop_due(now, t)) {
+      std::size_t produced = 0;
+      while (produced < kProducePerTurn && loop.pop_due(now, t)) {
         if (t.meter >= meters.size()) continue;
-        if (t.kind == Token::produce) meters[t.meter]->on_produce(t.slot, t.gen, now, batch);
+        if (t.kind == Token::produce) {
+          meters[t.meter]->on_produce(t.slot, t.gen, now, batch);
+          ++produced;
+        }
         if (t.kind == Token::supervise) meters[t.meter]->on_supervise(t.slot, t.gen, now);
       }
       batch.flush();
