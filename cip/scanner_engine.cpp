@@ -237,6 +237,7 @@ void Engine::apply_changes(std::int64_t now) {
     arm_device_timer(d, now);
   }
   size_tables();
+  resize_receive_buffers();
 }
 
 void Engine::size_tables() {

@@ -310,6 +310,10 @@ class Engine {
   void update_overload(std::int64_t now);       // stretches or restores the I/O timeouts
   void stretch_timeout(Conn& c);
   std::uint64_t class1_rate() const;            // datagrams/s the devices produce together
+  std::uint32_t receive_buffer_want() const;    // SO_RCVBUF for them (Options::receive_buffer_*)
+  void set_rcvbuf(int fd) const;                // SO_RCVBUF = rcvbuf_bytes_ (forced past rmem_max if allowed)
+  void note_receive_buffer(int fd);             // ReceiveStats' wanted and granted, from fd
+  void resize_receive_buffers();                // every receive socket to receive_buffer_want()
   void on_datagram(bytes_view dg, std::uint32_t src, std::int64_t mono, std::int64_t real);
   void on_heartbeat_timer(Device& d, std::uint8_t conn, std::int64_t now);  // heartbeat and I/O timeout
   void send_heartbeat(Device& d, Conn& c);

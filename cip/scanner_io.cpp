@@ -29,6 +29,11 @@ int Engine::new_rx_socket(std::string& err) {
   ::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
   ::setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);  // the drop count on every datagram
   ::setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &one, sizeof one);
+  set_rcvbuf(fd);
+  return fd;
+}
+
+void Engine::set_rcvbuf(int fd) const {
   int rcvbuf = static_cast<int>(rcvbuf_bytes_);
   ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   int granted = 0;
@@ -37,7 +42,35 @@ int Engine::new_rx_socket(std::string& err) {
   if (opt_.receive_buffer_bytes == 0 && static_cast<std::uint32_t>(granted) / 2 < rcvbuf_bytes_) {
     ::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);
   }
-  return fd;
+}
+
+std::uint32_t Engine::receive_buffer_want() const {
+  std::uint64_t want = opt_.receive_buffer_bytes;
+  if (want == 0) {
+    want = class1_rate() * receive_buffer_datagram_bytes * opt_.receive_buffer_ms / 1000;
+    want = std::clamp<std::uint64_t>(want, std::uint64_t{1} << 20, std::uint64_t{1} << 30);
+  }
+  return static_cast<std::uint32_t>(want);
+}
+
+void Engine::note_receive_buffer(int fd) {
+  int granted = 0;
+  socklen_t glen = sizeof granted;
+  ::getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &glen);
+  recv_.wanted.store(rcvbuf_bytes_, std::memory_order_relaxed);
+  recv_.granted.store(static_cast<std::uint32_t>(granted / 2), std::memory_order_relaxed);
+}
+
+void Engine::resize_receive_buffers() {
+  // Devices added (or removed, or another RPI) by a reload change what arrives per second: the
+  // buffers follow, so the stall they absorb stays receive_buffer_ms. Setting SO_RCVBUF on an
+  // open socket keeps what it holds queued.
+  const std::uint32_t want = receive_buffer_want();
+  if (want == rcvbuf_bytes_ || udp_fd_ < 0) return;
+  rcvbuf_bytes_ = want;
+  for (const auto& rs : rx_socks_)
+    if (rs.fd >= 0) set_rcvbuf(rs.fd);
+  note_receive_buffer(udp_fd_);
 }
 
 pm500::expected<void, std::string> Engine::open_udp() {
@@ -45,20 +78,11 @@ pm500::expected<void, std::string> Engine::open_udp() {
   // that long (a loaded host) loses nothing. The kernel caps SO_RCVBUF at net.core.rmem_max;
   // SO_RCVBUFFORCE passes the cap with CAP_NET_ADMIN. The kernel reports twice what it granted
   // (the other half is its bookkeeping).
-  std::uint64_t want = opt_.receive_buffer_bytes;
-  if (want == 0) {
-    want = class1_rate() * receive_buffer_datagram_bytes * opt_.receive_buffer_ms / 1000;
-    want = std::clamp<std::uint64_t>(want, std::uint64_t{1} << 20, std::uint64_t{1} << 30);
-  }
-  rcvbuf_bytes_ = static_cast<std::uint32_t>(want);
+  rcvbuf_bytes_ = receive_buffer_want();
   std::string why;
   udp_fd_ = new_rx_socket(why);
   if (udp_fd_ < 0) return pm500::unexpected(why);
-  int granted = 0;
-  socklen_t glen = sizeof granted;
-  ::getsockopt(udp_fd_, SOL_SOCKET, SO_RCVBUF, &granted, &glen);
-  recv_.wanted.store(static_cast<std::uint32_t>(want), std::memory_order_relaxed);
-  recv_.granted.store(static_cast<std::uint32_t>(granted / 2), std::memory_order_relaxed);
+  note_receive_buffer(udp_fd_);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(opt_.udp_port);

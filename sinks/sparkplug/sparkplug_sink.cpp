@@ -430,7 +430,7 @@ void SparkplugSink::add_node_data(const std::string& failure_modes) {
 
 std::chrono::milliseconds SparkplugSink::device_timeout(std::uint32_t device) const {
   if (cfg_.device_timeout_ms > 0) return std::chrono::milliseconds(cfg_.device_timeout_ms);
-  const std::int64_t rpi = device < catalog_.devices.size() ? catalog_.devices[device].rpi_ms : 0;
+  const std::int64_t rpi = device < catalog_.devices.size() ? catalog_.devices[device].rpi_ms.get() : 0;
   return std::chrono::milliseconds(rpi > 0 ? std::max<std::int64_t>(4 * rpi, 2000) : 10000);
 }
 

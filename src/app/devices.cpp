@@ -64,11 +64,18 @@ struct Devices::State {
   std::unique_ptr<Trend> trend;  // the headline values' history, guarded by latest_mu
 };
 
-Devices::Devices(Ring& ring, ConditionSink& conditions, std::size_t capacity)
+namespace {
+
+// How often each assembly of the device arrives: the RPI, or the poll interval of explicit reads.
+std::int64_t rpi_of(const config::DeviceSection& dc) {
+  return dc.connection == "explicit" && dc.poll_interval_ms > 0 ? dc.poll_interval_ms : dc.rpi_ms;
+}
+
+}  // namespace
+
+Devices::Devices(Ring& ring, ConditionSink& conditions)
     : ring_(ring),
       conditions_(conditions),
-      capacity_(capacity),
-      slots_(std::make_unique<std::atomic<State*>[]>(capacity)),
       bridge_(std::make_unique<FindingBridge>(conditions)) {}
 Devices::~Devices() = default;
 
@@ -113,7 +120,7 @@ DeviceMeta Devices::make_meta(const config::GatewayConfig& cfg, const config::De
   meta.name = dc.name;
   meta.site = cfg.gateway.site;
   meta.asset = dc.asset;
-  meta.rpi_ms = dc.connection == "explicit" && dc.poll_interval_ms > 0 ? dc.poll_interval_ms : dc.rpi_ms;
+  meta.rpi_ms = rpi_of(dc);
   auto [names, added] = field_names_.try_emplace(st.profile.get());
   if (added) names->second = device::field_names(*st.profile);
   device::fill_field_names(*st.profile, meta, &names->second);
@@ -126,13 +133,18 @@ DeviceMeta Devices::make_meta(const config::GatewayConfig& cfg, const config::De
 void Devices::put(std::uint32_t index, std::unique_ptr<State> st) {
   State* p = st.get();
   owned_.push_back(std::move(st));
+  slots_.grow(index + 1);  // checked by add()
   slots_[index].store(p, std::memory_order_release);  // pairs with the acquire in at()
   if (index >= count_.load(std::memory_order_relaxed)) count_.store(index + 1, std::memory_order_release);
 }
 
 pm500::expected<std::unique_ptr<Devices>, std::string> Devices::create(const config::GatewayConfig& cfg, Ring& ring,
-                                                                       ConditionSink& conditions, std::size_t spare) {
-  std::unique_ptr<Devices> d(new Devices(ring, conditions, cfg.devices.size() + spare));
+                                                                       ConditionSink& conditions) {
+  if (cfg.devices.size() > decltype(slots_)::capacity())
+    return pm500::unexpected(std::to_string(cfg.devices.size()) + " devices configured, more than the " +
+                             std::to_string(decltype(slots_)::capacity()) + " one gateway process can hold: split them "
+                             "across gateways");
+  std::unique_ptr<Devices> d(new Devices(ring, conditions));
   std::map<std::string, std::shared_ptr<const device::Profile>> profiles;  // shared by devices using one file
   for (const auto& dc : cfg.devices) {
     auto& prof = profiles[dc.profile];
@@ -148,9 +160,10 @@ pm500::expected<std::unique_ptr<Devices>, std::string> Devices::create(const con
 pm500::expected<std::uint32_t, std::string> Devices::add(const config::GatewayConfig& cfg,
                                                          const config::DeviceSection& dc) {
   const std::size_t index = size();
-  if (index >= capacity_)
-    return pm500::unexpected("device " + dc.name + ": no room for another device in the running gateway (" +
-                             std::to_string(capacity_) + " devices, removed ones included): restart it");
+  if (index >= decltype(slots_)::capacity())
+    return pm500::unexpected("device " + dc.name + ": the running gateway has had " + std::to_string(index) +
+                             " devices (removed ones included), the most one process can hold: restart it (a new "
+                             "process numbers only the devices of its file)");
   auto st = make_state(cfg, dc, nullptr);
   if (!st) return pm500::unexpected(st.error());
   catalog_.devices.push_back(make_meta(cfg, dc, **st));
@@ -172,6 +185,7 @@ pm500::expected<void, std::string> Devices::update(std::uint32_t index, const co
   }
   bridge_->clear_device(dc.name);  // the old settings' findings: the new ones judge afresh
   put(index, std::move(*st));
+  catalog_.devices[index].rpi_ms = rpi_of(dc);
   return {};
 }
 

@@ -25,6 +25,7 @@
 #include "pipeline/conditions.hpp"
 #include "pipeline/journal.hpp"
 #include "pipeline/ring.hpp"
+#include "pm500/chunked_table.hpp"
 
 namespace pm500::app {
 
@@ -40,10 +41,8 @@ struct DeviceCounters {
 class Devices {
  public:
   // Loads each device's profile and settings; an error names the device, the cause and the fix.
-  // `spare`: room for that many devices added later (add(), on a reload) without a restart.
   static pm500::expected<std::unique_ptr<Devices>, std::string> create(const config::GatewayConfig& cfg, Ring& ring,
-                                                                       ConditionSink& conditions,
-                                                                       std::size_t spare = 0);
+                                                                       ConditionSink& conditions);
   ~Devices();
 
   // Reloading (main thread; the scanner keeps calling on_data meanwhile). Each device sits at a
@@ -105,7 +104,7 @@ class Devices {
  private:
   struct State;
   class FindingBridge;
-  Devices(Ring& ring, ConditionSink& conditions, std::size_t capacity);
+  Devices(Ring& ring, ConditionSink& conditions);
   // A device's state from its section (profile loaded or shared, settings checked).
   pm500::expected<std::unique_ptr<State>, std::string> make_state(const config::GatewayConfig& cfg,
                                                                   const config::DeviceSection& dc,
@@ -113,7 +112,7 @@ class Devices {
   DeviceMeta make_meta(const config::GatewayConfig& cfg, const config::DeviceSection& dc, const State& st) const;
   // The state at an index, or nullptr (any thread: the slots never move).
   State* at(std::uint32_t device) const {
-    return device < size() ? slots_[device].load(std::memory_order_acquire) : nullptr;
+    return device < size() ? slots_[device].load(std::memory_order_acquire) : nullptr;  // size() acquires
   }
   // Publishes `st` at `index` (replacing: the old state is kept alive, the scanner may hold it).
   void put(std::uint32_t index, std::unique_ptr<State> st);
@@ -122,11 +121,11 @@ class Devices {
   Journal* journal_ = nullptr;
   ConditionSink& conditions_;
   Catalog catalog_;
-  // Fixed capacity, so readers on any thread index without a lock; a state is replaced by
-  // publishing another pointer (release), read with acquire. Every state ever made is owned by
-  // owned_ until destruction: the scanner thread may still be decoding with a replaced one.
-  std::size_t capacity_;
-  std::unique_ptr<std::atomic<State*>[]> slots_;
+  // Slots that never move, so readers on any thread index without a lock while a reload adds
+  // devices (ChunkedTable: a million of them); a state is replaced by publishing another pointer
+  // (release), read with acquire. Every state ever made is owned by owned_ until destruction:
+  // the scanner thread may still be decoding with a replaced one.
+  ChunkedTable<std::atomic<State*>> slots_;
   std::atomic<std::size_t> count_{0};
   std::vector<std::unique_ptr<State>> owned_;  // main thread only
   // The field names of each profile in use, built once and shared by its devices' DeviceMeta

@@ -72,8 +72,8 @@ struct Gateway::Impl {
   // compares against. nullopt when it could not be read back.
   std::optional<toml::table> running_table;
   ReloadOutcome last_reload;  // guarded by view_mu
-  // Devices a reload may add over the life of the process (the index space is fixed at start:
-  // the scanner's and the data path's tables are sized for it).
+  // Meters a reload may add that the open-files limit is raised for at start (raise_fd_limit).
+  // Only that limit: the device tables themselves grow without one.
   static constexpr std::size_t kSpareDevices = 256;
   // The scanner and data-path index of each cfg.devices entry, and the section of each index
   // (removed ones included: their indexes are not reused). Guarded by view_mu.
@@ -647,7 +647,7 @@ struct Gateway::Impl {
       specs.push_back(std::move(*spec));
       names.push_back(d.name);
     }
-    scan_events = std::make_unique<ScanEvents>(*devices, health, std::move(names), cfg.devices.size() + kSpareDevices);
+    scan_events = std::make_unique<ScanEvents>(*devices, health, std::move(names));
     {
       std::lock_guard lock(scanner_mu);
       scanner = std::make_unique<cip::Scanner>(*opts, std::move(specs), *scan_events);
@@ -709,7 +709,7 @@ pm500::expected<void, std::string> Gateway::start() {
       reserve = std::min<std::uint64_t>(reserve, static_cast<std::uint64_t>(v.f_blocks) * v.f_frsize / 10);
     g.disk = std::make_unique<DiskSpace>(cfg.gateway.state_dir, reserve, &g.health);
   }
-  auto devices = Devices::create(cfg, *g.ring, g.health, Impl::kSpareDevices);
+  auto devices = Devices::create(cfg, *g.ring, g.health);
   if (!devices) return pm500::unexpected(devices.error());
   g.devices = std::move(*devices);
   g.section_by_index = cfg.devices;

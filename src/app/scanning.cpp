@@ -114,22 +114,28 @@ std::string_view failure_mode_for(const cip::Fault& f) {
   }
 }
 
-ScanEvents::ScanEvents(Devices& devices, ConditionSink& conditions, std::vector<std::string> names,
-                       std::size_t capacity)
+ScanEvents::ScanEvents(Devices& devices, ConditionSink& conditions, std::vector<std::string> names)
     : devices_(devices), conditions_(conditions), names_(std::move(names)) {
-  // Never resized later: the scanner thread reads names_ without a lock.
-  names_.resize(std::max(names_.size(), capacity));
   per_device_.resize(names_.size());
 }
 
 void ScanEvents::set_name(std::uint32_t device, std::string name) {
-  // Before Scanner::reconfigure() names the index: its release/acquire orders this write.
-  if (device < names_.size()) names_[device] = std::move(name);
+  std::lock_guard lock(mu_);
+  if (device >= names_.size()) {
+    names_.resize(device + 1);
+    per_device_.resize(device + 1);
+  }
+  names_[device] = std::move(name);
+}
+
+std::string ScanEvents::name_of(std::uint32_t device) {
+  std::lock_guard lock(mu_);
+  return device < names_.size() ? names_[device] : std::string();
 }
 
 void ScanEvents::on_state(std::uint32_t device, const cip::DeviceStatus& st) {
-  if (device >= names_.size()) return;
-  const std::string& name = names_[device];
+  const std::string name = name_of(device);
+  if (name.empty()) return;
   auto log = log::get("scanner");
   bool report_fallback = false, clear_fallback = false;
   {
@@ -160,18 +166,20 @@ void ScanEvents::on_state(std::uint32_t device, const cip::DeviceStatus& st) {
 }
 
 void ScanEvents::on_fault(std::uint32_t device, const cip::Fault& f) {
-  if (device >= names_.size()) return;
+  const std::string name = name_of(device);
+  if (name.empty()) return;
   std::string_view mode = failure_mode_for(f);
   {
     std::lock_guard lock(mu_);
     per_device_[device].mode_of[static_cast<std::size_t>(f.kind)] = std::string(mode);
   }
   std::string evidence = std::string(cip::to_string(f.kind)) + ": " + f.text;
-  conditions_.raise(mode, names_[device], evidence);
+  conditions_.raise(mode, name, evidence);
 }
 
 void ScanEvents::on_fault_cleared(std::uint32_t device, cip::Fault::Kind k) {
-  if (device >= names_.size()) return;
+  const std::string name = name_of(device);
+  if (name.empty()) return;
   std::string mode;
   bool still_active = false;
   {
@@ -181,13 +189,14 @@ void ScanEvents::on_fault_cleared(std::uint32_t device, cip::Fault::Kind k) {
     pd.mode_of[static_cast<std::size_t>(k)].clear();
     for (const auto& m : pd.mode_of) still_active |= (!mode.empty() && m == mode);
   }
-  if (!mode.empty() && !still_active) conditions_.clear(mode, names_[device]);
+  if (!mode.empty() && !still_active) conditions_.clear(mode, name);
 }
 
 void ScanEvents::on_identity(std::uint32_t device, const cip::Identity& id) {
-  if (device >= names_.size()) return;
+  const std::string name = name_of(device);
+  if (name.empty()) return;
   log::get("scanner")->info("{}: {} (vendor {}, device type 0x{:02X}, product code {}, revision {}.{}, serial {})",
-                            names_[device], id.product_name, id.vendor, id.device_type, id.product_code,
+                            name, id.product_name, id.vendor, id.device_type, id.product_code,
                             id.revision_major, id.revision_minor, id.serial);
 }
 

@@ -31,8 +31,7 @@ std::string_view failure_mode_for(const cip::Fault& f);
 
 class ScanEvents final : public cip::ScannerEvents {
  public:
-  // `capacity`: indexes a reload may add later (set_name() before the scanner hears of them).
-  ScanEvents(Devices& devices, ConditionSink& conditions, std::vector<std::string> names, std::size_t capacity = 0);
+  ScanEvents(Devices& devices, ConditionSink& conditions, std::vector<std::string> names);
   // The name of a device added by a reload, before the scanner is told about it (main thread).
   void set_name(std::uint32_t device, std::string name);
 
@@ -60,10 +59,14 @@ class ScanEvents final : public cip::ScannerEvents {
     cip::DeviceState last_state = cip::DeviceState::connecting;
     std::string last_path;
   };
+  // The name of an index ("" when none: the event is ignored); a copy, taken under mu_.
+  std::string name_of(std::uint32_t device);
   Devices& devices_;
   ConditionSink& conditions_;
-  std::vector<std::string> names_;
+  // Guarded by mu_: the scanner thread's events (not the data path) and a reload adding names
+  // (set_name) meet here, so both grow as devices are added, without a fixed capacity.
   std::mutex mu_;
+  std::vector<std::string> names_;
   std::vector<PerDevice> per_device_;
 };
 

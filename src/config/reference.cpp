@@ -82,8 +82,9 @@ its devices in another order, or with a key written out at its default value is 
   Settings a device refuses (an unknown host name, say) are named in the reload's errors and the
   device keeps its old ones (an added one is not added: the next reload tries again). A meter
   removed and added back keeps its place (same profile). What names stored samples is fixed while
-  the gateway runs: a changed `profile` or `asset` needs a restart, and at most 256 meters can be
-  added over a run.
+  the gateway runs: a changed `profile` or `asset` needs a restart. Any number of meters can be
+  added over a run (up to a million, removed ones included), and the scanner's receive buffer
+  (`receive_buffer_ms`) grows with what they produce.
 - **`[logging] level`** applies live (over a `--log-level` given at start too).
 - **Everything else** (every other key of `[gateway]`, `[logging]`, `[scanner]`, `[pipeline]`,
   `[simulator]`, `[status]` and `[alerts]`) applies at the next start. The reload

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -62,11 +63,31 @@ struct FieldInfo {
   Ratio ratio = Ratio::none;
 };
 
+// An integer a reload changes while sinks read it on their threads (a device's RPI): relaxed
+// atomic loads and stores, copyable like the int it stands for.
+class LiveInt {
+ public:
+  LiveInt(std::int64_t v = 0) : v_(v) {}  // NOLINT(google-explicit-constructor): stands for an int
+  LiveInt(const LiveInt& o) : v_(o.get()) {}
+  LiveInt& operator=(const LiveInt& o) { return *this = o.get(); }
+  LiveInt& operator=(std::int64_t v) {
+    v_.store(v, std::memory_order_relaxed);
+    return *this;
+  }
+  std::int64_t get() const { return v_.load(std::memory_order_relaxed); }
+  operator std::int64_t() const { return get(); }  // NOLINT(google-explicit-constructor)
+
+ private:
+  std::atomic<std::int64_t> v_;
+};
+
 struct DeviceMeta {
   std::string name;   // configured device name, e.g. "mcc-1"
   std::string site;   // tag "site"
   std::string asset;  // tag "asset"
-  std::int64_t rpi_ms = 0;  // how often each assembly arrives (RPI, or the poll interval); 0: unknown
+  // How often each assembly arrives (RPI, or the poll interval); 0: unknown. A reload that
+  // changes it updates it in place (Devices::update): the restart-gap estimate uses the new one.
+  LiveInt rpi_ms = 0;
   // Field names per assembly instance 100..108 (index = instance - 100), in value order, e.g.
   // "voltage_l1_n_v". Empty when the assembly is not described.
   std::array<FieldList, 9> fields;

@@ -138,7 +138,7 @@ std::optional<Watermarks::Gap> Watermarks::update(const Sample& s) {
     const DeviceMeta* d = catalog_ ? catalog_->device(s.device) : nullptr;
     const bool class1 = (s.flags & kSampleExplicit) == 0 && (e.mark.sequence != 0 || s.sequence != 0);
     Gap g = measure(d ? d->name : std::to_string(s.device), s.assembly, e.mark,
-                    Mark{s.source_time_ns, s.sequence, s.connection}, class1, d ? d->rpi_ms : 0);
+                    Mark{s.source_time_ns, s.sequence, s.connection}, class1, d ? d->rpi_ms.get() : 0);
     // Directly following (the restart lost nothing of this device) is not a gap.
     if (!(g.basis != Gap::Basis::unknown && g.missing == 0)) gap = std::move(g);
   }

@@ -707,3 +707,24 @@ TEST_CASE("reconfigure: added devices open, removed ones close, changed ones reo
   scanner.stop();
   CHECK(rig.sim->stats(0).forward_close == 2);  // a closed at the stop, only then
 }
+
+TEST_CASE("reconfigure: the receive buffer follows the devices added, at receive_buffer_ms of their datagrams") {
+  Rig rig;
+  rig.start_sim("127.0.72.10", 3);
+  Recorder rec;
+  auto opts = options();
+  // 2 connections at 50 ms = 40 datagrams/s x 1,280 B x 60 s = 3,072,000 B; above the 1 MiB floor.
+  opts.receive_buffer_ms = 60'000;
+  cip::Scanner scanner(opts, {rig.spec("127.0.72.10", {101, 102})}, rec);
+  REQUIRE(scanner.start());
+  CHECK(scanner.receive_stats().buffer_wanted == 40u * cip::receive_buffer_datagram_bytes * 60);
+  const std::uint32_t granted = scanner.receive_stats().buffer_granted;
+  // Two more meters, five more connections: 140 datagrams/s.
+  REQUIRE(scanner.reconfigure({rig.spec("127.0.72.10", {101, 102}), rig.spec("127.0.72.11", {101, 102, 107}),
+                               rig.spec("127.0.72.12", {101, 107})}));
+  const std::uint32_t want = 140u * cip::receive_buffer_datagram_bytes * 60;
+  CHECK(eventually([&] { return scanner.receive_stats().buffer_wanted == want; }, 5s));
+  // Granted: as asked, unless net.core.rmem_max (without CAP_NET_ADMIN) caps it; so at least as before.
+  CHECK(scanner.receive_stats().buffer_granted >= granted);
+  scanner.stop();
+}
