@@ -4,6 +4,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <tuple>
+
+#include "pm500/open_files.hpp"
 
 namespace pm500::app {
 
@@ -21,14 +24,8 @@ pm500::expected<FdLimit, std::string> raise_fd_limit(std::size_t devices, std::s
     return pm500::unexpected(std::string("cannot read the limit on open files: ") + std::strerror(errno));
   FdLimit out;
   out.before = rl.rlim_cur;
-  out.hard = rl.rlim_max;
   out.needed = fds_needed(devices);
-  if (rl.rlim_cur < rl.rlim_max) {
-    rlimit raised = rl;
-    raised.rlim_cur = rl.rlim_max;
-    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
-  }
-  out.now = rl.rlim_cur;
+  std::tie(out.now, out.hard) = raise_open_files_limit();
   out.room_for_reload = out.now >= fds_needed(devices + reload_room);
   if (out.now >= out.needed) return out;
   const std::string n = std::to_string(out.needed);

@@ -19,6 +19,7 @@
 
 #include "control.hpp"
 #include "device/profile.hpp"
+#include "pm500/open_files.hpp"
 #include "event_loop.hpp"
 #include "log/log.hpp"
 #include "meter.hpp"
@@ -293,17 +294,11 @@ pm500::expected<void, std::string> check(const MeterOptions& m, bool private_ok)
 // that do not answer. So the soft limit is raised to the hard limit, and too low a hard limit
 // is an error at start.
 pm500::expected<void, std::string> raise_fd_limit(std::size_t meters) {
-  rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return {};
-  const rlim_t want = static_cast<rlim_t>(meters) * 5 + 256;
-  if (rl.rlim_cur < rl.rlim_max) {
-    rlimit raised = rl;
-    raised.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
-  }
-  if (rl.rlim_cur >= want) return {};
+  const auto [limit, hard] = raise_open_files_limit();
+  const std::uint64_t want = static_cast<std::uint64_t>(meters) * 5 + 256;
+  if (limit == 0 || limit >= want) return {};  // 0: unreadable, then let the meters try
   return pm500::unexpected(std::to_string(meters) + " meters need " + std::to_string(want) +
-                           " open files, the limit is " + std::to_string(rl.rlim_cur) +
+                           " open files, the limit is " + std::to_string(limit) +
                            ": raise it (`ulimit -n " + std::to_string(want) + "`) or simulate fewer meters");
 }
 
