@@ -60,6 +60,12 @@ pm_podman run --rm "${run_opts[@]}" --entrypoint sh "$tag" -c 2>>"$work/podman.l
   'for c in cc gcc g++ c++ clang cmake make apt-get perl; do command -v $c && exit 1; done; exit 0' \
   || die "the runtime image holds a compiler, build tool, apt or perl"
 log "ok: no compiler, build tool, apt or perl in the runtime image"
+pm_podman run --rm "${run_opts[@]}" --entrypoint sh "$tag" -c 2>>"$work/podman.log" \
+  'for b in /usr/bin/pm500-gateway /usr/bin/pm500-sim /bin/bash; do ldd "$b" | grep "not found" && exit 1; done
+   ls /usr/lib/x86_64-linux-gnu/libgnutls* 2>/dev/null && exit 1
+   [ -s /etc/ssl/certs/ca-certificates.crt ]' \
+  || die "a library the gateway needs is missing, GnuTLS is still in the image, or the CA bundle is gone"
+log "ok: every library the gateway and the simulator link is there; no GnuTLS; the CA bundle is"
 
 # The build stage's .deb (its layers are cached: this only names the stage).
 pm_podman build --format docker --network host --isolation chroot -v "$PM500_CI_CACHE/ccache:/ccache" --target build \
