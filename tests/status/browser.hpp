@@ -26,7 +26,7 @@ struct BrowserRun {
 
 // One headless Chromium run with a fresh profile, nothing but loopback traffic, and a virtual
 // time budget long enough for the first poll and two more.
-inline BrowserRun browse(const std::string& url, std::vector<std::string> extra, const std::string& size = "360,1200") {
+inline BrowserRun browse_once(const std::string& url, const std::vector<std::string>& extra, const std::string& size) {
   TempDir profile;
   std::string cmd = *chromium() +
                     " --headless --no-sandbox --disable-gpu --disable-background-networking"
@@ -40,6 +40,18 @@ inline BrowserRun browse(const std::string& url, std::vector<std::string> extra,
   r.code = run({"/bin/sh", "-c", cmd}, std::chrono::seconds(90)).code;
   r.out = read_file(profile / "out");
   r.log = read_file(profile / "err");
+  return r;
+}
+
+// browse_once(), and once more when the browser itself failed (it exited non-zero or was stopped
+// after 90 s: on a host loaded by parallel builds Chromium has been seen to hang at start). The
+// page's own faults do not make Chromium fail, so they are still seen by the checks that follow.
+inline BrowserRun browse(const std::string& url, std::vector<std::string> extra, const std::string& size = "360,1200") {
+  BrowserRun r = browse_once(url, extra, size);
+  if (r.code != 0) {
+    MESSAGE("chromium failed (exit " << r.code << "), one retry; its log:\n" << r.log.substr(0, 2000));
+    r = browse_once(url, extra, size);
+  }
   return r;
 }
 
