@@ -381,6 +381,7 @@ class Engine {
   std::unique_ptr<RxSlot[]> rx_slots_;
   std::unique_ptr<struct mmsghdr[]> rx_msgs_;
   std::unique_ptr<struct iovec[]> rx_iov_;
+  std::size_t rx_used_ = 0;  // headers the last recvmmsg filled (their lengths need a reset)
   // Datagrams thrown away, by reason: written by the scanner thread only, read by any.
   struct Rejects {
     std::atomic<std::uint64_t> unknown_connection{0}, wrong_source{0}, truncated{0}, malformed{0}, oversized{0};

@@ -114,7 +114,10 @@ pm500::expected<void, std::string> Engine::open_udp() {
     h.msg_iov = &rx_iov_[i];
     h.msg_iovlen = 1;
     h.msg_control = rx_slots_[i].control.data();
+    h.msg_namelen = sizeof(sockaddr_in);
+    h.msg_controllen = rx_slots_[i].control.size();
   }
+  rx_used_ = 0;
   return {};
 }
 
@@ -196,7 +199,9 @@ void Engine::drain_udp(int max_batches) {
 }
 
 int Engine::read_udp_batch(std::size_t sock, std::int64_t& mono) {
-  for (std::size_t i = 0; i < rx_batch; ++i) {
+  // The kernel rewrites the lengths and flags of the headers it filled, and only those: a batch
+  // of one datagram resets one header, not rx_batch.
+  for (std::size_t i = 0; i < rx_used_; ++i) {
     msghdr& h = rx_msgs_[i].msg_hdr;
     h.msg_namelen = sizeof(sockaddr_in);
     h.msg_controllen = rx_slots_[i].control.size();
@@ -204,6 +209,7 @@ int Engine::read_udp_batch(std::size_t sock, std::int64_t& mono) {
   }
   const int n = ::recvmmsg(rx_socks_[sock].fd, rx_msgs_.get(), static_cast<unsigned>(rx_batch), MSG_DONTWAIT, nullptr);
   bump(recv_.calls);
+  rx_used_ = n > 0 ? static_cast<std::size_t>(n) : 0;
   if (n <= 0) return n;
   mono = EventLoop::monotonic_ns();
   const std::int64_t real_now = EventLoop::realtime_ns();

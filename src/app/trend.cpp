@@ -1,5 +1,6 @@
 #include "app/trend.hpp"
 
+#include <bit>
 #include <cmath>
 #include <limits>
 
@@ -22,6 +23,9 @@ struct Trend::Ring {
   bool min_max = false;  // keep min and max per bucket (coarse), or only the mean (fine)
   std::unique_ptr<float[]> mean, min, max;
   std::int64_t open = std::numeric_limits<std::int64_t>::min();  // bucket number of the open bucket
+  // The open bucket's span of source time, [open_from, open_to): a sample inside it needs no
+  // division to find its bucket (nearly every sample). Empty until the first bucket opens.
+  std::int64_t open_from = 0, open_to = 0;
   double sum = 0;
   float lo = 0, hi = 0;
   std::uint32_t n = 0;
@@ -54,26 +58,35 @@ struct Trend::Ring {
     return {min_max ? lo : m, m, min_max ? hi : m};
   }
 
-  void add(std::int64_t t_ns, double v) {
+  // Closes the open bucket and opens the one holding t_ns; false when t_ns is not kept.
+  [[gnu::noinline]] bool open_at(std::int64_t t_ns) {
     const std::int64_t b = floor_div(t_ns, step);
-    if (b < 0) return;
-    if (b != open) {
-      if (b < open) return;  // older than the open bucket (the clock stepped back): not kept
-      if (open >= 0) {
-        const TrendBucket done = open_bucket();
-        store(open, done.min, done.mean, done.max);
-        // Buckets nothing arrived in read as NaN (at most one lap of the ring).
-        for (std::int64_t k = open + 1; k < b && k <= open + static_cast<std::int64_t>(slots); ++k)
-          store(k, kNaN, kNaN, kNaN);
-      }
-      open = b;
-      sum = 0;
-      n = 0;
+    if (b < 0) return false;
+    if (b < open) return false;  // older than the open bucket (the clock stepped back): not kept
+    if (open >= 0) {
+      const TrendBucket done = open_bucket();
+      store(open, done.min, done.mean, done.max);
+      // Buckets nothing arrived in read as NaN (at most one lap of the ring).
+      for (std::int64_t k = open + 1; k < b && k <= open + static_cast<std::int64_t>(slots); ++k)
+        store(k, kNaN, kNaN, kNaN);
     }
+    open = b;
+    open_from = b * step;
+    open_to = open_from + step;
+    sum = 0;
+    n = 0;
+    lo = std::numeric_limits<float>::infinity();  // the first value replaces both
+    hi = -lo;
+    return true;
+  }
+
+  // Inlined into Trend::add: for a sample in the open bucket, a few instructions.
+  [[gnu::always_inline]] void add(std::int64_t t_ns, double v) {
+    if ((t_ns < open_from || t_ns >= open_to) && !open_at(t_ns)) return;
     if (!std::isfinite(v)) return;
     const auto f = static_cast<float>(v);
-    if (n == 0 || f < lo) lo = f;
-    if (n == 0 || f > hi) hi = f;
+    if (f < lo) lo = f;
+    if (f > hi) hi = f;
     sum += v;
     ++n;
   }
@@ -126,15 +139,19 @@ Trend::Trend(std::vector<Channel> channels) : channels_(std::move(channels)) {
   for (std::size_t c = 0; c < channels_.size(); ++c) {
     fine_.emplace_back(kFineStepNs, kFineSlots, false);
     coarse_.emplace_back(kCoarseStepNs, kCoarseSlots, true);
+    if (channels_[c].assembly >= device::kFirstAssembly && channels_[c].assembly <= device::kLastAssembly)
+      of_assembly_[channels_[c].assembly - device::kFirstAssembly] |= 1u << c;
   }
 }
 
 Trend::~Trend() = default;
 
 void Trend::add(const pm500::Sample& s) noexcept {
-  for (std::size_t c = 0; c < channels_.size(); ++c) {
+  if (s.assembly < device::kFirstAssembly || s.assembly > device::kLastAssembly) return;
+  for (std::uint32_t m = of_assembly_[s.assembly - device::kFirstAssembly]; m != 0; m &= m - 1) {
+    const auto c = static_cast<std::size_t>(std::countr_zero(m));
     const Channel& ch = channels_[c];
-    if (ch.assembly != s.assembly || ch.index >= s.count) continue;
+    if (ch.index >= s.count) continue;
     fine_[c].add(s.source_time_ns, s.values[ch.index]);
     coarse_[c].add(s.source_time_ns, s.values[ch.index]);
   }

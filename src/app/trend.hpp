@@ -75,6 +75,8 @@ class Trend {
   struct Ring;
   std::vector<Channel> channels_;
   std::vector<Ring> fine_, coarse_;  // one per channel, sized once
+  // The channels of each assembly (bit c = channels_[c]), so add() visits only the sample's.
+  std::array<std::uint32_t, device::kAssemblySlots> of_assembly_{};
 };
 
 }  // namespace pm500::app

@@ -128,9 +128,16 @@ pm500::expected<void, DecodeError> decode(const Assembly& a, std::span<const std
     return pm500::unexpected(
         DecodeError{DecodeErrc::size_mismatch, a.instance, a.size_bytes, static_cast<std::uint32_t>(bytes.size())});
   const std::size_t n = a.elements.size();  // <= kMaxSampleValues, checked by the loader
-  for (std::size_t i = 0; i < n; ++i) {
-    const Element& e = a.elements[i];
-    out.values[i] = detail::read_le(e.type, bytes.data() + e.offset) * e.scale;
+  if (a.plain_real) {
+    // The same values as the loop below (x 1.0 changes no double, NaN included), without a
+    // switch and two loads of the element per value.
+    for (std::size_t i = 0; i < n; ++i)
+      out.values[i] = std::bit_cast<float>(detail::load_le<std::uint32_t>(bytes.data() + 4 * i));
+  } else {
+    for (std::size_t i = 0; i < n; ++i) {
+      const Element& e = a.elements[i];
+      out.values[i] = detail::read_le(e.type, bytes.data() + e.offset) * e.scale;
+    }
   }
   for (std::size_t i = n; i < kMaxSampleValues; ++i) out.values[i] = 0;
   out.count = static_cast<std::uint8_t>(n);

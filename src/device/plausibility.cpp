@@ -49,7 +49,7 @@ void for_each_bit(std::uint32_t mask, F&& f) {
 }
 
 // Bits of the elements the sample carries (the first min(count, elements) values).
-std::uint32_t below(const pm500::Sample& s, const Assembly& a) {
+[[gnu::always_inline]] inline std::uint32_t below(const pm500::Sample& s, const Assembly& a) {
   const std::size_t n = std::min<std::size_t>({s.count, a.elements.size(), kMaxSampleValues});
   return n >= 32 ? ~0u : (1u << n) - 1;
 }
@@ -189,7 +189,8 @@ double Plausibility::s_floor() const {
 bool Plausibility::raise_due(FindingKind k, std::size_t a) const noexcept {
   const auto ki = static_cast<std::size_t>(k);
   const Counter& c = counters_[ki][a];
-  return !c.active && active_slots_[ki] == 0 && c.bad + 1 >= thresholds_.raise_after;
+  // The counter first: on a healthy device it is far below raise_after and decides alone.
+  return c.bad + 1 >= thresholds_.raise_after && !c.active && active_slots_[ki] == 0;
 }
 
 template <class Check>
@@ -267,17 +268,36 @@ void Plausibility::check(pm500::Sample& s) noexcept {
   const std::size_t n = std::min<std::size_t>({s.count, a->elements.size(), kMaxSampleValues});
   now_ns_ = s.source_time_ns;
 
-  judge(FindingKind::non_finite, as, [&] { return check_non_finite(*a, s); });
+  // x * 0 is 0 for a finite x and NaN for NaN or an infinity, so the sum is 0 exactly when
+  // every value is finite: a multiply and an add per value, no branch, on the healthy path. A
+  // real-time assembly's values are stored for the consistency checks in the same pass (and
+  // stored again, non-finite ones as NaN, in the rare sample that has any).
+  const Element* e = a->elements.data();
+  const Plan& plan = plan_[as];
+  const std::int64_t now = now_ns_;
+  const std::size_t m = std::min<std::size_t>(s.count, a->elements.size());  // >= n
+  double zero = 0;
+  if (a->role == Role::realtime) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t sl = plan.latest_slot[i];
+      zero += s.values[i] * 0.0;
+      latest_[sl] = s.values[i] * e[i].si;
+      latest_ns_[sl] = now;
+    }
+    for (std::size_t i = n; i < m; ++i) zero += s.values[i] * 0.0;
+  } else {
+    for (std::size_t i = 0; i < m; ++i) zero += s.values[i] * 0.0;
+  }
+  const bool finite = zero == 0;
+  if (!finite && a->role == Role::realtime) {
+    for (std::size_t i = 0; i < n; ++i)
+      if (!std::isfinite(s.values[i])) latest_[plan.latest_slot[i]] = kNaN;
+  }
+  judge(FindingKind::non_finite, as, [&] { return finite ? Verdict::good : check_non_finite(*a, s); });
   judge(FindingKind::power_factor_range, as, [&] { return check_pf_range(*a, s); });
   if (a->role == Role::energy) judge(FindingKind::energy_backwards, as, [&] { return check_energy(*a, s); });
 
   if (a->role == Role::realtime) {
-    const Plan& plan = plan_[as];
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::size_t sl = plan.latest_slot[i];
-      latest_[sl] = std::isfinite(s.values[i]) ? s.values[i] * a->elements[i].si : kNaN;
-      latest_ns_[sl] = now_ns_;
-    }
     // Each check runs when the sample carries its leading quantity, so a check is counted once
     // per arrival of that quantity even when its other inputs come from another assembly.
     const std::uint32_t in = kinds_in_[as];
@@ -303,7 +323,6 @@ Plausibility::Verdict Plausibility::check_non_finite(const Assembly& a, const pm
   std::size_t first = 0;
   for (std::size_t i = 0; i < n; ++i)
     if (!std::isfinite(s.values[i]) && bad++ == 0) first = i;
-  if (!bad) return Verdict::good;
   if (!describe_) return Verdict::bad;
   const Element& e = a.elements[first];
   say("%s: assembly %u %s is %s%s: the meter sends no number there -- profile element types or order wrong "
@@ -370,15 +389,16 @@ Plausibility::Verdict Plausibility::check_energy(const Assembly& a, const pm500:
   while (counters) {
     const auto i = static_cast<std::size_t>(__builtin_ctz(counters));
     counters &= counters - 1;
-    const Element& e = a.elements[i];
     const double x = s.values[i];
     if (!std::isfinite(x)) continue;
     CounterState& c = st[i];
-    if (!c.seen) {
-      c = {x, true};
+    // Rose or held (or the first value: high starts at -inf): neither a drop nor a reset.
+    if (x >= c.high) {
+      c.high = x;
       if (v == Verdict::skip) v = Verdict::good;
       continue;
     }
+    const Element& e = a.elements[i];
     // float32 counters never decrease when the meter's count rises; the margin only absorbs
     // a meter that rounds differently between two reads.
     const double eps = 1e-6 * std::abs(c.high);

@@ -23,6 +23,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -128,8 +129,7 @@ class Plausibility {
     std::int64_t since_ns = 0;
   };
   struct CounterState {  // energy counter tracking, per element of an energy assembly
-    double high = 0;
-    bool seen = false;
+    double high = -std::numeric_limits<double>::infinity();  // highest value so far; -inf: none yet
   };
   // What check() needs of an assembly's elements, from the profile once (bit i = element i).
   struct Plan {

@@ -455,6 +455,9 @@ class Loader {
               std::to_string(a.elements.size()) + " elements, more than the limit of " +
                   std::to_string(kMaxSampleValues) +
                   " per assembly (one Sample record); describe at most that many, or split the data");
+      a.plain_real = !a.elements.empty() && std::all_of(a.elements.begin(), a.elements.end(), [](const Element& e) {
+        return e.type == WireType::REAL && e.scale == 1.0;
+      });
     }
     if (auto* n = get(t, "size_bytes", toml::node_type::integer, path, false)) {
       const auto declared = n->as_integer()->get();

@@ -100,6 +100,10 @@ struct Assembly {
   Role role = Role::realtime;
   std::uint32_t size_bytes = 0;  // sum of the elements' wire sizes (and equal to a declared size)
   std::vector<Element> elements;
+  // Every element a REAL with scale 1 (so element i is at offset 4 x i): decode() then reads the
+  // floats in one tight loop. Set by the loader once the elements are complete; false (the
+  // element-by-element path, always correct) for an assembly built otherwise.
+  bool plain_real = false;
 
   bool present() const { return instance != 0; }
 };

@@ -3,6 +3,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "pm500/number_text.hpp"
@@ -84,6 +85,34 @@ TEST_CASE("every assembly decodes from the bytes the simulator's model produces"
   std::array<std::uint8_t, 10> small{};
   CHECK(!m.encode(101, small));
   CHECK(!m.encode(99, small));
+}
+
+TEST_CASE("an all-REAL assembly decodes on its fast path to what the element-by-element path gives") {
+  const Profile& p = builtin_profile();
+  const Assembly* fast = p.assembly(102);
+  REQUIRE(fast);
+  REQUIRE(fast->plain_real);  // the loader marks it: every element a REAL with scale 1
+  Assembly slow = *fast;
+  slow.plain_real = false;
+  FeederModel m = warmed(settings("meter"), 0.002);
+  std::array<std::uint8_t, 128> buf{};
+  auto n = m.encode(102, buf);
+  REQUIRE(n);
+  // Non-finite and extreme values in the first slots: NaN, infinities, -0, the largest float.
+  const std::array<std::uint32_t, 5> odd{0x7FC00001u, 0x7F800000u, 0xFF800000u, 0x80000000u, 0x7F7FFFFFu};
+  for (std::size_t i = 0; i < odd.size(); ++i)
+    for (std::size_t b = 0; b < 4; ++b) buf[4 * i + b] = static_cast<std::uint8_t>(odd[i] >> (8 * b));
+  pm500::Sample a{}, b{};
+  const std::span<const std::uint8_t> bytes(buf.data(), *n);
+  REQUIRE(decode(*fast, bytes, a));
+  REQUIRE(decode(slow, bytes, b));
+  CHECK(std::memcmp(&a, &b, sizeof a) == 0);
+  CHECK(std::isnan(a.values[0]));
+  CHECK(std::signbit(a.values[3]));
+  // A profile with a scaled or non-REAL element keeps the general path.
+  const Assembly* mixed = p.assembly(100);
+  REQUIRE(mixed);
+  CHECK(!mixed->plain_real);
 }
 
 TEST_CASE("scaling: each quantity kind, ratios applied by the gateway or by the meter") {
