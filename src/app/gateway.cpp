@@ -169,6 +169,7 @@ struct Gateway::Impl {
     std::vector<cip::DeviceStatus> scan;
     cip::RejectedDatagrams rejected;
     cip::ReceiveStats receive;
+    cip::SetupStats setups;
     bool running = false;
     {
       std::lock_guard lock(scanner_mu);
@@ -176,6 +177,7 @@ struct Gateway::Impl {
         scan = scanner->snapshot();
         rejected = scanner->rejected_datagrams();
         receive = scanner->receive_stats();
+        setups = scanner->setup_stats();
         running = true;
       }
     }
@@ -184,6 +186,7 @@ struct Gateway::Impl {
     ViewSources src{cfg,        started_ms, restarts, devices.get(), std::move(scan), running, deliveries, health,
                     ring ? ring->capacity() : 0, ring ? ring->head() : 0, alerts.get(), disk.get(), rejected,
                     receive,    acks.get(), &device_index};
+    src.setups = setups;
     status::GatewayView v = view_builder.build(src);
     v.reload = {last_reload.at_ms,     last_reload.at_ms == 0 ? "" : last_reload.refused ? "refused" : "applied",
                 last_reload.summary(), last_reload.errors,

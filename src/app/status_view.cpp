@@ -100,6 +100,8 @@ status::GatewayView StatusViewBuilder::build(const ViewSources& src) {
   v.receive = {rx.kernel_drops, rx.receive_calls, rx.datagrams, static_cast<double>(rx.delay_ns_sum) / 1e9,
                static_cast<double>(rx.delay_ns_max) / 1e9, static_cast<double>(rx.cpu_ns) / 1e9, rx.buffer_granted,
                rx.buffer_wanted};
+  v.setups = {static_cast<std::uint64_t>(cfg.scanner.max_setups), src.setups.in_flight, src.setups.waiting,
+              src.setups.peak, src.setups.started};
   v.ring_capacity = src.ring_capacity;
   v.ring_head = src.ring_head;
   v.rss_bytes = resident_bytes();

@@ -36,6 +36,7 @@ struct ViewSources {
   // cfg.devices[i] is device index (*device_index)[i] of the scanner and Devices (a reload
   // adds at new indexes and leaves removed ones behind); null: i.
   const std::vector<std::uint32_t>* device_index = nullptr;
+  cip::SetupStats setups{};  // the scanner's connection set-ups (zero when no scanner)
 };
 
 class StatusViewBuilder {

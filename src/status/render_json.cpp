@@ -167,6 +167,14 @@ std::string render_json(const GatewayView& v) {
   w.field("buffer_bytes", rx.buffer_bytes);
   w.field("buffer_wanted_bytes", rx.buffer_wanted_bytes);
   w.end_object();
+  w.key("setups");
+  w.begin_object();
+  w.field("limit", v.setups.limit);
+  w.field("in_flight", v.setups.in_flight);
+  w.field("waiting", v.setups.waiting);
+  w.field("peak", v.setups.peak);
+  w.field("started", v.setups.started);
+  w.end_object();
   w.field("rss_bytes", v.rss_bytes);
   w.field("memory_limit_bytes", v.memory_limit_bytes);
   w.end_object();

@@ -152,6 +152,16 @@ void gateway_families(std::string& o, const GatewayView& v) {
   Family(o, "pm500_scanner_receive_buffer_wanted_bytes", "gauge",
          "SO_RCVBUF the scanner asked for: the devices' datagram rate times [scanner] receive_buffer_ms.")
       .sample({}, rx.buffer_wanted_bytes);
+  const auto& su = v.setups;
+  Family(o, "pm500_scanner_setups_in_flight", "gauge",
+         "Connection set-ups (TCP connect to the Forward Opens) running now; at most "
+         "pm500_scanner_setups_limit.")
+      .sample({}, su.in_flight);
+  Family(o, "pm500_scanner_setups_waiting", "gauge", "Devices waiting for a set-up slot.").sample({}, su.waiting);
+  Family(o, "pm500_scanner_setups_limit", "gauge", "[scanner] max_setups: set-ups at once; 0 = no limit.")
+      .sample({}, su.limit);
+  Family(o, "pm500_scanner_setups_peak", "gauge", "The most set-ups ever in flight at once.").sample({}, su.peak);
+  Family(o, "pm500_scanner_setups_started_total", "counter", "Set-ups begun since start.").sample({}, su.started);
   Family(o, "pm500_ring_capacity_samples", "gauge", "Samples the ring between scanner and sinks holds.")
       .sample({}, v.ring_capacity);
   Family(o, "pm500_ring_written_samples_total", "counter", "Samples written into the ring since start.")

@@ -121,6 +121,16 @@ struct ReceiveView {
   std::uint64_t buffer_wanted_bytes = 0;  // SO_RCVBUF asked for (more than granted: rmem_max caps it)
 };
 
+// Connection set-ups: a device's TCP connect, session, identity and Forward Opens, of which the
+// scanner runs at most [scanner] max_setups at once (the rest wait for a slot, in order).
+struct SetupsView {
+  std::uint64_t limit = 0;      // [scanner] max_setups; 0 = no limit
+  std::uint64_t in_flight = 0;  // running now
+  std::uint64_t waiting = 0;    // waiting for a slot
+  std::uint64_t peak = 0;       // the most ever in flight at once
+  std::uint64_t started = 0;    // begun since start
+};
+
 // /api/history?device=...: the trend of one meter's headline values (src/app/trend.hpp). Buckets
 // are oldest first; the last one holds now_ms; NaN = nothing arrived in that bucket.
 struct HistoryView {
@@ -142,6 +152,7 @@ struct GatewayView {
   bool scanner_running = false;
   RejectedDatagramsView datagrams_rejected;
   ReceiveView receive;
+  SetupsView setups;
   std::uint64_t ring_capacity = 0, ring_head = 0;
   std::uint64_t rss_bytes = 0, memory_limit_bytes = 0;  // process memory vs cgroup limit (0: none)
   std::vector<DeviceView> devices;

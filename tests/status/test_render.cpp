@@ -286,6 +286,30 @@ TEST_CASE("the receive socket: kernel drops, batching, delay and buffer in /api/
   CHECK(double(e.root["gateway"]["receive"]["datagrams_per_call"]) == 0.0);
 }
 
+TEST_CASE("connection set-ups: in flight, waiting, limit, peak and started in /api/status and /metrics") {
+  auto v = sample_view();
+  v.setups = {.limit = 64, .in_flight = 17, .waiting = 4936, .peak = 64, .started = 812};
+  Json j(status::render_json(v));
+  element s = j.root["gateway"]["setups"];
+  CHECK(uint64_t(s["limit"]) == 64);
+  CHECK(uint64_t(s["in_flight"]) == 17);
+  CHECK(uint64_t(s["waiting"]) == 4936);
+  CHECK(uint64_t(s["peak"]) == 64);
+  CHECK(uint64_t(s["started"]) == 812);
+
+  auto ex = prom::parse(status::render_metrics(v));
+  for (const auto& e : ex.errors) FAIL_CHECK(e);
+  REQUIRE(ex.family("pm500_scanner_setups_in_flight"));
+  CHECK(ex.family("pm500_scanner_setups_in_flight")->type == "gauge");
+  CHECK(ex.family("pm500_scanner_setups_in_flight")->value() == 17);
+  CHECK(ex.family("pm500_scanner_setups_waiting")->value() == 4936);
+  CHECK(ex.family("pm500_scanner_setups_limit")->value() == 64);
+  CHECK(ex.family("pm500_scanner_setups_peak")->value() == 64);
+  REQUIRE(ex.family("pm500_scanner_setups_started_total"));
+  CHECK(ex.family("pm500_scanner_setups_started_total")->type == "counter");
+  CHECK(ex.family("pm500_scanner_setups_started_total")->value() == 812);
+}
+
 TEST_CASE("render_metrics: label escaping, NaN, duplicates and an active mode missing from the counts") {
   auto v = sample_view();
   v.devices[0].name = "back\\slash \"quoted\"\nnew line";
