@@ -278,6 +278,7 @@ void Plausibility::check(pm500::Sample& s) noexcept {
   const std::size_t m = std::min<std::size_t>(s.count, a->elements.size());  // >= n
   double zero = 0;
   if (a->role == Role::realtime) {
+#pragma GCC unroll 2
     for (std::size_t i = 0; i < n; ++i) {
       const std::size_t sl = plan.latest_slot[i];
       zero += s.values[i] * 0.0;
@@ -293,7 +294,10 @@ void Plausibility::check(pm500::Sample& s) noexcept {
     for (std::size_t i = 0; i < n; ++i)
       if (!std::isfinite(s.values[i])) latest_[plan.latest_slot[i]] = kNaN;
   }
-  judge(FindingKind::non_finite, as, [&] { return finite ? Verdict::good : check_non_finite(*a, s); });
+  // Finite with nothing counted against it: a good verdict would change nothing.
+  if (const Counter& c = counters_[static_cast<std::size_t>(FindingKind::non_finite)][as];
+      !finite || c.bad != 0 || c.active)
+    judge(FindingKind::non_finite, as, [&] { return finite ? Verdict::good : check_non_finite(*a, s); });
   judge(FindingKind::power_factor_range, as, [&] { return check_pf_range(*a, s); });
   if (a->role == Role::energy) judge(FindingKind::energy_backwards, as, [&] { return check_energy(*a, s); });
 
