@@ -16,8 +16,13 @@
 #   bench/scale/run.sh [BUILD_DIR] [METERS] [SECONDS]
 #   bench/scale/run.sh build/release 1000 10
 #
+# MODE=overload: after window 1 and the system calls, the scanner thread is held to half the CPU it
+# used (twice the load it can take) for a while, then let go: drops, gateway.overload and the
+# recovery of every meter (see the section below; no callgrind run).
+#
 # Environment: RPI_MS (100), WARMUP (5 s after every meter is up), SYSCALL_SECONDS (5),
-# CALLGRIND_METERS (30, 0 = skip), CALLGRIND_SECONDS (10), SIM (another pm500-sim, e.g. an older
+# CALLGRIND_METERS (30, 0 = skip), CALLGRIND_SECONDS (10), CALLGRIND_KEEP (a folder to keep the
+# callgrind files in, for callgrind_annotate), SIM (another pm500-sim, e.g. an older
 # build), TOPOLOGY=veth (default) or loopback (both in one namespace, meters on 127.1.0.0/16, as
 # with an older simulator that only accepts loopback addresses), NETNS_PREFIX (pm5s: the names of
 # the namespaces and the veth pair, for two runs side by side).
@@ -295,6 +300,129 @@ else:
     print(f"syscalls/dgram      gateway {total / q:.3f} (strace -c -f, slows the gateway)")
 PY
 
+# --- MODE=overload: twice what the scanner can take, then the recovery ---------------------------
+# The simulators cannot offer twice 150k datagrams/s on a 2-core host, so the gateway is made to
+# take half: its scanner thread alone goes into a cgroup (v1 cpu controller) whose CFS quota is
+# half the CPU the thread used in window 1 (OVERLOAD_QUOTA_PCT overrides, in % of a core), for
+# OVERLOAD_SECONDS; then it goes back to the root group. A poller follows the meters' states,
+# gateway.overload (and its evidence) and the socket's drops throughout.
+# At the end production stops (`fault stop-producing`) so that nothing is in flight, and the
+# simulators' sent count, the gateway's received count and its kernel drops are compared.
+if [ "${MODE:-}" = overload ]; then
+  cg_root=/sys/fs/cgroup/cpu
+  [ -w "$cg_root/cpu.cfs_quota_us" ] || { echo "MODE=overload needs the cgroup v1 cpu controller at $cg_root" >&2; exit 2; }
+  cg=$cg_root/$prefix-scanner
+  rmdir "$cg" 2>/dev/null || true
+  mkdir "$cg"
+  trap 'echo "$scanner_tid" >"$cg_root/tasks" 2>/dev/null || true; rmdir "$cg" 2>/dev/null || true; cleanup' EXIT
+  used_pct=$(python3 -c "print(f'{($tu1 - $tu0 + $ts1 - $ts0) / $hz / ($t1 - $t0) * 100:.1f}')")
+  quota_pct=${OVERLOAD_QUOTA_PCT:-$(python3 -c "print(f'{$used_pct / 2:.1f}')")}
+  period=$(cat "$cg/cpu.cfs_period_us")
+  quota_us=$(python3 -c "print(max(1000, int($quota_pct / 100 * $period)))")
+  echo "$quota_us" >"$cg/cpu.cfs_quota_us"  # (python's own write to a cgroup file fails with EINVAL)
+  over_s=${OVERLOAD_SECONDS:-20}
+  poll_ms=${POLL_MS:-500}
+  # /health/live (rendered on a thread of its own, small: each device's state and the active
+  # failure ids) every POLL_MS; /api/status, whose rendering at thousands of meters costs the
+  # gateway a good part of a core, only for the overload's evidence while it is raised.
+  ip netns exec "$ns_gw" python3 - "$poll_ms" "$gw_udp" >"$work/poll" 2>"$work/poll.err" <<'PY' &
+import json, sys, time, urllib.request
+period, port = int(sys.argv[1]) / 1000, f":{int(sys.argv[2]):04X}"
+get = lambda path: json.load(urllib.request.urlopen("http://127.0.0.1:8080" + path, timeout=20))
+def drops():
+    with open("/proc/net/udp") as f:
+        return sum(int(l.split()[-1]) for l in list(f)[1:] if l.split()[1].endswith(port))
+evidence_at = 0
+while True:
+    t = time.time()
+    try:
+        d = get("/health/live")
+        states = {}
+        for x in d["devices"].values():
+            states[x["state"]] = states.get(x["state"], 0) + 1
+        over = "gateway.overload" in d["failures"]
+        row = {"t": t, "t_done": time.time(), "running": states.get("running", 0), "states": states,
+               "overload": over, "drops": drops()}
+        if over and t - evidence_at > 5:
+            evidence_at = t
+            row["evidence"] = next(f["evidence"] for f in get("/api/status")["failures"] if f["id"] == "gateway.overload")
+        print(json.dumps(row), flush=True)
+    except Exception as e:
+        print(json.dumps({"t": t, "error": repr(e)}), flush=True)
+    time.sleep(max(0, period - (time.time() - t)))
+PY
+  pids+=($!)
+  poll_pid=$!
+  sleep 3
+  o_s0=$(sim_packets); o_t0=$(now)
+  echo "$scanner_tid" >"$cg/tasks"
+  sleep "$over_s"
+  echo "$scanner_tid" >"$cg_root/tasks"
+  o_t1=$(now); o_s1=$(sim_packets)
+  rmdir "$cg"
+  # Recovered: every meter running and gateway.overload cleared (its hold included), or 120 s.
+  for _ in $(seq 1 120); do
+    last=$(tail -1 "$work/poll")
+    python3 -c "import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d.get('t', 0) > $o_t1 and d.get('running') == $meters and not d.get('overload') else 1)" "$last" 2>/dev/null && break
+    sleep 0.5
+  done
+  sleep 2
+  # Nothing in flight: production stops, the gateway reads what its socket holds, its view refreshes.
+  for ((k = 0; k < sims; k++)); do
+    in_sim bash -c "exec 3<>/dev/tcp/127.0.0.1/$((7000 + k)); echo fault stop-producing >&3; head -1 <&3" >/dev/null
+  done
+  sleep 2
+  e_sent=$(sim_packets)
+  sleep 1
+  kill "$poll_pid" 2>/dev/null || true
+  m_end=$(metrics)
+  e_recv=$(sum_metric pm500_scanner_datagrams_received_total <<<"$m_end")
+  e_drops=$(sum_metric pm500_scanner_kernel_drops_total <<<"$m_end")
+  e_udp=$(udp_drops)
+  python3 - "$work/poll" <<PY
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ok = [r for r in rows if "running" in r]
+t_on, t_off, meters = $o_t0, $o_t1, $meters
+print(f"overload            scanner thread limited to {float('$quota_pct'):.1f}% of a core (cgroup cpu quota;"
+      f" it used {float('$used_pct'):.1f}% in window 1) for {t_off - t_on:.1f} s; load average $(cut -d' ' -f1-3 /proc/loadavg)")
+offered = ($o_s1 - $o_s0) / (t_off - t_on)
+during = [r for r in ok if t_on + 2 <= r["t"] <= t_off]
+if len(during) >= 2:
+    a, b = during[0], during[-1]
+    drops = (b["drops"] - a["drops"]) / (b["t"] - a["t"])
+    rate = offered - drops  # what was not dropped was read (the full socket buffer aside)
+    print(f"  during            offered {offered:,.0f}/s, read {rate:,.0f}/s ({offered / max(rate, 1):.2f}x what it took),"
+          f" kernel drops {drops:,.0f}/s; meters running {min(r['running'] for r in during)}-{max(r['running'] for r in during)}"
+          f" of {meters}; states at the end {during[-1]['states']}")
+raised = [r for r in ok if r["overload"] and r["t"] >= t_on]
+if raised:
+    print(f"  gateway.overload  raised {raised[0]['t'] - t_on:.1f} s after the limit")
+    for r in ok:
+        if "evidence" in r and r["t"] >= t_on:
+            print(f"    at +{r['t'] - t_on:.0f} s: {r['evidence']}")
+else:
+    print("  gateway.overload  NOT raised")
+after = [r for r in ok if r["t"] > t_off]
+up = next((r for r in after if r["running"] == meters), None)
+clear = next((r for r in after if not r["overload"]), None)
+print(f"  after             every meter running {up['t'] - t_off:.1f} s after the limit ended" if up else
+      f"  after             NOT every meter running: {after[-1]['states'] if after else '-'}")
+print(f"                    gateway.overload cleared {clear['t'] - t_off:.1f} s after" if clear else
+      "                    gateway.overload NOT cleared")
+errors = [r for r in rows if "error" in r]
+if errors:
+    print(f"  ({len(errors)} of {len(rows)} /api/status reads failed: {errors[0]['error']})")
+fetch = sorted(r["t_done"] - r["t"] for r in ok)
+if fetch:
+    print(f"  /health/live      {len(ok)} reads, {fetch[len(fetch) // 2] * 1000:.0f} ms median, {fetch[-1] * 1000:.0f} ms max")
+sent, recv, drops, udp = $e_sent, $e_recv, $e_drops, $e_udp
+print(f"exact count         sent by the simulators {sent:,}, read by the gateway {recv:,}: difference {sent - recv:,};"
+      f" pm500_scanner_kernel_drops_total {drops:,} (/proc/net/udp {udp:,}); unexplained {sent - recv - drops:,}")
+PY
+  exit 0
+fi
+
 # --- callgrind: user instructions per datagram -------------------------------------------------
 kill -TERM "$gw_pid"
 wait "$gw_pid" 2>/dev/null || true
@@ -332,6 +460,22 @@ for path in glob.glob(f"{work}/cg.*"):
         threads[part] = (threads[part][0] + total, threads[part][1] or scanner)
 all_ir = sum(t for t, _ in threads.values())
 scan_ir = sum(t for t, s in threads.values() if s)
+# The datagrams the scanner thread read in the counted span, exactly: its calls of cip::decode_io
+# (one per datagram without a run/idle header), where the /metrics count above may be 250 ms stale.
+decoded, names = 0, {}
+for path in glob.glob(f"{work}/cg.*"):
+    target = None
+    for line in open(path, errors="replace"):
+        if line.startswith(("fn=(", "cfn=(")):  # compressed names: "(id) name" the first time, "(id)" after
+            key, _, name = line.split("=", 1)[1].rstrip("\n").partition(" ")
+            if name:
+                names[(path, key)] = name
+            if line.startswith("cfn="):
+                target = names.get((path, key), "")
+        elif line.startswith("calls=") and target and target.startswith("cip::decode_io("):
+            decoded += int(line[6:].split()[0])
 print(f"callgrind           {meters} meters ({up} up), {secs} s counted, {n / float(secs):,.0f} datagrams/s under valgrind")
-print(f"instructions/dgram  gateway (all threads) {all_ir / n:,.0f}   scanner thread {scan_ir / n:,.0f}")
+print(f"instructions/dgram  gateway (all threads) {all_ir / n:,.0f}   scanner thread {scan_ir / n:,.0f}"
+      + (f"; {scan_ir / decoded:,.0f} per datagram it decoded ({decoded:,} calls of cip::decode_io)" if decoded else ""))
 PY
+if [ -n "${CALLGRIND_KEEP:-}" ]; then mkdir -p "$CALLGRIND_KEEP" && cp "$work"/cg.* "$CALLGRIND_KEEP"/; fi
