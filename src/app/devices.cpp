@@ -5,6 +5,10 @@
 #include <mutex>
 #include <stdexcept>
 
+#include <spdlog/spdlog.h>
+
+#include "pipeline/layout.hpp"
+
 namespace pm500::app {
 
 // Turns plausibility findings (several kinds per device) into one meter.erratic_readings
@@ -49,6 +53,9 @@ class Devices::FindingBridge final : public device::FindingListener {
 
 struct Devices::State {
   std::string name;
+  // The catalog entry its samples name (Sample::device): the slot's own index at first; a reload
+  // that changes the asset gives the device a new entry, the old one naming the samples before.
+  std::uint32_t entry = 0;
   std::shared_ptr<const device::Profile> profile;
   std::unique_ptr<device::Scaler> scaler;
   std::unique_ptr<device::Plausibility> plausibility;
@@ -130,6 +137,13 @@ DeviceMeta Devices::make_meta(const config::GatewayConfig& cfg, const config::De
   return meta;
 }
 
+void Devices::journal_layout() {
+  if (!journal_) return;
+  if (auto r = journal_->set_layout(layout::encode(catalog_)); !r)
+    spdlog::error("{}; the new device's samples are journaled under the older layout, and a restart after a crash "
+                  "dead-letters them instead of delivering them", r.error());
+}
+
 void Devices::put(std::uint32_t index, std::unique_ptr<State> st) {
   State* p = st.get();
   owned_.push_back(std::move(st));
@@ -152,6 +166,7 @@ pm500::expected<std::unique_ptr<Devices>, std::string> Devices::create(const con
     if (!st) return pm500::unexpected(st.error());
     prof = (*st)->profile;
     d->catalog_.devices.push_back(d->make_meta(cfg, dc, **st));
+    (*st)->entry = static_cast<std::uint32_t>(d->catalog_.devices.size() - 1);
     d->put(static_cast<std::uint32_t>(d->catalog_.devices.size() - 1), std::move(*st));
   }
   return d;
@@ -167,6 +182,8 @@ pm500::expected<std::uint32_t, std::string> Devices::add(const config::GatewayCo
   auto st = make_state(cfg, dc, nullptr);
   if (!st) return pm500::unexpected(st.error());
   catalog_.devices.push_back(make_meta(cfg, dc, **st));
+  (*st)->entry = static_cast<std::uint32_t>(catalog_.devices.size() - 1);
+  journal_layout();  // before its first sample
   put(static_cast<std::uint32_t>(index), std::move(*st));
   return static_cast<std::uint32_t>(index);
 }
@@ -177,6 +194,22 @@ pm500::expected<void, std::string> Devices::update(std::uint32_t index, const co
   config::GatewayConfig none;
   auto st = make_state(none, dc, &old->profile);
   if (!st) return pm500::unexpected(st.error());
+  DeviceMeta& meta = catalog_.devices[old->entry];
+  if (meta.asset != dc.asset) {
+    // Samples from now on name a new entry; the old one keeps naming those taken before.
+    DeviceMeta next = meta;
+    next.asset = dc.asset;
+    next.ct = dc.ct;
+    next.pt = dc.pt;
+    next.ratios_applied_by = dc.ratios_applied_by;
+    next.rpi_ms = rpi_of(dc);
+    catalog_.devices.push_back(std::move(next));
+    (*st)->entry = static_cast<std::uint32_t>(catalog_.devices.size() - 1);
+    journal_layout();  // before its first sample
+  } else {
+    (*st)->entry = old->entry;
+    meta.rpi_ms = rpi_of(dc);
+  }
   (*st)->counters = old->counters;
   {
     std::lock_guard lock(old->latest_mu);
@@ -185,7 +218,6 @@ pm500::expected<void, std::string> Devices::update(std::uint32_t index, const co
   }
   bridge_->clear_device(dc.name);  // the old settings' findings: the new ones judge afresh
   put(index, std::move(*st));
-  catalog_.devices[index].rpi_ms = rpi_of(dc);
   return {};
 }
 
@@ -207,9 +239,18 @@ bool Devices::removed(std::uint32_t index) const {
 }
 
 std::optional<std::uint32_t> Devices::index_of(std::string_view name) const {
+  std::optional<std::uint32_t> found;  // the running one, else the newest removed one
   for (std::uint32_t i = 0; i < size(); ++i)
-    if (const State* st = at(i); st && st->name == name) return i;
-  return std::nullopt;
+    if (const State* st = at(i); st && st->name == name) {
+      found = i;
+      if (!st->removed.load(std::memory_order_relaxed)) return i;
+    }
+  return found;
+}
+
+std::uint32_t Devices::entry(std::uint32_t index) const {
+  const State* st = at(index);
+  return st ? st->entry : index;
 }
 
 void Devices::on_data(std::uint32_t device, std::uint16_t assembly, std::span<const std::uint8_t> data,
@@ -219,7 +260,7 @@ void Devices::on_data(std::uint32_t device, std::uint16_t assembly, std::span<co
   State& st = *p;
   Sample s;
   s.source_time_ns = recv_time_ns;
-  s.device = device;
+  s.device = st.entry;
   s.sequence = sequence;
   s.flags = explicit_read ? kSampleExplicit : 0;
   s.connection = explicit_read ? 0 : st.counters->connection[assembly - 100].load(std::memory_order_relaxed);

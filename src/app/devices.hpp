@@ -46,21 +46,30 @@ class Devices {
   ~Devices();
 
   // Reloading (main thread; the scanner keeps calling on_data meanwhile). Each device sits at a
-  // fixed index for the life of the process: samples, the ring and the sinks name it by index.
+  // fixed index (slot) for the life of the process: the scanner and the status page name it by
+  // index. Its samples name a catalog entry (entry()): the slot's index at first. The catalog
+  // only grows, and an entry never changes what it says, so a sample taken before a reload is
+  // named as it was taken, in the ring, the spools and the journal.
   //
-  // A device of `dc` at the next index. It extends the catalog, so the caller stops every sink
-  // reading it first (and starts them again after). An error names the device and the cause.
+  // A device of `dc` at the next index, with a new catalog entry. A changed profile is a device
+  // removed and one added: the old slot and entry stay for the samples taken before. Extending
+  // the catalog moves it, so the caller stops every sink reading it first (and starts them again
+  // after); the journal, if any, writes under the new layout from then on. An error names the
+  // device and the cause.
   pm500::expected<std::uint32_t, std::string> add(const config::GatewayConfig& cfg, const config::DeviceSection& dc);
-  // New settings (ratios, nominal voltage, wiring) for the device at `index`, same profile and
-  // name: the next datagram is scaled and checked with them; its findings start afresh.
+  // New settings (ratios, nominal voltage, wiring, asset) for the device at `index`, same profile
+  // and name: the next datagram is scaled and checked with them; its findings start afresh. A new
+  // asset is a new catalog entry (as add(): the caller stops the sinks first).
   pm500::expected<void, std::string> update(std::uint32_t index, const config::DeviceSection& dc);
   // Taken out: nothing more is decoded for it; a later add() of the same name at the same index
   // is revive(). Its catalog entry stays (samples in the ring and spools still name it).
   void remove(std::uint32_t index);
   pm500::expected<void, std::string> revive(std::uint32_t index, const config::DeviceSection& dc);
   bool removed(std::uint32_t index) const;
-  // The index of the device named `name` (removed ones included), if any.
+  // The index of the device named `name`: the running one, else the newest removed one, if any.
   std::optional<std::uint32_t> index_of(std::string_view name) const;
+  // The catalog entry the next samples of the device at `index` name.
+  std::uint32_t entry(std::uint32_t index) const;
 
   // The scanner's data callback, for one payload. Scanner thread only; never allocates.
   void on_data(std::uint32_t device, std::uint16_t assembly, std::span<const std::uint8_t> data,
@@ -70,8 +79,8 @@ class Devices {
     if (journal_) journal_->commit();
     ring_.notify();  // a system call only when a sink is asleep
   }
-  // Durable mode: every sample is staged in the journal as it enters the ring. Before the
-  // scanner starts.
+  // Durable mode: every sample is staged in the journal as it enters the ring, and the journal
+  // follows the catalog's growth (Journal::set_layout). Before the scanner starts.
   void set_journal(Journal* journal) { journal_ = journal; }
   // A Class 1 connection of an assembly opened (scanner thread): its samples carry the id.
   void on_connection(std::uint32_t device, std::uint16_t assembly, std::uint32_t t_o_id) noexcept;
@@ -98,7 +107,8 @@ class Devices {
   // who applies them, and the thresholds).
   const device::Profile& profile(std::uint32_t device) const;
   const device::Plausibility& plausibility(std::uint32_t device) const;
-  // Devices so far, removed ones included (their indexes are not reused).
+  // Devices so far, removed ones included (their indexes are not reused); the catalog may have
+  // more entries (an asset changed by a reload).
   std::size_t size() const { return count_.load(std::memory_order_acquire); }
 
  private:
@@ -114,6 +124,8 @@ class Devices {
   State* at(std::uint32_t device) const {
     return device < size() ? slots_[device].load(std::memory_order_acquire) : nullptr;  // size() acquires
   }
+  // The journal, if any, writes under the grown catalog's layout from now on.
+  void journal_layout();
   // Publishes `st` at `index` (replacing: the old state is kept alive, the scanner may hold it).
   void put(std::uint32_t index, std::unique_ptr<State> st);
 

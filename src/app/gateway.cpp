@@ -315,8 +315,9 @@ struct Gateway::Impl {
 
   // Takes a sink out of the status view, then stops it: what it holds is delivered or spooled
   // (its spool is replayed when a sink of that name runs again). Returns the ring position it
-  // stopped at.
-  std::optional<std::uint64_t> remove_sink(const std::string& name) {
+  // stopped at. The journal, if any, keeps what a sink `restarting` has not secured until its
+  // next instance runs (start_delivery), and no longer keeps anything for a sink removed.
+  std::optional<std::uint64_t> remove_sink(const std::string& name, bool restarting = false) {
     std::unique_ptr<SinkDelivery> d;
     {
       std::lock_guard lock(view_mu);
@@ -327,11 +328,24 @@ struct Gateway::Impl {
     }
     d->stop();
     log_stopped(*d);
+    if (journal) {
+      if (restarting) journal->park(name, d->custody_position().load(std::memory_order_acquire));
+      else journal->untrack(name);
+    }
     // Its conditions (an outage, a full spool) would stay raised with nothing left to clear them.
     for (const auto& c : health.active())
       if (c.subject == name && (c.id.starts_with("pipeline.") || c.id.starts_with(name + ".")))
         health.clear(c.id, c.subject);
     return d->ring_position();
+  }
+
+  // A sink made while the gateway runs (a reload) starts reading; the journal follows it.
+  void start_delivery(std::unique_ptr<SinkDelivery> d) {
+    if (journal) journal->track(d->name(), &d->custody_position());
+    d->start();
+    log->info("sink {} started", d->name());
+    std::lock_guard lock(view_mu);
+    deliveries.push_back(std::move(d));
   }
 
   // The sinks of a reloaded file: removed ones stop, changed ones restart with their new
@@ -376,17 +390,15 @@ struct Gateway::Impl {
         return;
       }
       // A changed sink continues where the old one stopped: nothing missed, nothing repeated.
-      const auto start = replaces ? remove_sink(name) : std::nullopt;
+      const auto start = replaces ? remove_sink(name, true) : std::nullopt;
       auto d = make_delivery(section, std::move(*sink), start);
       if (!d) {
         out.errors.push_back(d.error() + "; the sink is not running (the next reload tries again)");
+        if (journal) journal->untrack(name);
         absent(name);
         return;
       }
-      (*d)->start();
-      log->info("sink {} started", name);
-      std::lock_guard lock(view_mu);
-      deliveries.push_back(std::move(*d));
+      start_delivery(std::move(*d));
       out.applied.push_back("sink " + name + (replaces ? " restarted with its new settings" : " added"));
     };
     for (const auto& name : plan.sinks_changed) start_one(name, true);
@@ -406,22 +418,29 @@ struct Gateway::Impl {
       for (const auto& d : deliveries) names.push_back(d->name());
     }
     std::vector<std::pair<std::string, std::optional<std::uint64_t>>> stopped;
-    for (const auto& name : names) stopped.emplace_back(name, remove_sink(name));
+    for (const auto& name : names) stopped.emplace_back(name, remove_sink(name, true));
     change();
     for (const auto& [name, position] : stopped) {
       const auto section = std::find_if(cfg.sinks.begin(), cfg.sinks.end(), [&](const auto& s) { return s.type == name; });
-      if (section == cfg.sinks.end()) continue;
-      auto sink = make_sink(*section);
+      auto sink = section != cfg.sinks.end()
+                      ? make_sink(*section)
+                      : pm500::expected<std::unique_ptr<Sink>, std::string>(pm500::unexpected("sink " + name + " is not configured"));
       auto d = sink ? make_delivery(*section, std::move(*sink), position)
                     : pm500::expected<std::unique_ptr<SinkDelivery>, std::string>(pm500::unexpected(sink.error()));
       if (!d) {
         out.errors.push_back(d.error() + "; the sink is not running (the next reload tries again)");
+        if (journal) journal->untrack(name);
         continue;
       }
-      (*d)->start();
-      std::lock_guard lock(view_mu);
-      deliveries.push_back(std::move(*d));
+      start_delivery(std::move(*d));
     }
+  }
+
+  // A device's conditions, which would stay raised with nothing left to clear them (it was
+  // removed, or reopened with another profile).
+  void clear_conditions(const std::string& name) {
+    for (const auto& c : health.active())
+      if (c.subject == name || c.subject.starts_with(name + "/")) health.clear(c.id, c.subject);
   }
 
   // The devices of a reloaded file (ReloadPlan): changed ones take their new settings in the data
@@ -450,45 +469,56 @@ struct Gateway::Impl {
     };
     std::set<std::string> keep_old, absent;  // refused: the old section stays, or none
     std::vector<std::string> reopened, settings_only;
+    // What extends the catalog runs with the sinks stopped (see with_sinks_stopped): devices
+    // added, a changed profile (the device removed and added again: a new index and catalog
+    // entry, the old one naming the samples taken before), a changed asset (a new entry).
+    std::vector<const config::DeviceSection*> added;
+    std::vector<std::pair<std::uint32_t, const config::DeviceSection*>> new_profile, new_asset, revived;
     for (const auto& name : plan.devices_changed) {
       const config::DeviceSection& dc = *in(next, name);
+      const config::DeviceSection& was = *in(cfg, name);
       const auto idx = devices->index_of(name);
       auto spec = device_spec(dc);
-      auto old_spec = device_spec(*in(cfg, name));
+      auto old_spec = device_spec(was);
       if (!idx || !spec) {
         out.errors.push_back((spec ? "device " + name + ": not running" : spec.error()) +
                              " (the device keeps its old settings)");
         keep_old.insert(name);
         continue;
       }
-      if (auto r = devices->update(*idx, dc); !r) {
-        out.errors.push_back(r.error() + " (the device keeps its old settings)");
-        keep_old.insert(name);
+      if (dc.profile != was.profile) {
+        new_profile.emplace_back(*idx, &dc);
         continue;
       }
       (old_spec && *old_spec == *spec ? settings_only : reopened).push_back(name);
+      if (dc.asset != was.asset) {
+        new_asset.emplace_back(*idx, &dc);
+        continue;
+      }
+      if (auto r = devices->update(*idx, dc); !r) {
+        out.errors.push_back(r.error() + " (the device keeps its old settings)");
+        keep_old.insert(name);
+        std::erase(reopened, name);
+        std::erase(settings_only, name);
+      }
     }
     for (const auto& name : plan.devices_removed) {
       const auto idx = devices->index_of(name);
       if (!idx) continue;
       devices->remove(*idx);
-      // Its conditions would stay raised with nothing left to clear them.
-      for (const auto& c : health.active())
-        if (c.subject == name || c.subject.starts_with(name + "/")) health.clear(c.id, c.subject);
+      clear_conditions(name);
       out.applied.push_back("device " + name + " removed (Forward Close)");
     }
-    std::vector<const config::DeviceSection*> added;
     for (const auto& name : plan.devices_added) {
       const config::DeviceSection& dc = *in(next, name);
       if (auto spec = device_spec(dc); !spec) {
         out.errors.push_back(spec.error() + " (the device is not added)");
         absent.insert(name);
-      } else if (const auto idx = devices->index_of(name)) {
-        // Removed by an earlier reload and back: its index, with its profile (the one stored
-        // samples of it are named by).
-        if (section_by_index[*idx].profile != dc.profile) {
-          out.restart_needed.push_back("device " + name + " (added back with another profile)");
-          absent.insert(name);
+      } else if (const auto idx = devices->index_of(name); idx && section_by_index[*idx].profile == dc.profile) {
+        // Removed by an earlier reload and back with the same profile: its index again (a new
+        // catalog entry when its asset changed meanwhile).
+        if (section_by_index[*idx].asset != dc.asset) {
+          revived.emplace_back(*idx, &dc);
         } else if (auto r = devices->revive(*idx, dc); !r) {
           out.errors.push_back(r.error() + " (the device is not added)");
           absent.insert(name);
@@ -499,7 +529,7 @@ struct Gateway::Impl {
         added.push_back(&dc);
       }
     }
-    if (!added.empty())
+    if (!added.empty() || !new_profile.empty() || !new_asset.empty() || !revived.empty())
       with_sinks_stopped(
           [&] {
             std::lock_guard lock(view_mu);
@@ -513,6 +543,32 @@ struct Gateway::Impl {
               scan_events->set_name(*idx, dc->name);
               out.applied.push_back("device " + dc->name + " added");
             }
+            for (const auto& [old, dc] : new_profile) {
+              auto idx = devices->add(next, *dc);
+              if (!idx) {
+                out.errors.push_back(idx.error() + " (the device keeps its old settings)");
+                keep_old.insert(dc->name);
+                continue;
+              }
+              devices->remove(old);  // closed by the scanner below; its samples so far keep its names
+              clear_conditions(dc->name);
+              scan_events->set_name(*idx, dc->name);
+              out.applied.push_back("device " + dc->name + " reopened with its new profile");
+            }
+            for (const auto& [idx, dc] : new_asset)
+              if (auto r = devices->update(idx, *dc); !r) {
+                out.errors.push_back(r.error() + " (the device keeps its old settings)");
+                keep_old.insert(dc->name);
+                std::erase(reopened, dc->name);
+                std::erase(settings_only, dc->name);
+              }
+            for (const auto& [idx, dc] : revived)
+              if (auto r = devices->revive(idx, *dc); !r) {
+                out.errors.push_back(r.error() + " (the device is not added)");
+                absent.insert(dc->name);
+              } else {
+                out.applied.push_back("device " + dc->name + " added");
+              }
           },
           out);
     for (const auto& n : reopened) out.applied.push_back("device " + n + " reopened with its new settings");

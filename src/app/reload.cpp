@@ -144,27 +144,12 @@ ReloadPlan plan_reload(const config::GatewayConfig& running, const toml::table& 
     auto it = by_name.find(name);
     return it == by_name.end() ? nullptr : it->second;
   };
-  const bool journal = running.pipeline.durability == "journal" || next.pipeline.durability == "journal";
   for (const auto& [name, t] : now) {
     auto it = was.find(name);
-    if (it == was.end()) {
-      // A new device extends the layout samples are stored under; the journal's is fixed at start.
-      if (journal)
-        plan.restart_needed.push_back("device " + name + " (added; durability = \"journal\": devices are added at start only)");
-      else
-        plan.devices_added.push_back(name);
-    } else if (auto keys = changed_keys(it->second, t, effective_device(eff_was, name), effective_device(eff_now, name));
-               !keys.empty()) {
-      // What names stored samples (the profile's fields, the asset tag) is fixed for a device
-      // while it runs; everything else applies live.
-      std::vector<std::string> fixed;
-      for (const auto& k : keys)
-        if (k == "profile" || k == "asset") fixed.push_back(k);
-      if (fixed.empty())
-        plan.devices_changed.push_back(name);
-      else
-        plan.restart_needed.push_back("device " + name + ": " + join(fixed, ", ") + " (names stored samples)");
-    }
+    if (it == was.end())
+      plan.devices_added.push_back(name);
+    else if (!changed_keys(it->second, t, effective_device(eff_was, name), effective_device(eff_now, name)).empty())
+      plan.devices_changed.push_back(name);
   }
   for (const auto& [name, t] : was)
     if (!now.contains(name)) plan.devices_removed.push_back(name);
@@ -180,14 +165,6 @@ ReloadPlan plan_reload(const config::GatewayConfig& running, const toml::table& 
   }
   for (const auto& name : before)
     if (!after.contains(name)) plan.sinks_removed.push_back(name);
-  // In durable mode the journal keeps each sink's position from start-up on: sinks are fixed.
-  if (plan.sinks_change() && (running.pipeline.durability == "journal" || next.pipeline.durability == "journal")) {
-    for (auto* list : {&plan.sinks_added, &plan.sinks_removed, &plan.sinks_changed}) {
-      for (const auto& name : *list)
-        plan.restart_needed.push_back("[sinks." + name + "] (durability = \"journal\": sinks change at start only)");
-      list->clear();
-    }
-  }
   return plan;
 }
 

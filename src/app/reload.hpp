@@ -3,7 +3,7 @@
 //
 //   auto plan = plan_reload(running_cfg, running_table, next_cfg, next_table);
 //   for (auto& name : plan.sinks_removed) ...   // applied by Gateway::reload()
-//   plan.restart_needed  ->  "restart needed for: [status] listen, device mcc-3: profile"
+//   plan.restart_needed  ->  "restart needed for: [status] listen, [scanner] udp_port"
 //
 // Tables are compared by value (a reformatted file with the same values is unchanged), key by
 // key, so the result names exactly what differs. Sinks are compared as whole tables: a sink
@@ -25,14 +25,15 @@ struct ReloadPlan {
   // [sinks.NAME] names, enabled ones only: a disabled sink counts as absent.
   std::vector<std::string> sinks_added, sinks_removed, sinks_changed;
   // [[devices]] names. Added ones are opened, removed ones closed (Forward Close), changed ones
-  // take their new settings: ratios, nominal voltage and wiring in the data path at once, and
-  // a connection that changed (address, assemblies, RPI, connection, ...) is opened again.
-  // Devices whose table did not change are not touched.
+  // take their new settings: ratios, nominal voltage, wiring and asset in the data path at once,
+  // and a connection that changed (address, assemblies, RPI, connection, ...) is opened again; a
+  // changed profile is the device removed and added again. Devices whose table did not change
+  // are not touched.
   std::vector<std::string> devices_added, devices_removed, devices_changed;
   // [logging] level changed: the new level, applied to every logger at once.
   std::string log_level;
-  // What differs but cannot be applied to the running gateway, as "[section] key",
-  // "device NAME (added)", "device NAME: key, key" or "[sinks.NAME] (...)".
+  // What differs but cannot be applied to the running gateway, as "[section] key" (or the
+  // section's name when it is not a table).
   std::vector<std::string> restart_needed;
 
   bool sinks_change() const { return !sinks_added.empty() || !sinks_removed.empty() || !sinks_changed.empty(); }

@@ -81,17 +81,23 @@ its devices in another order, or with a key written out at its default value is 
   identity or connection override, ...) it is closed and opened again with the new settings.
   Settings a device refuses (an unknown host name, say) are named in the reload's errors and the
   device keeps its old ones (an added one is not added: the next reload tries again). A meter
-  removed and added back keeps its place (same profile). What names stored samples is fixed while
-  the gateway runs: a changed `profile` or `asset` needs a restart. Any number of meters can be
+  removed and added back keeps its place (same profile). A changed `profile` closes the meter and
+  opens it again with the new profile; a changed `asset` keeps its connection. Either way every
+  running sink is restarted as for an added meter, and the samples taken before the reload keep
+  the field names, ratios and asset they were taken under, in memory and in every spool and the
+  journal; the samples after carry the new ones. Any number of meters can be
   added over a run (up to a million, removed ones included), and the scanner's receive buffer
   (`receive_buffer_ms`) grows with what they produce.
 - **`[logging] level`** applies live (over a `--log-level` given at start too).
 - **Everything else** (every other key of `[gateway]`, `[logging]`, `[scanner]`, `[pipeline]`,
   `[simulator]`, `[status]` and `[alerts]`) applies at the next start. The reload
-  names each such change, e.g. `restart needed for: [status] listen, device mcc-3: profile`,
+  names each such change, e.g. `restart needed for: [status] listen, [scanner] udp_port`,
   and keeps the running values; the meters stay connected.
-- With `durability = "journal"` the sinks too change at start only (the journal follows the
-  sinks it started with), and so does adding a meter (the journal's layout is fixed at start).
+- With `durability = "journal"` all of this applies live too: the journal follows the sinks that
+  run (a restarted sink's position is kept until its new instance runs, a removed sink is no
+  longer waited for), and from a reload that adds a meter or changes a profile or asset on, it
+  writes under the new layout; a crash right after the reload re-feeds every sink what it had not
+  secured, each sample under the names it was taken with.
 - **An invalid file is refused** whole: nothing is applied, each error is logged with its line,
   and the running configuration is kept.
 

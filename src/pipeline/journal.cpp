@@ -71,6 +71,7 @@ pm500::expected<void, std::string> Journal::persist_custody(const std::map<std::
 
 pm500::expected<std::uint64_t, std::string> Journal::recover_into(const std::string& sink, Spool& spool) {
   std::lock_guard lk(mu_);
+  if (recovered_done_) return 0;  // a sink added by a reload: the previous run is settled
   // A sink the last run did not list starts at the oldest record still kept: duplicates at
   // worst, never a loss.
   auto it = previous_custody_.find(sink);
@@ -107,6 +108,7 @@ pm500::expected<void, std::string> Journal::recovered() {
   // Everything below base_ now lives in the sinks' spools (synced by recover_into).
   spool_->discard_before(base_);
   previous_custody_.clear();
+  recovered_done_ = true;
   if (auto r = spool_->sync(); !r) return pm500::unexpected("journal: " + r.error());
   return {};
 }
@@ -147,8 +149,27 @@ void Journal::commit() noexcept {
   committed_.store(staged_total_, std::memory_order_release);
 }
 
+pm500::expected<void, std::string> Journal::set_layout(const std::string& layout) {
+  std::lock_guard lk(mu_);
+  if (auto r = spool_->set_layout(layout); !r) return pm500::unexpected("journal: " + r.error());
+  return {};
+}
+
 void Journal::track(const std::string& sink, const std::atomic<std::uint64_t>* custody) {
-  sinks_.emplace_back(sink, custody);
+  std::lock_guard lk(sinks_mu_);
+  std::erase_if(sinks_, [&](const Tracked& t) { return t.name == sink; });
+  sinks_.push_back({sink, custody, 0});
+}
+
+void Journal::park(const std::string& sink, std::uint64_t position) {
+  std::lock_guard lk(sinks_mu_);
+  std::erase_if(sinks_, [&](const Tracked& t) { return t.name == sink; });
+  sinks_.push_back({sink, nullptr, position});
+}
+
+void Journal::untrack(const std::string& sink) {
+  std::lock_guard lk(sinks_mu_);
+  std::erase_if(sinks_, [&](const Tracked& t) { return t.name == sink; });
 }
 
 void Journal::start() {
@@ -179,14 +200,17 @@ void Journal::sync_round() {
     ::close(fd);
   }
   syncs_.fetch_add(1, std::memory_order_relaxed);
-  if (sinks_.empty()) return;
   // 2. Each sink's secured position, persisted; 3. what every sink holds is no longer needed.
   std::map<std::string, std::uint64_t> positions;
   std::uint64_t low = ~0ull;
-  for (const auto& [name, custody] : sinks_) {
-    const std::uint64_t index = base_ + custody->load(std::memory_order_acquire);
-    positions[name] = index;
-    low = std::min(low, index);
+  {
+    std::lock_guard lk(sinks_mu_);
+    if (sinks_.empty()) return;
+    for (const Tracked& t : sinks_) {
+      const std::uint64_t index = base_ + (t.custody ? t.custody->load(std::memory_order_acquire) : t.parked);
+      positions[t.name] = index;
+      low = std::min(low, index);
+    }
   }
   if (auto r = persist_custody(positions); !r) {
     spdlog::warn("journal: {}", r.error());

@@ -8,6 +8,8 @@
 //   sync thread (every fsync_interval): fdatasync; persist each sink's custody position; delete
 //                               the records every sink holds durably (delivered, or in its spool)
 //   start-up after a crash:     journal.recover_into(sink, spool) for each sink, then recovered()
+//   a reload:                   set_layout() when the catalog grew (a device added, or its profile
+//                               or asset changed); track()/park()/untrack() as sinks start and stop
 //
 // The journal is a Spool (segments, CRC-32C per record, layouts, torn tails cut) written by one
 // thread. A sample's journal index is base + its ring sequence number, base being the journal's
@@ -15,6 +17,13 @@
 // holds everything durably (custody); the custody file maps sink names to journal indices, so
 // a restarted process re-feeds each sink exactly what it had not secured (at most one fsync
 // interval of what it had, which the destinations see again: at-least-once).
+//
+// A reload changes both while the producer runs. The catalog only grows (an entry, once made,
+// never changes), so records written before set_layout() keep their layout and those after get
+// the new one (a new segment); recovery re-feeds each under its own. A sink restarted by a reload
+// is parked at the position its old instance secured until the new one is tracked, so a crash
+// in between re-feeds it from there; a sink added by a reload starts at the ring position it
+// starts reading at; a removed one is no longer waited for.
 //
 // A write that fails (disk full beyond what dropping old journal records frees) does not hold
 // the sinks back: the samples go on through the ring, only not journaled; pipeline.spool_error
@@ -68,8 +77,13 @@ class Journal {
   // Start-up, before the producer runs: appends to `spool` the records of the previous run that
   // `sink` had not secured, in order, under their own layout. Returns how many.
   pm500::expected<std::uint64_t, std::string> recover_into(const std::string& sink, Spool& spool);
-  // Every sink has recovered (and synced its spool): the previous run's records can go.
+  // Every sink has recovered (and synced its spool): the previous run's records can go. A sink
+  // created after this (a reload) recovers nothing.
   pm500::expected<void, std::string> recovered();
+  // Records committed from now on are written under this layout (layout::encode of the grown
+  // catalog). Any thread; a record staged before it was taken under the older layout, which the
+  // new one extends, so either names it rightly.
+  pm500::expected<void, std::string> set_layout(const std::string& layout);
 
   // Producer thread only. stage() never allocates once warm; commit() writes what was staged
   // with one write(2) and only then lets the sinks read it.
@@ -79,8 +93,14 @@ class Journal {
   const std::atomic<std::uint64_t>& committed() const noexcept { return committed_; }
 
   // A sink whose custody position (ring sequence below which it holds everything durably) the
-  // journal follows. Before start().
+  // journal follows; it replaces a parked or tracked sink of that name. Any thread.
   void track(const std::string& sink, const std::atomic<std::uint64_t>* custody);
+  // The sink stopped and is restarted (a reload): its custody stays at `position` until a sink of
+  // that name is tracked again. Before the stopped one's custody object is destroyed.
+  void park(const std::string& sink, std::uint64_t position);
+  // The sink is gone: the journal no longer keeps records for it. Before its custody object is
+  // destroyed.
+  void untrack(const std::string& sink);
   void start();  // the sync thread
   // After the producer and the sinks stopped: a last sync, custody persisted, held records gone.
   void stop();
@@ -98,7 +118,14 @@ class Journal {
   std::unique_ptr<Spool> spool_;
   std::uint64_t base_ = 0;  // journal index of ring sequence 0
   std::map<std::string, std::uint64_t> previous_custody_;  // from the last run's custody file
-  std::vector<std::pair<std::string, const std::atomic<std::uint64_t>*>> sinks_;
+  struct Tracked {
+    std::string name;
+    const std::atomic<std::uint64_t>* custody = nullptr;  // null: parked at `parked`
+    std::uint64_t parked = 0;
+  };
+  mutable std::mutex sinks_mu_;  // sinks_: a reload (main thread) vs sync_round (sync thread)
+  std::vector<Tracked> sinks_;
+  bool recovered_done_ = false;  // under mu_
 
   // Producer side.
   std::vector<Sample> staged_;

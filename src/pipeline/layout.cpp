@@ -24,6 +24,11 @@ std::string encode(const Catalog& catalog) {
     s += "device\t";
     s += d.name;
     s += '\n';
+    if (!d.asset.empty()) {
+      s += "asset\t";
+      s += d.asset;
+      s += '\n';
+    }
     for (std::size_t a = 0; a < d.fields.size(); ++a) {
       if (d.fields[a].empty()) continue;
       s += "assembly\t";
@@ -60,6 +65,9 @@ std::optional<Catalog> decode(std::string_view text) {
       DeviceMeta d;
       d.name = std::string(line);
       c.devices.push_back(std::move(d));
+    } else if (kind == "asset") {
+      if (c.devices.empty()) return std::nullopt;
+      c.devices.back().asset = std::string(line);
     } else if (kind == "assembly") {
       if (c.devices.empty()) return std::nullopt;
       const std::string_view num = take(line, '\t');
@@ -77,15 +85,34 @@ std::optional<Catalog> decode(std::string_view text) {
 }
 
 Translation::Translation(const Catalog& from, const Catalog& to) : from_(from), entries_(from.devices.size()) {
-  std::unordered_map<std::string_view, std::size_t> by_name;
-  for (std::size_t i = 0; i < to.devices.size(); ++i) by_name.emplace(to.devices[i].name, i);
+  std::unordered_map<std::string_view, std::vector<std::size_t>> by_name;  // oldest entry first
+  for (std::size_t i = 0; i < to.devices.size(); ++i) by_name[to.devices[i].name].push_back(i);
   for (std::size_t i = 0; i < from_.devices.size(); ++i) {
-    auto it = by_name.find(from_.devices[i].name);
+    const DeviceMeta& f = from_.devices[i];
+    auto it = by_name.find(f.name);
     if (it == by_name.end()) continue;
+    // The entry that names the sample exactly as when it was taken: same fields and, when the
+    // layout recorded it, the same asset. A reload that changes a device's profile or asset
+    // appends an entry, so the very index is that entry within one process; later processes
+    // find it by name. Else the newest entry of the name (the configuration's), assembly by
+    // assembly.
+    auto identical = [&](std::size_t t) {
+      const DeviceMeta& d = to.devices[t];
+      return d.name == f.name && (f.asset.empty() || d.asset == f.asset) && d.fields == f.fields;
+    };
+    std::size_t target = it->second.back();
+    if (i < to.devices.size() && identical(i)) {
+      target = i;
+    } else {
+      for (auto t = it->second.rbegin(); t != it->second.rend(); ++t)
+        if (identical(*t)) {
+          target = *t;
+          break;
+        }
+    }
     Entry& e = entries_[i];
-    e.to = static_cast<std::int64_t>(it->second);
-    for (std::size_t a = 0; a < e.same_fields.size(); ++a)
-      e.same_fields[a] = from_.devices[i].fields[a] == to.devices[it->second].fields[a];
+    e.to = static_cast<std::int64_t>(target);
+    for (std::size_t a = 0; a < e.same_fields.size(); ++a) e.same_fields[a] = f.fields[a] == to.devices[target].fields[a];
   }
 }
 

@@ -1,7 +1,8 @@
 // Layout: what a stored sample means, independent of the configuration's order.
 //
-// A Sample names its device by an index into the running configuration's device list (fast, and
-// enough in memory). On disk that index is not enough: a spool written before an outage is
+// A Sample names its device by an index into the catalog (fast, and enough in memory). The
+// catalog only grows while the process runs: a device added, or one whose profile or asset a
+// reload changed, gets a new entry, and the old entry keeps naming the samples taken before. On disk that index is not enough: a spool written before an outage is
 // replayed by a process whose configuration may list the devices in another order, may have
 // added or removed some, or may use a profile with other field names. So every spool segment
 // records the id of the layout it was written under, and the layout itself (device names and the
@@ -27,17 +28,22 @@
 
 namespace pm500::layout {
 
-// "pm500-layout 1\n" then per device "device\t<name>\n" and, per described assembly,
-// "assembly\t<instance>\t<field>,<field>,...\n". Names are the configuration's (no tabs or
-// newlines: the configuration rejects them in device names; field names are identifiers).
+// "pm500-layout 1\n" then per device "device\t<name>\n", "asset\t<asset>\n" and, per described
+// assembly, "assembly\t<instance>\t<field>,<field>,...\n". Names are the configuration's (no tabs
+// or newlines: the configuration rejects them in device names and assets; field names are
+// identifiers). Layouts written before the asset was recorded have no asset lines.
 std::string encode(const Catalog& catalog);
 // 64-bit FNV-1a of the text, never 0 (0 means "no layout recorded": a segment of format 1).
 std::uint64_t id_of(std::string_view text);
-// The devices and fields of an encoded layout (site and asset are not part of a layout: they
-// are tags of the current configuration). nullopt when the text is not a layout.
+// The devices, assets and fields of an encoded layout (the site is not part of a layout: it is
+// a tag of the current configuration; an asset not recorded decodes as ""). nullopt when the
+// text is not a layout.
 std::optional<Catalog> decode(std::string_view text);
 
-// Old index -> current index, by device name and identical field list per assembly.
+// Old index -> current index: the entry with the same name, fields and asset (the same index
+// when the catalog only grew since: a reload that changes a device's profile or asset appends
+// an entry for it, and the old entry keeps naming the samples taken before), else the newest
+// entry of that name, with an identical field list per assembly.
 class Translation {
  public:
   Translation(const Catalog& from, const Catalog& to);

@@ -245,6 +245,17 @@ pm500::expected<void, std::string> Spool::write_layout_file(std::uint64_t id, co
   return {};
 }
 
+pm500::expected<void, std::string> Spool::set_layout(const std::string& text) {
+  const std::uint64_t id = text.empty() ? 0 : layout::id_of(text);
+  if (id == layout_id_) return {};
+  if (id != 0)
+    if (auto r = write_layout_file(id, text); !r) return r;
+  close_active();  // the next append starts a segment under the new layout
+  opt_.layout = text;
+  layout_id_ = id;
+  return {};
+}
+
 void Spool::remove_unused_layouts() {
   std::error_code ec;
   const fs::path dir = opt_.dir / kLayoutFolder;

@@ -129,6 +129,9 @@ class Spool {
   pm500::expected<void, std::string> sync_if_due(std::chrono::steady_clock::time_point now, bool force = false);
   pm500::expected<void, std::string> sync() { return sync_if_due(std::chrono::steady_clock::now(), true); }
 
+  // New records from now on are written under `text` (a reload extended the catalog): in a new
+  // segment that names it. Records already written keep theirs.
+  pm500::expected<void, std::string> set_layout(const std::string& text);
   // The layout id new records get, and the text of a layout id found in a ReadResult.
   std::uint64_t layout_id() const noexcept { return layout_id_; }
   pm500::expected<std::string, std::string> layout_text(std::uint64_t id) const;

@@ -8,14 +8,19 @@
 // as "restart needed"; the log level changed live; the meters never reconnected. And meters
 // (four on 127.0.62.20-23): one added, one removed, one's ratios changed, one's RPI changed
 // (reopened), an invalid device refused; the unchanged meter keeps its connections throughout.
+// And a changed profile (reopened) and asset (connection kept) on 127.0.41.20-22: the samples
+// taken before the reload keep the old field names and asset, those after carry the new ones.
 #include <doctest/doctest.h>
 #include <simdjson.h>
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <map>
 #include <thread>
 
 #include "support/gateway.hpp"
+#include "support/support.hpp"
 
 using namespace pm500::test;
 
@@ -84,18 +89,27 @@ struct Counted {
   std::vector<Break> breaks;
 };
 
+// Calls f with each complete line of a JSON lines file, parsed, in order (a line being written
+// is left out).
+template <typename F>
+void each_line(const fs::path& file, F f) {
+  const std::string text = fs::exists(file) ? read_file(file) : std::string();
+  simdjson::dom::parser parser;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) break;
+    simdjson::dom::element e = parser.parse(text.substr(start, end - start));
+    start = end + 1;
+    f(e);
+  }
+}
+
 Counted count_files(const std::vector<fs::path>& files) {
   Counted c;
   std::map<std::pair<std::string, std::int64_t>, std::int64_t> last;
-  simdjson::dom::parser parser;
   for (const auto& file : files) {
-    const std::string text = fs::exists(file) ? read_file(file) : std::string();
-    std::size_t start = 0;
-    while (start < text.size()) {
-      const std::size_t end = text.find('\n', start);
-      if (end == std::string::npos) break;  // a line being written
-      simdjson::dom::element e = parser.parse(text.substr(start, end - start));
-      start = end + 1;
+    each_line(file, [&](simdjson::dom::element e) {
       const std::string device(e["device"].get_string().value());
       const std::int64_t assembly = e["assembly"].get_int64().value();
       const std::int64_t seq = e["sequence"].get_int64().value();
@@ -109,7 +123,7 @@ Counted count_files(const std::vector<fs::path>& files) {
                                        " -> " + std::to_string(seq)});
         it->second = seq;
       }
-    }
+    });
   }
   return c;
 }
@@ -241,19 +255,11 @@ namespace {
 
 // The newest value of `field` of a device in the JSON lines file, or -1.
 double last_value(const fs::path& file, const std::string& device, const std::string& field) {
-  const std::string text = fs::exists(file) ? read_file(file) : std::string();
-  simdjson::dom::parser parser;
   double v = -1;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    const std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) break;
-    simdjson::dom::element e = parser.parse(text.substr(start, end - start));
-    start = end + 1;
-    if (e["device"].get_string().value() != device) continue;
+  each_line(file, [&](simdjson::dom::element e) {
     double x = 0;
-    if (e["values"][field].get(x) == simdjson::SUCCESS) v = x;
-  }
+    if (e["device"].get_string().value() == device && e["values"][field].get(x) == simdjson::SUCCESS) v = x;
+  });
   return v;
 }
 
@@ -341,6 +347,127 @@ TEST_CASE("SIGHUP: devices added, removed and changed live; unchanged meters kee
   // sinks' restart for the added meter.
   const Counted all = count(samples);
   for (const auto& b : all.breaks) CHECK_MESSAGE(b.text.rfind("mcc-4", 0) == 0, b.text);  // only its RPI change
+  gw.signal(SIGTERM);
+  CHECK(gw.wait(15s) == 0);
+}
+
+namespace {
+
+// Per line of the JSON lines file, in order: device, asset, and whether assembly 101's values
+// carry `field`.
+struct Row {
+  std::string device, asset;
+  std::int64_t assembly;
+  bool has_field;
+};
+
+std::vector<Row> rows(const fs::path& file, const std::string& field) {
+  std::vector<Row> out;
+  each_line(file, [&](simdjson::dom::element e) {
+    double x = 0;
+    out.push_back({std::string(e["device"].get_string().value()), std::string(e["asset"].get_string().value()),
+                   e["assembly"].get_int64().value(), e["values"][field].get(x) == simdjson::SUCCESS});
+  });
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("SIGHUP: a changed profile and a changed asset apply live; samples taken before keep the old names") {
+  // Three simulated meters (127.0.41.20-22). mcc-1 gets a profile that names current_l1_a
+  // "current_a_a" (reopened), mcc-2 a new asset (its connection kept), mcc-3 is untouched.
+  SimulatedGateway g("127.0.41.20", 3, kFileSink);
+  const fs::path cfg = g.dir / "gateway.toml";
+  const std::string before_cfg = read_file(cfg);
+  std::string profile = read_file(source_dir() / "etc/profiles/powermonitor500.toml");
+  for (auto at = profile.find("current_l1_a"); at != std::string::npos; at = profile.find("current_l1_a", at))
+    profile.replace(at, 12, "current_a_a");
+  write_file(g.dir / "renamed.toml", profile);
+  const fs::path samples = g.dir / "state" / "sinks" / "file" / "samples.jsonl";
+
+  Process gw(g.args());
+  const std::string url = status_url(gw);
+  REQUIRE_MESSAGE(!url.empty(), gw.log());
+  Status s;
+  REQUIRE_MESSAGE(eventually(
+                      [&] {
+                        s = get_status(url);
+                        return s.state["mcc-1"] == "running" && s.state["mcc-2"] == "running" &&
+                               s.state["mcc-3"] == "running" && count(samples).per_device["mcc-1"] >= 30 &&
+                               count(samples).per_device["mcc-2"] >= 30;
+                      },
+                      15s),
+                  gw.log());
+  const auto opens = s.forward_opens;
+  const auto reconnects = s.reconnects;
+
+  std::string next = replaced(before_cfg, "name = \"mcc-1\"\n", "name = \"mcc-1\"\nprofile = \"renamed.toml\"\n");
+  next = replaced(next, "name = \"mcc-2\"\n", "name = \"mcc-2\"\nasset = \"feeder-2\"\n");
+  write_file(cfg, next);
+  const auto t0 = std::chrono::steady_clock::now();
+  s = reload(gw, url, 0);
+  MESSAGE("reload (profile + asset, sinks restarted) took ",
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count(),
+          " ms (SIGHUP to /api/status)");
+  INFO(gw.log());
+  CHECK(s.result == "applied");
+  CHECK(s.restart_needed.empty());
+  CHECK(s.errors.empty());
+  CHECK(s.applied == std::vector<std::string>{"device mcc-1 reopened with its new profile",
+                                              "device mcc-2 takes its new settings (connection unchanged)"});
+  REQUIRE(eventually(
+      [&] {
+        const auto r = rows(samples, "current_a_a");
+        return std::count_if(r.begin(), r.end(), [](const Row& x) { return x.device == "mcc-1" && x.has_field; }) >= 10 &&
+               std::count_if(r.begin(), r.end(), [](const Row& x) { return x.asset == "feeder-2"; }) >= 10;
+      },
+      10s));
+  const std::size_t seen = count(samples).samples;
+  REQUIRE(eventually([&] { return count(samples).samples >= seen + 30; }, 10s));
+
+  // mcc-1's assembly 101: the old name up to the reload, the new one after, never mixed back.
+  bool renamed = false;
+  std::size_t old_names = 0, new_names = 0, after_change = 0;
+  for (const Row& r : rows(samples, "current_l1_a")) {
+    if (r.device != "mcc-1" || r.assembly != 101) continue;
+    if (r.has_field) {
+      ++old_names;
+      CHECK_FALSE(renamed);
+    } else {
+      renamed = true;
+      ++new_names;
+    }
+  }
+  for (const Row& r : rows(samples, "current_a_a"))
+    if (r.device == "mcc-1" && r.assembly == 101 && r.has_field) ++after_change;
+  CHECK(old_names >= 5);
+  CHECK(new_names >= 5);
+  CHECK(after_change == new_names);  // every later sample carries the new name
+  // mcc-2: its old asset up to the reload, the new one after; not one sample lost or repeated.
+  bool retagged = false;
+  std::size_t old_asset = 0;
+  for (const Row& r : rows(samples, "current_l1_a")) {
+    if (r.device != "mcc-2") continue;
+    if (r.asset == "mcc-2") {
+      ++old_asset;
+      CHECK_FALSE(retagged);
+    } else {
+      CHECK(r.asset == "feeder-2");
+      retagged = true;
+    }
+  }
+  CHECK(old_asset >= 5);
+  CHECK(retagged);
+  const Counted all = count(samples);
+  for (const auto& b : all.breaks) CHECK_MESSAGE(b.text.rfind("mcc-1/", 0) == 0, b.text);  // only the reopened one
+
+  s = get_status(url);
+  CHECK(s.state["mcc-1"] == "running");
+  // Unchanged and asset-only: no Forward Open, no reconnect.
+  for (const std::string name : {"mcc-2", "mcc-3"}) {
+    CHECK(s.forward_opens[name] == opens.at(name));
+    CHECK(s.reconnects[name] == reconnects.at(name));
+  }
   gw.signal(SIGTERM);
   CHECK(gw.wait(15s) == 0);
 }
