@@ -180,3 +180,49 @@ TEST_CASE("field lists: devices share one list, appending to a shared one copies
   CHECK(a.field_names(102).empty());
   CHECK(a.field_names(101).size() == fields().size());
 }
+
+TEST_CASE("layout: a device with two entries (a reload changed its profile or asset) maps each to its own") {
+  // Within the process: mcc-1 (old fields, entry 0), mcc-2 (asset a, entry 1), mcc-1 (new
+  // fields, entry 2), mcc-2 (asset b, entry 3). The layout records the assets.
+  Catalog running;
+  running.devices = {meta("mcc-1", fields()), meta("mcc-2", fields()), meta("mcc-1", fields("renamed")),
+                     meta("mcc-2", fields())};
+  running.devices[1].asset = "a";
+  running.devices[3].asset = "b";
+  auto spooled = layout::decode(layout::encode(running));
+  REQUIRE(spooled);
+  CHECK(spooled->devices[3].asset == "b");
+  {
+    // Replayed by the same process (its catalog grew since): every entry to itself.
+    Catalog grown = running;
+    grown.devices.push_back(meta("mcc-3", fields()));
+    layout::Translation t(*spooled, grown);
+    for (std::uint32_t i = 0; i < 4; ++i) {
+      Sample s = make_sample(i, i);
+      CHECK_FALSE(t.map(s));
+      CHECK(s.device == i);
+    }
+  }
+  // Replayed by a later process that has only the new ones (mcc-2 with asset b at 0, mcc-1 with
+  // the new fields at 1): the new ones by name, fields and asset; mcc-1's old-field samples
+  // are dead-lettered (their fields changed); mcc-2's old-asset ones take the configured asset.
+  Catalog later;
+  later.devices = {meta("mcc-2", fields()), meta("mcc-1", fields("renamed"))};
+  later.devices[0].asset = "b";
+  layout::Translation t(*spooled, later);
+  Sample s = make_sample(1, 2);
+  CHECK_FALSE(t.map(s));
+  CHECK(s.device == 1);
+  s = make_sample(1, 3);
+  CHECK_FALSE(t.map(s));
+  CHECK(s.device == 0);
+  s = make_sample(1, 1);
+  CHECK_FALSE(t.map(s));
+  CHECK(s.device == 0);
+  s = make_sample(1, 0);
+  const auto why = t.map(s);
+  REQUIRE(why);
+  CHECK(why->find("changed since the sample was spooled") != std::string::npos);
+  // A layout written before assets were recorded maps by name and fields alone.
+  CHECK(layout::decode("pm500-layout 1\ndevice\tmcc-2\n")->devices[0].asset.empty());
+}
