@@ -98,7 +98,7 @@ TEST_CASE("default heartbeat RPI at T->O RPI 100 ms: at most one heartbeat per e
     CHECK(meters.sim->stats(d).listeners == 3);
   }
   INFO(scanner_test::describe(rec.faults(0)));
-  CHECK(rec.faults(0).empty());
+  CHECK_MESSAGE(rec.faults(0).empty(), rec.fault_texts(0));
 }
 
 TEST_CASE("heartbeats follow the O->T API of the reply; one longer than the meter's watchdog gets the connection dropped") {

@@ -72,6 +72,14 @@ class Recorder : public cip::ScannerEvents {
     std::lock_guard lock(mu_);
     return faults_[d];
   }
+  // The faults raised for device d, one per line ("" when none): what a failed
+  // CHECK_MESSAGE(rec.faults(d).empty(), ...) shows.
+  std::string fault_texts(std::uint32_t d) {
+    std::lock_guard lock(mu_);
+    std::string out;
+    for (auto& f : faults_[d]) out += f.text + "\n";
+    return out;
+  }
   std::vector<cip::Fault::Kind> cleared(std::uint32_t d) {
     std::lock_guard lock(mu_);
     return cleared_[d];

@@ -101,7 +101,7 @@ TEST_CASE("ListIdentity, assembly sizes and explicit reads of every assembly") {
   CHECK(st.path_in_use == cip::Mode::explicit_poll);
   CHECK_FALSE(st.fallback_active);
   CHECK(st.path_reason == "explicit polling every 200 ms as configured");
-  CHECK(rec.faults(0).empty());
+  CHECK_MESSAGE(rec.faults(0).empty(), rec.fault_texts(0));
   scanner.stop();
   CHECK(scanner_test::status(scanner, 0).state == DeviceState::stopped);
 }
@@ -139,7 +139,7 @@ TEST_CASE("listen-only is accepted while an owner exists: data at the RPI, seque
     const auto sim = rig.sim->stats(0);
     CHECK(sim.listeners == 2);
     CHECK(sim.heartbeats_received >= 2);
-    CHECK(rec.faults(0).empty());
+    CHECK_MESSAGE(rec.faults(0).empty(), rec.fault_texts(0));
     // Timestamps are the kernel's receive time on CLOCK_REALTIME: close to now.
     timespec now{};
     clock_gettime(CLOCK_REALTIME, &now);
@@ -178,13 +178,13 @@ TEST_CASE("the target's Sockaddr Info is obeyed: multicast arrives on its port 2
     CHECK(c.t_o_port == cip::udp_io_port);
   }
   CHECK(rec.stream(0, 101).in_order);
-  CHECK(rec.faults(0).empty());
+  CHECK_MESSAGE(rec.faults(0).empty(), rec.fault_texts(0));
   // Point-to-point goes where the Forward Open asked: the scanner's own port, no warning.
   const auto pst = scanner_test::status(scanner, 1);
   CHECK(pst.state == DeviceState::running);
   REQUIRE(pst.connections.size() == 1);
   CHECK(pst.connections[0].t_o_group == 0);
-  CHECK(rec.faults(1).empty());
+  CHECK_MESSAGE(rec.faults(1).empty(), rec.fault_texts(1));
   scanner.stop();
 }
 
@@ -208,7 +208,7 @@ TEST_CASE("lone listen-only is refused with 0x0119, named, and the configured fa
     CHECK(st.path_reason.find("fell back to explicit polling every 200 ms") != std::string::npos);
     CHECK(st.forward_open_failures == 1);
     CHECK(rig.sim->stats(0).forward_open_refused == 1);
-    CHECK(rec.faults(0).empty());  // data flows: a path, not a fault
+    CHECK_MESSAGE(rec.faults(0).empty(), rec.fault_texts(0));  // data flows: a path, not a fault
   }
   SUBCASE("fallback input-only") {
     Rig rig;
@@ -406,7 +406,7 @@ TEST_CASE("a session that stops answering while Class 1 data flows is reported o
   // A healthy session answers every check: nothing is raised.
   std::this_thread::sleep_for(700ms);
   INFO(scanner_test::describe(rec.faults(0)));
-  CHECK(rec.faults(0).empty());
+  CHECK_MESSAGE(rec.faults(0).empty(), rec.fault_texts(0));
   CHECK(rig.sim->stats(0).sessions == 1);
 
   // The meter's TCP side goes silent; its Class 1 production and our heartbeats go on.
@@ -562,7 +562,7 @@ TEST_CASE("a sample adapter from its profile: configuration 151, heartbeat 152 w
   // The adapter's watchdog is fed: its heartbeats (6 bytes, run) arrive.
   REQUIRE(eventually([&] { return rig.sim->stats(0).heartbeats_received >= 2; }, 5s));
   CHECK(rig.sim->stats(0).owners == 1);
-  CHECK(rec.faults(0).empty());
+  CHECK_MESSAGE(rec.faults(0).empty(), rec.fault_texts(0));
 }
 
 TEST_CASE("the sample adapter refuses the PowerMonitor 500's numbers as a real adapter does") {
@@ -610,7 +610,7 @@ TEST_CASE("a size refusal that a run/idle header explains is retried at once in 
     CHECK(st.format_note.find("at 50 bytes and the device asked for 54") != std::string::npos);
     CHECK(st.path_reason.find(st.format_note) != std::string::npos);
     CHECK(rig.sim->stats(0).forward_open_refused == 1);
-    CHECK(rec.faults(0).empty());
+    CHECK_MESSAGE(rec.faults(0).empty(), rec.fault_texts(0));
   }
   SUBCASE("O->T: the meter wants heartbeats with a run/idle header (0x0127, 6)") {
     rig.sim = start_device(rig, "127.0.40.14", "", "", "run_idle");

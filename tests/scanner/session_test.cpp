@@ -320,7 +320,7 @@ TEST_CASE("hostile datagrams on the Class 1 port are counted by reason while the
   REQUIRE(eventually([&] { return rec.stream(0, 101).count >= before + 5; }, 3s));
   CHECK(rec.stream(0, 101).in_order);
   CHECK(scanner_test::status(scanner, 0).state == cip::DeviceState::running);
-  CHECK(rec.faults(0).empty());
+  CHECK_MESSAGE(rec.faults(0).empty(), rec.fault_texts(0));
   producing = false;
   producer.join();
   scanner.stop();

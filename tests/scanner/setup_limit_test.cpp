@@ -157,7 +157,7 @@ TEST_CASE("a reply that waits in the socket while the scanner thread is late is 
     const auto snap = scanner.snapshot();
     CHECK(snap[0].timeouts == 0);
     CHECK(snap[0].reconnects == 0);
-    CHECK(rec.faults(0).empty());
+    CHECK_MESSAGE(rec.faults(0).empty(), rec.fault_texts(0));
     scanner.stop();
     return;
   }
