@@ -72,7 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     m.site = in.text(6);
     m.asset = in.text(6);
     for (std::uint16_t a : {std::uint16_t{101}, std::uint16_t{102}, std::uint16_t{107}}) {
-      const int n = in.take<std::uint8_t>() % 20;
+      const int n = in.take<std::uint8_t>() % 60;  // beyond 18: an assembly read in parts
       for (int i = 0; i < n; ++i) m.fields[a - 100].push_back(in.text(24));
     }
     cat.devices.push_back(std::move(m));
@@ -94,6 +94,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     s.sequence = in.take<std::uint16_t>();
     s.flags = in.take<std::uint16_t>();
     s.count = static_cast<std::uint8_t>(in.take<std::uint8_t>() % 20);
+    s.part = static_cast<std::uint8_t>(in.take<std::uint8_t>() % 5);
     const auto kinds = in.take<std::uint32_t>();
     for (std::size_t i = 0; i < s.count && i < kMaxSampleValues; ++i) {
       switch ((kinds >> (2 * (i % 16))) & 3) {

@@ -95,13 +95,17 @@ void append_sample_members(std::string& out, const Sample& s, const DeviceMeta* 
   append_integer(out, floor_div(s.source_time_ns, 1'000'000));
   out += ",\"assembly\":";
   append_integer(out, s.assembly);
+  if (s.part > 0 || (meta && meta->has_parts(s.assembly))) {
+    out += ",\"part\":";
+    append_integer(out, s.part);
+  }
   out += ",\"sequence\":";
   append_integer(out, s.sequence);
   out += ",\"flags\":";
   append_integer(out, s.flags);
   if (s.flags & kSampleSuspect) out += kSuspectMember;
   out += ",\"values\":{";
-  const auto names = meta ? meta->field_names(s.assembly) : std::span<const std::string>{};
+  const auto names = meta ? meta->field_names(s.assembly, s.part) : std::span<const std::string>{};
   const std::size_t n = s.count < kMaxSampleValues ? s.count : kMaxSampleValues;
   for (std::size_t i = 0; i < n; ++i) {
     if (i) out += ',';
@@ -109,7 +113,7 @@ void append_sample_members(std::string& out, const Sample& s, const DeviceMeta* 
       append_string(out, names[i]);
     } else {
       out += "\"value_";
-      append_integer(out, static_cast<std::int64_t>(i));
+      append_integer(out, static_cast<std::int64_t>(std::size_t{s.part} * kMaxSampleValues + i));
       out += '"';
     }
     out += ':';
@@ -181,9 +185,11 @@ inline char* put2(char* o, unsigned v) {  // v < 100, two digits
 struct Encoder::Parts {
   const DeviceMeta* meta = nullptr;  // built from
   std::uint16_t assembly = 0;        // built for
+  std::uint8_t part = 0;
   std::string identity;              // "device":..,"site":..,"asset":.. (no braces)
   Padded head;                       // {<identity>,"time":"
-  Padded mid;                        // ,"assembly":101,"sequence":
+  Padded mid;                        // ,"assembly":101,"sequence": (,"part":1 before "sequence" for a
+                                     // multi-part assembly)
   // "key": for value 0, ,"key": for the next ones, one after the other, then kCopyPad bytes.
   std::string keys;
   std::array<std::uint32_t, kMaxSampleValues + 1> key_at{};
@@ -192,14 +198,16 @@ struct Encoder::Parts {
 
 struct Encoder::Device {
   const DeviceMeta* meta = nullptr;
-  std::array<std::unique_ptr<Parts>, 10> slots;  // assembly 100..108, then any other
+  // Per assembly 100..108, then any other: per part (Sample::part; most assemblies have one).
+  std::array<std::vector<std::unique_ptr<Parts>>, 10> slots;
 };
 
 namespace {
 
-void build(Encoder::Parts& p, std::uint32_t device, std::uint16_t assembly, const DeviceMeta* meta) {
+void build(Encoder::Parts& p, std::uint32_t device, std::uint16_t assembly, std::uint8_t part, const DeviceMeta* meta) {
   p.meta = meta;
   p.assembly = assembly;
+  p.part = part;
   p.identity.clear();
   append_device_identity(p.identity, device, meta);
   std::string t = "{";
@@ -208,10 +216,14 @@ void build(Encoder::Parts& p, std::uint32_t device, std::uint16_t assembly, cons
   p.head.assign(t);
   t = ",\"assembly\":";
   append_integer(t, assembly);
+  if (part > 0 || (meta && meta->has_parts(assembly))) {
+    t += ",\"part\":";
+    append_integer(t, part);
+  }
   t += ",\"sequence\":";
   p.mid.assign(t);
   p.keys.clear();
-  const auto names = meta ? meta->field_names(assembly) : std::span<const std::string>{};
+  const auto names = meta ? meta->field_names(assembly, part) : std::span<const std::string>{};
   for (std::size_t i = 0; i < kMaxSampleValues; ++i) {
     p.key_at[i] = static_cast<std::uint32_t>(p.keys.size());
     if (i) p.keys += ',';
@@ -219,7 +231,7 @@ void build(Encoder::Parts& p, std::uint32_t device, std::uint16_t assembly, cons
       append_string(p.keys, names[i]);
     } else {
       p.keys += "\"value_";
-      append_integer(p.keys, static_cast<std::int64_t>(i));
+      append_integer(p.keys, static_cast<std::int64_t>(std::size_t{part} * kMaxSampleValues + i));
       p.keys += '"';
     }
     p.keys += ':';
@@ -239,23 +251,26 @@ Encoder::Encoder(Encoder&&) noexcept = default;
 Encoder& Encoder::operator=(Encoder&&) noexcept = default;
 Encoder::~Encoder() = default;
 
-const Encoder::Parts& Encoder::parts(std::uint32_t device, std::uint16_t assembly, const DeviceMeta* meta) {
+const Encoder::Parts& Encoder::parts(std::uint32_t device, std::uint16_t assembly, std::uint8_t part,
+                                     const DeviceMeta* meta) {
   if (device >= kMaxCachedDevices) {  // not a configured device: no cache for it
     if (!spare_) spare_ = std::make_unique<Parts>();
-    build(*spare_, device, assembly, meta);
+    build(*spare_, device, assembly, part, meta);
     return *spare_;
   }
   if (device >= devices_.size()) devices_.resize(device + 1);
   auto& d = devices_[device];
   if (!d) d = std::make_unique<Device>();
   if (d->meta != meta) {
-    for (auto& slot : d->slots) slot.reset();
+    for (auto& slot : d->slots) slot.clear();
     d->meta = meta;
   }
   const bool known = assembly >= 100 && assembly <= 108;
-  auto& slot = d->slots[known ? assembly - 100u : 9u];
+  auto& parts = d->slots[known ? assembly - 100u : 9u];
+  if (part >= parts.size()) parts.resize(part + 1u);
+  auto& slot = parts[part];
   if (!slot) slot = std::make_unique<Parts>();
-  if (slot->keys.empty() || slot->assembly != assembly) build(*slot, device, assembly, meta);
+  if (slot->keys.empty() || slot->assembly != assembly) build(*slot, device, assembly, part, meta);
   return *slot;
 }
 
@@ -316,15 +331,15 @@ void Encoder::write(std::string& out, const Sample& s, const Parts& p, bool iden
 }
 
 void Encoder::append_sample(std::string& out, const Sample& s, const DeviceMeta* meta) {
-  write(out, s, parts(s.device, s.assembly, meta), true);
+  write(out, s, parts(s.device, s.assembly, s.part, meta), true);
 }
 
 void Encoder::append_sample_body(std::string& out, const Sample& s, const DeviceMeta* meta) {
-  write(out, s, parts(s.device, s.assembly, meta), false);
+  write(out, s, parts(s.device, s.assembly, s.part, meta), false);
 }
 
 void Encoder::append_device_identity(std::string& out, std::uint32_t device, const DeviceMeta* meta) {
-  out += parts(device, 100, meta).identity;
+  out += parts(device, 100, 0, meta).identity;
 }
 
 }  // namespace pm500::json

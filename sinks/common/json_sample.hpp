@@ -59,11 +59,11 @@ class Encoder {
   void append_sample_body(std::string& out, const Sample& s, const DeviceMeta* meta);
   void append_device_identity(std::string& out, std::uint32_t device, const DeviceMeta* meta);
 
-  struct Parts;  // the constant text of one (device, assembly)
+  struct Parts;  // the constant text of one (device, assembly, part)
 
  private:
   struct Device;
-  const Parts& parts(std::uint32_t device, std::uint16_t assembly, const DeviceMeta* meta);
+  const Parts& parts(std::uint32_t device, std::uint16_t assembly, std::uint8_t part, const DeviceMeta* meta);
   void write(std::string& out, const Sample& s, const Parts& p, bool identity);
 
   std::vector<std::unique_ptr<Device>> devices_;  // by device index, up to a bound

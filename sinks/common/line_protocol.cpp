@@ -33,10 +33,12 @@ constexpr std::size_t kCopyPad = 32;
 
 }  // namespace
 
-// The constant text of a line for one (device, assembly) and what is wrong with it, if anything.
+// The constant text of a line for one (device, assembly, part) and what is wrong with it, if
+// anything.
 struct Encoder::Parts {
   const DeviceMeta* meta = nullptr;  // built from
   std::uint16_t assembly = 0;        // built for
+  std::uint8_t part = 0;
   std::optional<EncodeError> head_error;  // the line cannot be written at all
   std::string head;                       // measurement and tags, escaped, then kCopyPad bytes
   std::size_t head_len = 0;
@@ -52,7 +54,8 @@ struct Encoder::Parts {
 
 struct Encoder::Device {
   const DeviceMeta* meta = nullptr;
-  std::array<std::unique_ptr<Parts>, 10> slots;  // assembly 100..108, then any other
+  // Per assembly 100..108, then any other: per part (Sample::part; most assemblies have one).
+  std::array<std::vector<std::unique_ptr<Parts>>, 10> slots;
 };
 
 namespace {
@@ -96,16 +99,17 @@ std::optional<EncodeError> build_head(std::string& out, const DeviceMeta& meta, 
   return error;
 }
 
-void build(Encoder::Parts& p, std::uint16_t assembly, const DeviceMeta& meta, const Options& opt) {
+void build(Encoder::Parts& p, std::uint16_t assembly, std::uint8_t part, const DeviceMeta& meta, const Options& opt) {
   p.meta = &meta;
   p.assembly = assembly;
+  p.part = part;
   p.head.clear();
   p.head_suspect.clear();
   p.keys.clear();
   p.key_error.fill(std::nullopt);
   p.head_error = build_head(p.head, meta, opt, false);
   if (!p.head_error) build_head(p.head_suspect, meta, opt, true);
-  const auto names = meta.field_names(assembly);
+  const auto names = meta.field_names(assembly, part);
   for (std::size_t i = 0; i < kMaxSampleValues; ++i) {
     p.key_at[i] = static_cast<std::uint32_t>(p.keys.size());
     p.keys += ',';  // the first value's ',' becomes ' ' when the line is written
@@ -116,7 +120,7 @@ void build(Encoder::Parts& p, std::uint16_t assembly, const DeviceMeta& meta, co
     } else {
       p.keys += "value_";
       char buf[8];
-      auto r = std::to_chars(buf, buf + sizeof buf, i);
+      auto r = std::to_chars(buf, buf + sizeof buf, std::size_t{part} * kMaxSampleValues + i);
       p.keys.append(buf, r.ptr);
     }
     p.keys += '=';
@@ -251,7 +255,7 @@ std::int64_t timestamp(std::int64_t ns, Precision p) {
 pm500::expected<void, EncodeError> append_sample(std::string& out, const Sample& s, const DeviceMeta& meta,
                                                  const Options& opt) {
   Encoder::Parts p;
-  build(p, s.assembly, meta, opt);
+  build(p, s.assembly, s.part, meta, opt);
   return write_line(out, s, p, opt);
 }
 
@@ -264,21 +268,23 @@ Encoder::~Encoder() = default;
 const Encoder::Parts& Encoder::parts(const Sample& s, const DeviceMeta& meta) {
   if (s.device >= kMaxCachedDevices) {  // not a configured device: no cache for it
     if (!spare_) spare_ = std::make_unique<Parts>();
-    build(*spare_, s.assembly, meta, opt_);
+    build(*spare_, s.assembly, s.part, meta, opt_);
     return *spare_;
   }
   if (s.device >= devices_.size()) devices_.resize(s.device + 1);
   auto& d = devices_[s.device];
   if (!d) d = std::make_unique<Device>();
   if (d->meta != &meta) {
-    for (auto& slot : d->slots) slot.reset();
+    for (auto& slot : d->slots) slot.clear();
     d->meta = &meta;
   }
   const bool known = s.assembly >= 100 && s.assembly <= 108;
-  auto& slot = d->slots[known ? s.assembly - 100u : 9u];
+  auto& parts = d->slots[known ? s.assembly - 100u : 9u];
+  if (s.part >= parts.size()) parts.resize(s.part + 1u);
+  auto& slot = parts[s.part];
   if (!slot) {
     slot = std::make_unique<Parts>();
-    build(*slot, s.assembly, meta, opt_);
+    build(*slot, s.assembly, s.part, meta, opt_);
   }
   return *slot;
 }

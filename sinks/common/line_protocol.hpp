@@ -100,7 +100,7 @@ class Encoder {
   // Appends one line (with '\n'). On error `out` is left exactly as it was.
   pm500::expected<void, EncodeError> append(std::string& out, const Sample& s, const DeviceMeta& meta);
 
-  struct Parts;  // the constant text of one (device, assembly)
+  struct Parts;  // the constant text of one (device, assembly, part)
 
  private:
   struct Device;

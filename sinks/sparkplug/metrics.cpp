@@ -5,6 +5,9 @@
 namespace pm500::sinks::sparkplug {
 
 std::uint64_t device_alias(std::uint32_t device, std::uint16_t assembly, std::size_t index) {
+  if (index >= 100)
+    return (std::uint64_t{1} << 56) + (static_cast<std::uint64_t>(device) << 17) +
+           (static_cast<std::uint64_t>(assembly - 100u) << 13) + index;
   return (static_cast<std::uint64_t>(device) + 1) * 100000 + static_cast<std::uint64_t>(assembly) * 100 + index;
 }
 
@@ -41,7 +44,9 @@ DeviceTable device_table(const DeviceMeta& meta, std::uint32_t device, const std
   for (std::size_t a = 0; a < meta.fields.size(); ++a) {
     t.first[a] = static_cast<std::uint32_t>(t.metrics.size());
     const auto& fields = meta.fields[a];
-    t.count[a] = static_cast<std::uint8_t>(fields.size());
+    t.count[a] = static_cast<std::uint16_t>(fields.size());
+    t.first_slot[a] = t.slots;
+    t.slots += static_cast<std::uint32_t>(sample_parts(fields.size()));
     if (fields.empty()) continue;
     const auto assembly = static_cast<std::uint16_t>(100 + a);
     // The folder is the assembly's title; two assemblies with one title get their number added.

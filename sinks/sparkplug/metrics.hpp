@@ -27,12 +27,18 @@ struct DeviceTable {
   std::string id;  // the Sparkplug device id: the configured device name
   std::vector<DeviceMetric> metrics;
   std::array<std::uint32_t, 9> first{};  // per assembly 100..108: index of its first metric
-  std::array<std::uint8_t, 9> count{};   // and how many it has
+  std::array<std::uint16_t, 9> count{};  // and how many it has (all parts)
+  // The sink's per-device state keeps one slot per assembly part (Sample::part): the index of
+  // assembly a's part 0 among the device's slots, and how many slots the device has.
+  std::array<std::uint32_t, 9> first_slot{};
+  std::uint32_t slots = 0;
   std::string ct, pt, applied_by;
 };
 
 // Aliases are unique across the edge node: node metrics take 1..99, device d's value i of
 // assembly a takes (d + 1) * 100000 + a * 100 + i (device 0, assembly 101, value 3: 110103).
+// A value from index 100 on (an assembly of more than 100 elements) has no room there and takes
+// 2^56 + d * 2^17 + (a - 100) * 2^13 + i instead (at most 4,590 elements per assembly < 2^13).
 std::uint64_t device_alias(std::uint32_t device, std::uint16_t assembly, std::size_t index);
 
 DataType data_type(FieldInfo::Type t);

@@ -130,7 +130,10 @@ SparkplugSink::SparkplugSink(SparkplugConfig cfg, const Catalog& catalog, Condit
   last_seen_.assign(devices_.size(), Clock::time_point{});
   connection_.assign(devices_.size(), 1);
   for (std::uint32_t d = 0; d < devices_.size(); ++d) device_of_.emplace(devices_[d].id, d);
-  slots_.resize(devices_.size() * 9);
+  for (const auto& t : devices_) {
+    slot_base_.push_back(slots_.size());
+    slots_.resize(slots_.size() + t.slots);
+  }
   metrics_.reserve(kMaxSampleValues);
   session_.set_before_connect([this](mqttc::SessionSettings& s) { before_connect(s); });
   session_.subscribe(ncmd_topic_, 1, [this](const std::string& t, const std::string& p) { on_command(t, p); });
@@ -246,8 +249,8 @@ mqttc::Outgoing& SparkplugSink::next_message() {
   return m;
 }
 
-SparkplugSink::Slot& SparkplugSink::working(std::uint32_t device, std::uint16_t assembly) {
-  const std::size_t idx = static_cast<std::size_t>(device) * 9 + (assembly - 100u);
+SparkplugSink::Slot& SparkplugSink::working(std::uint32_t device, std::uint16_t assembly, std::uint8_t part) {
+  const std::size_t idx = slot_base_[device] + devices_[device].first_slot[assembly - 100u] + part;
   Slot& s = slots_[idx];
   if (s.epoch != epoch_) {  // first use in this attempt: start from what the host was told
     s.work = s.value;
@@ -322,11 +325,10 @@ void SparkplugSink::add_device_birth(std::uint32_t device) {
   metrics_.clear();
   properties_.resize(t.metrics.size());
   for (std::size_t a = 0; a < t.count.size(); ++a) {
-    if (t.count[a] == 0) continue;
-    Slot& slot = working(device, static_cast<std::uint16_t>(100 + a));
-    slot.work_live_gen = live_gen_;  // the birth tells the host every current value
-    for (std::size_t i = 0; i < t.count[a]; ++i) {
-      const std::size_t k = t.first[a] + i;
+    for (std::size_t k = t.first[a]; k < t.first[a] + t.count[a]; ++k) {
+      const std::size_t part = (k - t.first[a]) / kMaxSampleValues, i = (k - t.first[a]) % kMaxSampleValues;
+      Slot& slot = working(device, static_cast<std::uint16_t>(100 + a), static_cast<std::uint8_t>(part));
+      slot.work_live_gen = live_gen_;  // the birth tells the host every current value
       const DeviceMetric& dm = t.metrics[k];
       Metric m;
       m.name = dm.name;
@@ -355,8 +357,10 @@ void SparkplugSink::add_device_birth(std::uint32_t device) {
 
 void SparkplugSink::absorb(const Sample& s) {
   if (s.assembly < 100 || s.assembly > 108) return;
-  const std::size_t n = std::min<std::size_t>(s.count, devices_[s.device].count[s.assembly - 100u]);
-  Slot& slot = working(s.device, s.assembly);
+  const std::size_t first = std::size_t{s.part} * kMaxSampleValues, count = devices_[s.device].count[s.assembly - 100u];
+  const std::size_t n = first < count ? std::min<std::size_t>(s.count, count - first) : 0;
+  if (n == 0) return;
+  Slot& slot = working(s.device, s.assembly, s.part);
   for (std::size_t i = 0; i < n; ++i) {
     slot.work[i] = s.values[i];
     slot.work_ms[i] = source_ms(s);
@@ -368,9 +372,10 @@ bool SparkplugSink::add_data(const Sample& s, bool historical) {
   const DeviceTable& t = devices_[s.device];
   if (s.assembly < 100 || s.assembly > 108) return false;
   const std::size_t a = s.assembly - 100u;
-  const std::size_t n = std::min<std::size_t>(s.count, t.count[a]);
+  const std::size_t first = std::size_t{s.part} * kMaxSampleValues;
+  const std::size_t n = first < t.count[a] ? std::min<std::size_t>(s.count, t.count[a] - first) : 0;
   if (n == 0) return false;
-  Slot& slot = working(s.device, s.assembly);
+  Slot& slot = working(s.device, s.assembly, s.part);
   // After a backlog went out as history, the first live sample of each assembly tells every
   // value: the host's current values are still those of the birth.
   const bool all = report_all_ || (!historical && slot.work_live_gen != live_gen_);
@@ -378,7 +383,7 @@ bool SparkplugSink::add_data(const Sample& s, bool historical) {
   const std::uint64_t ms = source_ms(s);
   metrics_.clear();
   for (std::size_t i = 0; i < n; ++i) {
-    const DeviceMetric& dm = t.metrics[t.first[a] + i];
+    const DeviceMetric& dm = t.metrics[t.first[a] + first + i];
     const double v = s.values[i];
     if (!all && (slot.work_have >> i & 1u) && !differs(v, slot.work[i], dm.deadband)) continue;
     slot.work[i] = v;

@@ -65,7 +65,7 @@ class SparkplugSink final : public Sink {
   mqttc::Session& session() { return session_; }
 
  private:
-  struct Slot {  // what the host was told of one device's assembly: per value, value and time
+  struct Slot {  // what the host was told of one device's assembly part: per value, value and time
     std::array<double, kMaxSampleValues> value{}, work{};
     std::array<std::uint64_t, kMaxSampleValues> ms{}, work_ms{};
     std::uint32_t have = 0, work_have = 0;     // bit i: value i was reported
@@ -91,7 +91,7 @@ class SparkplugSink final : public Sink {
   void add_device_death(std::uint32_t device);
   void add_node_data(const std::string& failure_modes);
   std::optional<mqttc::Error> publish_now();
-  Slot& working(std::uint32_t device, std::uint16_t assembly);
+  Slot& working(std::uint32_t device, std::uint16_t assembly, std::uint8_t part);
   static std::string failure_modes_text(const GatewayReport& r);
   void read_report(std::chrono::steady_clock::time_point now);
   bool device_lost(std::uint32_t device, std::chrono::steady_clock::time_point now) const;
@@ -121,7 +121,8 @@ class SparkplugSink final : public Sink {
   // reported).
   std::vector<std::uint8_t> connection_;
   std::unordered_map<std::string, std::uint32_t> device_of_;  // device name -> index
-  std::vector<Slot> slots_;  // device * 9 + assembly - 100
+  std::vector<Slot> slots_;  // slot_base_[device] + DeviceTable::first_slot[assembly - 100] + part
+  std::vector<std::size_t> slot_base_;
   std::uint64_t epoch_ = 0, live_gen_ = 1;
   bool after_history_ = false;
   std::vector<std::size_t> touched_;

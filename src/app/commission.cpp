@@ -26,7 +26,9 @@ using Result = CheckLine::Result;
 struct AssemblyRead {
   std::uint16_t instance = 0;
   const device::Assembly* layout = nullptr;  // the profile's description
-  std::optional<Sample> sample;
+  std::optional<Sample> sample;  // of part 0 (time, sequence, flags)
+  std::vector<Sample> parts;     // the newest of each part (Sample::part), when all arrived
+  std::vector<double> values;    // their values in element order (every part)
 };
 
 // Everything printed about one meter.
@@ -97,10 +99,7 @@ std::vector<device::ActiveFinding> findings_for(const Devices& devices, std::uin
   // Twice: consistency checks across assemblies (S vs V x I) need the other one seen first.
   for (int pass = 0; pass < 2; ++pass)
     for (const auto& r : reads)
-      if (r.sample) {
-        Sample s = *r.sample;
-        check.check(s);
-      }
+      for (Sample s : r.parts) check.check(s);
   for (auto& f : check.snapshot())
     if (std::none_of(out.begin(), out.end(), [&](const auto& o) { return o.kind == f.kind; }))
       out.push_back(std::move(f));
@@ -153,8 +152,16 @@ MeterRead gather(const ProbeRun& run, const Devices& devices, const RecordingCon
       AssemblyRead ar;
       ar.instance = a;
       ar.layout = devices.profile(i).assembly(a);
-      Sample s;
-      if (devices.latest(i, a, s)) ar.sample = s;
+      for (std::size_t p = 0; ar.layout && p < ar.layout->part_count(); ++p) {
+        Sample s;
+        if (!devices.latest(i, a, s, static_cast<std::uint8_t>(p))) {
+          ar.parts.clear();
+          break;
+        }
+        ar.parts.push_back(s);
+        ar.values.insert(ar.values.end(), s.values, s.values + std::min<std::size_t>(s.count, kMaxSampleValues));
+      }
+      if (!ar.parts.empty()) ar.sample = ar.parts.front();
       m.assemblies.push_back(ar);
     }
     m.findings = findings_for(devices, i, m.assemblies);
@@ -244,8 +251,8 @@ void print_text(std::ostream& os, const MeterRead& m, const ProbeScan& scan) {
     if (!a.layout) continue;
     std::size_t name_w = 0, value_w = 0, unit_w = 0;
     std::vector<std::string> values;
-    for (std::size_t k = 0; k < a.layout->elements.size() && k < s.count; ++k) {
-      values.push_back(number_text(s.values[k]));
+    for (std::size_t k = 0; k < a.layout->elements.size() && k < a.values.size(); ++k) {
+      values.push_back(number_text(a.values[k]));
       name_w = std::max(name_w, a.layout->elements[k].name.size());
       value_w = std::max(value_w, values.back().size());
       unit_w = std::max(unit_w, a.layout->elements[k].unit.size());
@@ -389,12 +396,12 @@ void append_json(std::string& out, const MeterRead& m, const ProbeScan& scan) {
         member_bool(out, "explicit", (a.sample->flags & kSampleExplicit) != 0);
         member(out, "values");
         out += '[';
-        for (std::size_t k = 0; a.layout && k < a.layout->elements.size() && k < a.sample->count; ++k) {
+        for (std::size_t k = 0; a.layout && k < a.layout->elements.size() && k < a.values.size(); ++k) {
           const device::Element& e = a.layout->elements[k];
           const auto use = device::ratio_use(e.kind);
           open_item(out, '{');
           member(out, "name", e.name);
-          member_num(out, "value", a.sample->values[k]);
+          member_num(out, "value", a.values[k]);
           member(out, "unit", e.unit);
           member(out, "ratio", ratio_name(use));
           member_num(out, "factor", gateway ? device::ratio_factor(e.kind, s.ct, s.pt) : 1.0);

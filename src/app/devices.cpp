@@ -62,11 +62,11 @@ struct Devices::State {
   // Shared with the state that replaces this one on a reload: the counts go on.
   std::shared_ptr<DeviceCounters> counters = std::make_shared<DeviceCounters>();
   std::atomic<bool> removed{false};
-  // Newest sample per assembly 100..108, guarded by a tiny lock taken once per datagram on the
-  // scanner thread and rarely by the status page; uncontended in practice.
+  // Newest sample per assembly 100..108 and part (Sample::part; sized from the profile once, a
+  // count of 0 = none yet), guarded by a tiny lock taken once per datagram on the scanner thread
+  // and rarely by the status page; uncontended in practice.
   mutable std::mutex latest_mu;
-  std::array<Sample, 9> latest{};
-  std::array<bool, 9> have{};
+  std::array<std::vector<Sample>, 9> latest{};
   std::array<bool, 9> size_reported{};
   std::unique_ptr<Trend> trend;  // the headline values' history, guarded by latest_mu
 };
@@ -113,6 +113,9 @@ pm500::expected<std::unique_ptr<Devices::State>, std::string> Devices::make_stat
   st->name = dc.name;
   st->profile = prof;
   st->scaler = std::make_unique<device::Scaler>(*prof, *settings);
+  for (std::size_t a = 0; a < st->latest.size(); ++a)
+    if (const device::Assembly* asmb = prof->assembly(static_cast<std::uint16_t>(device::kFirstAssembly + a)))
+      st->latest[a].resize(asmb->part_count());
   st->trend = std::make_unique<Trend>(Trend::channels(*prof, Trend::names_of(*prof)));
   device::Thresholds th;
   // Values of another assembly (101 vs 102) are compared only when recent: allow for the poll.
@@ -214,7 +217,6 @@ pm500::expected<void, std::string> Devices::update(std::uint32_t index, const co
   {
     std::lock_guard lock(old->latest_mu);
     (*st)->latest = old->latest;
-    (*st)->have = old->have;
   }
   bridge_->clear_device(dc.name);  // the old settings' findings: the new ones judge afresh
   put(index, std::move(*st));
@@ -258,27 +260,33 @@ void Devices::on_data(std::uint32_t device, std::uint16_t assembly, std::span<co
   State* p = assembly < 100 || assembly > 108 ? nullptr : at(device);
   if (!p || p->removed.load(std::memory_order_relaxed)) return;
   State& st = *p;
-  Sample s;
-  s.source_time_ns = recv_time_ns;
-  s.device = st.entry;
-  s.sequence = sequence;
-  s.flags = explicit_read ? kSampleExplicit : 0;
-  s.connection = explicit_read ? 0 : st.counters->connection[assembly - 100].load(std::memory_order_relaxed);
-  if (!device::decode(*st.profile, assembly, data, s)) {
+  const device::Assembly* a = st.profile->assembly(assembly);
+  if (!a || data.size() != a->size_bytes) {
     // The size check at connect (attribute 4) reports the cause; here only count.
     st.counters->decode_errors.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  st.scaler->apply(s);
-  st.plausibility->check(s);
-  ring_.push(s);
-  if (journal_) journal_->stage(s);
-  st.counters->samples.fetch_add(1, std::memory_order_relaxed);
+  // One Sample per part (an assembly of more than 18 elements has several), all with the
+  // datagram's time, sequence and connection.
+  const std::size_t parts = a->part_count();
+  for (std::size_t part = 0; part < parts; ++part) {
+    Sample s;
+    s.source_time_ns = recv_time_ns;
+    s.device = st.entry;
+    s.sequence = sequence;
+    s.flags = explicit_read ? kSampleExplicit : 0;
+    s.connection = explicit_read ? 0 : st.counters->connection[assembly - 100].load(std::memory_order_relaxed);
+    (void)device::decode(*a, data, s, part);  // cannot fail: size checked, part exists
+    st.scaler->apply(s);
+    st.plausibility->check(s);
+    ring_.push(s);
+    if (journal_) journal_->stage(s);
+    std::lock_guard lock(st.latest_mu);
+    st.latest[assembly - 100][part] = s;
+    st.trend->add(s);
+  }
+  st.counters->samples.fetch_add(parts, std::memory_order_relaxed);
   st.counters->last_sample_ns.store(recv_time_ns, std::memory_order_relaxed);
-  std::lock_guard lock(st.latest_mu);
-  st.latest[assembly - 100] = s;
-  st.have[assembly - 100] = true;
-  st.trend->add(s);
 }
 
 void Devices::on_connection(std::uint32_t device, std::uint16_t assembly, std::uint32_t t_o_id) noexcept {
@@ -302,13 +310,14 @@ const DeviceCounters& Devices::counters(std::uint32_t device) const {
   return *st->counters;
 }
 
-bool Devices::latest(std::uint32_t device, std::uint16_t assembly, Sample& out) const {
+bool Devices::latest(std::uint32_t device, std::uint16_t assembly, Sample& out, std::uint8_t part) const {
   const State* p = assembly < 100 || assembly > 108 ? nullptr : at(device);
   if (!p) return false;
   const State& st = *p;
   std::lock_guard lock(st.latest_mu);
-  if (!st.have[assembly - 100]) return false;
-  out = st.latest[assembly - 100];
+  const auto& latest = st.latest[assembly - 100];
+  if (part >= latest.size() || latest[part].count == 0) return false;
+  out = latest[part];
   return true;
 }
 
@@ -326,18 +335,18 @@ std::vector<Devices::NamedValue> Devices::values(std::uint32_t device) const {
       if (device::affects(active[i], q)) return device::to_string(active[i]);
     return {};
   };
-  for (std::uint16_t a = device::kFirstAssembly; a <= device::kLastAssembly; ++a) {
-    Sample s;
-    {
-      std::lock_guard lock(st.latest_mu);
-      if (!st.have[a - 100]) continue;
-      s = st.latest[a - 100];
+  for (std::uint16_t a = device::kFirstAssembly; a <= device::kLastAssembly; ++a)
+    for (std::size_t part = 0; part < st.latest[a - 100].size(); ++part) {
+      Sample s;
+      {
+        std::lock_guard lock(st.latest_mu);
+        s = st.latest[a - 100][part];
+      }
+      const device::Assembly* asmb = st.profile->part(a, part);
+      if (!asmb) continue;
+      for (std::size_t i = 0; i < asmb->elements.size() && i < s.count; ++i)
+        out.push_back({asmb->elements[i].name, asmb->elements[i].unit, s.values[i], suspect(asmb->elements[i].kind)});
     }
-    const device::Assembly* asmb = st.profile->assembly(a);
-    if (!asmb) continue;
-    for (std::size_t i = 0; i < asmb->elements.size() && i < s.count; ++i)
-      out.push_back({asmb->elements[i].name, asmb->elements[i].unit, s.values[i], suspect(asmb->elements[i].kind)});
-  }
   return out;
 }
 

@@ -89,8 +89,9 @@ class Devices {
 
   const Catalog& catalog() const { return catalog_; }
   const DeviceCounters& counters(std::uint32_t device) const;
-  // The newest decoded (and scaled) sample of an assembly, for the status page.
-  bool latest(std::uint32_t device, std::uint16_t assembly, Sample& out) const;
+  // The newest decoded (and scaled) sample of an assembly (of one part of it: Sample::part), for
+  // the status page.
+  bool latest(std::uint32_t device, std::uint16_t assembly, Sample& out, std::uint8_t part = 0) const;
   std::vector<device::ActiveFinding> findings(std::uint32_t device) const;
   // The newest value of every element of every assembly received, with its unit, and whether
   // an active plausibility finding makes it suspect (device::affects): `finding` names the first

@@ -121,9 +121,10 @@ std::vector<Trend::Channel> Trend::channels(const device::Profile& profile, std:
   auto find = [&](std::string_view name) {
     for (std::uint16_t a = device::kFirstAssembly; a <= device::kLastAssembly; ++a)
       if (const device::Assembly* asmb = profile.assembly(a))
-        for (std::size_t i = 0; i < asmb->elements.size() && i < kMaxSampleValues; ++i)
+        for (std::size_t i = 0; i < asmb->elements.size(); ++i)
           if (asmb->elements[i].name == name) {
-            out.push_back({asmb->elements[i].name, asmb->elements[i].unit, a, static_cast<std::uint8_t>(i)});
+            out.push_back({asmb->elements[i].name, asmb->elements[i].unit, a,
+                           static_cast<std::uint8_t>(i % kMaxSampleValues), static_cast<std::uint8_t>(i / kMaxSampleValues)});
             return;
           }
   };
@@ -151,7 +152,7 @@ void Trend::add(const pm500::Sample& s) noexcept {
   for (std::uint32_t m = of_assembly_[s.assembly - device::kFirstAssembly]; m != 0; m &= m - 1) {
     const auto c = static_cast<std::size_t>(std::countr_zero(m));
     const Channel& ch = channels_[c];
-    if (ch.index >= s.count) continue;
+    if (ch.part != s.part || ch.index >= s.count) continue;
     fine_[c].add(s.source_time_ns, s.values[ch.index]);
     coarse_[c].add(s.source_time_ns, s.values[ch.index]);
   }

@@ -49,7 +49,8 @@ class Trend {
   struct Channel {
     std::string name, unit;
     std::uint16_t assembly = 0;
-    std::uint8_t index = 0;  // element index in the assembly
+    std::uint8_t index = 0;  // value index in the part's Sample (element 18 x part + index)
+    std::uint8_t part = 0;   // Sample::part the element travels in
   };
   // The channels for `names` (at most kMaxValues) as the profile places them.
   static std::vector<Channel> channels(const device::Profile& profile, std::span<const std::string_view> names);

@@ -121,38 +121,43 @@ std::string describe(const DecodeError& e) {
 }
 
 pm500::expected<void, DecodeError> decode(const Assembly& a, std::span<const std::uint8_t> bytes,
-                                          pm500::Sample& out) noexcept {
+                                          pm500::Sample& out, std::size_t part) noexcept {
   // Strict equality: a longer payload means elements the profile does not know, and reading a
   // prefix of it would silently publish values under the wrong names.
   if (bytes.size() != a.size_bytes)
     return pm500::unexpected(
         DecodeError{DecodeErrc::size_mismatch, a.instance, a.size_bytes, static_cast<std::uint32_t>(bytes.size())});
-  const std::size_t n = a.elements.size();  // <= kMaxSampleValues, checked by the loader
+  const Assembly* v = a.part(part);
+  if (!v)
+    return pm500::unexpected(
+        DecodeError{DecodeErrc::unknown_assembly, a.instance, 0, static_cast<std::uint32_t>(bytes.size())});
+  const std::size_t n = v->elements.size();  // <= kMaxSampleValues: a larger assembly has parts
   if (a.plain_real) {
     // The same values as the loop below (x 1.0 changes no double, NaN included), without a
-    // switch and two loads of the element per value.
+    // switch and two loads of the element per value. Part p's floats start at its first element.
+    const std::uint8_t* at = bytes.data() + v->elements.front().offset;
 #pragma GCC unroll 4
-    for (std::size_t i = 0; i < n; ++i)
-      out.values[i] = std::bit_cast<float>(detail::load_le<std::uint32_t>(bytes.data() + 4 * i));
+    for (std::size_t i = 0; i < n; ++i) out.values[i] = std::bit_cast<float>(detail::load_le<std::uint32_t>(at + 4 * i));
   } else {
     for (std::size_t i = 0; i < n; ++i) {
-      const Element& e = a.elements[i];
+      const Element& e = v->elements[i];
       out.values[i] = detail::read_le(e.type, bytes.data() + e.offset) * e.scale;
     }
   }
   for (std::size_t i = n; i < kMaxSampleValues; ++i) out.values[i] = 0;
   out.count = static_cast<std::uint8_t>(n);
   out.assembly = a.instance;
+  out.part = static_cast<std::uint8_t>(part);
   return {};
 }
 
 pm500::expected<void, DecodeError> decode(const Profile& p, std::uint16_t assembly, std::span<const std::uint8_t> bytes,
-                                          pm500::Sample& out) noexcept {
+                                          pm500::Sample& out, std::size_t part) noexcept {
   const Assembly* a = p.assembly(assembly);
   if (!a)
     return pm500::unexpected(
         DecodeError{DecodeErrc::unknown_assembly, assembly, 0, static_cast<std::uint32_t>(bytes.size())});
-  return decode(*a, bytes, out);
+  return decode(*a, bytes, out, part);
 }
 
 }  // namespace pm500::device

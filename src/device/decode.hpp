@@ -31,15 +31,17 @@ struct DecodeError {
 // "assembly 101: 52 bytes received, the profile describes 48"
 std::string describe(const DecodeError& e);
 
-// Writes out.values[0..n), out.count and out.assembly. Other fields (time, device, sequence,
-// flags) are the caller's. Values are engineering values in the profile's units, as the meter
-// sent them (before CT/PT scaling).
+// Writes out.values[0..n), out.count, out.assembly and out.part for part `part` of the
+// assembly (Assembly::part_count(); 0 for one of at most 18 elements). Other fields (time,
+// device, sequence, flags) are the caller's. Values are engineering values in the profile's
+// units, as the meter sent them (before CT/PT scaling). A part the assembly does not have is
+// unknown_assembly.
 pm500::expected<void, DecodeError> decode(const Profile& p, std::uint16_t assembly, std::span<const std::uint8_t> bytes,
-                                          pm500::Sample& out) noexcept;
+                                          pm500::Sample& out, std::size_t part = 0) noexcept;
 
 // The same for one already looked-up assembly.
 pm500::expected<void, DecodeError> decode(const Assembly& a, std::span<const std::uint8_t> bytes,
-                                          pm500::Sample& out) noexcept;
+                                          pm500::Sample& out, std::size_t part = 0) noexcept;
 
 namespace detail {
 // Little-endian element read/write; `at` must have wire_size(t) bytes.

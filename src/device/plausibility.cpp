@@ -128,25 +128,36 @@ Plausibility::Plausibility(const Profile& profile, DeviceSettings settings, Thre
   thresholds_.raise_after = std::max<std::uint16_t>(thresholds_.raise_after, 1);
   thresholds_.clear_after = std::max<std::uint16_t>(thresholds_.clear_after, 1);
   latest_.fill(kNaN);
+  std::size_t views = 0;
   for (std::size_t a = 0; a < kAssemblySlots; ++a) {
-    const Assembly& as = profile_.assemblies[a];
-    if (!as.present()) continue;
-    Plan& plan = plan_[a];
-    const std::size_t n = std::min(as.elements.size(), kMaxSampleValues);
-    for (std::size_t i = 0; i < n; ++i) {
-      const Element& e = as.elements[i];
-      const std::uint32_t b = 1u << i;
-      plan.latest_slot[i] = static_cast<std::uint8_t>(slot(e.kind, e.phase));
-      if (e.kind == Quantity::power_factor) plan.power_factor |= b;
-      if (e.kind == Quantity::frequency) plan.frequency |= b;
-      if (is_counter(e.kind)) plan.counters |= b;
+    view_of_[a] = views;
+    views += profile_.assemblies[a].present() ? profile_.assemblies[a].part_count() : 0;
+  }
+  plan_.resize(views);
+  kinds_in_.resize(views);
+  for (auto& c : counters_) c.resize(views);
+  for (std::size_t a = 0; a < kAssemblySlots; ++a) {
+    const Assembly& whole = profile_.assemblies[a];
+    for (std::size_t p = 0; whole.present() && p < whole.part_count(); ++p) {
+      const Assembly& as = *whole.part(p);
+      const std::size_t v = view_of_[a] + p;
+      Plan& plan = plan_[v];
+      const std::size_t n = std::min(as.elements.size(), kMaxSampleValues);
+      for (std::size_t i = 0; i < n; ++i) {
+        const Element& e = as.elements[i];
+        const std::uint32_t b = 1u << i;
+        plan.latest_slot[i] = static_cast<std::uint8_t>(slot(e.kind, e.phase));
+        if (e.kind == Quantity::power_factor) plan.power_factor |= b;
+        if (e.kind == Quantity::frequency) plan.frequency |= b;
+        if (is_counter(e.kind)) plan.counters |= b;
+      }
+      if (as.role == Role::energy) {
+        plan.energy = static_cast<std::uint16_t>(energy_.size());
+        energy_.emplace_back();
+      }
+      if (as.role != Role::realtime) continue;
+      for (const auto& e : as.elements) kinds_in_[v] |= bit(e.kind);
     }
-    if (as.role == Role::energy) {
-      plan.energy = static_cast<std::uint8_t>(energy_.size());
-      energy_.emplace_back();
-    }
-    if (as.role != Role::realtime) continue;
-    for (const auto& e : as.elements) kinds_in_[a] |= bit(e.kind);
   }
 }
 
@@ -262,9 +273,9 @@ std::vector<ActiveFinding> Plausibility::snapshot() const {
 }
 
 void Plausibility::check(pm500::Sample& s) noexcept {
-  const Assembly* a = profile_.assembly(s.assembly);
+  const Assembly* a = profile_.part(s.assembly, s.part);
   if (!a) return;
-  const std::size_t as = s.assembly - kFirstAssembly;
+  const std::size_t as = view_of_[s.assembly - kFirstAssembly] + s.part;
   const std::size_t n = std::min<std::size_t>({s.count, a->elements.size(), kMaxSampleValues});
   now_ns_ = s.source_time_ns;
 
@@ -298,14 +309,14 @@ void Plausibility::check(pm500::Sample& s) noexcept {
   if (const Counter& c = counters_[static_cast<std::size_t>(FindingKind::non_finite)][as];
       !finite || c.bad != 0 || c.active)
     judge(FindingKind::non_finite, as, [&] { return finite ? Verdict::good : check_non_finite(*a, s); });
-  judge(FindingKind::power_factor_range, as, [&] { return check_pf_range(*a, s); });
-  if (a->role == Role::energy) judge(FindingKind::energy_backwards, as, [&] { return check_energy(*a, s); });
+  judge(FindingKind::power_factor_range, as, [&] { return check_pf_range(*a, as, s); });
+  if (a->role == Role::energy) judge(FindingKind::energy_backwards, as, [&] { return check_energy(*a, as, s); });
 
   if (a->role == Role::realtime) {
     // Each check runs when the sample carries its leading quantity, so a check is counted once
     // per arrival of that quantity even when its other inputs come from another assembly.
     const std::uint32_t in = kinds_in_[as];
-    judge(FindingKind::frequency_range, as, [&] { return check_frequency(*a, s); });
+    judge(FindingKind::frequency_range, as, [&] { return check_frequency(*a, as, s); });
     if (in & (bit(Quantity::voltage_ln) | bit(Quantity::voltage_ll)))
       judge(FindingKind::voltage_vs_nominal, as, [&] { return check_voltage(); });
     if (in & bit(Quantity::current)) judge(FindingKind::current_vs_ct, as, [&] { return check_current(); });
@@ -337,8 +348,8 @@ Plausibility::Verdict Plausibility::check_non_finite(const Assembly& a, const pm
   return Verdict::bad;
 }
 
-Plausibility::Verdict Plausibility::check_pf_range(const Assembly& a, const pm500::Sample& s) noexcept {
-  const std::uint32_t pf = plan_[a.instance - kFirstAssembly].power_factor & below(s, a);
+Plausibility::Verdict Plausibility::check_pf_range(const Assembly& a, std::size_t view, const pm500::Sample& s) noexcept {
+  const std::uint32_t pf = plan_[view].power_factor & below(s, a);
   Verdict v = pf ? Verdict::good : Verdict::skip;
   for_each_bit(pf, [&](std::size_t i) {
     if (!(std::abs(s.values[i]) > thresholds_.pf_limit)) return true;
@@ -355,8 +366,8 @@ Plausibility::Verdict Plausibility::check_pf_range(const Assembly& a, const pm50
   return v;
 }
 
-Plausibility::Verdict Plausibility::check_frequency(const Assembly& a, const pm500::Sample& s) noexcept {
-  std::uint32_t frequency = plan_[a.instance - kFirstAssembly].frequency & below(s, a);
+Plausibility::Verdict Plausibility::check_frequency(const Assembly& a, std::size_t view, const pm500::Sample& s) noexcept {
+  std::uint32_t frequency = plan_[view].frequency & below(s, a);
   while (frequency) {
     const auto i = static_cast<std::size_t>(__builtin_ctz(frequency));
     frequency &= frequency - 1;
@@ -383,11 +394,10 @@ Plausibility::Verdict Plausibility::check_frequency(const Assembly& a, const pm5
   return Verdict::skip;
 }
 
-Plausibility::Verdict Plausibility::check_energy(const Assembly& a, const pm500::Sample& s) noexcept {
-  const Plan& plan = plan_[a.instance - kFirstAssembly];
+Plausibility::Verdict Plausibility::check_energy(const Assembly& a, std::size_t view, const pm500::Sample& s) noexcept {
+  const Plan& plan = plan_[view];
   auto& st = energy_[plan.energy];
-  const bool raised =
-      counters_[static_cast<std::size_t>(FindingKind::energy_backwards)][a.instance - kFirstAssembly].active;
+  const bool raised = counters_[static_cast<std::size_t>(FindingKind::energy_backwards)][view].active;
   std::uint32_t counters = plan.counters & below(s, a);
   Verdict v = Verdict::skip;
   while (counters) {

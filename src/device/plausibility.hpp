@@ -137,9 +137,9 @@ class Plausibility {
     std::uint32_t power_factor = 0;  // Quantity::power_factor
     std::uint32_t frequency = 0;     // Quantity::frequency
     std::uint32_t counters = 0;      // energy and hour/event counters (check_energy)
-    std::uint8_t energy = kNoEnergy;  // index into energy_ for an energy assembly
+    std::uint16_t energy = kNoEnergy;  // index into energy_ for an energy assembly (part)
   };
-  static constexpr std::uint8_t kNoEnergy = 0xff;
+  static constexpr std::uint16_t kNoEnergy = 0xffff;
 
   static std::size_t slot(Quantity k, Phase p) {
     return static_cast<std::size_t>(k) * 10 + static_cast<std::size_t>(p);
@@ -157,9 +157,9 @@ class Plausibility {
   static void evidence(const char* fmt, ...) noexcept __attribute__((format(printf, 1, 2)));
 
   Verdict check_non_finite(const Assembly& a, const pm500::Sample& s) noexcept;
-  Verdict check_pf_range(const Assembly& a, const pm500::Sample& s) noexcept;
-  Verdict check_frequency(const Assembly& a, const pm500::Sample& s) noexcept;
-  Verdict check_energy(const Assembly& a, const pm500::Sample& s) noexcept;
+  Verdict check_pf_range(const Assembly& a, std::size_t view, const pm500::Sample& s) noexcept;
+  Verdict check_frequency(const Assembly& a, std::size_t view, const pm500::Sample& s) noexcept;
+  Verdict check_energy(const Assembly& a, std::size_t view, const pm500::Sample& s) noexcept;
   Verdict check_voltage() noexcept;
   Verdict check_current() noexcept;
   Verdict check_apparent() noexcept;
@@ -181,10 +181,13 @@ class Plausibility {
   std::int64_t now_ns_ = 0;
   std::array<double, kSlots> latest_{};
   std::array<std::int64_t, kSlots> latest_ns_{};
-  std::array<std::uint32_t, kAssemblySlots> kinds_in_{};  // bit per Quantity present, real-time assemblies
-  std::array<Plan, kAssemblySlots> plan_{};
-  std::array<std::array<Counter, kAssemblySlots>, kFindingKinds> counters_{};
-  std::array<std::uint8_t, kFindingKinds> active_slots_{};
+  // Per view, i.e. per assembly part (Assembly::part; one for an assembly of up to 18
+  // elements), sized once: view_of_[instance - 100] + part is the index.
+  std::array<std::size_t, kAssemblySlots> view_of_{};
+  std::vector<std::uint32_t> kinds_in_;  // bit per Quantity present, real-time assemblies
+  std::vector<Plan> plan_;
+  std::array<std::vector<Counter>, kFindingKinds> counters_{};
+  std::array<std::uint16_t, kFindingKinds> active_slots_{};
   std::vector<std::array<CounterState, kMaxSampleValues>> energy_;  // per energy assembly, sized once
 
   bool describe_ = false;  // the running check's failure would raise its finding: format the text

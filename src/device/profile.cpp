@@ -450,14 +450,16 @@ class Loader {
         element(*n.as_table(), ep, a, names);
       }
       if (a.elements.empty()) error(elems->source(), path + ".elements", "an assembly needs at least one element");
-      if (a.elements.size() > kMaxSampleValues)
+      if (a.elements.size() > kMaxSampleValues * kMaxSampleParts)
         error(elems->source(), path + ".elements",
               std::to_string(a.elements.size()) + " elements, more than the limit of " +
-                  std::to_string(kMaxSampleValues) +
-                  " per assembly (one Sample record); describe at most that many, or split the data");
+                  std::to_string(kMaxSampleValues * kMaxSampleParts) +
+                  " per assembly (" + std::to_string(kMaxSampleParts) + " records of " +
+                  std::to_string(kMaxSampleValues) + " values); describe the data as more than one assembly");
       a.plain_real = !a.elements.empty() && std::all_of(a.elements.begin(), a.elements.end(), [](const Element& e) {
         return e.type == WireType::REAL && e.scale == 1.0;
       });
+      if (a.elements.size() <= kMaxSampleValues * kMaxSampleParts) split_parts(a);
     }
     if (auto* n = get(t, "size_bytes", toml::node_type::integer, path, false)) {
       const auto declared = n->as_integer()->get();
@@ -689,6 +691,25 @@ void fill_field_names(const Profile& p, pm500::DeviceMeta& meta,
     info.clear();
     meta.titles[i] = p.assemblies[i].title;
     for (const auto& e : p.assemblies[i].elements) info.push_back(field_info(e));
+  }
+}
+
+void split_parts(Assembly& a) {
+  a.parts.clear();
+  const std::size_t n = sample_parts(a.elements.size());
+  if (n <= 1) return;
+  a.parts.reserve(n);
+  for (std::size_t p = 0; p < n; ++p) {
+    Assembly& v = a.parts.emplace_back();
+    v.instance = a.instance;
+    v.title = a.title;
+    v.role = a.role;
+    v.plain_real = a.plain_real;
+    v.size_bytes = a.size_bytes;
+    const std::size_t first = p * kMaxSampleValues;
+    const std::size_t last = std::min(a.elements.size(), first + kMaxSampleValues);
+    v.elements.assign(a.elements.begin() + static_cast<std::ptrdiff_t>(first),
+                      a.elements.begin() + static_cast<std::ptrdiff_t>(last));
   }
 }
 

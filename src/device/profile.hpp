@@ -104,9 +104,22 @@ struct Assembly {
   // floats in one tight loop. Set by the loader once the elements are complete; false (the
   // element-by-element path, always correct) for an assembly built otherwise.
   bool plain_real = false;
+  // More than kMaxSampleValues elements: a reading travels as consecutive Samples (pm500/sample.hpp,
+  // Sample::part), and parts[p] is this assembly with only part p's elements (offsets still into
+  // the whole payload, size_bytes the whole size). Empty when the assembly fits one Sample: then
+  // part(0) is the assembly itself. Filled by the loader (split_parts()).
+  std::vector<Assembly> parts;
 
   bool present() const { return instance != 0; }
+  std::size_t part_count() const { return parts.empty() ? 1 : parts.size(); }
+  const Assembly* part(std::size_t p) const {
+    if (parts.empty()) return p == 0 ? this : nullptr;
+    return p < parts.size() ? &parts[p] : nullptr;
+  }
 };
+
+// Fills a.parts from a.elements (clears it when they fit one Sample).
+void split_parts(Assembly& a);
 
 inline constexpr std::uint16_t kFirstAssembly = 100;
 inline constexpr std::uint16_t kLastAssembly = 108;
@@ -152,6 +165,11 @@ struct Profile {
     if (instance < kFirstAssembly || instance > kLastAssembly) return nullptr;
     const Assembly& a = assemblies[instance - kFirstAssembly];
     return a.present() ? &a : nullptr;
+  }
+  // The view of one part of an assembly (Assembly::part); nullptr when there is no such part.
+  const Assembly* part(std::uint16_t instance, std::size_t p) const {
+    const Assembly* a = assembly(instance);
+    return a ? a->part(p) : nullptr;
   }
 };
 

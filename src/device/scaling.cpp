@@ -1,5 +1,6 @@
 #include "device/scaling.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -21,30 +22,30 @@ double ratio_factor(Quantity kind, const Ratio& ct, const Ratio& pt) {
 
 Scaler::Scaler(const Profile& p, const DeviceSettings& s) : active_(s.applied_by == AppliedBy::gateway) {
   for (std::size_t a = 0; a < kAssemblySlots; ++a) {
-    factors_[a].fill(1.0);
-    const auto& elems = p.assemblies[a].elements;
-    for (std::size_t i = 0; i < elems.size() && i < kMaxSampleValues; ++i) {
-      factors_[a][i] = ratio_factor(elems[i].kind, s.ct, s.pt);
-      to_float_[a][i] = float_after_scaling(elems[i]);
+    for (const auto& e : p.assemblies[a].elements) {
+      factors_[a].push_back(ratio_factor(e.kind, s.ct, s.pt));
+      to_float_[a].push_back(float_after_scaling(e) ? 1 : 0);
     }
   }
 }
 
 double Scaler::factor(std::uint16_t assembly, std::size_t element) const {
-  if (!active_ || assembly < kFirstAssembly || assembly > kLastAssembly || element >= kMaxSampleValues) return 1.0;
-  return factors_[assembly - kFirstAssembly][element];
+  if (!active_ || assembly < kFirstAssembly || assembly > kLastAssembly) return 1.0;
+  const auto& f = factors_[assembly - kFirstAssembly];
+  return element < f.size() ? f[element] : 1.0;
 }
 
 void Scaler::apply(pm500::Sample& s) const noexcept {
   if (!active_ || (s.flags & pm500::kSampleScaled) || s.assembly < kFirstAssembly || s.assembly > kLastAssembly) return;
   const auto& f = factors_[s.assembly - kFirstAssembly];
   const auto& to_float = to_float_[s.assembly - kFirstAssembly];
-  const std::size_t n = s.count < kMaxSampleValues ? s.count : kMaxSampleValues;
+  const std::size_t first = std::size_t{s.part} * kMaxSampleValues;
+  const std::size_t n = std::min<std::size_t>({s.count, kMaxSampleValues, f.size() > first ? f.size() - first : 0});
   // In double: a float32 counter times CT x PT keeps every bit of the meter's value. A float32
   // measurement is rounded back to float (unless the product is beyond float's range).
   for (std::size_t i = 0; i < n; ++i) {
-    const double v = s.values[i] * f[i];
-    s.values[i] = to_float[i] && std::fabs(v) <= std::numeric_limits<float>::max() ? static_cast<float>(v) : v;
+    const double v = s.values[i] * f[first + i];
+    s.values[i] = to_float[first + i] && std::fabs(v) <= std::numeric_limits<float>::max() ? static_cast<float>(v) : v;
   }
   s.flags = static_cast<std::uint16_t>(s.flags | pm500::kSampleScaled);
 }

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <array>
+#include <vector>
 
 #include "device/profile.hpp"
 #include "device/settings.hpp"
@@ -31,12 +32,14 @@ class Scaler {
   void apply(pm500::Sample& s) const noexcept;
 
   bool active() const { return active_; }
+  // The factor of an element, by its index in the whole assembly (all parts).
   double factor(std::uint16_t assembly, std::size_t element) const;
 
  private:
   bool active_ = false;
-  std::array<std::array<double, kMaxSampleValues>, kAssemblySlots> factors_{};
-  std::array<std::array<bool, kMaxSampleValues>, kAssemblySlots> to_float_{};  // float_after_scaling()
+  // Per assembly, per element of the whole assembly (a part's values start at 18 x part).
+  std::array<std::vector<double>, kAssemblySlots> factors_{};
+  std::array<std::vector<std::uint8_t>, kAssemblySlots> to_float_{};  // float_after_scaling()
 };
 
 }  // namespace pm500::device

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/sample.hpp"
+
 namespace pm500 {
 
 // The field names of one assembly, in value order. Devices of one profile share one list (the
@@ -100,9 +102,28 @@ struct DeviceMeta {
   // "gateway"); "" when not known.
   std::string ct{}, pt{}, ratios_applied_by{};
 
+  // All of an assembly's field names (every part), or those of one part: a Sample of part p
+  // holds elements [18p, 18p + 18) (pipeline/sample.hpp), so names[i] names its values[i].
   std::span<const std::string> field_names(std::uint16_t assembly) const {
     if (assembly < 100 || assembly > 108) return {};
     return fields[assembly - 100];
+  }
+  // Whether a reading of the assembly takes more than one Sample (more than 18 elements).
+  bool has_parts(std::uint16_t assembly) const { return field_names(assembly).size() > kMaxSampleValues; }
+  std::span<const std::string> field_names(std::uint16_t assembly, std::uint8_t part) const {
+    return part_of(field_names(assembly), part);
+  }
+  std::span<const FieldInfo> field_info(std::uint16_t assembly, std::uint8_t part) const {
+    if (assembly < 100 || assembly > 108) return {};
+    return part_of(std::span<const FieldInfo>(info[assembly - 100]), part);
+  }
+
+ private:
+  template <class T>
+  static std::span<const T> part_of(std::span<const T> all, std::uint8_t part) {
+    const std::size_t first = std::size_t{part} * kMaxSampleValues;
+    if (first >= all.size()) return {};
+    return all.subspan(first, std::min(kMaxSampleValues, all.size() - first));
   }
 };
 

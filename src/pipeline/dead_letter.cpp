@@ -23,6 +23,10 @@ void append_raw_sample_json(std::string& out, const Sample& s, const DeviceMeta*
   json::append_integer(out, s.device);
   out += ",\"assembly\":";
   json::append_integer(out, s.assembly);
+  if (s.part > 0) {  // values[i] is element 18 x part + i
+    out += ",\"part\":";
+    json::append_integer(out, s.part);
+  }
   out += ",\"sequence\":";
   json::append_integer(out, s.sequence);
   out += ",\"flags\":";

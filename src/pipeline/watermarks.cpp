@@ -132,6 +132,9 @@ Watermarks::Entry& Watermarks::entry(const Sample& s) {
 }
 
 std::optional<Watermarks::Gap> Watermarks::update(const Sample& s) {
+  // The further parts of a reading (an assembly of more than 18 elements) share part 0's time,
+  // sequence and connection: the mark and the gap are part 0's, never counted again.
+  if (s.part != 0) return std::nullopt;
   Entry& e = entry(s);
   std::optional<Gap> gap;
   if (e.previous_run && !e.seen_this_run && s.source_time_ns > e.mark.time_ns) {

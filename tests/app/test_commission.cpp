@@ -306,3 +306,43 @@ TEST_CASE("commission: a meter that wants a run/idle header is read, and the rep
         std::string::npos);
   check_values(rows(s));  // the header is taken off: every value where it belongs
 }
+
+TEST_CASE("commission: an assembly of 40 REALs arrives whole: every value once, in order, scaled in every part") {
+  // 40 elements travel as three Samples (18 + 18 + 4); the voltage is in part 1, the current in
+  // part 2, so their scaled values show that each part was named and scaled by its own elements.
+  TempDir dir;
+  std::string elements;
+  std::vector<std::string> names;
+  for (int i = 0; i < 40; ++i) {
+    std::string e;
+    if (i == 20) e = "{ name = \"voltage_l1_n_v\", type = \"REAL\", kind = \"voltage_ln\", unit = \"V\", phase = \"L1\" }";
+    else if (i == 39) e = "{ name = \"current_l1_a\", type = \"REAL\", kind = \"current\", unit = \"A\", phase = \"L1\" }";
+    else e = "{ name = \"x" + std::to_string(i) + "\", type = \"REAL\", kind = \"indicator\", unit = \"\" }";
+    names.push_back(i == 20 ? "voltage_l1_n_v" : i == 39 ? "current_l1_a" : "x" + std::to_string(i));
+    elements += "  " + e + ",\n";
+  }
+  const auto profile = dir / "big.toml";
+  write_file(profile, "format = 1\nname = \"PowerMonitor 500\"\n[assembly.100]\ntitle = \"Forty values\"\n"
+                      "role = \"realtime\"\nsize_bytes = 160\nelements = [\n" + elements + "]\n");
+  Meter m("127.0.40.7", {"--profile", profile.string()});
+  Config c("[[devices]]\nname = \"big\"\naddress = \"" + m.address + "\"\nrpi_ms = 100\nassemblies = [100]\n"
+           "ct = \"400:5\"\nratios_applied_by = \"gateway\"\nnominal_voltage = 400\nprofile = \"" + profile.string() + "\"\n");
+  auto r = c.run();
+  INFO(r.output);
+  CHECK(r.code == 0);
+  const std::string s = section(r.output, "big");
+  const auto got = rows(s);
+  CHECK(got.size() == 40);
+  std::size_t at = 0;
+  for (const auto& n : names) {  // each name once, in element order
+    const auto pos = s.find("\n    " + n + " ", at);
+    REQUIRE_MESSAGE(pos != std::string::npos, n);
+    CHECK(s.find("\n    " + n + " ", pos + 1) == std::string::npos);
+    at = pos + 1;
+  }
+  CHECK(got.at("voltage_l1_n_v").value > 215);  // 400 V L-L
+  CHECK(got.at("voltage_l1_n_v").value < 247);
+  CHECK(got.at("current_l1_a").value > 140);    // 50 % of 400 A, scaled x80 in part 2
+  CHECK(got.at("current_l1_a").value < 260);
+  CHECK(got.at("current_l1_a").ratio == "x80 CT");
+}

@@ -242,3 +242,40 @@ TEST_CASE("scaled float32 values keep the meter's precision: rounded to float, w
   off.apply(m);
   CHECK(m.values[7] == static_cast<double>(secondary));
 }
+
+TEST_CASE("an assembly of 40 REALs decodes into three parts, every value once and in order") {
+  std::string text = "format = 1\nname = \"big\"\n[assembly.100]\nrole = \"realtime\"\nelements = [\n";
+  for (int i = 0; i < 39; ++i)
+    text += "{ name = \"x" + std::to_string(i) + "\", type = \"REAL\", kind = \"indicator\", unit = \"\" },\n";
+  text += "{ name = \"current_l1_a\", type = \"REAL\", kind = \"current\", unit = \"A\", phase = \"L1\" },\n";
+  auto p = load_profile_string(text + "]\n", "big.toml");
+  if (!p) FAIL(p.error().front().str());
+  std::vector<std::uint8_t> bytes(160);
+  for (int i = 0; i < 40; ++i) detail::write_element(WireType::REAL, 1.5 * i, bytes.data() + 4 * i);
+  const Assembly& a = *p->assembly(100);
+  REQUIRE(a.part_count() == 3);
+  std::vector<double> seen;
+  for (std::size_t part = 0; part < 3; ++part) {
+    pm500::Sample s;
+    REQUIRE(decode(*p, 100, bytes, s, part));
+    CHECK(s.part == part);
+    CHECK(s.assembly == 100);
+    CHECK(s.count == (part < 2 ? 18 : 4));
+    seen.insert(seen.end(), s.values, s.values + s.count);
+  }
+  REQUIRE(seen.size() == 40);
+  for (int i = 0; i < 40; ++i) CHECK(seen[static_cast<std::size_t>(i)] == 1.5 * i);
+  pm500::Sample s;
+  CHECK(decode(*p, 100, bytes, s, 3).error().code == DecodeErrc::unknown_assembly);
+  CHECK(decode(*p, 100, std::span(bytes).first(156), s, 1).error().code == DecodeErrc::size_mismatch);
+
+  // Scaling by the gateway finds each part's elements: the current, element 39, x CT.
+  auto settings = make_settings("big", "400:5", "480:120", "gateway", 480, "3PN");
+  REQUIRE(settings);
+  Scaler scaler(*p, *settings);
+  REQUIRE(decode(*p, 100, bytes, s, 2));
+  scaler.apply(s);
+  CHECK(s.values[3] == 1.5 * 39 * 80);
+  CHECK(s.values[2] == 1.5 * 38);  // an indicator: not scaled
+  CHECK(scaler.factor(100, 39) == 80);
+}

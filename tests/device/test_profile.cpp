@@ -193,7 +193,27 @@ TEST_CASE("profile loader errors name file:line:column and the key") {
     std::string many = "format = 1\nname = \"x\"\n[assembly.101]\nrole = \"info\"\nelements = [\n";
     for (int i = 0; i < 19; ++i)
       many += "{ name = \"w" + std::to_string(i) + "\", type = \"UINT\", kind = \"info\", unit = \"\" },\n";
-    CHECK(has(load(many + "]\n"), "19 elements, more than the limit of 18 per assembly"));
+    // More than 18 elements travel as parts (Sample::part): 40 load, split 18 + 18 + 4.
+    for (int i = 19; i < 40; ++i)
+      many += "{ name = \"w" + std::to_string(i) + "\", type = \"UINT\", kind = \"info\", unit = \"\" },\n";
+    auto r = load(many + "]\n");
+    REQUIRE(r);
+    const Assembly* a = r->assembly(101);
+    REQUIRE(a);
+    CHECK(a->elements.size() == 40);
+    REQUIRE(a->part_count() == 3);
+    CHECK(a->part(0)->elements.front().name == "w0");
+    CHECK(a->part(1)->elements.front().name == "w18");
+    CHECK(a->part(1)->elements.front().offset == 36);
+    CHECK(a->part(2)->elements.size() == 4);
+    CHECK(a->part(2)->elements.back().name == "w39");
+    CHECK(a->part(3) == nullptr);
+    CHECK(r->assembly(101)->part(2)->size_bytes == 80);
+    // Beyond 255 parts of 18 a Sample cannot number them: refused, naming the key.
+    std::string huge = "format = 1\nname = \"x\"\n[assembly.101]\nrole = \"info\"\nelements = [\n";
+    for (int i = 0; i < 4591; ++i)
+      huge += "{ name = \"w" + std::to_string(i) + "\", type = \"USINT\", kind = \"info\", unit = \"\" },\n";
+    CHECK(has(load(huge + "]\n"), "assembly.101.elements: 4591 elements, more than the limit of 4590 per assembly"));
   }
   SUBCASE("energy needs a direction, format must be 1") {
     auto r = load(

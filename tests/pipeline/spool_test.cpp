@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <vector>
 
@@ -238,4 +239,36 @@ TEST_CASE("spool: an unreadable segment header is set aside and its records coun
   CHECK(sp->stats().corrupt_skipped == 10);
   CHECK(sp->empty());
   CHECK(fs::exists(fs::path(segs[0]).concat(".unreadable")));
+}
+
+TEST_CASE("spool: the parts of an assembly of more than 18 elements come back whole, part numbers kept") {
+  test::TempDir tmp;
+  std::vector<Sample> in;
+  for (std::uint16_t seq = 1; seq <= 3; ++seq)
+    for (std::uint8_t part = 0; part < 3; ++part) {  // 40 elements: 18 + 18 + 4
+      Sample s;
+      s.source_time_ns = 1'000'000'000LL * seq;
+      s.assembly = 100;
+      s.sequence = seq;
+      s.connection = 7;
+      s.part = part;
+      s.count = part < 2 ? 18 : 4;
+      for (std::size_t i = 0; i < s.count; ++i) s.values[i] = seq * 1000.0 + part * 18 + static_cast<double>(i);
+      in.push_back(s);
+    }
+  {
+    auto sp = open_spool(tmp.path());
+    REQUIRE(sp->append(in));
+  }  // reopened: what a restart reads
+  auto sp = open_spool(tmp.path());
+  std::vector<Sample> out(in.size() + 1);
+  auto r = sp->read(out);
+  REQUIRE(r);
+  REQUIRE(r->count == in.size());
+  for (std::size_t k = 0; k < in.size(); ++k) {
+    CHECK(out[k].part == in[k].part);
+    CHECK(out[k].sequence == in[k].sequence);
+    CHECK(out[k].count == in[k].count);
+    CHECK(std::memcmp(&out[k], &in[k], sizeof(Sample)) == 0);
+  }
 }

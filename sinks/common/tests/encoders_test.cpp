@@ -514,3 +514,44 @@ TEST_CASE("encoders: random samples and names match the old encoders") {
     }
   }
 }
+
+TEST_CASE("an assembly of 40 values: each part is its own line and document, named by its elements") {
+  DeviceMeta m = meta();
+  std::vector<std::string> names;
+  for (int i = 0; i < 40; ++i) names.push_back("v" + std::to_string(i));
+  m.fields[2] = names;
+  m.fields[3] = {"a", "b"};
+  lp::Encoder lpe;
+  json::Encoder je;
+  std::string lines, docs;
+  for (std::uint8_t part = 0; part < 3; ++part) {
+    Sample s = sample({});
+    s.assembly = 102;
+    s.part = part;
+    s.count = part < 2 ? 18 : 4;
+    for (std::size_t i = 0; i < s.count; ++i) s.values[i] = static_cast<double>(part * 18 + i);
+    std::string one;
+    REQUIRE(lp::append_sample(one, s, m, {}));
+    REQUIRE(lpe.append(lines, s, m));
+    CHECK(lines.ends_with(one));  // the cached encoder writes what the free function does
+    std::string doc;
+    json::append_sample(doc, s, &m);
+    je.append_sample(docs, s, &m);
+    CHECK(docs.ends_with(doc));
+    CHECK(doc.find(",\"assembly\":102,\"part\":" + std::to_string(part) + ",\"sequence\":5,") != std::string::npos);
+  }
+  // Same measurement, tags and timestamp: InfluxDB merges the three lines into one point.
+  CHECK(lines ==
+        "powermonitor_500,asset=feeder-1,device=mcc-1,site=plant v0=0,v1=1,v2=2,v3=3,v4=4,v5=5,v6=6,v7=7,v8=8,v9=9,"
+        "v10=10,v11=11,v12=12,v13=13,v14=14,v15=15,v16=16,v17=17 1700000000123456789\n"
+        "powermonitor_500,asset=feeder-1,device=mcc-1,site=plant v18=18,v19=19,v20=20,v21=21,v22=22,v23=23,v24=24,"
+        "v25=25,v26=26,v27=27,v28=28,v29=29,v30=30,v31=31,v32=32,v33=33,v34=34,v35=35 1700000000123456789\n"
+        "powermonitor_500,asset=feeder-1,device=mcc-1,site=plant v36=36,v37=37,v38=38,v39=39 1700000000123456789\n");
+  CHECK(docs.find("\"values\":{\"v36\":36,\"v37\":37,\"v38\":38,\"v39\":39}") != std::string::npos);
+  // An assembly that fits one Sample has no "part" member: its documents are what they were.
+  Sample small = sample({1, 2});
+  small.assembly = 103;
+  std::string doc;
+  json::append_sample(doc, small, &m);
+  CHECK(doc.find("\"part\"") == std::string::npos);
+}

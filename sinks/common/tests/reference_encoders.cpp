@@ -100,7 +100,7 @@ pm500::expected<void, EncodeError> lp_append_sample(std::string& out, const Samp
     put(opt.extra_tags[e].first, opt.extra_tags[e].second);
   }
 
-  const auto names = meta.field_names(s.assembly);
+  const auto names = meta.field_names(s.assembly, s.part);
   bool any = false;
   const std::size_t n = s.count < kMaxSampleValues ? s.count : kMaxSampleValues;
   for (std::size_t i = 0; i < n; ++i) {
@@ -113,7 +113,7 @@ pm500::expected<void, EncodeError> lp_append_sample(std::string& out, const Samp
     } else {
       out += "value_";
       char buf[8];
-      auto r = std::to_chars(buf, buf + sizeof buf, i);
+      auto r = std::to_chars(buf, buf + sizeof buf, std::size_t{s.part} * kMaxSampleValues + i);
       out.append(buf, r.ptr);
     }
     out += '=';
@@ -303,13 +303,17 @@ void append_sample_members(std::string& out, const Sample& s, const DeviceMeta* 
   append_integer(out, floor_div(s.source_time_ns, 1'000'000));
   out += ",\"assembly\":";
   append_integer(out, s.assembly);
+  if (s.part > 0 || (meta && meta->field_names(s.assembly).size() > kMaxSampleValues)) {
+    out += ",\"part\":";
+    append_integer(out, s.part);
+  }
   out += ",\"sequence\":";
   append_integer(out, s.sequence);
   out += ",\"flags\":";
   append_integer(out, s.flags);
   if (s.flags & kSampleSuspect) out += ",\"quality\":\"suspect\"";
   out += ",\"values\":{";
-  const auto names = meta ? meta->field_names(s.assembly) : std::span<const std::string>{};
+  const auto names = meta ? meta->field_names(s.assembly, s.part) : std::span<const std::string>{};
   const std::size_t n = s.count < kMaxSampleValues ? s.count : kMaxSampleValues;
   for (std::size_t i = 0; i < n; ++i) {
     if (i) out += ',';
@@ -317,7 +321,7 @@ void append_sample_members(std::string& out, const Sample& s, const DeviceMeta* 
       append_string(out, names[i]);
     } else {
       out += "\"value_";
-      append_integer(out, static_cast<std::int64_t>(i));
+      append_integer(out, static_cast<std::int64_t>(std::size_t{s.part} * kMaxSampleValues + i));
       out += '"';
     }
     out += ':';
