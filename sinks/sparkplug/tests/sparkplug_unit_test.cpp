@@ -101,3 +101,23 @@ TEST_CASE("sparkplug sink: ids default to the site; metrics are named by assembl
   CHECK(value_of(DataType::Int16, -7).integer == static_cast<std::uint64_t>(-7));
   CHECK(value_of(DataType::UInt16, 2.6).integer == 3u);
 }
+
+TEST_CASE("sparkplug sink: an assembly of 250 values gets 250 distinct aliases, none shared with another") {
+  pm500::DeviceMeta big;
+  big.name = "big";
+  std::vector<std::string> names;
+  for (int i = 0; i < 250; ++i) names.push_back("v" + std::to_string(i));
+  big.fields[0] = names;  // assembly 100
+  big.fields[1] = {"a", "b"};
+  std::set<std::uint64_t> aliases;
+  for (std::uint32_t d = 0; d < 3; ++d) {
+    const DeviceTable t = device_table(big, d, {});
+    CHECK(t.count[0] == 250);
+    CHECK(t.slots == 14 + 8);  // 250 values: 14 parts of 18; every other assembly one, as before
+    CHECK(t.first_slot[1] == 14);
+    for (const auto& m : t.metrics) aliases.insert(m.alias);
+    CHECK(t.metrics[5].alias == (d + 1) * 100000 + 100 * 100 + 5);  // below 100: the usual scheme
+  }
+  CHECK(aliases.size() == 3 * 252);
+  CHECK(*aliases.begin() >= 100000);  // clear of the node metrics
+}
