@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <map>
+#include <vector>
 #include <sstream>
 
 #include "support/gateway.hpp"
@@ -117,18 +119,25 @@ TEST_CASE("CT applied twice is diagnosed as erratic readings with the cause") {
   CHECK(api.output.find("exactly one of them may apply the ratios") != std::string::npos);
 }
 
-TEST_CASE("a second device type end to end: the sample adapter's profile, its simulator, samples in the file sink") {
-  TempDir dir;
-  const std::string profile = (source_dir() / "etc/profiles/sample-adapter.toml").string();
+// A gateway with its simulator playing `profile` at `address`, one device of that profile reading
+// assembly 100 every 50 ms (plus `device_extra`), and a file sink.
+static void write_profile_gateway(const TempDir& dir, const std::string& address, const std::string& profile,
+                                  const std::string& name, const std::string& device_extra = "") {
   write_file(dir / "gateway.toml",
              "[gateway]\nsite = \"test-site\"\nstate_dir = \"" + (dir / "state").string() +
                  "\"\n[logging]\nformat = \"text\"\n[status]\nlisten = \"127.0.0.1:0\"\n"
                  "[scanner]\nlocal_address = \"0.0.0.0\"\nudp_port = " + std::to_string(free_udp_port()) +
                  "\nconnect_timeout_ms = 1000\n"
-                 "[simulator]\nenabled = true\naddress = \"127.0.40.31\"\nnominal_voltage = 400\nprofile = \"" +
-                 profile + "\"\n[[devices]]\nname = \"adapter-1\"\naddress = \"127.0.40.31\"\nprofile = \"" + profile +
-                 "\"\nassemblies = [100]\nconnection = \"input-only\"\nrpi_ms = 50\n"
+                 "[simulator]\nenabled = true\naddress = \"" + address + "\"\nnominal_voltage = 400\nprofile = \"" +
+                 profile + "\"\n[[devices]]\nname = \"" + name + "\"\naddress = \"" + address + "\"\nprofile = \"" +
+                 profile + "\"\nassemblies = [100]\nrpi_ms = 50\n" + device_extra +
                  "[sinks.file]\npath = \"samples.lp\"\nflush_interval_ms = 50\n");
+}
+
+TEST_CASE("a second device type end to end: the sample adapter's profile, its simulator, samples in the file sink") {
+  TempDir dir;
+  const std::string profile = (source_dir() / "etc/profiles/sample-adapter.toml").string();
+  write_profile_gateway(dir, "127.0.40.31", profile, "adapter-1", "connection = \"input-only\"\n");
   const fs::path samples = dir / "state" / "sinks" / "file" / "samples.lp";
   Process gw({gateway(), "run", "-c", (dir / "gateway.toml").string()});
   REQUIRE_MESSAGE(eventually([&] { return fs::exists(samples) && count_lines(samples) >= 10; }, 20s), gw.log());
@@ -149,4 +158,40 @@ TEST_CASE("a second device type end to end: the sample adapter's profile, its si
   CHECK(v > 200);
   CHECK(v < 260);
   CHECK(gw.log().find("running (input-only as configured)") != std::string::npos);
+}
+
+TEST_CASE("an assembly of 40 REALs end to end: three lines per datagram in the file sink, every value once, in order") {
+  TempDir dir;
+  std::string elements;
+  std::vector<std::string> names;
+  for (int i = 0; i < 40; ++i) {
+    names.push_back(i == 20 ? "voltage_l1_n_v" : "x" + std::to_string(i));
+    elements += i == 20 ? "{ name = \"voltage_l1_n_v\", type = \"REAL\", kind = \"voltage_ln\", unit = \"V\", phase = \"L1\" },\n"
+                        : "{ name = \"" + names.back() + "\", type = \"REAL\", kind = \"indicator\", unit = \"\" },\n";
+  }
+  const std::string profile = (dir / "big.toml").string();
+  write_file(profile, "format = 1\nname = \"PowerMonitor 500\"\n[assembly.100]\nrole = \"realtime\"\nsize_bytes = 160\n"
+                      "elements = [\n" + elements + "]\n");
+  write_profile_gateway(dir, "127.0.40.32", profile, "big-1");
+  const fs::path samples = dir / "state" / "sinks" / "file" / "samples.lp";
+  Process gw({gateway(), "run", "-c", (dir / "gateway.toml").string()});
+  REQUIRE_MESSAGE(eventually([&] { return fs::exists(samples) && count_lines(samples) >= 30; }, 20s), gw.log());
+  // Lines of one datagram share the timestamp (InfluxDB merges them into one point): the field
+  // names of the first complete datagram, in file order, must be the 40 names, once each.
+  std::istringstream lines(read_file(samples));
+  std::string line;
+  std::map<std::string, std::vector<std::string>> by_time;
+  std::vector<std::string> order;
+  while (std::getline(lines, line)) {
+    const auto fields_at = line.find(' ') + 1, time_at = line.rfind(' ');
+    const std::string time = line.substr(time_at + 1);
+    if (!by_time.contains(time)) order.push_back(time);
+    std::istringstream fields(line.substr(fields_at, time_at - fields_at));
+    std::string f;
+    while (std::getline(fields, f, ',')) by_time[time].push_back(f.substr(0, f.find('=')));
+  }
+  REQUIRE(order.size() >= 3);
+  INFO(read_file(samples).substr(0, 2000));
+  CHECK(by_time[order[1]] == names);  // the second datagram: the first may have started before the file
+  CHECK(by_time[order[2]] == names);
 }
