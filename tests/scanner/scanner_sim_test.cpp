@@ -310,7 +310,9 @@ TEST_CASE("another device at the address is not scanned and is reported as such"
     auto f = *rec.fault(0, Fault::Kind::wrong_identity);
     CHECK(f.text.find("another device answers at this address") == 0);
     CHECK(f.text.find("vendor 42, device type 0x0C, product code 77") != std::string::npos);
-    CHECK(scanner_test::status(scanner, 0).state == DeviceState::wrong_device);
+    // The fault reaches the recorder before the device's published state moves on (both from
+    // the scanner thread, the state a moment later): wait for the state rather than race it.
+    CHECK(eventually([&] { return scanner_test::status(scanner, 0).state == DeviceState::wrong_device; }, 2s));
     std::this_thread::sleep_for(300ms);
     CHECK(rig.sim->stats(0).forward_open_ok == 0);
     CHECK(rec.stream(0, 101).count == 0);
